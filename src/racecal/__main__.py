@@ -1,0 +1,3 @@
+from racecal.cli import main
+
+main()

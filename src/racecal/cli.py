@@ -1,0 +1,322 @@
+"""The command line: the only module that talks to the terminal, the clock and the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from racecal import __version__, report
+from racecal.build import BuildResult, build
+from racecal.errors import PlanError, Problem, RacecalError
+from racecal.load import SourceFile, load_schedules, read_all, read_source
+from racecal.previous import Previous, read_previous
+from racecal.publish import locked, publish, unchanged
+from racecal.settings import Settings, check_base_url, parse_settings
+
+SETTINGS_FILE = "racecal.yaml"
+
+
+def main() -> None:
+    """Entry point: one place where racecal's own errors become messages and exit codes."""
+    try:
+        cli.main(standalone_mode=False, prog_name="racecal")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code != 1 else 2)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except PlanError as exc:
+        _print_problems(exc.problems)
+        sys.exit(1)
+    except RacecalError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing was published.", err=True)
+        sys.exit(130)
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    files = len({p.path for p in problems})
+    click.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {files} file{'s' * (files != 1)}", err=True)
+
+
+class _Group(click.Group):
+    """Lets CliRunner-based tests see the same messages and exit codes as the real entry point."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PlanError as exc:
+            _print_problems(exc.problems)
+            ctx.exit(1)
+        except RacecalError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="racecal")
+def cli() -> None:
+    """Turn athletes' competition plans (YAML) into calendar feeds people subscribe to.
+
+    \b
+    Example:
+      racecal check                 # validate schedules/
+      racecal build                 # write dist/: feeds, pages, change history
+      racecal diff --format markdown
+      racecal serve                 # preview dist/ on http://127.0.0.1:8000
+    """
+
+
+# --- shared helpers ---------------------------------------------------------------------------------
+
+
+def _settings(path: Path | None, base_url: str | None) -> Settings:
+    problems: list[Problem] = []
+    chosen = path or (Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None)
+    settings = Settings()
+    if chosen is not None:
+        source = read_source(chosen, problems)
+        if source:
+            settings = parse_settings(source.path, source.data, problems)
+    if base_url is not None and (trouble := check_base_url(base_url)):
+        problems.append(Problem("--base-url", 1, 1, "base_url", trouble))
+    if problems:
+        raise PlanError(problems)
+    return settings.with_base_url(base_url)
+
+
+def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
+    """When the plans last changed: SOURCE_DATE_EPOCH, else git, else file times. Never the wall clock,
+    so rebuilding an unchanged plan gives the same bytes on any machine."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    paths = [Path(s.path) for s in sources]
+    committed = _git_time(schedules)
+    dirty = _git_dirty(schedules) if committed is not None else None
+    if committed is not None and dirty is not None:
+        # Files not yet committed count by their modification time; committed ones by the commit.
+        times = [committed, *(p.stat().st_mtime for p in paths if p.resolve() in dirty)]
+    else:
+        times = [p.stat().st_mtime for p in paths] or [0.0]
+    return datetime.fromtimestamp(int(max(times)), tz=timezone.utc)
+
+
+def _git(schedules: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=schedules, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _git_time(schedules: Path) -> float | None:
+    out = _git(schedules, "log", "-1", "--format=%ct", "--", ".")
+    return float(out.strip()) if out and out.strip().isdigit() else None
+
+
+def _git_dirty(schedules: Path) -> set[Path] | None:
+    top = _git(schedules, "rev-parse", "--show-toplevel")
+    out = _git(schedules, "status", "--porcelain", "--untracked-files=all", "--", ".")
+    if top is None or out is None:
+        return None
+    return {(Path(top.strip()) / line[3:].strip().strip('"')).resolve() for line in out.splitlines() if len(line) > 3}
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO time like 2024-03-05T12:00:00Z, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
+    if fresh:
+        return Previous()
+    return read_previous(previous if previous is not None else out)
+
+
+def _run(schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None, progress: bool) -> BuildResult:
+    plan_files, catalogue_files, problems = read_all(schedules)
+    if problems:
+        raise PlanError(problems)
+    previous = _previous(out, previous_at, fresh)
+    requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
+    bar = _progress_bar() if progress else None
+    try:
+        return build(plan_files, catalogue_files, previous, settings, requested, progress=bar)
+    finally:
+        if bar:
+            click.echo("", err=True)
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    def show(done: int, total: int) -> None:
+        if total >= 50 and (done % 25 == 0 or done == total):
+            click.echo(f"\rbuilding plans: {done}/{total}", err=True, nl=False)
+
+    return show
+
+
+def _wants_progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+_schedules_option = click.option(
+    "--schedules", type=click.Path(path_type=Path), default=Path("schedules"), show_default=True, help="Plans directory (with meets/ inside)."
+)
+_previous_option = click.option("--previous", metavar="DIR|URL", help="The published build to compare with. Default: the output directory.")
+_time_option = click.option("--time", "when", metavar="ISO", help="Build time for changed events. Default: SOURCE_DATE_EPOCH, else when the plans last changed in git.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def check(paths: tuple[Path, ...]) -> None:
+    """Validate plans and print every problem; exit 1 if there are any.
+
+    PATHS are schedules directories or single plan files (default: schedules/). A plan file is
+    checked against the meet catalogue in the meets/ folder beside it.
+
+    \b
+    Example:
+      racecal check
+      racecal check schedules/jakob-ingebrigtsen-2024.yaml
+    """
+    problems: list[Problem] = []
+    plan_count = 0
+    for path in paths or (Path("schedules"),):
+        if path.is_dir():
+            plan_files, catalogue_files, read_problems = read_all(path)
+        else:
+            plan_files = [s for s in [read_source(path, problems)] if s]
+            meets_dir = path.parent / "meets"
+            catalogue_files = [s for s in (read_source(p, problems) for p in sorted(meets_dir.glob("*.y*ml"))) if s]
+            read_problems = []
+        problems += read_problems
+        loaded = load_schedules(plan_files, catalogue_files, problems)
+        plan_count += len(loaded.plans)
+    if problems:
+        raise PlanError(problems)
+    click.echo(f"ok: {plan_count} plan{'s' * (plan_count != 1)}, no problems")
+
+
+@cli.command(name="build")
+@_schedules_option
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"), show_default=True, help="Output directory (the site).")
+@_previous_option
+@click.option("--fresh", is_flag=True, help="Ignore any previous build and start the history over.")
+@click.option("--base-url", metavar="URL", help="Public address of the output directory; wins over racecal.yaml.")
+@click.option("--config", type=click.Path(path_type=Path), help=f"Site settings file. Default: ./{SETTINGS_FILE} if present.")
+@_time_option
+@click.option("--wait", type=float, default=60, show_default=True, help="Seconds to wait for another build of the same --out.")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+def build_command(
+    schedules: Path, out: Path, previous: str | None, fresh: bool, base_url: str | None, config: Path | None,
+    when: str | None, wait: float, quiet: bool,
+) -> None:  # fmt: skip
+    """Compile the plans into feeds and a static site in --out, diffed against the previous build.
+
+    Writes, per plan, confirmed.ics, tentative.ics and all.ics, a page with subscribe links, and
+    the change history (changes.json, changes.atom). The new site is swapped in only when complete.
+
+    \b
+    Example:
+      racecal build
+      racecal build --base-url https://example.org/races --previous https://example.org/races
+    """
+    settings = _settings(config, base_url)
+    with locked(out, wait, lambda message: click.echo(message, err=True)):
+        result = _run(schedules, out, previous, fresh, settings, when, _wants_progress(quiet))
+        if unchanged(out, result.files, result.reused):
+            written = False
+        else:
+            publish(out, result.files, result.reused)
+            written = True
+    if quiet:
+        return
+    if result.changes:
+        click.echo(report.as_text(result.changes, _colour()))
+    plans = len(result.plan_ids)
+    state = "wrote" if written else "unchanged:"
+    click.echo(
+        f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})"
+    )
+    if not settings.base_url:
+        click.echo("note: no base URL set (--base-url or racecal.yaml); subscribe links are completed in the browser", err=True)
+
+
+@cli.command()
+@_schedules_option
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"), show_default=True, help="Where the published build is, if --previous is not given.")
+@_previous_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when something would change, like git diff --exit-code.")
+@click.option("--base-url", metavar="URL", help="As for build.")
+@click.option("--config", type=click.Path(path_type=Path), help="As for build.")
+@_time_option
+def diff(schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: str | None) -> None:
+    """Show what the next build would change, per plan and feed, without writing anything.
+
+    \b
+    Example:
+      racecal diff
+      racecal diff --previous https://example.org/races --format markdown > comment.md
+      racecal diff --format json --exit-code
+    """
+    settings = _settings(config, base_url)
+    result = _run(schedules, out, previous, False, settings, when, progress=False)
+    if fmt == "json":
+        click.echo(report.as_json(result.changes))
+    elif fmt == "markdown":
+        click.echo(report.as_markdown(result.changes))
+    else:
+        click.echo(report.as_text(result.changes, _colour()))
+    if exit_code and result.changes:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"), show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+def serve(directory: Path, host: str, port: int) -> None:
+    """Preview the built site locally, with the headers calendar clients expect.
+
+    .ics files are served as text/calendar; charset=utf-8, uncompressed, with ETag and Last-Modified.
+
+    \b
+    Example:
+      racecal build && racecal serve --port 8000
+    """
+    from racecal.serve import make_server
+
+    if not directory.is_dir():
+        raise click.ClickException(f"{directory} does not exist; run racecal build first")
+    server = make_server(directory, host, port)
+    click.echo(f"serving {directory}/ on http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

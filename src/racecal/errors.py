@@ -1,0 +1,39 @@
+"""Errors that reach the user. ``cli.py`` turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an input file, located to the character."""
+
+    path: str
+    line: int  # 1-based
+    column: int  # 1-based
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.field}: {self.message}"
+
+
+class RacecalError(Exception):
+    """Base class: anything racecal reports without a traceback."""
+
+
+class PlanError(RacecalError):
+    """The plans (or the meet catalogue, or the site settings) have problems."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class PreviousBuildError(RacecalError):
+    """The previously published build cannot be read or was tampered with."""
+
+
+class PublishError(RacecalError):
+    """The output directory cannot be written safely."""

@@ -1,0 +1,213 @@
+"""Model (+ history) → iCalendar feeds. Pure: the build time and every sequence come in as arguments.
+
+Each race is rendered once into event *bodies* (everything but UID, DTSTAMP, SEQUENCE and
+LAST-MODIFIED); history.py decides those four, and the same bytes go into every feed that carries
+the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from racecal import ics
+from racecal.model import Plan, Race, Status
+from racecal.settings import Settings
+from racecal.tz import vtimezone
+from racecal.words import STATUS_WORDS, day_words, span_words
+
+FEEDS = ("all", "confirmed", "tentative")
+FEED_TITLES = {"all": "all races", "confirmed": "confirmed races", "tentative": "tentative races"}
+FEED_BLURBS = {
+    "all": "Every race in the plan: confirmed, tentative (marked as such) and withdrawn or cancelled.",
+    "confirmed": "Races the athlete is confirmed to run.",
+    "tentative": "Races reported as likely but not confirmed. Titles start with 'Tentative:'.",
+}
+ICS_STATUS = {
+    Status.CONFIRMED: "CONFIRMED",
+    Status.TENTATIVE: "TENTATIVE",
+    Status.WITHDRAWN: "CANCELLED",
+    Status.CANCELLED: "CANCELLED",
+}
+SUMMARY_PREFIX = {
+    Status.CONFIRMED: "",
+    # Google shows no STATUS at all, so the title itself has to say it.
+    Status.TENTATIVE: "Tentative: ",
+    Status.WITHDRAWN: "Withdrawn: ",
+    Status.CANCELLED: "Cancelled: ",
+}
+
+
+def feeds_for(status: Status) -> frozenset[str]:
+    """The feeds in which a race with this status is published (withdrawn ones as CANCELLED)."""
+    if status is Status.CONFIRMED:
+        return frozenset({"all", "confirmed"})
+    if status is Status.TENTATIVE:
+        return frozenset({"all", "tentative"})
+    return frozenset({"all"})
+
+
+def uid_for(plan_id: str, race_id: str, session_id: str | None = None) -> str:
+    """Stable across builds: never derived from a date, a title or a position in the file."""
+    tail = f"{race_id}.{session_id}" if session_id else race_id
+    return f"{tail}.{plan_id}@racecal"
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    uid: str
+    sort_key: tuple[str, str]
+    tzid: str | None  # set for timed events; the feed then needs that VTIMEZONE
+    year: int
+    body: str  # CRLF-terminated content lines between the four history lines and END:VEVENT
+
+
+def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> list[EventDraft]:
+    """The race's events: one all-day span, or one timed event per session.
+
+    With ``tombstone_reason`` the events are rendered as STATUS:CANCELLED: that is how a feed tells
+    subscribed clients to remove an event it carried before (promoted elsewhere, withdrawn, deleted).
+    """
+    status = Status.CANCELLED if tombstone_reason else race.status
+    prefix = "Removed: " if tombstone_reason else SUMMARY_PREFIX[race.status]
+    title = f"{prefix}{plan.athlete.name} – {race.name}"
+    description = _description(plan, race, tombstone_reason)
+    shared = [
+        ics.line("STATUS", ICS_STATUS[status]),
+        "TRANSP:TRANSPARENT",  # a race on a fan's calendar must not mark them busy
+        "CLASS:PUBLIC",
+    ]
+    if race.venue:
+        shared.append(ics.text("LOCATION", race.venue.label()))
+        if race.venue.lat is not None and race.venue.lon is not None:
+            shared.append(ics.line("GEO", f"{race.venue.lat:.6f};{race.venue.lon:.6f}"))
+    if race.url:
+        shared.append(ics.line("URL", race.url))
+    categories = [*race.disciplines, *([race.series] if race.series else []), STATUS_WORDS[race.status].split(":")[0]]
+    shared.append(ics.text_list("CATEGORIES", categories))
+    shared.append(ics.text("DESCRIPTION", description))
+
+    if not race.sessions:
+        body = ics.join(
+            [
+                ics.text("SUMMARY", title),
+                ics.line("DTSTART", ics.format_date(race.start), value="DATE"),
+                # DTEND of an all-day span is exclusive: 7–12 June ends on 13 June.
+                ics.line("DTEND", ics.format_date(race.end + timedelta(days=1)), value="DATE"),
+                *shared,
+            ]
+        )
+        uid = uid_for(plan.id, race.id)
+        return [EventDraft(uid, (race.start.isoformat(), uid), None, race.start.year, body)]
+
+    assert race.timezone, "sessions are validated to have a timezone"
+    drafts = []
+    for session in race.sessions:
+        start = datetime.combine(session.day, session.start)
+        end = start + timedelta(minutes=session.duration_minutes)
+        body = ics.join(
+            [
+                ics.text("SUMMARY", f"{title}: {session.name}"),
+                ics.line("DTSTART", ics.format_local(start), tzid=race.timezone),
+                ics.line("DTEND", ics.format_local(end), tzid=race.timezone),
+                *shared,
+            ]
+        )
+        uid = uid_for(plan.id, race.id, session.id)
+        drafts.append(EventDraft(uid, (start.isoformat(), uid), race.timezone, end.year, body))
+    return drafts
+
+
+def _description(plan: Plan, race: Race, tombstone_reason: str | None) -> str:
+    parts: list[str] = []
+    if tombstone_reason:
+        parts += [tombstone_reason, ""]
+    parts.append(race.name + (f" ({race.series})" if race.series and race.series not in race.name else ""))
+    if race.venue:
+        parts.append(race.venue.label())
+    parts.append(span_words(race.start, race.end))
+    for session in race.sessions:
+        parts.append(f"{session.name}: {day_words(session.day)}, {session.start:%H:%M} local time ({race.timezone})")
+    if race.disciplines:
+        parts.append("Discipline: " + ", ".join(race.disciplines))
+    parts.append("Status: " + STATUS_WORDS[race.status] + (f" ({race.reason})" if race.reason else ""))
+    if race.note:
+        parts.append("Note: " + race.note)
+    if race.result:
+        r = race.result
+        bits = [f"place {r.place}" if r.place else "", r.time or "", r.note or ""]
+        parts.append("Result: " + ", ".join(b for b in bits if b))
+    if race.sources:
+        parts.append("Sources:")
+        for s in race.sources:
+            head = s.outlet + (f", {day_words(s.published)}" if s.published else "")
+            line = f"- {head}" + (f": {s.title}" if s.title else "")
+            if s.quote:
+                line += f' – "{s.quote}"'
+            if s.url:
+                line += f" {s.url}"
+            parts.append(line)
+    if race.url:
+        parts.append("More: " + race.url)
+    return "\n".join(parts)
+
+
+def event_bytes(draft: EventDraft, sequence: int, stamp: datetime) -> str:
+    stamp_text = ics.format_utc(stamp)
+    return (
+        "BEGIN:VEVENT\r\n"
+        + ics.line("UID", draft.uid) + "\r\n"
+        + f"DTSTAMP:{stamp_text}\r\n"
+        + f"SEQUENCE:{sequence}\r\n"
+        + f"LAST-MODIFIED:{stamp_text}\r\n"
+        + draft.body
+        + "END:VEVENT\r\n"
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedEvent:
+    """An event as it goes into one feed: its bytes, and what the feed needs to order and support it."""
+
+    sort_key: tuple[str, str]
+    tzid: str | None
+    year: int
+    text: str
+
+
+def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Settings) -> bytes:
+    name = f"{plan.title} – {FEED_TITLES[feed]}"
+    description = f"{plan.athlete.name}'s {plan.season} season. {FEED_BLURBS[feed]} Built by racecal."
+    refresh = f"PT{settings.refresh_hours}H"
+    colour = settings.colours[feed]
+    head = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//racecal//racecal//EN",  # no version number: an upgrade alone must not change bytes
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        ics.text("NAME", name),
+        ics.text("X-WR-CALNAME", name),
+        ics.text("DESCRIPTION", description),
+        ics.text("X-WR-CALDESC", description),
+        ics.line("COLOR", colour.css_name),
+        ics.line("X-APPLE-CALENDAR-COLOR", colour.hex),
+        ics.line("REFRESH-INTERVAL", refresh, value="DURATION"),
+        ics.line("X-PUBLISHED-TTL", refresh),
+        ics.line("X-WR-TIMEZONE", plan.timezone),
+    ]
+    if settings.base_url:
+        url = f"{settings.base_url}/{plan.id}/{feed}.ics"
+        head += [ics.line("URL", url), ics.line("SOURCE", url, value="URI")]
+    ordered = sorted(events, key=lambda e: e.sort_key)
+    years: dict[str, list[int]] = {}
+    for event in ordered:
+        if event.tzid:
+            years.setdefault(event.tzid, []).append(event.year)
+    zones = [ics.join(vtimezone(tzid, min(ys), max(ys))) for tzid, ys in sorted(years.items())]
+    text = ics.join(head) + "".join(zones) + "".join(e.text for e in ordered) + "END:VCALENDAR\r\n"
+    return text.encode("utf-8")
+
+
+def first_day(race: Race) -> date:
+    return min([race.start, *(s.day for s in race.sessions)])

@@ -1,0 +1,63 @@
+"""Typed changes → text for a person, JSON for machines, markdown for a pull-request comment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from racecal.diff import TYPES, Change
+
+# ANSI colours per change type, used only when printing to a terminal.
+_COLOUR = {
+    "added": "32", "removed": "31", "promoted": "32", "demoted": "33", "withdrawn": "31",
+    "cancelled": "31", "reinstated": "32", "moved": "36", "venue": "36", "edited": "34",
+}  # fmt: skip
+
+
+def _ordered(changes: Sequence[Change]) -> list[Change]:
+    return sorted(changes, key=lambda c: (c.plan, TYPES.index(c.type), c.race or "", c.field or ""))
+
+
+def as_text(changes: Sequence[Change], colour: bool) -> str:
+    if not changes:
+        return "No changes."
+    lines: list[str] = []
+    plan = None
+    for c in _ordered(changes):
+        if c.plan != plan:
+            plan = c.plan
+            lines.append(f"{plan}:")
+        tag = f"{c.type:<10}"
+        if colour:
+            tag = f"\x1b[{_COLOUR[c.type]}m{tag}\x1b[0m"
+        detail = ""
+        if c.type == "edited" and c.field:
+            detail = f" ({_short(c.old)} → {_short(c.new)})"
+        lines.append(f"  {tag} {c.summary}{detail}  [{', '.join(c.feeds)}]")
+    return "\n".join(lines)
+
+
+def _short(value: object) -> str:
+    text = "—" if value is None else (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_json(changes: Sequence[Change]) -> str:
+    return json.dumps({"format": 1, "changes": [c.to_dict() for c in _ordered(changes)]}, indent=2, ensure_ascii=False)
+
+
+def as_markdown(changes: Sequence[Change]) -> str:
+    if not changes:
+        return "**racecal:** no changes to the published calendars."
+    lines = ["### racecal: calendar changes", "", "| plan | change | what | feeds |", "|---|---|---|---|"]
+    for c in _ordered(changes):
+        what = c.summary.replace("|", "\\|")
+        lines.append(f"| `{c.plan}` | {c.type} | {what} | {', '.join(c.feeds)} |")
+    return "\n".join(lines)
+
+
+def counts(changes: Sequence[Change]) -> str:
+    tally: dict[str, int] = {}
+    for c in changes:
+        tally[c.type] = tally.get(c.type, 0) + 1
+    return ", ".join(f"{n} {t}" for t, n in sorted(tally.items(), key=lambda kv: TYPES.index(kv[0]))) or "no changes"

@@ -1,0 +1,88 @@
+"""Site settings (racecal.yaml): title, public base URL, refresh interval, feed colours."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from racecal.errors import Problem
+
+# RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
+CSS_COLOURS = {
+    "seagreen": "#2E8B57", "forestgreen": "#228B22", "darkgreen": "#006400", "teal": "#008080",
+    "darkorange": "#FF8C00", "orange": "#FFA500", "goldenrod": "#DAA520", "chocolate": "#D2691E",
+    "steelblue": "#4682B4", "royalblue": "#4169E1", "navy": "#000080", "slateblue": "#6A5ACD",
+    "crimson": "#DC143C", "firebrick": "#B22222", "purple": "#800080", "dimgray": "#696969",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Colour:
+    css_name: str
+
+    @property
+    def hex(self) -> str:
+        return CSS_COLOURS[self.css_name]
+
+
+DEFAULT_COLOURS = {"all": Colour("steelblue"), "confirmed": Colour("seagreen"), "tentative": Colour("darkorange")}
+
+
+@dataclass(frozen=True)
+class Settings:
+    title: str = "Race calendars"
+    base_url: str | None = None  # public address of dist/, without a trailing slash
+    refresh_hours: int = 6
+    colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
+
+    def with_base_url(self, base_url: str | None) -> Settings:
+        return self if base_url is None else replace(self, base_url=base_url.rstrip("/"))
+
+    def fingerprint(self) -> str:
+        colours = ",".join(f"{k}={v.css_name}" for k, v in sorted(self.colours.items()))
+        return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}"
+
+
+def check_base_url(value: str) -> str | None:
+    """None when fine, else what is wrong."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        return f"expected an http(s) URL without query or fragment, like https://example.org/races, got {value!r}"
+    return None
+
+
+def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
+    from racecal.load import Reader, SourceFile, compose  # load imports nothing from here
+
+    root = compose(SourceFile(path, data), problems)
+    if root is None:
+        return Settings()
+    r = Reader(path, problems)
+    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours"))
+    if fields is None:
+        return Settings()
+    settings = Settings()
+    if "title" in fields and (title := r.text(fields["title"], "title")):
+        settings = replace(settings, title=title)
+    if "base_url" in fields and (url := r.text(fields["base_url"], "base_url", limit=500)):
+        if (trouble := check_base_url(url)) is not None:
+            r.error(fields["base_url"], "base_url", trouble)
+        else:
+            settings = settings.with_base_url(url)
+    if "refresh_hours" in fields and (hours := r.integer(fields["refresh_hours"], "refresh_hours", 1, 168)):
+        settings = replace(settings, refresh_hours=hours)
+    if "colours" in fields:
+        chosen = r.mapping(fields["colours"], "colours", ("all", "confirmed", "tentative")) or {}
+        colours = dict(DEFAULT_COLOURS)
+        for feed, node in chosen.items():
+            name = r.text(node, f"colours.{feed}")
+            if name is None:
+                continue
+            if name not in CSS_COLOURS:
+                hint = difflib.get_close_matches(name, sorted(CSS_COLOURS), n=1)
+                r.error(node, f"colours.{feed}", f"unknown colour {name!r}" + (f"; did you mean '{hint[0]}'?" if hint else f"; choose one of: {', '.join(sorted(CSS_COLOURS))}"))
+                continue
+            colours[feed] = Colour(name)
+        settings = replace(settings, colours=colours)
+    return settings
