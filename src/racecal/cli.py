@@ -23,26 +23,8 @@ SETTINGS_FILE = "racecal.yaml"
 
 
 def main() -> None:
-    """Entry point: one place where racecal's own errors become messages and exit codes."""
-    try:
-        cli.main(standalone_mode=False, prog_name="racecal")
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code != 1 else 2)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except PlanError as exc:
-        _print_problems(exc.problems)
-        sys.exit(1)
-    except RacecalError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("Interrupted; nothing was published.", err=True)
-        sys.exit(130)
+    """Entry point. Errors are turned into messages and exit codes in one place: ``_Group.invoke``."""
+    cli(prog_name="racecal")
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
@@ -53,7 +35,10 @@ def _print_problems(problems: Sequence[Problem]) -> None:
 
 
 class _Group(click.Group):
-    """Lets CliRunner-based tests see the same messages and exit codes as the real entry point."""
+    """The one handler: racecal's own errors become messages on stderr and exit code 1, no traceback.
+
+    Living in the group (not in ``main``) means CliRunner tests see exactly what users see.
+    """
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -64,6 +49,9 @@ class _Group(click.Group):
         except RacecalError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing was published", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Group)

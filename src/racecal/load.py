@@ -147,7 +147,7 @@ def compose(source: SourceFile, problems: list[Problem]) -> Node | None:
 
 def _yaml_message(exc: yaml.YAMLError) -> str:
     problem = str(getattr(exc, "problem", "") or exc).strip()
-    if "'\\t'" in problem:
+    if "tab" in problem:
         return "tab character: YAML indentation must use spaces"
     if "special characters are not allowed" in problem or "unacceptable character" in problem:
         return "control character in the file; remove it"
@@ -178,6 +178,9 @@ def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
         if isinstance(node, MappingNode):
             keys: dict[str, Node] = {}
             for key, value in node.value:
+                if key.tag == _YAML + "merge":
+                    _add(problems, path, key, "yaml", "merge keys (<<) are not supported; use the meet catalogue to share data")
+                    continue
                 if not isinstance(key, ScalarNode) or key.tag not in ALLOWED_TAGS or key.tag == _YAML + "null":
                     _add(problems, path, key, "yaml", "mapping keys must be plain text")
                     continue
