@@ -1,0 +1,291 @@
+"""Builds follow what was published before: SEQUENCE, stamps, tombstones, typed changes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import FIRST_TIME, LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject
+from racecal.diff import diff_race
+from racecal.feeds import feeds_for, uid_for
+from racecal.history import GRACE, compile_plan, state_from_json, state_to_json
+from racecal.model import Athlete, Plan, Race, Status, Venue
+from racecal.serve import make_server
+from racecal.settings import Settings
+
+
+def uid(race: str) -> str:
+    return uid_for(PLAN_ID, race)
+
+
+def events(text: bytes) -> dict[str, str]:
+    """UID → the event's exact text, for byte comparisons."""
+    return {m.group(1): m.group(0) for m in re.finditer(r"BEGIN:VEVENT\r\nUID:([^\r]+)\r\n.*?END:VEVENT\r\n", text.decode(), re.S)}
+
+
+def field(event: str, name: str) -> str:
+    match = re.search(rf"^{name}[;:]([^\r]*)", event.replace("\r\n ", ""), re.M)
+    assert match, name
+    return match.group(1)
+
+
+def make_season_of_changes(p: Project) -> None:
+    p.edit("    status: tentative\n", "    status: confirmed\n")  # promote Monaco
+    p.edit("  - id: bislett\n    meet: bislett-games-2024\n", "  - id: bislett\n    meet: bislett-games-2024\n    date: 2024-05-31\n")
+    p.edit(
+        "  - id: norwegian-championships\n    meet: norwegian-championships-2024\n    status: confirmed\n",
+        "  - id: norwegian-championships\n    meet: norwegian-championships-2024\n    status: withdrawn\n    reason: Illness.\n",
+    )
+    text = p.plan_file.read_text()
+    start = text.index("  - id: eugene\n")
+    end = text.index("  - id: bislett\n")
+    p.plan_file.write_text(text[:start] + text[end:])  # delete Eugene
+    p.edit('note: \'"And then full focus on the Olympics after that."\'', "note: Full focus on the Olympics.")
+
+
+@pytest.fixture
+def changed(built: Project) -> Project:
+    make_season_of_changes(built)
+    return built
+
+
+def test_diff_names_each_change_with_its_type(changed: Project) -> None:
+    result = changed.run("diff", "--format", "json", "--time", LATER_TIME)
+    assert result.exit_code == 0, result.output
+    got = {(c["race"], c["type"]) for c in json.loads(result.stdout)["changes"]}
+    assert got == {
+        ("monaco", "promoted"),
+        ("bislett", "moved"),
+        ("norwegian-championships", "withdrawn"),
+        ("norwegian-championships", "edited"),  # the reason is new text subscribers see
+        ("eugene", "removed"),
+        ("paris-olympics", "edited"),
+    }
+    moved = next(c for c in json.loads(result.stdout)["changes"] if c["type"] == "moved")
+    assert (moved["old"], moved["new"]) == ("30 May", "31 May")
+    assert moved["feeds"] == ["all", "confirmed"]
+    promoted = next(c for c in json.loads(result.stdout)["changes"] if c["type"] == "promoted")
+    assert promoted["feeds"] == ["all", "confirmed", "tentative"]
+
+
+def test_sequence_rises_exactly_where_it_should(changed: Project) -> None:
+    before = {feed: events(changed.feed(feed)) for feed in ("all", "confirmed", "tentative")}
+    changed.build(time=LATER_TIME)
+    after = {feed: events(changed.feed(feed)) for feed in ("all", "confirmed", "tentative")}
+    seq = {u: int(field(e, "SEQUENCE")) for u, e in after["all"].items()}
+    assert seq == {
+        uid("monaco"): 1, uid("bislett"): 1, uid("norwegian-championships"): 1, uid("eugene"): 1,
+        uid("paris-olympics"): 1, uid("european-championships"): 0, uid("glasgow-indoors"): 0,
+        uid("european-cross-country"): 0,
+    }  # fmt: skip
+    # Untouched events keep their bytes, in every feed.
+    for feed in ("all", "confirmed"):
+        assert after[feed][uid("european-championships")] == before[feed][uid("european-championships")]
+    assert after["all"][uid("glasgow-indoors")] == before["all"][uid("glasgow-indoors")]
+    # Changed ones carry the build that changed them; the rest keep theirs.
+    assert field(after["all"][uid("bislett")], "DTSTAMP") == "20240410T080000Z"
+    assert field(after["all"][uid("bislett")], "LAST-MODIFIED") == "20240410T080000Z"
+    assert field(after["all"][uid("european-championships")], "DTSTAMP") == "20240327T120000Z"
+
+
+def test_withdrawn_and_deleted_races_are_cancelled_in_every_feed_that_carried_them(changed: Project) -> None:
+    changed.build(time=LATER_TIME)
+    for feed in ("all", "confirmed"):
+        evs = events(changed.feed(feed))
+        for race in ("norwegian-championships", "eugene"):
+            assert field(evs[uid(race)], "STATUS") == "CANCELLED", (feed, race)
+            assert field(evs[uid(race)], "SEQUENCE") == "1"
+    assert "Removed: this race is no longer in the plan." in events(changed.feed("all"))[uid("eugene")].replace("\r\n ", "")
+
+
+def test_promoted_race_is_never_live_twice_for_someone_subscribed_to_both_tracks(changed: Project) -> None:
+    changed.build(time=LATER_TIME)
+    tentative = parse_vobject(changed.dist / PLAN_ID / "tentative.ics")
+    confirmed = parse_vobject(changed.dist / PLAN_ID / "confirmed.ics")
+    live = [e for e in tentative + confirmed if e["uid"] == uid("monaco") and e["status"] != "CANCELLED"]
+    assert [e["status"] for e in live] == ["CONFIRMED"]
+    gone = [e for e in tentative if e["uid"] == uid("monaco")]
+    assert [(e["status"], e["sequence"]) for e in gone] == [("CANCELLED", 1)]
+    # ical.js agrees.
+    path = changed.dist / PLAN_ID / "tentative.ics"
+    js = parse_icaljs(path)[str(path)]["events"]
+    assert [(e["uid"], e["status"], e["sequence"]) for e in js] == [(uid("monaco"), "CANCELLED", 1)]
+
+
+def test_a_rebuild_with_no_change_is_byte_identical(changed: Project) -> None:
+    changed.build(time=LATER_TIME)
+    first = changed.tree()
+    result = changed.build(time="2024-05-01T00:00:00Z")  # a later clock must not matter
+    assert "unchanged" in result.output
+    assert changed.tree() == first
+
+
+def test_tombstones_expire_after_the_grace_period(changed: Project) -> None:
+    changed.build(time=LATER_TIME)
+    later = (datetime(2024, 4, 10, 8, tzinfo=timezone.utc) + GRACE + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    changed.edit("Full focus on the Olympics.", "Full focus on Paris.")  # something has to change for a new build
+    changed.build(time=later)
+    all_feed = events(changed.feed("all"))
+    assert uid("eugene") not in all_feed  # deleted: dropped everywhere
+    assert field(all_feed[uid("norwegian-championships")], "STATUS") == "CANCELLED"  # withdrawn: stays in all
+    assert uid("norwegian-championships") not in events(changed.feed("confirmed"))
+    assert uid("monaco") not in events(changed.feed("tentative"))
+    state = json.loads((changed.dist / PLAN_ID / "state.json").read_text())
+    assert "eugene" not in state["races"]
+
+
+def test_history_is_kept_across_builds_and_published_as_json_and_atom(changed: Project) -> None:
+    changed.build(time=LATER_TIME)
+    history = json.loads((changed.dist / PLAN_ID / "changes.json").read_text())["changes"]
+    assert [c["type"] for c in history].count("added") == 8
+    later = [c for c in history if c["build"] == "20240410T080000Z"]
+    assert {c["type"] for c in later} == {"promoted", "moved", "withdrawn", "edited", "removed"}
+    atom = (changed.dist / PLAN_ID / "changes.atom").read_text()
+    assert "<title>Monaco Diamond League (Herculis), 12 July: confirmed</title>" in atom
+    assert "<title>Bislett Games moved from 30 May to 31 May</title>" in atom
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(atom)
+    assert len(root.findall("{http://www.w3.org/2005/Atom}entry")) == len(history)
+
+
+def test_build_prints_the_same_summary_as_diff(changed: Project) -> None:
+    diff = changed.run("diff", "--time", LATER_TIME)
+    build = changed.build(time=LATER_TIME)
+    assert diff.stdout.strip() in build.stdout
+    assert "promoted" in diff.stdout and "\x1b[" not in diff.stdout  # not a terminal: no colour
+
+
+def test_diff_exit_code_and_markdown(changed: Project, built: Project) -> None:
+    result = changed.run("diff", "--exit-code", "--format", "markdown", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("### racecal: calendar changes\n\n| plan | change | what | feeds |")
+    assert "| `jakob-ingebrigtsen-2024` | promoted | Monaco Diamond League (Herculis), 12 July: confirmed | all, confirmed, tentative |" in result.stdout
+    changed.build(time=LATER_TIME)
+    assert changed.run("diff", "--exit-code", "--time", LATER_TIME).exit_code == 0
+
+
+@pytest.fixture
+def served(built: Project) -> Iterator[str]:
+    server = make_server(built.dist, "127.0.0.1", 0, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_previous_build_from_a_live_site_over_http(built: Project, served: str, tmp_path: Path) -> None:
+    """CI starts from a clean checkout: the history comes from the published site."""
+    clean = Project(tmp_path / "clean")
+    shutil.copytree(built.schedules, clean.schedules)
+    make_season_of_changes(clean)
+    clean.build("--previous", served, time=LATER_TIME)
+    seq = {u: field(e, "SEQUENCE") for u, e in events(clean.feed("all")).items()}
+    assert seq[uid("monaco")] == "1" and seq[uid("european-championships")] == "0"
+    assert field(events(clean.feed("confirmed"))[uid("eugene")], "STATUS") == "CANCELLED"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("/nothing-here", "/nothing-here/index.json: HTTP 404 File not found"),
+        ("/jakob-ingebrigtsen-2024", "/jakob-ingebrigtsen-2024/index.json: HTTP 404 File not found"),
+    ],
+)
+def test_wrong_previous_url_is_a_clear_error(built: Project, served: str, target: str, message: str) -> None:
+    before = built.tree()
+    result = built.run("build", "--previous", served + target, "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {served}{message}\n"
+    assert built.tree() == before
+
+
+def test_unreachable_previous_url_is_a_clear_error(built: Project) -> None:
+    result = built.run("build", "--previous", "http://127.0.0.1:9/", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: http://127.0.0.1:9/index.json: cannot be reached (")
+
+
+# --- properties ------------------------------------------------------------------------------------
+
+slugs = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
+days = st.dates(min_value=date(2023, 1, 1), max_value=date(2026, 12, 31))
+
+
+@st.composite
+def races(draw: st.DrawFn, race_id: str | None = None) -> Race:
+    start = draw(days)
+    return Race(
+        id=race_id or draw(slugs),
+        name=draw(st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=40)),
+        start=start,
+        end=start + timedelta(days=draw(st.integers(0, 10))),
+        status=draw(st.sampled_from(list(Status))),
+        venue=Venue(draw(st.sampled_from(["Bislett", "Hayward Field", "Stade Louis II"])), "City", None),
+        note=draw(st.none() | st.text(max_size=30)),
+    )
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> Plan:
+    ids = draw(st.lists(slugs, min_size=0, max_size=8, unique=True))
+    return Plan(Athlete("A Runner", "a-runner"), 2024, tuple(draw(races(i)) for i in ids))
+
+
+NOW = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+@settings(max_examples=150, deadline=None)
+@given(plans())
+def test_rebuilding_a_plan_against_itself_changes_nothing(plan: Plan) -> None:
+    first = compile_plan(plan, None, NOW, Settings(), "x")
+    again = compile_plan(plan, first.state, NOW + timedelta(days=3), Settings(), "x")
+    assert again.changes == []
+    assert again.feeds == first.feeds
+    assert state_to_json(again.state) == state_to_json(first.state)
+    # The state survives its own JSON round trip.
+    assert state_to_json(state_from_json(state_to_json(first.state), "state.json")) == state_to_json(first.state)
+
+
+@settings(max_examples=150, deadline=None)
+@given(plans())
+def test_every_live_race_is_in_exactly_one_track(plan: Plan) -> None:
+    out = compile_plan(plan, None, NOW, Settings(), "x")
+    for race in plan.races:
+        tracks = [f for f in ("confirmed", "tentative") if f"\r\nUID:{uid_for(plan.id, race.id)}\r\n".encode() in out.feeds[f]]
+        assert len(tracks) == (1 if race.status.is_live else 0)
+        assert set(tracks) == feeds_for(race.status) - {"all"}
+
+
+EDITS = {
+    "status": lambda r, d: Race(**{**_fields(r), "status": d.draw(st.sampled_from([s for s in Status if s is not r.status]))}),
+    "date": lambda r, d: Race(**{**_fields(r), "start": r.start + timedelta(days=1), "end": r.end + timedelta(days=1)}),
+    "venue": lambda r, d: Race(**{**_fields(r), "venue": Venue("Somewhere Else", "Other City", None)}),
+    "note": lambda r, d: Race(**{**_fields(r), "note": (r.note or "") + " (updated)"}),
+}
+EDIT_TYPES = {"date": {"moved"}, "venue": {"venue"}, "note": {"edited"},
+              "status": {"promoted", "demoted", "withdrawn", "cancelled", "reinstated"}}  # fmt: skip
+
+
+def _fields(race: Race) -> dict[str, object]:
+    return {name: getattr(race, name) for name in race.__slots__}
+
+
+@settings(max_examples=200, deadline=None)
+@given(races(), st.sampled_from(sorted(EDITS)), st.data())
+def test_diff_of_a_race_with_itself_is_empty_and_one_edit_is_one_change(race: Race, edit: str, data: st.DataObject) -> None:
+    assert diff_race("p", race, race) == []
+    edited = EDITS[edit](race, data)
+    changes = diff_race("p", race, edited)
+    assert len(changes) == 1, changes
+    assert changes[0].type in EDIT_TYPES[edit]
