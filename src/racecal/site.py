@@ -119,6 +119,7 @@ def page(title: str, body: str, *, depth: int) -> str:
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n"
+        '<link rel="icon" href="data:,">\n'
         f'<link rel="stylesheet" href="{up}style.css">\n'
         "</head>\n<body>\n"
         f"{body}\n"
@@ -138,9 +139,12 @@ def subscribe_block(plan: Plan, feed: str, settings: Settings) -> str:
     url = feed_url(settings, plan.id, feed)
     input_id = f"url-{feed}"
 
-    def link(kind: str, label: str, absolute: str | None, extra: str = "") -> str:
+    # Without a base URL, site.js completes these from the page's own address (data-feed).
+    complete = "" if url else f' data-feed="{esc(name)}"'
+
+    def link(kind: str, label: str, absolute: str | None) -> str:
         target = esc(absolute) if absolute else esc(name)
-        return f'<li><a class="button" data-kind="{kind}" data-feed="{esc(name)}" href="{target}"{extra}>{label}</a></li>'
+        return f'<li><a class="button" data-kind="{kind}"{complete} href="{target}">{label}</a></li>'
 
     return f"""<section class="feed" aria-labelledby="feed-{feed}">
 <h3 id="feed-{feed}">{esc(FEED_TITLES[feed].capitalize())}</h3>
@@ -152,7 +156,7 @@ def subscribe_block(plan: Plan, feed: str, settings: Settings) -> str:
 <li><a class="button" href="{esc(name)}" download>Download .ics</a></li>
 </ul>
 <div class="copy"><label class="muted" for="{input_id}">Feed address</label></div>
-<div class="copy"><input id="{input_id}" data-kind="copy" data-feed="{esc(name)}" readonly value="{esc(url or name)}"><button type="button" data-copy="{input_id}" hidden>Copy</button></div>
+<div class="copy"><input id="{input_id}" data-kind="copy"{complete} readonly value="{esc(url or name)}"><button type="button" data-copy="{input_id}" hidden>Copy</button></div>
 </section>"""
 
 
