@@ -7,14 +7,14 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIRST_TIME, LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject
+from conftest import LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject
 from racecal.diff import diff_race
 from racecal.feeds import feeds_for, uid_for
 from racecal.history import GRACE, compile_plan, state_from_json, state_to_json
@@ -131,7 +131,7 @@ def test_a_rebuild_with_no_change_is_byte_identical(changed: Project) -> None:
 
 def test_tombstones_expire_after_the_grace_period(changed: Project) -> None:
     changed.build(time=LATER_TIME)
-    later = (datetime(2024, 4, 10, 8, tzinfo=timezone.utc) + GRACE + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (datetime(2024, 4, 10, 8, tzinfo=UTC) + GRACE + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     changed.edit("Full focus on the Olympics.", "Full focus on Paris.")  # something has to change for a new build
     changed.build(time=later)
     all_feed = events(changed.feed("all"))
@@ -242,7 +242,7 @@ def plans(draw: st.DrawFn) -> Plan:
     return Plan(Athlete("A Runner", "a-runner"), 2024, tuple(draw(races(i)) for i in ids))
 
 
-NOW = datetime(2024, 3, 1, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 1, tzinfo=UTC)
 
 
 @settings(max_examples=150, deadline=None)

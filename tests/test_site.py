@@ -7,7 +7,6 @@ import shutil
 import threading
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest

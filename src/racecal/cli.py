@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -91,7 +91,7 @@ def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
     so rebuilding an unchanged plan gives the same bytes on any machine."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+        return datetime.fromtimestamp(int(epoch), tz=UTC)
     paths = [Path(s.path) for s in sources]
     committed = _git_time(schedules)
     dirty = _git_dirty(schedules) if committed is not None else None
@@ -100,7 +100,7 @@ def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
         times = [committed, *(p.stat().st_mtime for p in paths if p.resolve() in dirty)]
     else:
         times = [p.stat().st_mtime for p in paths] or [0.0]
-    return datetime.fromtimestamp(int(max(times)), tz=timezone.utc)
+    return datetime.fromtimestamp(int(max(times)), tz=UTC)
 
 
 def _git(schedules: Path, *args: str) -> str | None:
@@ -129,7 +129,7 @@ def _parse_time(value: str) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(f"expected an ISO time like 2024-03-05T12:00:00Z, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
@@ -152,7 +152,7 @@ def _run(schedules: Path, out: Path, previous_at: str | None, fresh: bool, setti
             click.echo("", err=True)
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
+def _progress_bar() -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
         if total >= 50 and (done % 25 == 0 or done == total):
             click.echo(f"\rbuilding plans: {done}/{total}", err=True, nl=False)

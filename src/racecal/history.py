@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from racecal import ics
@@ -117,7 +117,7 @@ def compile_plan(plan: Plan, previous: PlanState | None, build_time: datetime, s
 
         published: dict[str, dict[str, datetime | None]] = {}
         for feed in FEEDS:
-            entries: dict[str, datetime | None] = {uid: None for uid in (d.uid for d in drafts)} if feed in live else {}
+            entries: dict[str, datetime | None] = dict.fromkeys(d.uid for d in drafts) if feed in live else {}
             for uid, since in (old.published.get(feed, {}) if old else {}).items():
                 if uid not in entries:
                     start = since or build_time
@@ -245,7 +245,7 @@ class _Field:
 
     def time(self, value: Any, path: str) -> datetime:
         try:
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         except (TypeError, ValueError):
             raise PreviousBuildError(f"{self.where}: {path}: expected a UTC time like 20240305T120000Z, got {value!r:.60}") from None
 

@@ -15,7 +15,7 @@ import unicodedata
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -258,7 +258,7 @@ class Reader:
         if not isinstance(node, ScalarNode) or node.tag == _YAML + "null":
             self.error(node, name, f"expected text, got {_describe(node)}")
             return None
-        value = node.value.strip() if multiline else node.value
+        value: str = node.value.strip() if multiline else node.value
         if not value.strip():
             self.error(node, name, "must not be empty")
             return None
@@ -517,7 +517,8 @@ def _child(node: Node, key: str) -> Node | None:
     if isinstance(node, MappingNode):
         for k, v in node.value:
             if k.value == key:
-                return v
+                found: Node = v
+                return found
     return None
 
 

@@ -169,9 +169,9 @@ def race_item(race: Race) -> str:
     ]
     if race.venue:
         parts.append(f"<p>{esc(race.venue.label())}</p>")
-    for s in race.sessions:
+    for session in race.sessions:
         parts.append(
-            f"<p>{esc(s.name)}: {esc(day_words(s.day))}, <time>{s.start:%H:%M}</time> local time ({esc(race.timezone)})</p>"
+            f"<p>{esc(session.name)}: {esc(day_words(session.day))}, <time>{session.start:%H:%M}</time> local time ({esc(race.timezone)})</p>"
         )
     if race.disciplines:
         parts.append(f"<p>{esc(', '.join(race.disciplines))}</p>")
@@ -302,7 +302,7 @@ def changes_json(plan_id: str, history: list[dict[str, Any]]) -> str:
 def atom(plan: Plan, history: list[dict[str, Any]], settings: Settings, updated: datetime) -> str:
     base = f"{settings.base_url}/{plan.id}/" if settings.base_url else ""
     entries = []
-    for i, c in enumerate(reversed(history[-50:])):
+    for c in reversed(history[-50:]):
         stamp = _atom_time(c.get("build", ""))
         entry_id = f"urn:racecal:{plan.id}:{c.get('build', '')}:{c.get('race') or 'plan'}:{c.get('type')}:{c.get('field') or ''}"
         entries.append(

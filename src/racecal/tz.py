@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ class Transition:
 
 def transitions(zone: ZoneInfo, year: int) -> list[Transition]:
     """Offset changes during ``year``, found by hourly scanning refined to the minute."""
-    utc = timezone.utc
+    utc = UTC
     found: list[Transition] = []
     t = datetime(year, 1, 1, tzinfo=utc)
     end = datetime(year + 1, 1, 1, tzinfo=utc)

@@ -1,0 +1,59 @@
+"""The README's console sessions are real: each is replayed here and must print exactly what it shows."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from conftest import REPO, Project
+
+ANNA = """\
+athlete:
+  name: Anna K
+  slug: Anna K
+season: 2024
+races:
+  - id: one
+    name: Meet One
+    date: 2024-05-25
+    status: confimred
+  - id: two
+    status: confirmed
+    name: Meet Two
+    date: 2024-02-30
+"""
+
+
+def sessions() -> list[tuple[list[str], str]]:
+    text = (REPO / "README.md").read_text()
+    out = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        command, _, output = block.partition("\n")
+        assert command.startswith("$ racecal ")
+        out.append((shlex.split(command[2:])[1:], output))
+    return out
+
+
+def test_readme_has_the_three_sessions() -> None:
+    assert [args for args, _ in sessions()] == [["check"], ["check"], ["diff"]]
+
+
+def test_session_check_on_the_example(project: Project) -> None:
+    args, output = sessions()[0]
+    result = project.run(*args)
+    assert (result.exit_code, result.output) == (0, output)
+
+
+def test_session_check_with_mistakes(project: Project) -> None:
+    args, output = sessions()[1]
+    (project.schedules / "anna.yaml").write_text(ANNA)
+    result = project.run(*args)
+    assert (result.exit_code, result.stderr) == (1, output)
+
+
+def test_session_diff_after_promoting_monaco_and_moving_bislett(built: Project) -> None:
+    args, output = sessions()[2]
+    built.edit("    status: tentative\n", "    status: confirmed\n")
+    built.edit("  - id: bislett\n    meet: bislett-games-2024\n", "  - id: bislett\n    meet: bislett-games-2024\n    date: 2024-05-31\n")
+    result = built.run(*args, "--time", "2024-04-10T08:00:00Z")
+    assert (result.exit_code, result.output) == (0, output)
