@@ -186,7 +186,7 @@ def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
                     continue
                 if key.value in keys:
                     first = keys[key.value].start_mark.line + 1
-                    _add(problems, path, key, key.value, f"duplicate key (first defined on line {first})")
+                    _add(problems, path, key, _join("", key.value), f"duplicate key (first defined on line {first})")
                 else:
                     keys[key.value] = key
                 stack.append((value, depth + 1))
@@ -211,8 +211,14 @@ def _describe(node: Node) -> str:
     return repr(node.value)
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def _join(parent: str, key: str) -> str:
-    return f"{parent}.{key}" if parent else key
+    """A field path like ``races[2].date``; keys that are not plain words are quoted, so an empty or
+    odd key (``''``, ``'a: b'``) still reads as a field in a message."""
+    shown = key if _PLAIN_KEY.match(key) else repr(key)
+    return f"{parent}.{shown}" if parent else shown
 
 
 @dataclass
@@ -489,7 +495,7 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
         fields = r.mapping(top["sources"], "sources", allowed=_keys_of(top["sources"]))
         for key, node in (fields or {}).items():
             if _source_key_ok(r, node, key):
-                src = r.source(node, f"sources.{key}")
+                src = r.source(node, _join("sources", key))
                 if src:
                     shared_sources[key] = src
     races: list[Race] = []
@@ -526,7 +532,7 @@ def _source_key_ok(r: Reader, node: Node, key: str) -> bool:
     """Shared-source ids are mapping keys; they must be slugs so races can reference them."""
     if SLUG_RE.match(key):
         return True
-    r.error(node, f"sources.{key}", "source ids must be lowercase letters, digits and hyphens")
+    r.error(node, _join("sources", key), "source ids must be lowercase letters, digits and hyphens")
     return False
 
 

@@ -1,0 +1,131 @@
+"""Mutated plans either build feeds that an independent parser accepts, or get located errors. Never a traceback.
+
+CI runs 300 examples per strategy. A longer local run:
+    RACECAL_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/test_fuzz.py -p no:xdist
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import EXAMPLE
+from racecal.build import build
+from racecal.errors import PlanError
+from racecal.load import SourceFile
+from racecal.previous import Previous
+from racecal.settings import Settings
+
+EXAMPLES = int(os.environ.get("RACECAL_FUZZ_EXAMPLES", "300"))
+PLAN = (EXAMPLE / "jakob-ingebrigtsen-2024.yaml").read_text()
+CATALOGUE = [SourceFile("schedules/meets/2024.yaml", (EXAMPLE / "meets" / "2024.yaml").read_bytes())]
+NOW = datetime(2024, 3, 27, tzinfo=timezone.utc)
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def check(plan_bytes: bytes) -> None:
+    source = SourceFile("schedules/plan.yaml", plan_bytes)
+    try:
+        result = build([source], CATALOGUE, Previous(), Settings(), NOW)
+    except PlanError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert problem.path == "schedules/plan.yaml" and problem.line >= 1 and problem.column >= 1
+            assert problem.field.strip() and problem.message.strip(), str(problem)
+            assert str(problem) == f"{problem.path}:{problem.line}:{problem.column}: {problem.field}: {problem.message}"
+        return
+    for name, data in result.files.items():
+        if name.endswith(".ics"):
+            cal = icalendar.Calendar.from_ical(data)  # a parser that did not write it
+            for event in cal.walk("VEVENT"):
+                assert event["UID"] and event["DTSTART"]
+            assert all(len(line) <= 75 for line in data.split(b"\r\n"))
+
+
+texts = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@st.composite
+def text_mutations(draw: st.DrawFn) -> bytes:
+    text = PLAN
+    for _ in range(draw(st.integers(1, 4))):
+        lines = text.split("\n")
+        kind = draw(st.sampled_from(["insert", "delete", "replace", "duplicate-line", "swap-lines", "indent"]))
+        pos = draw(st.integers(0, max(0, len(text) - 1)))
+        if kind == "insert":
+            text = text[:pos] + draw(texts) + text[pos:]
+        elif kind == "delete":
+            text = text[:pos] + text[pos + draw(st.integers(1, 40)) :]
+        elif kind == "replace":
+            text = text[:pos] + draw(st.sampled_from([":", "-", " ", "\t", "'", '"', "#", "&a", "*a", "!!", "{", "[", "\n", "\x00", "\u2028"])) + text[pos + 1 :]
+        elif kind == "duplicate-line":
+            i = draw(st.integers(0, len(lines) - 1))
+            lines.insert(i, lines[i])
+            text = "\n".join(lines)
+        elif kind == "swap-lines":
+            i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+            text = "\n".join(lines)
+        else:
+            i = draw(st.integers(0, len(lines) - 1))
+            lines[i] = " " * draw(st.integers(0, 6)) + lines[i].lstrip()
+            text = "\n".join(lines)
+    return text.encode("utf-8", "surrogatepass") if draw(st.booleans()) else text.encode("utf-8", "replace")
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False), texts,
+                    st.dates().map(str), st.sampled_from(["2024-02-30", "25:00", "Europe/Olso", "javascript:x", "tentative", "../x"]))  # fmt: skip
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3), max_leaves=6)
+
+
+def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += paths(v, (*prefix, i))
+    return out
+
+
+@st.composite
+def structure_mutations(draw: st.DrawFn) -> bytes:
+    data = yaml.safe_load(PLAN)
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(paths(data)[1:]))
+        parent = data
+        for key in where[:-1]:
+            parent = parent[key]
+        kind = draw(st.sampled_from(["set", "delete", "add-key"]))
+        if kind == "delete":
+            del parent[where[-1]]
+        elif kind == "set":
+            parent[where[-1]] = draw(values)
+        elif isinstance(parent, dict):
+            parent[draw(texts)] = draw(values)
+        data = yaml.safe_load(PLAN) if not isinstance(data, dict) else data
+    return yaml.safe_dump(data, allow_unicode=draw(st.booleans())).encode()
+
+
+@FUZZ
+@given(text_mutations())
+def test_text_mutations_never_crash(plan: bytes) -> None:
+    check(plan)
+
+
+@FUZZ
+@given(structure_mutations())
+def test_structure_mutations_never_crash(plan: bytes) -> None:
+    check(plan)
+
+
+def test_the_unmutated_example_builds(tmp_path: Path) -> None:
+    check(PLAN.encode())
