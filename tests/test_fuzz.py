@@ -7,7 +7,7 @@ CI runs 300 examples per strategy. A longer local run:
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,21 @@ from racecal.build import build
 from racecal.errors import PlanError
 from racecal.load import SourceFile
 from racecal.previous import Previous
+from racecal.publish import NullSink
 from racecal.settings import Settings
 
 EXAMPLES = int(os.environ.get("RACECAL_FUZZ_EXAMPLES", "300"))
 PLAN = (EXAMPLE / "jakob-ingebrigtsen-2024.yaml").read_text()
 CATALOGUE = [SourceFile("schedules/meets/2024.yaml", (EXAMPLE / "meets" / "2024.yaml").read_bytes())]
-NOW = datetime(2024, 3, 27, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 27, tzinfo=UTC)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(plan_bytes: bytes) -> None:
     source = SourceFile("schedules/plan.yaml", plan_bytes)
     try:
-        result = build([source], CATALOGUE, Previous(), Settings(), NOW)
+        sink = MemorySink()
+        result = build([source], CATALOGUE, Previous(), Settings(), NOW, sink)
     except PlanError as exc:
         assert exc.problems
         for problem in exc.problems:
@@ -41,12 +43,21 @@ def check(plan_bytes: bytes) -> None:
             assert problem.field.strip() and problem.message.strip(), str(problem)
             assert str(problem) == f"{problem.path}:{problem.line}:{problem.column}: {problem.field}: {problem.message}"
         return
-    for name, data in result.files.items():
+    assert result.plan_ids
+    for name, data in sink.files.items():
         if name.endswith(".ics"):
             cal = icalendar.Calendar.from_ical(data)  # a parser that did not write it
             for event in cal.walk("VEVENT"):
                 assert event["UID"] and event["DTSTART"]
             assert all(len(line) <= 75 for line in data.split(b"\r\n"))
+
+
+class MemorySink(NullSink):
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def write(self, name: str, data: bytes) -> None:
+        self.files[name] = data
 
 
 texts = st.text(st.characters(codec="utf-8"), max_size=12)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,7 +85,7 @@ def test_concurrent_builds_wait_for_each_other(built: Project) -> None:
     assert first.wait(timeout=300) == 0
     assert second.wait(timeout=300) == 0
     assert second.stderr is not None
-    assert f"another build is writing dist; waiting up to 300 s for it to finish" in second.stderr.read()
+    assert "another build is writing dist; waiting up to 300 s for it to finish" in second.stderr.read()
     states = [json.loads(p.read_text()) for p in built.dist.glob("*/state.json")]
     assert len(states) == 151
 
@@ -102,10 +104,23 @@ def test_a_build_that_cannot_get_the_lock_gives_up_clearly(built: Project) -> No
 
 
 def test_writer_refuses_paths_outside_the_output(tmp_path: Path) -> None:
-    with pytest.raises(PublishError, match="refusing to write outside the output directory: '../escape.txt'"):
+    with pytest.raises(PublishError, match=re.escape("refusing to write outside the output directory: '../escape.txt'")):
         publish(tmp_path / "dist", {"../escape.txt": b"x"}, {})
     assert not (tmp_path / "escape.txt").exists()
     assert not (tmp_path / "dist").exists()
+
+
+def forge(dist: Path, name: str, edit) -> None:  # type: ignore[no-untyped-def]
+    """Hand-edit a published file *and* its hash in index.json, so the content check itself is tested."""
+    path = dist / PLAN_ID / name
+    data = edit(path.read_text()).encode()
+    path.write_bytes(data)
+    index = (dist / "index.json").read_text()
+    old = json.loads(index)["plans"][0]["files"][name]
+    (dist / "index.json").write_text(index.replace(old, hashlib.sha256(data).hexdigest()))
+
+
+STATE = f"dist/{PLAN_ID}/state.json"
 
 
 @pytest.mark.parametrize(
@@ -113,21 +128,29 @@ def test_writer_refuses_paths_outside_the_output(tmp_path: Path) -> None:
     [
         (lambda d: (d / PLAN_ID / "confirmed.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
          f"dist/{PLAN_ID}/confirmed.ics: changed since it was published; restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"),
+        (lambda d: (d / PLAN_ID / "state.json").write_text("{}"),
+         f"{STATE}: changed since it was published; restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"),
         (lambda d: (d / PLAN_ID / "all.ics").unlink(), f"dist/{PLAN_ID}/all.ics: missing from the previous build"),
-        (lambda d: (d / PLAN_ID / "state.json").write_text("{not json"),
-         f"dist/{PLAN_ID}/state.json: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
-        (lambda d: (d / PLAN_ID / "state.json").write_text((d / PLAN_ID / "state.json").read_text().replace('"seq": 0', '"seq": "zero"', 1)),
-         f"dist/{PLAN_ID}/state.json: races.bislett.seq: unexpected value 'zero'"),
-        (lambda d: (d / PLAN_ID / "state.json").write_text((d / PLAN_ID / "state.json").read_text().replace('"stamp": "20240327T120000Z"', '"stamp": "yesterday"', 1)),
-         f"dist/{PLAN_ID}/state.json: races.bislett.stamp: expected a UTC time like 20240305T120000Z, got 'yesterday'"),
-        (lambda d: (d / PLAN_ID / "state.json").write_text((d / PLAN_ID / "state.json").read_text().replace('"status": "confirmed"', '"status": "sure"', 1)),
-         f"dist/{PLAN_ID}/state.json: races.bislett.snapshot: malformed (ValueError(\"'sure' is not a valid Status\"))"),
-        (lambda d: (d / "index.json").write_text('{"generator": "racecal", "plans": [{"id": "../../etc"}]}'),
+        (lambda d: forge(d, "state.json", lambda t: "{not json"),
+         f"{STATE}: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+        (lambda d: forge(d, "state.json", lambda t: t.replace('"seq":0', '"seq":"zero"', 1)), f"{STATE}: races.bislett.seq: unexpected value 'zero'"),
+        (lambda d: forge(d, "state.json", lambda t: t.replace('"seq":0', '"seq":-1', 1)), f"{STATE}: races.bislett.seq: out of range: -1"),
+        (lambda d: forge(d, "state.json", lambda t: t.replace('"stamp":"20240327T120000Z"', '"stamp":"yesterday"', 1)),
+         f"{STATE}: races.bislett.stamp: expected a UTC time like 20240305T120000Z, got 'yesterday'"),
+        (lambda d: forge(d, "state.json", lambda t: t.replace('"status":"confirmed"', '"status":"sure"', 1)),
+         f"{STATE}: races.bislett.snapshot: malformed (ValueError(\"'sure' is not a valid Status\"))"),
+        (lambda d: forge(d, "state.json", lambda t: t.replace('"published":{"all"', '"published":{"../x"', 1)),
+         f"{STATE}: races.bislett.published.../x: unexpected entry"),
+        (lambda d: (d / "index.json").write_text(json.dumps({"format": 1, "generator": "racecal", "plans": [{"id": "../../etc"}]})),
          "dist/index.json: plans[0].id: not a valid plan id: '../../etc'"),
+        (lambda d: (d / "index.json").write_text((d / "index.json").read_text().replace('"state.json":', '"../state.json":')),
+         "dist/index.json: plans[0].files: expected file names with their sha256, state.json included"),
         (lambda d: (d / "index.json").write_bytes(b"\xff\xfe"), "dist/index.json: not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
+        (lambda d: (d / "index.json").write_text("[]"), "dist/index.json: not a racecal site index"),
         (lambda d: (d / "index.json").unlink(), "dist: has files but no index.json, so it is not a racecal build; choose another --out, or pass --fresh to replace it"),
     ],
-    ids=["edited-feed", "missing-feed", "state-not-json", "state-wrong-type", "state-bad-time", "state-bad-snapshot", "index-traversal", "index-not-utf8", "not-a-racecal-dir"],
+    ids=["edited-feed", "edited-state", "missing-feed", "state-not-json", "state-wrong-type", "state-negative-seq", "state-bad-time",
+         "state-bad-snapshot", "state-bad-feed", "index-traversal", "index-bad-file-name", "index-not-utf8", "index-not-an-index", "not-a-racecal-dir"],
 )
 def test_a_broken_previous_build_is_refused_and_nothing_is_published(built: Project, damage, message: str) -> None:  # type: ignore[no-untyped-def]
     damage(built.dist)

@@ -12,11 +12,11 @@ from pathlib import Path
 import click
 
 from racecal import __version__, report
-from racecal.build import BuildResult, build
+from racecal.build import BuildResult, Sink, build
 from racecal.errors import PlanError, Problem, RacecalError
 from racecal.load import SourceFile, load_schedules, read_all, read_source
 from racecal.previous import Previous, read_previous
-from racecal.publish import locked, publish, unchanged
+from racecal.publish import NullSink, Staging, locked
 from racecal.settings import Settings, check_base_url, parse_settings
 
 SETTINGS_FILE = "racecal.yaml"
@@ -138,7 +138,10 @@ def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
     return read_previous(previous if previous is not None else out)
 
 
-def _run(schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None, progress: bool) -> BuildResult:
+def _run(
+    schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None,
+    progress: bool, sink: Sink, jobs: int,
+) -> BuildResult:  # fmt: skip
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
         raise PlanError(problems)
@@ -146,7 +149,7 @@ def _run(schedules: Path, out: Path, previous_at: str | None, fresh: bool, setti
     requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
-        return build(plan_files, catalogue_files, previous, settings, requested, progress=bar)
+        return build(plan_files, catalogue_files, previous, settings, requested, sink, progress=bar, workers=jobs)
     finally:
         if bar:
             click.echo("", err=True)
@@ -217,10 +220,11 @@ def check(paths: tuple[Path, ...]) -> None:
 @click.option("--config", type=click.Path(path_type=Path), help=f"Site settings file. Default: ./{SETTINGS_FILE} if present.")
 @_time_option
 @click.option("--wait", type=float, default=60, show_default=True, help="Seconds to wait for another build of the same --out.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU count", help="Worker processes for large builds.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 def build_command(
     schedules: Path, out: Path, previous: str | None, fresh: bool, base_url: str | None, config: Path | None,
-    when: str | None, wait: float, quiet: bool,
+    when: str | None, wait: float, jobs: int, quiet: bool,
 ) -> None:  # fmt: skip
     """Compile the plans into feeds and a static site in --out, diffed against the previous build.
 
@@ -234,12 +238,17 @@ def build_command(
     """
     settings = _settings(config, base_url)
     with locked(out, wait, lambda message: click.echo(message, err=True)):
-        result = _run(schedules, out, previous, fresh, settings, when, _wants_progress(quiet))
-        if unchanged(out, result.files, result.reused):
-            written = False
+        staging = Staging.create(out)
+        try:
+            result = _run(schedules, out, previous, fresh, settings, when, _wants_progress(quiet), staging, jobs)
+        except BaseException:
+            staging.discard()
+            raise
+        written = not result.unchanged
+        if written:
+            staging.swap()
         else:
-            publish(out, result.files, result.reused)
-            written = True
+            staging.discard()
     if quiet:
         return
     if result.changes:
@@ -272,7 +281,7 @@ def diff(schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: 
       racecal diff --format json --exit-code
     """
     settings = _settings(config, base_url)
-    result = _run(schedules, out, previous, False, settings, when, progress=False)
+    result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1)
     if fmt == "json":
         click.echo(report.as_json(result.changes))
     elif fmt == "markdown":

@@ -220,7 +220,8 @@ def state_to_json(state: PlanState) -> bytes:
         },
         "changes": state.changes,
     }
-    return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    # Compact separators keep json on its C encoder: indent= falls back to pure Python, 10× slower.
+    return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 class _Field:

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import posixpath
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -74,60 +75,94 @@ def _recover(out: Path) -> None:
 
 
 def _safe_target(root: Path, relative: str) -> Path:
-    target = (root / relative).resolve()
-    if root.resolve() not in target.parents:
+    # Checked by shape, not by resolving: the staging directory is ours and holds no symlinks.
+    norm = posixpath.normpath(relative)
+    if not relative or norm.startswith(("/", "../")) or norm in (".", "..") or "\\" in relative or "\0" in relative:
         raise PublishError(f"refusing to write outside the output directory: {relative!r}")
-    return target
+    return root / norm
 
 
-def unchanged(out: Path, files: dict[str, bytes], reused: dict[str, Path]) -> bool:
-    """True when ``out`` already holds exactly these files, so there is nothing to publish."""
-    if not out.is_dir():
-        return False
-    existing = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
-    if existing != set(files) | set(reused):
-        return False
-    for name, data in files.items():
+class Staging:
+    """The new site, written file by file into a hidden directory beside ``out``, then swapped in.
+
+    Worker processes of a parallel build write into the same directory (``attach``); only the
+    process that created it swaps or discards it.
+    """
+
+    def __init__(self, root: Path, out: Path) -> None:
+        self.root = root
+        self.out = out
+        self._dirs: set[Path] = set()
+
+    @classmethod
+    def create(cls, out: Path) -> Staging:
+        root = out.parent / f".{out.name}.new-{os.getpid()}"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        return cls(root, out)
+
+    @classmethod
+    def attach(cls, root: Path, out: Path) -> Staging:
+        return cls(root, out)
+
+    def _target(self, name: str) -> Path:
+        target = _safe_target(self.root, name)
+        if target.parent not in self._dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(target.parent)
+        return target
+
+    def write(self, name: str, data: bytes) -> None:
+        self._target(name).write_bytes(data)
+
+    def link(self, name: str, source: Path) -> None:
+        target = self._target(name)
         try:
-            if (out / name).read_bytes() != data:
-                return False
+            os.link(source, target)  # unchanged plans: no bytes copied
         except OSError:
-            return False
-    return all(Path(src).resolve() == (out / name).resolve() for name, src in reused.items())
+            shutil.copy2(source, target)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def swap(self) -> None:
+        """Make the staged site the published one, atomically where the OS allows."""
+        out = self.out
+        try:
+            if out.exists():
+                if _exchange(self.root, out):
+                    shutil.rmtree(self.root)
+                    return
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                out.rename(old)
+                self.root.rename(out)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                self.root.rename(out)
+        except BaseException:
+            self.discard()
+            raise
+
+
+class NullSink:
+    """Takes files and keeps nothing: ``racecal diff`` runs the same pipeline without writing."""
+
+    def write(self, name: str, data: bytes) -> None:
+        _ = (name, data)
+
+    def link(self, name: str, source: Path) -> None:
+        _ = (name, source)
 
 
 def publish(out: Path, files: dict[str, bytes], reused: dict[str, Path]) -> None:
-    """Write ``files`` (and hard links to ``reused`` previous files) as the new ``out``."""
-    staging = out.parent / f".{out.name}.new-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    """Write ``files`` (and links to ``reused`` files) as the new ``out`` in one step."""
+    staging = Staging.create(out)
     try:
-        made: set[Path] = set()
         for name, data in files.items():
-            target = _safe_target(staging, name)
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            target.write_bytes(data)
+            staging.write(name, data)
         for name, source in reused.items():
-            target = _safe_target(staging, name)
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            try:
-                os.link(source, target)  # unchanged plans: no bytes copied
-            except OSError:
-                shutil.copy2(source, target)
-        if out.exists():
-            if _exchange(staging, out):
-                shutil.rmtree(staging)
-                return
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            staging.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(out)
+            staging.link(name, source)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging.discard()
         raise
+    staging.swap()

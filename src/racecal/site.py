@@ -292,11 +292,16 @@ def summary(plan: Plan, races: tuple[Race, ...]) -> dict[str, Any]:
 
 
 def index_json(entries: list[dict[str, Any]]) -> str:
-    return json.dumps({"format": SITE_FORMAT, "generator": "racecal", "plans": entries}, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    # One plan per line: compact enough for the C encoder, still readable in a diff.
+    lines = ",\n".join(json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in entries)
+    return f'{{"format":{SITE_FORMAT},"generator":"racecal","plans":[\n{lines}\n]}}\n'
+
 
 
 def changes_json(plan_id: str, history: list[dict[str, Any]]) -> str:
-    return json.dumps({"plan": plan_id, "changes": history}, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    lines = ",\n".join(json.dumps(c, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for c in history)
+    return f'{{"plan":{json.dumps(plan_id)},"changes":[\n{lines}\n]}}\n'
+
 
 
 def atom(plan: Plan, history: list[dict[str, Any]], settings: Settings, updated: datetime) -> str:

@@ -1,0 +1,133 @@
+"""Generate a realistic racecal corpus, and the same events as yaml2ics inputs.
+
+    python bench/corpus.py OUT [--athletes 1000] [--races 20]
+
+OUT/schedules/meets/meets.yaml   a shared catalogue of 400 meets in 40 timezones
+OUT/schedules/athlete-NNNN.yaml  one plan per athlete: single-day, multi-day and timed races,
+                                 ~15% tentative, ~3% withdrawn
+OUT/yaml2ics/athlete-NNNN.yaml   the same events for yaml2ics (mapping in BENCHMARKS.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+TIMEZONES = [
+    "Europe/Oslo", "Europe/Rome", "Europe/Paris", "Europe/London", "Europe/Berlin", "Europe/Madrid", "Europe/Warsaw",
+    "Europe/Stockholm", "Europe/Helsinki", "Europe/Zurich", "Europe/Brussels", "Europe/Monaco", "Europe/Athens",
+    "Europe/Lisbon", "America/Los_Angeles", "America/New_York", "America/Chicago", "America/Denver", "America/Toronto",
+    "America/Sao_Paulo", "America/Mexico_City", "America/Bogota", "Asia/Tokyo", "Asia/Shanghai", "Asia/Qatar",
+    "Asia/Dubai", "Asia/Kolkata", "Asia/Seoul", "Asia/Singapore", "Australia/Sydney", "Australia/Melbourne",
+    "Australia/Perth", "Pacific/Auckland", "Africa/Nairobi", "Africa/Johannesburg", "Africa/Casablanca",
+    "Africa/Lagos", "Africa/Cairo", "America/Jamaica", "Europe/Budapest",
+]  # fmt: skip
+# Every zone here is one yaml2ics can write (its ics library has no VTIMEZONE for, e.g., Africa/Addis_Ababa).
+DISCIPLINES = ["800m", "1500m", "mile", "3000m", "5000m", "10,000m", "3000m steeplechase", "cross country"]
+SEASON = 2024
+
+
+def meets(rng: random.Random) -> list[dict[str, object]]:
+    out = []
+    for n in range(400):
+        start = date(SEASON, 1, 10) + timedelta(days=rng.randrange(0, 340))
+        days = rng.choice([1, 1, 1, 1, 2, 3, 6])
+        out.append(
+            {
+                "id": f"meet-{n:03d}",
+                "name": f"Meet {n:03d} {rng.choice(['Games', 'Classic', 'Invitational', 'Championships', 'Grand Prix'])}",
+                "series": rng.choice(["Diamond League", "Continental Tour", None]),
+                "start": start,
+                "end": start + timedelta(days=days - 1),
+                "tz": TIMEZONES[n % len(TIMEZONES)],
+                "city": f"City {n % 150}",
+                "lat": round(rng.uniform(-60, 70), 4),
+                "lon": round(rng.uniform(-170, 170), 4),
+            }
+        )
+    return out
+
+
+def catalogue_yaml(catalogue: list[dict[str, object]]) -> str:
+    lines = ["meets:"]
+    for m in catalogue:
+        lines += [
+            f"  - id: {m['id']}",
+            f"    name: {m['name']}",
+            *([f"    series: {m['series']}"] if m["series"] else []),
+            f"    start: {m['start']}",
+            f"    end: {m['end']}",
+            f"    venue: {{name: Stadium {m['id']}, city: {m['city']}, lat: {m['lat']}, lon: {m['lon']}}}",
+            f"    timezone: {m['tz']}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def athlete(n: int, catalogue: list[dict[str, object]], races: int, rng: random.Random) -> tuple[str, str]:
+    chosen = rng.sample(catalogue, races)
+    plan = [
+        f"athlete:\n  name: Athlete {n:04d}\n  slug: athlete-{n:04d}\n  country: Country {n % 60}",
+        f"  disciplines: [{rng.choice(DISCIPLINES)}]",
+        f"season: {SEASON}",
+        f"timezone: {TIMEZONES[n % len(TIMEZONES)]}",
+        "sources:",
+        "  press:",
+        "    outlet: Federation press office",
+        f"    title: Athlete {n:04d} season plan",
+        f"    url: https://example.org/news/{n}",
+        "    published: 2024-01-15",
+        "races:",
+    ]
+    y2 = [f"name: Athlete {n:04d} {SEASON}", "events:"]
+    for i, m in enumerate(chosen):
+        roll = rng.random()
+        status = "tentative" if roll < 0.15 else "withdrawn" if roll < 0.18 else "confirmed"
+        start, end = m["start"], m["end"]
+        assert isinstance(start, date) and isinstance(end, date)
+        plan += [f"  - id: race-{i:02d}", f"    meet: {m['id']}", f"    status: {status}", "    sources: [press]"]
+        if rng.random() < 0.3:
+            plan.append(f"    note: Race {i} for athlete {n}; pacing planned.")
+        timed = rng.random() < 0.25
+        summary = f"Athlete {n:04d} – {m['name']}"
+        if timed:
+            day = start + timedelta(days=rng.randrange(0, (end - start).days + 1))
+            hour = rng.randrange(10, 22)
+            plan += ["    sessions:", f'      - {{name: Final, date: {day}, time: "{hour:02d}:{rng.choice(["00", "15", "30", "45"])}"}}']
+            minute = plan[-1].split('"')[1].split(":")[1]
+            y2 += [
+                f"  - summary: {summary}",
+                f"    begin: {day} {hour:02d}:{minute}:00",
+                "    duration: {hours: 1}",
+                f"    timezone: {m['tz']}",
+            ]
+        else:
+            y2 += [f"  - summary: {summary}", f"    begin: {start}", *([f"    end: {end + timedelta(days=1)}"] if end != start else [])]
+        y2 += [
+            f"    uid: race-{i:02d}.athlete-{n:04d}-{SEASON}@racecal",
+            f"    location: Stadium {m['id']}, {m['city']}",
+            f'    description: "{m["name"]} – status: {status}"',
+        ]
+    return "\n".join(plan) + "\n", "\n".join(y2) + "\n"
+
+
+def generate(out: Path, athletes: int, races: int, seed: int = 2024) -> None:
+    rng = random.Random(seed)
+    catalogue = meets(rng)
+    (out / "schedules" / "meets").mkdir(parents=True, exist_ok=True)
+    (out / "yaml2ics").mkdir(parents=True, exist_ok=True)
+    (out / "schedules" / "meets" / "meets.yaml").write_text(catalogue_yaml(catalogue))
+    for n in range(athletes):
+        plan, y2 = athlete(n, catalogue, races, rng)
+        (out / "schedules" / f"athlete-{n:04d}.yaml").write_text(plan)
+        (out / "yaml2ics" / f"athlete-{n:04d}.yaml").write_text(y2)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--athletes", type=int, default=1000)
+    parser.add_argument("--races", type=int, default=20)
+    args = parser.parse_args()
+    generate(args.out, args.athletes, args.races)
