@@ -1,0 +1,55 @@
+"""The command line's own behaviour: version, help with examples, progress only on a terminal, colour."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import LATER_TIME, Project
+from racecal import __version__
+from racecal import cli as cli_module
+from racecal.cli import cli
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.output == f"racecal, version {__version__}\n"
+
+
+@pytest.mark.parametrize("command", ["check", "build", "diff", "serve"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert f"racecal {command}" in result.output
+
+
+def test_progress_only_on_a_terminal_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(cli_module.sys.stderr, "isatty", lambda: True, raising=False)
+    assert cli_module._wants_progress(quiet=False) is True
+    assert cli_module._wants_progress(quiet=True) is False
+    monkeypatch.setenv("CI", "true")
+    assert cli_module._wants_progress(quiet=False) is False
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr(cli_module.sys.stderr, "isatty", lambda: False, raising=False)
+    assert cli_module._wants_progress(quiet=False) is False
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert cli_module._colour() is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli_module._colour() is False
+
+
+def test_quiet_build_prints_nothing(built: Project) -> None:
+    built.edit("status: tentative", "status: confirmed")
+    result = built.run("build", "--time", LATER_TIME, "-q")
+    assert (result.exit_code, result.output) == (0, "")
+
+
+def test_usage_errors_exit_2(project: Project) -> None:
+    assert project.run("build", "--time", "yesterday").exit_code == 2
+    assert project.run("diff", "--format", "yaml").exit_code == 2
