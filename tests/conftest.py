@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from racecal.cli import cli
+from racecal.serve import make_server
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "schedules"
@@ -78,6 +81,18 @@ class Project:
 
     def tree(self) -> dict[str, bytes]:
         return {str(p.relative_to(self.dist)): p.read_bytes() for p in sorted(self.dist.rglob("*")) if p.is_file()}
+
+
+@contextlib.contextmanager
+def serving(directory: Path) -> Iterator[str]:
+    """racecal's own preview server on a free loopback port, for as long as the block runs."""
+    server = make_server(directory, "127.0.0.1", 0, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from conftest import CLIENT_BIN, LATER_TIME, PLAN_ID, Project, need
-from racecal.serve import make_server
+from conftest import CLIENT_BIN, LATER_TIME, PLAN_ID, Project, need, serving
 
 KHAL_CONF = """\
 [calendars]
@@ -77,10 +75,8 @@ class Subscriber:
 @pytest.mark.external
 def test_calendar_client_follows_a_moved_and_a_withdrawn_race(built: Project, tmp_path: Path) -> None:
     need((CLIENT_BIN / "vdirsyncer").exists() and (CLIENT_BIN / "khal").exists(), "vdirsyncer and khal")
-    server = make_server(built.dist, "127.0.0.1", 0, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        me = Subscriber(tmp_path / "client", f"http://127.0.0.1:{server.server_address[1]}/{PLAN_ID}/all.ics")
+    with serving(built.dist) as origin:
+        me = Subscriber(tmp_path / "client", f"{origin}/{PLAN_ID}/all.ics")
         me.sync()
         assert me.agenda() == [
             "2023-12-10 2023-12-10 CANCELLED Withdrawn: Jakob Ingebrigtsen – European Cross Country Championships",
@@ -105,6 +101,3 @@ def test_calendar_client_follows_a_moved_and_a_withdrawn_race(built: Project, tm
         assert not any("2024-05-30" in line for line in agenda)
         assert "2024-06-28 2024-06-28 CANCELLED Withdrawn: Jakob Ingebrigtsen – Norwegian Championships" in agenda
         assert len(agenda) == 8  # updated in place: no duplicates
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,12 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject
+from conftest import LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject, serving
 from racecal.diff import diff_race
 from racecal.feeds import feeds_for, uid_for
 from racecal.history import GRACE, compile_plan, state_from_json, state_to_json
 from racecal.model import Athlete, Plan, Race, Status, Venue
-from racecal.serve import make_server
 from racecal.settings import Settings
 
 
@@ -176,12 +174,8 @@ def test_diff_exit_code_and_markdown(changed: Project, built: Project) -> None:
 
 @pytest.fixture
 def served(built: Project) -> Iterator[str]:
-    server = make_server(built.dist, "127.0.0.1", 0, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(built.dist) as url:
+        yield url
 
 
 def test_previous_build_from_a_live_site_over_http(built: Project, served: str, tmp_path: Path) -> None:

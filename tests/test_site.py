@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 
-from conftest import PLAN_ID, REPO, Project, need
-from racecal.serve import make_server
+from conftest import PLAN_ID, REPO, Project, need, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -21,12 +19,8 @@ BASE = "https://races.example.org/site"
 
 @pytest.fixture
 def server(built: Project) -> Iterator[str]:
-    srv = make_server(built.dist, "127.0.0.1", 0, quiet=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with serving(built.dist) as url:
+        yield url
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -122,55 +116,48 @@ def test_pages_in_headless_chromium(project: Project, base_url: str | None) -> N
     from playwright.sync_api import sync_playwright
 
     project.build(*(["--base-url", base_url] if base_url else []))
-    srv = make_server(project.dist, "127.0.0.1", 0, quiet=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{srv.server_address[1]}"
-    feeds_at = base_url or origin
     problems: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    with serving(project.dist) as origin, sync_playwright() as pw:
+        feeds_at = base_url or origin
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
 
-            page.goto(f"{origin}/index.html")
-            assert page.title() == "Race calendars"
-            page.get_by_role("link", name="Jakob Ingebrigtsen: 2024").click()
-            page.wait_for_load_state()
-            assert page.url == f"{origin}/{PLAN_ID}/index.html"
-            assert page.get_by_role("heading", level=1).inner_text() == "Jakob Ingebrigtsen: 2024 season"
+        page.goto(f"{origin}/index.html")
+        assert page.title() == "Race calendars"
+        page.get_by_role("link", name="Jakob Ingebrigtsen: 2024").click()
+        page.wait_for_load_state()
+        assert page.url == f"{origin}/{PLAN_ID}/index.html"
+        assert page.get_by_role("heading", level=1).inner_text() == "Jakob Ingebrigtsen: 2024 season"
 
-            for feed in ("confirmed", "tentative", "all"):
-                url = f"{feeds_at}/{PLAN_ID}/{feed}.ics"
-                webcal = "webcal://" + url.split("://")[1]
-                card = page.locator(f"section[aria-labelledby=feed-{feed}]")
-                assert card.get_by_role("link", name="Apple Calendar").get_attribute("href") == webcal
-                assert card.get_by_role("link", name="Google Calendar").get_attribute("href") == (
-                    "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe="")
-                )
-                assert card.get_by_role("link", name="Outlook").get_attribute("href") == url
-                assert card.get_by_label("Feed address").input_value() == url
-                assert card.get_by_role("link", name="Download .ics").get_attribute("href") == f"{feed}.ics"
-                card.get_by_role("button", name="Copy").click()
-                assert card.get_by_role("button", name="Copied").is_visible()
-                status = urllib.request.urlopen(f"{origin}/{PLAN_ID}/{feed}.ics").status
-                assert status == 200
+        for feed in ("confirmed", "tentative", "all"):
+            url = f"{feeds_at}/{PLAN_ID}/{feed}.ics"
+            webcal = "webcal://" + url.split("://")[1]
+            card = page.locator(f"section[aria-labelledby=feed-{feed}]")
+            assert card.get_by_role("link", name="Apple Calendar").get_attribute("href") == webcal
+            assert card.get_by_role("link", name="Google Calendar").get_attribute("href") == (
+                "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe="")
+            )
+            assert card.get_by_role("link", name="Outlook").get_attribute("href") == url
+            assert card.get_by_label("Feed address").input_value() == url
+            assert card.get_by_role("link", name="Download .ics").get_attribute("href") == f"{feed}.ics"
+            card.get_by_role("button", name="Copy").click()
+            assert card.get_by_role("button", name="Copied").is_visible()
+            status = urllib.request.urlopen(f"{origin}/{PLAN_ID}/{feed}.ics").status
+            assert status == 200
 
-            # Past races move below "Past races" by today's date; all eight races are on the page.
-            assert page.locator("li.race").count() == 8
-            assert page.locator("#past-list li.race").count() == 8  # the 2024 season is over by now
-            assert page.locator("li.race.tentative .badge").inner_text() == "Tentative"
-            assert "Google Calendar checks subscribed calendars only every 8 to 24 hours" in page.locator("main").inner_text()
-            width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"plan-page-{'base-url' if base_url else 'relative'}.png"), full_page=True)
-            browser.close()
-    finally:
-        srv.shutdown()
-        srv.server_close()
+        # Past races move below "Past races" by today's date; all eight races are on the page.
+        assert page.locator("li.race").count() == 8
+        assert page.locator("#past-list li.race").count() == 8  # the 2024 season is over by now
+        assert page.locator("li.race.tentative .badge").inner_text() == "Tentative"
+        assert "Google Calendar checks subscribed calendars only every 8 to 24 hours" in page.locator("main").inner_text()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"plan-page-{'base-url' if base_url else 'relative'}.png"), full_page=True)
+        browser.close()
     assert problems == []
 
 
@@ -179,18 +166,12 @@ def test_page_works_without_javascript(built: Project) -> None:
     need(chromium_available(), "Chromium (Debian package) with Playwright")
     from playwright.sync_api import sync_playwright
 
-    srv = make_server(built.dist, "127.0.0.1", 0, quiet=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = browser.new_context(java_script_enabled=False)
-            page = context.new_page()
-            page.goto(f"http://127.0.0.1:{srv.server_address[1]}/{PLAN_ID}/index.html")
-            assert page.locator("li.race").count() == 8
-            assert page.get_by_role("link", name="Download .ics").first.get_attribute("href") == "confirmed.ics"
-            assert "built without a public address" in page.content()
-            browser.close()
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with serving(built.dist) as origin, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(f"{origin}/{PLAN_ID}/index.html")
+        assert page.locator("li.race").count() == 8
+        assert page.get_by_role("link", name="Download .ics").first.get_attribute("href") == "confirmed.ics"
+        assert "built without a public address" in page.content()
+        browser.close()
