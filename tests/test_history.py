@@ -178,6 +178,13 @@ def served(built: Project) -> Iterator[str]:
         yield url
 
 
+def test_previous_dir_elsewhere_still_writes_the_new_output(built: Project) -> None:
+    """Nothing changed since dist/, but the new site goes to another directory: it must be written."""
+    result = built.build("--out", "site2", "--previous", "dist", time=LATER_TIME)
+    assert "wrote site2/" in result.output
+    assert (built.root / "site2" / PLAN_ID / "all.ics").read_bytes() == built.feed("all")
+
+
 def test_previous_build_from_a_live_site_over_http(built: Project, served: str, tmp_path: Path) -> None:
     """CI starts from a clean checkout: the history comes from the published site."""
     clean = Project(tmp_path / "clean")

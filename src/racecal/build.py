@@ -142,7 +142,10 @@ def build(
     sink: Sink,
     progress: Progress | None = None,
     workers: int = 1,
+    previous_is_output: bool = True,
 ) -> BuildResult:
+    """Compile everything into ``sink``. With ``previous_is_output`` (the previous build lives where
+    the new one goes), a result identical to it is reported as ``unchanged`` and nothing is staged."""
     global _context
     build_time = effective_build_time(requested_time, previous)
     catalogue = catalogue_digest(catalogue_files)
@@ -212,7 +215,7 @@ def build(
         plan_ids=sorted(entries),
         plans_built=len(compiled),
         plans_reused=len(reused),
-        unchanged=_same_as_before(previous, entries, site_files),
+        unchanged=previous_is_output and _same_as_before(previous, entries, site_files),
         entries=entries,
     )
     if outcome.unchanged:

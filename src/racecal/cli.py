@@ -149,7 +149,10 @@ def _run(
     requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
-        return build(plan_files, catalogue_files, previous, settings, requested, sink, progress=bar, workers=jobs)
+        in_place = previous_at is None or (not previous_at.startswith(("http://", "https://")) and Path(previous_at).resolve() == out.resolve())
+        return build(
+            plan_files, catalogue_files, previous, settings, requested, sink, progress=bar, workers=jobs, previous_is_output=in_place and not fresh
+        )
     finally:
         if bar:
             click.echo("", err=True)
