@@ -177,3 +177,12 @@ def test_timed_sessions_resolve_to_the_same_instant_in_every_parser(tmp_path: Pa
     assert vo == want
     durations = {e["uid"]: e["end"] - e["start"] for e in parse_vobject(path)}
     assert durations["rome.1500m-heats.test-runner-2024@racecal"] == timedelta(minutes=45)
+
+
+def test_output_does_not_depend_on_how_the_schedules_path_is_spelled(project: Project) -> None:
+    """Regression: absolute source paths once leaked into state.json, so clones elsewhere differed."""
+    project.build("--out", "one", "--fresh", "--schedules", "schedules")
+    project.build("--out", "two", "--fresh", "--schedules", str(project.schedules.resolve()))
+    one = {p.relative_to(project.root / "one"): p.read_bytes() for p in (project.root / "one").rglob("*") if p.is_file()}
+    two = {p.relative_to(project.root / "two"): p.read_bytes() for p in (project.root / "two").rglob("*") if p.is_file()}
+    assert one == two

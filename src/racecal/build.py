@@ -69,13 +69,13 @@ class PlanDone:
 def catalogue_digest(catalogue: Sequence[SourceFile]) -> str:
     digest = hashlib.sha256()
     for source in catalogue:
-        digest.update(source.path.encode() + b"\0" + source.data + b"\0")
+        digest.update(source.ident.encode() + b"\0" + source.data + b"\0")
     return digest.hexdigest()
 
 
 def inputs_digest(source: SourceFile, catalogue: str, settings: Settings) -> str:
     digest = hashlib.sha256()
-    for part in (__version__, source.path, catalogue, settings.fingerprint()):
+    for part in (__version__, source.ident, catalogue, settings.fingerprint()):
         digest.update(part.encode() + b"\0")
     digest.update(source.data)
     return digest.hexdigest()
@@ -155,7 +155,7 @@ def build(
     jobs: list[tuple[SourceFile, str]] = []
     for source in plan_files:
         inputs = inputs_digest(source, catalogue, settings)
-        entry = by_source.get(source.path)
+        entry = by_source.get(source.ident)
         if previous.local_dir is not None and entry is not None and entry.inputs == inputs and not entry.pending:
             previous.verify(entry.plan_id)
             reused.append(entry.plan_id)
@@ -173,7 +173,8 @@ def build(
     finally:
         _context = None
 
-    owners = {plan_id: previous.entries[plan_id].source for plan_id in reused}
+    shown = {source.ident: source.path for source in plan_files}
+    owners = {plan_id: shown[previous.entries[plan_id].source] for plan_id in reused}
     compiled: list[PlanDone] = []
     for (source, _), (plan_problems, result) in zip(jobs, done, strict=True):
         problems += plan_problems

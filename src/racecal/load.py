@@ -74,18 +74,28 @@ def _loader() -> type:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file's path (as shown in messages) and its bytes."""
+    """A file's path (as shown in messages), its bytes, and its name within the schedules directory.
+
+    ``key`` is what builds remember a plan by, so the output does not depend on where the repository
+    is or how ``--schedules`` was spelled.
+    """
 
     path: str
     data: bytes
+    key: str = ""
+
+    @property
+    def ident(self) -> str:
+        return self.key or self.path
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def read_source(path: Path, problems: list[Problem]) -> SourceFile | None:
+def read_source(path: Path, problems: list[Problem], base: Path | None = None) -> SourceFile | None:
     shown = str(path)
+    key = path.relative_to(base).as_posix() if base else ""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -93,7 +103,7 @@ def read_source(path: Path, problems: list[Problem]) -> SourceFile | None:
                 Problem(shown, 1, 1, "file", f"is {size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
             )
             return None
-        return SourceFile(shown, path.read_bytes())
+        return SourceFile(shown, path.read_bytes(), key)
     except OSError as exc:
         problems.append(Problem(shown, 1, 1, "file", f"cannot be read: {exc.strerror or exc}"))
         return None
@@ -512,7 +522,7 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
         races.append(race)
     if len(problems) > before or athlete is None or season is None or tz is None:
         return None
-    return Plan(athlete, season, tuple(races), source.path, tz)
+    return Plan(athlete, season, tuple(races), source.ident, tz)
 
 
 def _keys_of(node: Node) -> tuple[str, ...]:
@@ -703,8 +713,8 @@ def read_all(schedules: Path) -> tuple[list[SourceFile], list[SourceFile], list[
         problems.append(Problem(str(schedules), 1, 1, "schedules", "is not a directory"))
         return [], [], problems
     plan_paths, meet_paths = discover(schedules)
-    plans = [s for s in (read_source(p, problems) for p in plan_paths) if s]
-    meets = [s for s in (read_source(p, problems) for p in meet_paths) if s]
+    plans = [s for s in (read_source(p, problems, schedules) for p in plan_paths) if s]
+    meets = [s for s in (read_source(p, problems, schedules) for p in meet_paths) if s]
     return plans, meets, problems
 
 
