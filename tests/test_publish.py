@@ -16,7 +16,7 @@ import pytest
 
 from conftest import LATER_TIME, PLAN_ID, REPO, Project
 from racecal.errors import PublishError
-from racecal.publish import publish
+from racecal.publish import Staging
 
 BIG_PLAN_RACES = 1000
 
@@ -105,7 +105,7 @@ def test_a_build_that_cannot_get_the_lock_gives_up_clearly(built: Project) -> No
 
 def test_writer_refuses_paths_outside_the_output(tmp_path: Path) -> None:
     with pytest.raises(PublishError, match=re.escape("refusing to write outside the output directory: '../escape.txt'")):
-        publish(tmp_path / "dist", {"../escape.txt": b"x"}, {})
+        Staging.create(tmp_path / "dist").write("../escape.txt", b"x")
     assert not (tmp_path / "escape.txt").exists()
     assert not (tmp_path / "dist").exists()
 

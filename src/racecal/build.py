@@ -21,7 +21,7 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -50,10 +50,8 @@ class BuildResult:
     changes: list[Change]
     build_time: datetime
     plan_ids: list[str]
-    plans_built: int = 0
     plans_reused: int = 0
     unchanged: bool = False  # the new site is byte-identical to the previous one
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -214,10 +212,8 @@ def build(
         changes=changes,
         build_time=build_time,
         plan_ids=sorted(entries),
-        plans_built=len(compiled),
         plans_reused=len(reused),
         unchanged=previous_is_output and _same_as_before(previous, entries, site_files),
-        entries=entries,
     )
     if outcome.unchanged:
         return outcome  # nothing to stage: the caller keeps the published site as it is

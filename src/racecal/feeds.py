@@ -8,7 +8,7 @@ the event.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from racecal import ics
 from racecal.model import Plan, Race, Status
@@ -207,7 +207,3 @@ def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Setting
     zones = [ics.join(vtimezone(tzid, min(ys), max(ys))) for tzid, ys in sorted(years.items())]
     text = ics.join(head) + "".join(zones) + "".join(e.text for e in ordered) + "END:VCALENDAR\r\n"
     return text.encode("utf-8")
-
-
-def first_day(race: Race) -> date:
-    return min([race.start, *(s.day for s in race.sessions)])

@@ -24,10 +24,10 @@ from typing import Any
 from racecal.errors import PreviousBuildError
 from racecal.history import PlanState, state_from_json
 from racecal.load import SLUG_RE
+from racecal.site import SITE_FORMAT
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
 URL_TIMEOUT_SECONDS = 20
-SITE_FORMAT = 1
 _FILE_NAME = re.compile(r"^[a-z0-9]+(\.[a-z]+)+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -82,9 +82,6 @@ class Previous:
                     f"{where}: changed since it was published; "
                     "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"
                 )
-
-    def all_states(self) -> dict[str, PlanState]:
-        return {plan_id: state for plan_id in sorted(self.entries) if (state := self.state(plan_id))}
 
 
 def read_previous(location: str | Path | None) -> Previous:

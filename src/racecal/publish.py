@@ -153,16 +153,3 @@ class NullSink:
     def link(self, name: str, source: Path) -> None:
         _ = (name, source)
 
-
-def publish(out: Path, files: dict[str, bytes], reused: dict[str, Path]) -> None:
-    """Write ``files`` (and links to ``reused`` files) as the new ``out`` in one step."""
-    staging = Staging.create(out)
-    try:
-        for name, data in files.items():
-            staging.write(name, data)
-        for name, source in reused.items():
-            staging.link(name, source)
-    except BaseException:
-        staging.discard()
-        raise
-    staging.swap()
