@@ -22,12 +22,12 @@ import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from racecal import __version__, index, site
+from racecal import __version__, ics, index, site
 from racecal.diff import Change
-from racecal.errors import PlanError, Problem
+from racecal.errors import PlanError, PreviousBuildError, Problem
 from racecal.history import PlanOutput, compile_plan, state_to_json
 from racecal.index import IndexEntry
 from racecal.load import SourceFile, parse_catalogue, parse_plan
@@ -91,8 +91,18 @@ def removed_inputs_digest(settings: Settings) -> str:
     return hashlib.sha256(f"{__version__}\0removed\0{settings.fingerprint()}".encode()).hexdigest()
 
 
-def effective_build_time(requested: datetime, previous: Previous) -> datetime:
-    """Never earlier than anything already published, so LAST-MODIFIED cannot go backwards."""
+FUTURE_SLACK = timedelta(days=1)
+
+
+def effective_build_time(requested: datetime, now: datetime, previous: Previous) -> datetime:
+    """Never earlier than anything already published, so LAST-MODIFIED cannot go backwards; and a
+    published stamp from the future (a typo, a forged index) is refused rather than pinned for ever."""
+    for entry in previous.entries.values():
+        if entry.latest > now + FUTURE_SLACK:
+            raise PreviousBuildError(
+                f"{previous.location}/index.json: {entry.plan_id}: latest: {ics.format_utc(entry.latest)} is later than the "
+                f"publication time {ics.format_utc(now)}; fix the clock or --time, or pass --fresh to start the history over"
+            )
     return max([requested, *(e.latest for e in previous.entries.values())])
 
 
@@ -190,7 +200,7 @@ def build(
     time) expires tombstones. With ``previous_is_output`` (the previous build lives where the new one
     goes), a result identical to it is reported as ``unchanged`` and nothing is staged."""
     global _context
-    build_time = effective_build_time(requested_time, previous)
+    build_time = effective_build_time(requested_time, now, previous)
     catalogue = catalogue_digest(catalogue_files)
     by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed}
 

@@ -132,6 +132,11 @@ def _publication_time(when: str | None) -> datetime:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit() and len(epoch) <= 11:
         return datetime.fromtimestamp(int(epoch), tz=UTC)
+    return _wall_clock()
+
+
+def _wall_clock() -> datetime:
+    """The one read of the wall clock (a function, so tests can move it forward a month)."""
     return datetime.now(UTC).replace(microsecond=0)
 
 
