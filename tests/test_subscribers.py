@@ -201,3 +201,15 @@ def test_feed_near_the_google_subscription_limit_warns(project: Project) -> None
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert [w.split(" has ")[0] for w in warnings] == ["warning: big-2024/all.ics", "warning: big-2024/confirmed.ics"]
     assert "820 events" in warnings[0] and "drops the rest silently" in warnings[0]
+
+
+def test_documented_deployment_builds_daily_so_tombstones_expire() -> None:
+    """Regression: with builds only on push, tombstones outlived their grace period for want of a commit."""
+    import yaml
+
+    workflow = yaml.safe_load((Path(__file__).parent.parent / "docs" / "github-pages.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert "schedule" in triggers and triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]
+    build_steps = [s for s in workflow["jobs"]["build"]["steps"] if "racecal build" in s.get("run", "")]
+    assert [s["if"] for s in build_steps] == ["github.event_name != 'pull_request'"]
+    assert workflow["jobs"]["deploy"]["if"] == "github.event_name != 'pull_request'"
