@@ -126,3 +126,47 @@ def test_malformed_index_is_refused_without_a_traceback(built: Project, edit: Ca
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.output
     assert built.tree() == before
+
+
+def test_build_from_a_live_site_reuses_unchanged_plans_and_diff_fetches_only_the_index(built: Project, tmp_path: Path) -> None:
+    """The CI path (a clean checkout, history from the live site) skips what did not change, as a local build does."""
+    import http.server
+    import threading
+
+    requested: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, directory=str(built.dist), **kwargs)
+
+        def log_message(self, *args: object) -> None:
+            requested.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        clean = Project(tmp_path / "clean")
+        shutil.copytree(built.schedules, clean.schedules)
+        diff = clean.run("diff", "--previous", url, "--time", LATER_TIME)
+        assert diff.exit_code == 0 and diff.stdout == "No changes.\n", diff.output
+        assert requested == ["/index.json"]
+        requested.clear()
+        result = clean.run("build", "--previous", url, "--time", LATER_TIME)
+        assert result.exit_code == 0, result.output
+        assert "1 reused as they were" in result.output
+        assert clean.tree() == built.tree()
+        assert "/jakob-ingebrigtsen-2024/state.json" in requested
+        # A live file that is not what the index says (a stale CDN copy, a tampered file) is refused.
+        (built.dist / PLAN_ID / "tentative.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+        shutil.rmtree(clean.dist)
+        result = clean.run("build", "--previous", url, "--time", LATER_TIME)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"error: {url}/{PLAN_ID}/tentative.ics: changed since it was published; "
+            "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over\n"
+        )
+        assert not clean.dist.exists()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -106,14 +106,10 @@ def effective_build_time(requested: datetime, now: datetime, previous: Previous)
     return max([requested, *(e.latest for e in previous.entries.values())])
 
 
-def _reusable(entry: IndexEntry | None, inputs: str, now: datetime, previous: Previous) -> bool:
-    """A published plan whose inputs are the same and whose next tombstone expiry has not come."""
-    return (
-        previous.local_dir is not None
-        and entry is not None
-        and entry.inputs == inputs
-        and (entry.expires is None or now < entry.expires)
-    )
+def _reusable(entry: IndexEntry | None, inputs: str, now: datetime) -> bool:
+    """A published plan whose inputs are the same and whose next tombstone expiry has not come: its
+    files are taken as they were, from a local build (hard links) or a live site (fetched, hash-checked)."""
+    return entry is not None and entry.inputs == inputs and (entry.expires is None or now < entry.expires)
 
 
 @dataclass
@@ -195,10 +191,12 @@ def build(
     progress: Progress | None = None,
     workers: int = 1,
     previous_is_output: bool = True,
+    write_reused: bool = True,
 ) -> BuildResult:
     """Compile everything into ``sink``. ``requested_time`` stamps what changed; ``now`` (publication
     time) expires tombstones. With ``previous_is_output`` (the previous build lives where the new one
-    goes), a result identical to it is reported as ``unchanged`` and nothing is staged."""
+    goes), a result identical to it is reported as ``unchanged`` and nothing is staged. Without
+    ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched."""
     global _context
     build_time = effective_build_time(requested_time, now, previous)
     catalogue = catalogue_digest(catalogue_files)
@@ -209,7 +207,7 @@ def build(
     for source in plan_files:
         inputs = inputs_digest(source, catalogue, settings)
         entry = by_source.get(source.ident)
-        if entry is not None and entry.plan_id not in settings.retired and _reusable(entry, inputs, now, previous):
+        if entry is not None and entry.plan_id not in settings.retired and _reusable(entry, inputs, now):
             previous.verify(entry.plan_id)
             reused.append(entry.plan_id)
         else:
@@ -252,7 +250,7 @@ def build(
             assert state is not None
             retired[plan_id] = {**state.floors, **{race_id: race.seq for race_id, race in state.races.items()}}
             continue
-        if entry.removed and _reusable(entry, removed_inputs, now, previous):
+        if entry.removed and _reusable(entry, removed_inputs, now):
             previous.verify(plan_id)
             reused.append(plan_id)
             continue
@@ -288,9 +286,11 @@ def build(
     if outcome.unchanged:
         return outcome  # nothing to stage: the caller keeps the published site as it is
     for plan_id in reused:
-        assert previous.local_dir is not None
         for name in previous.entries[plan_id].files:
-            sink.link(f"{plan_id}/{name}", previous.local_dir / plan_id / name)
+            if previous.local_dir is not None:
+                sink.link(f"{plan_id}/{name}", previous.local_dir / plan_id / name)
+            elif write_reused:
+                sink.write(f"{plan_id}/{name}", previous.fetch(plan_id, name))
     for name, data in site_files.items():
         sink.write(name, data)
     return outcome

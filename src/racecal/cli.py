@@ -156,7 +156,7 @@ def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
 
 def _run(
     schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None,
-    progress: bool, sink: Sink, jobs: int,
+    progress: bool, sink: Sink, jobs: int, write_reused: bool = True,
 ) -> BuildResult:  # fmt: skip
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
@@ -168,7 +168,7 @@ def _run(
         in_place = previous_at is None or (not previous_at.startswith(("http://", "https://")) and Path(previous_at).resolve() == out.resolve())
         return build(
             plan_files, catalogue_files, previous, settings, requested, _publication_time(when), sink,
-            progress=bar, workers=jobs, previous_is_output=in_place and not fresh,
+            progress=bar, workers=jobs, previous_is_output=in_place and not fresh, write_reused=write_reused,
         )  # fmt: skip
     finally:
         if bar:
@@ -303,7 +303,7 @@ def diff(schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: 
       racecal diff --format json --exit-code
     """
     settings = _settings(config, base_url)
-    result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1)
+    result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1, write_reused=False)
     if fmt == "json":
         click.echo(report.as_json(result.changes))
     elif fmt == "markdown":

@@ -41,28 +41,30 @@ class Previous:
         if plan_id not in self.entries:
             return None
         if plan_id not in self._states:
-            assert self.get is not None
-            self.verify(plan_id, only=("state.json",))
             where = f"{self.location}/{plan_id}/state.json"
-            state = state_from_json(self.get(where), where, plan_id)
+            self._states[plan_id] = state_from_json(self.fetch(plan_id, "state.json"), where, plan_id)
             self.verify(plan_id)
-            self._states[plan_id] = state
         return self._states[plan_id]
 
-    def verify(self, plan_id: str, only: tuple[str, ...] | None = None) -> None:
-        """Local builds only: every file must still have the bytes that were published."""
+    def fetch(self, plan_id: str, name: str) -> bytes:
+        """A published file's bytes, which must be those the manifest recorded (locally or remotely:
+        a hand-edited file, or a CDN serving a new index with an old file, is caught here)."""
+        assert self.get is not None
+        where = f"{self.location}/{plan_id}/{name}"
+        data = self.get(where)
+        if hashlib.sha256(data).hexdigest() != self.entries[plan_id].files[name]:
+            raise PreviousBuildError(
+                f"{where}: changed since it was published; "
+                "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"
+            )
+        return data
+
+    def verify(self, plan_id: str) -> None:
+        """Local builds only (files are linked from there): every file must still have its published bytes."""
         if self.local_dir is None:
             return
-        assert self.get is not None
-        for name, digest in self.entries[plan_id].files.items():
-            if only and name not in only:
-                continue
-            where = f"{self.location}/{plan_id}/{name}"
-            if hashlib.sha256(self.get(where)).hexdigest() != digest:
-                raise PreviousBuildError(
-                    f"{where}: changed since it was published; "
-                    "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"
-                )
+        for name in self.entries[plan_id].files:
+            self.fetch(plan_id, name)
 
 
 def read_previous(location: str | Path | None) -> Previous:
