@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 
 from conftest import LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject, serving
 from racecal.diff import diff_race
-from racecal.feeds import feeds_for
 from racecal.history import GRACE, compile_plan, state_from_json, state_to_json
-from racecal.model import Athlete, Plan, Race, Status, Venue
+from racecal.model import Athlete, Plan, Race, Status, Venue, feeds_for
 from racecal.settings import Settings
 
 
@@ -70,7 +69,8 @@ def test_diff_names_each_change_with_its_type(changed: Project) -> None:
         ("paris-olympics", "edited"),
     }
     moved = next(c for c in json.loads(result.stdout)["changes"] if c["type"] == "moved")
-    assert (moved["old"], moved["new"]) == ("30 May", "31 May")
+    assert (moved["old"], moved["new"]) == ({"start": "2024-05-30", "end": "2024-05-30"}, {"start": "2024-05-31", "end": "2024-05-31"})
+    assert moved["summary"] == "Bislett Games moved from 30 May to 31 May"
     assert moved["feeds"] == ["all", "confirmed"]
     promoted = next(c for c in json.loads(result.stdout)["changes"] if c["type"] == "promoted")
     assert promoted["feeds"] == ["all", "confirmed", "tentative"]

@@ -1,7 +1,9 @@
 """Previous race → new race: a list of typed changes. Pure.
 
 The JSON form of a change (``Change.to_dict``) is a documented, stable interface (docs/changes.md):
-``racecal diff --format json`` prints it and ``dist/<plan>/changes.json`` keeps it.
+``racecal diff --format json`` prints it and ``dist/<plan>/changes.json`` keeps it. ``old`` and
+``new`` are machine-readable values (ISO dates and times, status names, venue fields); ``summary`` is
+the same change in words for a person.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from racecal.feeds import feeds_for
-from racecal.model import Race, Status, race_to_dict
+from racecal.model import ChangeType, Race, Status, feeds_for, race_to_dict
 from racecal.words import short_day, short_span
 
 # Every change type, in the order a person wants to read them.
-TYPES = ("added", "removed", "promoted", "demoted", "withdrawn", "cancelled", "reinstated", "moved", "venue", "edited")
+TYPES = tuple(ChangeType)
 
 _WHEN_FIELDS = ("start", "end", "sessions")
 _VENUE_FIELDS = ("venue", "timezone")
@@ -59,6 +60,25 @@ def _venue(race: Race) -> str:
     return label + (f" ({race.timezone})" if race.timezone else "")
 
 
+def when_value(race: Race) -> dict[str, Any]:
+    """When a race is, for machines: ISO dates, and each session's local start with its zone."""
+    value: dict[str, Any] = {"start": race.start.isoformat(), "end": race.end.isoformat()}
+    if race.sessions:
+        value["sessions"] = [
+            {"id": s.id, "name": s.name, "start": f"{s.day.isoformat()}T{s.start:%H:%M}", "duration_minutes": s.duration_minutes}
+            for s in race.sessions
+        ]
+        value["timezone"] = race.timezone
+    return value
+
+
+def venue_value(race: Race) -> dict[str, Any]:
+    """Where a race is, for machines: the venue's fields and the IANA zone."""
+    venue = race.venue
+    fields = {"name": venue.name, "city": venue.city, "country": venue.country, "lat": venue.lat, "lon": venue.lon} if venue else {}
+    return {**{k: v for k, v in fields.items() if v is not None}, "timezone": race.timezone}
+
+
 def diff_race(plan_id: str, old: Race | None, new: Race | None) -> list[Change]:
     """What changed for one race id. ``old`` is None for a new race, ``new`` None for a deleted one."""
     if old is None and new is None:
@@ -89,11 +109,11 @@ def diff_race(plan_id: str, old: Race | None, new: Race | None) -> list[Change]:
     old_d, new_d = race_to_dict(old), race_to_dict(new)
     if any(old_d.get(k) != new_d.get(k) for k in _WHEN_FIELDS):
         changes.append(
-            Change(plan_id, new.id, new.name, "moved", f"{new.name} moved from {_when(old)} to {_when(new)}", feeds, "when", _when(old), _when(new))
+            Change(plan_id, new.id, new.name, "moved", f"{new.name} moved from {_when(old)} to {_when(new)}", feeds, "when", when_value(old), when_value(new))
         )
     if any(old_d.get(k) != new_d.get(k) for k in _VENUE_FIELDS):
         changes.append(
-            Change(plan_id, new.id, new.name, "venue", f"{label}: venue changed from {_venue(old)} to {_venue(new)}", feeds, "venue", _venue(old), _venue(new))
+            Change(plan_id, new.id, new.name, "venue", f"{label}: venue changed from {_venue(old)} to {_venue(new)}", feeds, "venue", venue_value(old), venue_value(new))
         )
     handled = {*_WHEN_FIELDS, *_VENUE_FIELDS, *_STATUS_FIELDS, "id"}
     for key in sorted((old_d.keys() | new_d.keys()) - handled):

@@ -16,7 +16,6 @@ from racecal.settings import Settings
 from racecal.tz import vtimezone
 from racecal.words import STATUS_WORDS, day_words, span_words
 
-FEEDS = ("all", "confirmed", "tentative")
 FEED_TITLES = {"all": "all races", "confirmed": "confirmed races", "tentative": "tentative races"}
 FEED_BLURBS = {
     "all": "Every race in the plan: confirmed, tentative (marked as such) and withdrawn or cancelled.",
@@ -36,15 +35,6 @@ SUMMARY_PREFIX = {
     Status.WITHDRAWN: "Withdrawn: ",
     Status.CANCELLED: "Cancelled: ",
 }
-
-
-def feeds_for(status: Status) -> frozenset[str]:
-    """The feeds in which a race with this status is published (withdrawn ones as CANCELLED)."""
-    if status is Status.CONFIRMED:
-        return frozenset({"all", "confirmed"})
-    if status is Status.TENTATIVE:
-        return frozenset({"all", "tentative"})
-    return frozenset({"all"})
 
 
 def uid_for(plan_id: str, race_id: str, key: str, feed: str) -> str:

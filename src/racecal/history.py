@@ -24,11 +24,11 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from racecal import ics, readback
-from racecal.diff import TYPES, Change, diff_race
+from racecal.diff import Change, diff_race
 from racecal.errors import PreviousBuildError
-from racecal.feeds import FEEDS, EventDraft, PlacedEvent, calendar, event_bytes, event_key, feeds_for, render_race, uid_for
+from racecal.feeds import EventDraft, PlacedEvent, calendar, event_bytes, event_key, render_race, uid_for
 from racecal.load import LONG_TEXT, MAX_YEAR, MIN_YEAR, _athlete, _join
-from racecal.model import SLUG_RE, Athlete, Plan, Race, Status, race_from_dict, race_to_dict
+from racecal.model import FEEDS, SLUG_RE, Athlete, ChangeType, Plan, Race, Status, feeds_for, race_from_dict, race_to_dict
 from racecal.readback import JsonReader
 from racecal.settings import Settings
 
@@ -135,7 +135,7 @@ def compile_plan(
     floors = {**(floors or {}), **(previous.floors if previous else {})}
     current = {race.id: race for race in plan.races}
     order = [*current, *(rid for rid in old_races if rid not in current)]
-    placed: dict[str, list[PlacedEvent]] = {feed: [] for feed in FEEDS}
+    placed: dict[str, list[PlacedEvent]] = {feed.value: [] for feed in FEEDS}
     states: dict[str, RaceState] = {}
     changes: list[Change] = []
     if previous:
@@ -158,7 +158,7 @@ def compile_plan(
         stamp = build_time if changed or old is None else old.stamp
 
         published: dict[str, dict[str, datetime | None]] = {}
-        for feed in FEEDS:
+        for feed in (f.value for f in FEEDS):
             entries: dict[str, datetime | None] = {uid_for(plan.id, race_id, d.key, feed): None for d in drafts} if feed in live else {}
             for uid, since in (old.published.get(feed, {}) if old else {}).items():
                 if uid not in entries:
@@ -200,7 +200,7 @@ def compile_plan(
     # The empty-feed journal's DTSTAMP must not move when nothing changes: with no race to date it,
     # the start of the season.
     latest = max((r.stamp for r in states.values()), default=datetime(plan.season, 1, 1, tzinfo=UTC))
-    feeds = {feed: calendar(plan, feed, placed[feed], settings, latest, removed) for feed in FEEDS}
+    feeds = {feed: calendar(plan, feed, placed[feed], settings, latest, removed) for feed in placed}
     stamp_text = ics.format_utc(build_time)
     history = (previous.changes if previous else []) + [{"build": stamp_text, **c.to_dict()} for c in changes]
     state = PlanState(
@@ -390,7 +390,7 @@ def change_record(r: JsonReader, value: Node, name: str) -> dict[str, Any] | Non
     out["race"] = None if race is None or race.tag.endswith(":null") else r.slug(race, _join(name, "race"))
     out["name"] = r.text(fields["name"], _join(name, "name")) if "name" in fields else None
     kind = r.text(fields["type"], _join(name, "type"), limit=20) if "type" in fields else None
-    if kind is not None and kind not in TYPES:
+    if kind is not None and kind not in tuple(ChangeType):
         r.error(fields["type"], _join(name, "type"), f"unknown change type {kind!r}")
     out["type"] = kind
     out["summary"] = r.text(fields["summary"], _join(name, "summary"), multiline=True, limit=LONG_TEXT) if "summary" in fields else None

@@ -27,6 +27,42 @@ class Status(StrEnum):
         return self in (Status.CONFIRMED, Status.TENTATIVE)
 
 
+class Feed(StrEnum):
+    """The three calendars of a plan. A race is live in its track (confirmed or tentative) and in all."""
+
+    ALL = "all"
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+
+
+FEEDS = tuple(Feed)
+
+
+def feeds_for(status: Status) -> frozenset[Feed]:
+    """The feeds in which a race with this status is published (withdrawn and cancelled ones in
+    ``all`` only, as STATUS:CANCELLED)."""
+    if status is Status.CONFIRMED:
+        return frozenset({Feed.ALL, Feed.CONFIRMED})
+    if status is Status.TENTATIVE:
+        return frozenset({Feed.ALL, Feed.TENTATIVE})
+    return frozenset({Feed.ALL})
+
+
+class ChangeType(StrEnum):
+    """What happened to a race between two builds, in the order a person wants to read them."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    PROMOTED = "promoted"
+    DEMOTED = "demoted"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    REINSTATED = "reinstated"
+    MOVED = "moved"
+    VENUE = "venue"
+    EDITED = "edited"
+
+
 @dataclass(frozen=True, slots=True)
 class Venue:
     name: str | None
