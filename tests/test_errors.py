@@ -121,7 +121,7 @@ CASES = [
     case('bell-in-name', b("name: Meet One", "name: \"Meet\\aOne\""),
          ['schedules/bad.yaml:7:11: races[0].name: contains the control character U+0007']),
     case('raw-control-char', b("name: Meet One", "name: Meet\x01One"),
-         ['schedules/bad.yaml:7:15: yaml: tab character: YAML indentation must use spaces']),
+         ['schedules/bad.yaml:7:15: yaml: the control character U+0001 is not allowed in YAML; remove it']),
     case('javascript-url', b("status: confirmed", "status: confirmed\n    url: \"javascript:alert(1)\""),
          ["schedules/bad.yaml:10:10: races[0].url: only http:// and https:// URLs are allowed, got 'javascript:alert(1)'"]),
     case('url-without-scheme', b("status: confirmed", "status: confirmed\n    url: www.example.org"),
