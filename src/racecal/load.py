@@ -629,9 +629,30 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
             continue
         first_seen[race.id] = node
         races.append(race)
+    if races and (size := sum(_feed_bytes(race) for race in races)) > MAX_PLAN_FEED_BYTES:
+        r.error(top["races"], "races", (
+            f"would make a feed of about {size / 2**20:.0f} MiB; the limit is {MAX_PLAN_FEED_BYTES // 2**20} MiB "
+            "(every session repeats its race's notes and sources: use fewer sessions, sources or shorter texts)"
+        ))  # fmt: skip
     if len(problems) > before or athlete is None or season is None or tz is None:
         return None
     return Plan(athlete, season, tuple(races), source.ident, tz)
+
+
+def _feed_bytes(race: Race) -> int:
+    """An upper bound on the bytes ``race`` adds to a feed: each of its events (one per session, or
+    one) carries every text of the race at most twice (SUMMARY, LOCATION, CATEGORIES and URL repeat
+    what DESCRIPTION says), and escaping at most doubles a text."""
+    texts = [race.name, race.series, race.reason, race.note, race.url, *race.disciplines]
+    if race.venue:
+        texts += [race.venue.name, race.venue.city, race.venue.country]
+    if race.result:
+        texts += [race.result.time, race.result.note]
+    for source in race.sources:
+        texts += [source.outlet, source.title, source.quote, source.url]
+    texts += [session.name for session in race.sessions]
+    text_bytes = sum(len(t.encode()) for t in texts if t) + 100 * len(race.sessions)  # times and zones
+    return max(1, len(race.sessions)) * (4 * text_bytes + EVENT_OVERHEAD_BYTES)
 
 
 def _keys_of(node: Node) -> tuple[str, ...]:
