@@ -414,11 +414,11 @@ class Reader:
         if not isinstance(node, ScalarNode) or not INT_RE.match(node.value):
             self.error(node, name, f"expected a whole number, got {_describe(node)}")
             return None
-        digits = node.value.lstrip("+-").lstrip("0")
+        digits = node.value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros towards its limit
         if len(digits) > MAX_INT_DIGITS:  # out of range whatever it is; int() would refuse 4,301 digits
             self.error(node, name, f"must be between {low} and {high}, got a number of {len(digits)} digits")
             return None
-        value = int(node.value)
+        value = -int(digits) if node.value.startswith("-") else int(digits)
         if not low <= value <= high:
             self.error(node, name, f"must be between {low} and {high}, got {value}")
             return None
