@@ -520,3 +520,29 @@ def test_limits_are_documented_as_enforced() -> None:
     readme = (REPO / "README.md").read_text()
     assert f"feeds ≤ {load.MAX_PLAN_FEED_BYTES // 2**20} MiB" in readme
     assert f"peak memory < {MEMORY_BOUND_MIB} MiB" in readme
+
+
+def _nested(style: str, depth: int) -> str:
+    if style == "block-mappings":  # one more space per level
+        return "".join(" " * i + "a:\n" for i in range(depth)) + " " * depth + "x\n"
+    if style == "sequences-at-mapping-columns":  # "a:" then "- a:" at the same column: two levels per step
+        return "".join(" " * (2 * i) + "- a:\n" for i in range(depth // 2)) + " " * depth + " x\n"
+    if style == "compact-sequences":
+        return "- " * depth + "x\n"
+    return "a: " + "[" * depth + "]" * depth + "\n"
+
+
+@pytest.mark.parametrize("style", ["block-mappings", "sequences-at-mapping-columns", "compact-sequences", "flow"])
+def test_deep_files_are_never_composed_unchecked(style: str) -> None:
+    """The shortcut that skips the event pass must see every way YAML nests (depth by PyYAML's events)."""
+    import yaml
+
+    from racecal.load import SAFE_COMPOSE_DEPTH, _may_be_deep
+
+    text = _nested(style, 2 * SAFE_COMPOSE_DEPTH + 50)
+    depth = deepest = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+        deepest = max(deepest, depth)
+    assert deepest > SAFE_COMPOSE_DEPTH
+    assert _may_be_deep(text)
