@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LATER_TIME, REPO, Project, need
+from conftest import LATER_TIME, PLAN_ID, REPO, Project, need
 
 BASE = """athlete:
   name: Test Runner
@@ -546,3 +546,17 @@ def test_deep_files_are_never_composed_unchecked(style: str) -> None:
         deepest = max(deepest, depth)
     assert deepest > SAFE_COMPOSE_DEPTH
     assert _may_be_deep(text)
+
+
+def test_plan_file_dated_in_the_future_does_not_pin_the_build_time(project: Project) -> None:
+    """Outside git the build time comes from file times; a file from year 3000 must not become it."""
+    far = datetime(3000, 1, 1, tzinfo=UTC).timestamp()
+    os.utime(project.plan_file, (far, far))
+    done = racecal(project.root, "build", env={"SOURCE_DATE_EPOCH": ""})
+    assert done.returncode == 0, done.stderr
+    feed = (project.dist / PLAN_ID / "all.ics").read_text()
+    stamps = {line.split(":", 1)[1] for line in feed.splitlines() if line.startswith("DTSTAMP:")}
+    assert stamps
+    for stamp in stamps:
+        when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        assert abs((when - datetime.now(UTC)).total_seconds() - 86400) < 600, stamp

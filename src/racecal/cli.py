@@ -88,8 +88,8 @@ def _settings(path: Path | None, base_url: str | None) -> Settings:
 
 
 def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
-    """When the plans last changed: SOURCE_DATE_EPOCH, else git, else file times. Never the wall clock,
-    so rebuilding an unchanged plan gives the same bytes on any machine."""
+    """When the plans last changed: SOURCE_DATE_EPOCH, else git, else file times. Not the wall clock,
+    so rebuilding an unchanged plan gives the same bytes on any machine; the clock is only a ceiling."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         return _checked_time(_epoch_time(epoch), "SOURCE_DATE_EPOCH")
