@@ -85,8 +85,7 @@ def test_base_url_in_settings_is_checked_like_the_flag(built: Project, value: st
     (built.root / "racecal.yaml").write_text(f'base_url: "{quoted}"\n', encoding="utf-8")
     result = built.run("build", "--time", LATER_TIME)
     assert result.exit_code == 1
-    line = "racecal.yaml:1:11: base_url: " + message.replace("the control character U+0009", "the control character U+0009")
-    assert result.stderr.splitlines() == [line, "1 problem in 1 file"]
+    assert result.stderr.splitlines() == ["racecal.yaml:1:11: base_url: " + message, "1 problem in 1 file"]
     assert built.tree() == before
 
 
@@ -388,11 +387,22 @@ def test_arabic_indic_digits_are_refused_everywhere(project: Project, text: str,
     assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
 
 
-@pytest.mark.parametrize(("args", "env"), [(["--time", f"{ARABIC_2024}-04-10T08:00:00Z"], {}), ([], {"SOURCE_DATE_EPOCH": "\u0661\u0667\u0661\u0660\u0660\u0660\u0660\u0660\u0660\u0660"})], ids=["time", "epoch"])
-def test_arabic_indic_digits_in_build_time_are_refused(built: Project, args: list[str], env: dict[str, str]) -> None:
+ARABIC_EPOCH = "\u0661\u0667\u0661\u0660\u0660\u0660\u0660\u0660\u0660\u0660"  # 1710000000
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--time", f"{ARABIC_2024}-04-10T08:00:00Z"], {},
+         f"Error: Invalid value for '--time': expected an ISO time like 2024-03-05T12:00:00Z, got '{ARABIC_2024}-04-10T08:00:00Z'"),
+        ([], {"SOURCE_DATE_EPOCH": ARABIC_EPOCH}, f"Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got '{ARABIC_EPOCH}'"),
+    ],
+    ids=["time", "epoch"],
+)  # fmt: skip
+def test_arabic_indic_digits_in_build_time_are_refused(built: Project, args: list[str], env: dict[str, str], expected: str) -> None:
     done = racecal(built.root, "build", *args, env=env)
     assert done.returncode == 2
-    assert "expected" in usage_error(done.stderr) and "Traceback" not in done.stderr
+    assert usage_error(done.stderr) == expected
 
 
 def test_escape_sequence_in_file_name_is_not_sent_to_the_terminal(project: Project) -> None:
