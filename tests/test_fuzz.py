@@ -7,6 +7,8 @@ CI runs 300 examples per strategy. A longer local run:
 from __future__ import annotations
 
 import os
+import re
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ EXAMPLES = int(os.environ.get("RACECAL_FUZZ_EXAMPLES", "300"))
 PLAN = (EXAMPLE / "jakob-ingebrigtsen-2024.yaml").read_text()
 CATALOGUE = [SourceFile("schedules/meets/2024.yaml", (EXAMPLE / "meets" / "2024.yaml").read_bytes())]
 NOW = datetime(2024, 3, 27, tzinfo=UTC)
+# Bidi controls, zero-width characters, noncharacters and controls (other than tab, LF, CR): never in output.
+UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]")
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -42,6 +46,7 @@ def check(plan_bytes: bytes) -> None:
             assert problem.path == "schedules/plan.yaml" and problem.line >= 1 and problem.column >= 1
             assert problem.field.strip() and problem.message.strip(), str(problem)
             assert str(problem) == f"{problem.path}:{problem.line}:{problem.column}: {problem.field}: {problem.message}"
+            assert str(problem).isprintable(), str(problem)  # no raw control or bidi character reaches a terminal
         return
     assert result.plan_ids
     for name, data in sink.files.items():
@@ -50,6 +55,10 @@ def check(plan_bytes: bytes) -> None:
             for event in cal.walk("VEVENT"):
                 assert event["UID"] and event["DTSTART"]
             assert all(len(line) <= 75 for line in data.split(b"\r\n"))
+        if name.endswith(".atom"):
+            ET.fromstring(data)  # well-formed XML 1.0, or this raises
+        text = data.decode("utf-8")
+        assert not UNSHOWABLE.search(text), (name, UNSHOWABLE.search(text))
 
 
 class MemorySink(NullSink):
@@ -124,6 +133,48 @@ def structure_mutations(draw: st.DrawFn) -> bytes:
             parent[draw(texts)] = draw(values)
         data = yaml.safe_load(PLAN) if not isinstance(data, dict) else data
     return yaml.safe_dump(data, allow_unicode=draw(st.booleans())).encode()
+
+
+# --- hostile values, placed where a value goes ------------------------------------------------------
+
+VALUE_SPOTS = [m.end() for m in re.finditer(r"(?m)^ *(?:- )?[a-z_]+: ", PLAN)]
+NASTY_CHARS = ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\u061c", "\u200b", "\u200d", "\u200e", "\u2028", "\u202e", "\u2066",
+               "\ufeff", "\ufffe", "\uffff", "\U0001fffe", "\U000e0041", "\ud800", "\t", "\r"]  # fmt: skip
+HOSTILE_URLS = ["http://[::1", "https://x.example:99999/", "https://x.example/\r\nX:1", "https://x.example/ a", "javascript:alert(1)",
+                "https://", "http://x.example/\u202egro", "https://x.example/?a#b", "HTTP://X.EXAMPLE", "https://\uff58.example/",
+                "https://x.example/" + "a" * 3000, "http://user:pass@x.example/"]  # fmt: skip
+
+
+def quoted_yaml(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar: every character survives, escaped where YAML needs it."""
+    return '"' + "".join(ch if ch.isprintable() and ch not in '"\\' else f"\\U{ord(ch):08x}" for ch in text) + '"'
+
+
+@st.composite
+def hostile_values(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["nesting", "number", "raw-char", "escaped-char", "url"]))
+    if kind == "nesting":
+        depth = draw(st.integers(1, 30_000))
+        opener, closer = draw(st.sampled_from([("[", "]"), ("{a: ", "}")]))
+        value = opener * depth + closer * depth
+    elif kind == "number":
+        value = draw(st.sampled_from(["", "-", "+"])) + "0" * draw(st.integers(0, 5000)) + "9" * draw(st.integers(1, 5000))
+        value += draw(st.sampled_from(["", ".5", "e999"]))
+    elif kind == "raw-char":  # straight into the file, where YAML's reader sees it
+        value = draw(texts) + draw(st.sampled_from(NASTY_CHARS)) + draw(texts)
+    elif kind == "escaped-char":  # through a double-quoted escape, past YAML's reader into racecal's checks
+        value = quoted_yaml(draw(texts) + draw(st.sampled_from(NASTY_CHARS)) + draw(texts))
+    else:
+        value = quoted_yaml(draw(st.sampled_from(HOSTILE_URLS)) + draw(texts))
+    spot = draw(st.sampled_from(VALUE_SPOTS))
+    end = PLAN.index("\n", spot)
+    return (PLAN[:spot] + value + PLAN[end:]).encode("utf-8", "surrogatepass")
+
+
+@FUZZ
+@given(hostile_values())
+def test_hostile_values_never_crash_inject_or_hang(plan: bytes) -> None:
+    check(plan)
 
 
 @FUZZ

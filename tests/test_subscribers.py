@@ -76,10 +76,11 @@ def test_promotion_never_leaves_one_uid_live_in_one_calendar_and_cancelled_in_an
     assert feeds["all"][uid("monaco", "all")]["status"] == "CONFIRMED"
 
 
-def test_format_1_feeds_are_migrated_without_anything_live_twice(project: Project) -> None:
+def test_format_1_feeds_are_migrated_without_anything_live_twice(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """The published example of racecal 0.1 had one UID per race in every feed: it must be carried over."""
     shutil.copytree(FORMAT_1_DIST, project.dist)
     later = datetime(2026, 12, 1, tzinfo=UTC)  # the fixture was published on 21 November 2026
+    monkeypatch.setattr(racecal.cli, "_wall_clock", lambda: later + timedelta(days=40))  # --time may not be in the future
 
     def at(days: float) -> str:
         return (later + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
 from racecal import __version__, report
 from racecal.build import BuildResult, Sink, build
-from racecal.errors import PlanError, Problem, RacecalError
+from racecal.errors import PlanError, Problem, RacecalError, for_terminal
 from racecal.load import SourceFile, load_schedules, read_all, read_source
 from racecal.previous import Previous, read_previous
 from racecal.publish import NullSink, Staging, locked
@@ -29,7 +30,7 @@ def main() -> None:
 
 def _print_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(for_terminal(str(problem)), err=True)
     files = len({p.path for p in problems})
     click.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {files} file{'s' * (files != 1)}", err=True)
 
@@ -48,7 +49,7 @@ class _Group(click.Group):
             ctx.exit(1)
         except RacecalError as exc:
             for line in str(exc).splitlines():
-                click.echo(f"error: {line}", err=True)
+                click.echo(for_terminal(f"error: {line}"), err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was published", err=True)
@@ -81,18 +82,18 @@ def _settings(path: Path | None, base_url: str | None) -> Settings:
         if source:
             settings = parse_settings(source.path, source.data, problems)
     if base_url is not None and (trouble := check_base_url(base_url)):
-        problems.append(Problem("--base-url", 1, 1, "base_url", trouble))
+        raise click.BadParameter(trouble, param_hint="'--base-url'")
     if problems:
         raise PlanError(problems)
     return settings.with_base_url(base_url)
 
 
 def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
-    """When the plans last changed: SOURCE_DATE_EPOCH, else git, else file times. Never the wall clock,
-    so rebuilding an unchanged plan gives the same bytes on any machine."""
+    """When the plans last changed: SOURCE_DATE_EPOCH, else git, else file times. Not the wall clock,
+    so rebuilding an unchanged plan gives the same bytes on any machine; the clock is only a ceiling."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=UTC)
+    if epoch:
+        return _checked_time(_epoch_time(epoch), "SOURCE_DATE_EPOCH")
     paths = [Path(s.path) for s in sources]
     committed = _git_time(schedules)
     dirty = _git_dirty(schedules) if committed is not None else None
@@ -101,7 +102,45 @@ def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
         times = [committed, *(p.stat().st_mtime for p in paths if p.resolve() in dirty)]
     else:
         times = [p.stat().st_mtime for p in paths] or [0.0]
-    return datetime.fromtimestamp(int(max(times)), tz=UTC)
+    # A file stamped in the future (a skewed clock, a bad archive) would pin that time into every
+    # later build, since the build time never goes back: use the wall clock instead of it.
+    latest = min(max(times), _latest_build_time().timestamp())
+    return datetime.fromtimestamp(int(max(latest, EARLIEST_BUILD_TIME.timestamp())), tz=UTC)
+
+
+# Build times racecal accepts: after the Unix epoch, and at most a day ahead of this machine's clock
+# (time zones and a slow clock), because the build time never goes back: a typo such as 9999 would
+# otherwise become the stamp of every later build.
+EARLIEST_BUILD_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def _latest_build_time() -> datetime:
+    return _wall_clock() + FUTURE_SLACK
+
+
+def _epoch_time(value: str) -> datetime:
+    # ASCII digits only, and few of them: str.isdigit() takes '²' and int() refuses 4,301 digits.
+    if not re.fullmatch(r"[0-9]{1,12}", value):
+        raise click.UsageError(f"SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got {_shown(value)}")
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):  # past year 9999
+        raise click.UsageError(f"SOURCE_DATE_EPOCH: {value} is later than {_latest_build_time():%Y-%m-%dT%H:%M:%SZ} (a day after this machine's clock)") from None
+
+
+def _checked_time(when: datetime, what: str) -> datetime:
+    latest = _latest_build_time()
+    if not EARLIEST_BUILD_TIME <= when <= latest:
+        raise click.UsageError(
+            f"{what}: {when:%Y-%m-%dT%H:%M:%SZ} is not between {EARLIEST_BUILD_TIME:%Y-%m-%d} and {latest:%Y-%m-%dT%H:%M:%SZ} "
+            "(a day after this machine's clock); a build time is never taken back, so a future one is refused"
+        )
+    return when
+
+
+def _shown(value: str) -> str:
+    return for_terminal(repr(value)) if len(value) <= 40 else f"{len(value)} characters"
 
 
 def _git(schedules: Path, *args: str) -> str | None:
@@ -130,8 +169,8 @@ def _publication_time(when: str | None) -> datetime:
     if when:
         return _parse_time(when)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit() and len(epoch) <= 11:
-        return datetime.fromtimestamp(int(epoch), tz=UTC)
+    if epoch:
+        return _checked_time(_epoch_time(epoch), "SOURCE_DATE_EPOCH")
     return _wall_clock()
 
 
@@ -141,11 +180,15 @@ def _wall_clock() -> datetime:
 
 
 def _parse_time(value: str) -> datetime:
+    wrong = f"expected an ISO time like 2024-03-05T12:00:00Z, got {_shown(value)}"
+    if len(value) > 40 or not value.isascii():  # fromisoformat takes non-ASCII digits
+        raise click.BadParameter(wrong, param_hint="'--time'")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"expected an ISO time like 2024-03-05T12:00:00Z, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00+01:00 is before datetime.min in UTC
+        raise click.BadParameter(wrong, param_hint="'--time'") from None
+    return _checked_time(parsed, "--time")
 
 
 def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -37,3 +38,17 @@ class PreviousBuildError(RacecalError):
 
 class PublishError(RacecalError):
     """The output directory cannot be written safely."""
+
+
+def for_terminal(text: str) -> str:
+    """``text`` with every character a terminal would act on or hide shown as an escape instead:
+    controls (ESC sequences could rewrite the screen), bidi and other invisible formatting characters,
+    line separators, surrogates. Newlines stay, so a multi-line message still reads as one."""
+    out: list[str] = []
+    for ch in text:
+        if ch == "\n" or (ch.isprintable() and unicodedata.category(ch) != "Cf") or ch == "\u200d":
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)

@@ -373,6 +373,7 @@ def _race_state(r: JsonReader, value: Node, name: str, race_id: str, plan_id: st
     return RaceState(seq, stamp, fingerprint, race_to_dict(snapshot), published, deleted)
 
 
+MAX_SUMMARY = 64 * 1024  # a summary lists a race's sessions: 50 names of up to 200 characters, and more
 CHANGE_KEYS = ("build", "plan", "race", "name", "type", "summary", "feeds", "field", "old", "new")
 
 
@@ -393,7 +394,7 @@ def change_record(r: JsonReader, value: Node, name: str) -> dict[str, Any] | Non
     if kind is not None and kind not in tuple(ChangeType):
         r.error(fields["type"], _join(name, "type"), f"unknown change type {kind!r}")
     out["type"] = kind
-    out["summary"] = r.text(fields["summary"], _join(name, "summary"), multiline=True, limit=LONG_TEXT) if "summary" in fields else None
+    out["summary"] = r.text(fields["summary"], _join(name, "summary"), multiline=True, limit=MAX_SUMMARY) if "summary" in fields else None
     feeds = [f for f in (r.text(item, sub, limit=20) for sub, item in r.items(fields["feeds"], _join(name, "feeds"), 3)) if f] if "feeds" in fields else []
     if any(f not in FEEDS for f in feeds):
         r.error(fields["feeds"], _join(name, "feeds"), f"expected some of {', '.join(FEEDS)}")

@@ -37,11 +37,20 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 MAX_SPAN_DAYS = 60
 SHORT_TEXT = 200
 LONG_TEXT = 5000
+# What one plan may expand to in its largest feed (all.ics): every event repeats its race's text and
+# the sources it cites, so a small file can ask for a huge feed. 16 MiB keeps every feed far below the
+# 64 MiB a later build will read back (previous.MAX_PREVIOUS_FILE), and a build's memory bounded.
+MAX_PLAN_FEED_BYTES = 16 * 2**20
+EVENT_OVERHEAD_BYTES = 1000  # UID, dates, status, location, categories: generous for one event
+QUOTED_VALUE = 60  # longer values are described, not quoted, in messages
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
-INT_RE = re.compile(r"^[+-]?\d+$")
-FLOAT_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+# ASCII classes only: `\d` would also take Arabic-Indic or fullwidth digits, which int() accepts but
+# date.fromisoformat() does not, so the same digits would pass in one field and fail in the next.
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
+INT_RE = re.compile(r"^[+-]?[0-9]+$")
+FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+MAX_INT_DIGITS = 9  # every whole number racecal takes is far smaller; int() of 4,301 digits raises
 
 _YAML = "tag:yaml.org,2002:"
 ALLOWED_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
@@ -131,20 +140,24 @@ def compose(source: SourceFile, problems: list[Problem]) -> Node | None:
         problems.append(Problem(source.path, line, column, "file", f"is not valid UTF-8 (byte 0x{bad})"))
         return None
     try:
+        # libyaml's composer recurses in C: 25,000 nested brackets overflow the stack and kill the
+        # process (no RecursionError to catch). Its event parser keeps an explicit stack, so the
+        # depth is measured on the events first and the tree is composed only when it is shallow.
+        too_deep = _too_deep(text) if _may_be_deep(text) else None
+        if too_deep is not None:
+            problems.append(Problem(source.path, too_deep[0] + 1, too_deep[1] + 1, "yaml", f"nesting is too deep (the limit is {MAX_NESTING})"))
+            return None
         root = yaml.compose(text, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problems.append(Problem(source.path, line, column, "yaml", _yaml_message(exc)))
+        problems.append(Problem(source.path, line, column, "yaml", _yaml_message(exc, text, mark.index if mark else -1)))
         return None
     except yaml.YAMLError as exc:  # reader errors (control characters) carry a position only
         position = getattr(exc, "position", 0) or 0
         line = text.count("\n", 0, position) + 1
         column = position - (text.rfind("\n", 0, position) + 1) + 1
-        problems.append(Problem(source.path, line, column, "yaml", _yaml_message(exc)))
-        return None
-    except RecursionError:
-        problems.append(Problem(source.path, 1, 1, "yaml", f"nesting is too deep (the limit is {MAX_NESTING})"))
+        problems.append(Problem(source.path, line, column, "yaml", _yaml_message(exc, text, position)))
         return None
     if root is None:
         problems.append(Problem(source.path, 1, 1, "file", "is empty"))
@@ -154,14 +167,117 @@ def compose(source: SourceFile, problems: list[Problem]) -> Node | None:
     return root if len(problems) == before else None
 
 
-def _yaml_message(exc: yaml.YAMLError) -> str:
-    problem = str(getattr(exc, "problem", "") or exc).strip()
-    if "tab" in problem:
+# libyaml composes this deep without trouble even on a small thread stack (it crashed near 25,000).
+SAFE_COMPOSE_DEPTH = 500
+
+
+def _may_be_deep(text: str) -> bool:
+    """False when the tree certainly is no deeper than SAFE_COMPOSE_DEPTH, which spares ordinary files
+    the event pass (about a sixth of the time spent loading). Sound, not tight: flow collections
+    need an opening bracket each; the block collections still open on a line start at distinct
+    columns no further right than its indentation (at most two per column: a sequence may sit at its
+    mapping's column), and those it opens itself each need an indicator character."""
+    openers = text.count("[") + text.count("{")
+    if openers > SAFE_COMPOSE_DEPTH:
+        return True
+    block = 0
+    for line in text.split("\n"):
+        content = line.lstrip(" ")
+        indent = len(line) - len(content)
+        block = max(block, 2 * (indent + 1) + content.count("-") + content.count(":") + content.count("?"))
+    return openers + block + 2 > SAFE_COMPOSE_DEPTH
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where (0-based line, column) the node tree would first be deeper than MAX_NESTING, counted as
+    ``_check_structure`` does (the document is level 1, a scalar one level below its collection)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_loader()):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                return _position(event)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent) and depth + 1 > MAX_NESTING:
+            return _position(event)
+    return None
+
+
+def _position(event: yaml.Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (mark.line, mark.column) if mark else (0, 0)
+
+
+def _yaml_message(exc: yaml.YAMLError, text: str, index: int) -> str:
+    """What the YAML library found, in words, never quoting the file: a file that is not YAML at all
+    (a key, a password file) must not end up in a terminal or a CI log."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return f"{character_name(code)} is not allowed in YAML; remove it"
+    problem = str(getattr(exc, "problem", "") or "").strip()
+    if (0 <= index < len(text) and text[index] == "\t") or "tab character" in problem:
         return "tab character: YAML indentation must use spaces"
-    if "special characters are not allowed" in problem or "unacceptable character" in problem:
-        return "control character in the file; remove it"
     context = getattr(exc, "context", None)
+    if not problem:
+        return "not a valid YAML document"
     return f"{context}: {problem}" if context else problem
+
+
+def character_name(code: int) -> str:
+    """``the control character U+0000 (NUL)``-style words for a character no one can see."""
+    char = chr(code)
+    kind = "noncharacter" if _is_noncharacter(code) else {
+        "Cc": "control character", "Cf": "invisible formatting character", "Cs": "surrogate",
+        "Zl": "line separator", "Zp": "paragraph separator",
+    }.get(unicodedata.category(char), "character")  # fmt: skip
+    name = "NUL" if code == 0 else unicodedata.name(char, "")
+    return f"the {kind} U+{code:04X}" + (f" ({name})" if name else "")
+
+
+def check_url(value: str) -> str | None:
+    """None when ``value`` is an http(s) URL racecal may publish, else what is wrong with it."""
+    bad = forbidden_char(value, allow_format=False)
+    if bad is not None:
+        return f"contains {character_name(bad)}"
+    wrong = f"only http:// and https:// URLs are allowed, got {quoted(value)}"
+    if any(c.isspace() for c in value):
+        return wrong
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+    except ValueError:  # an unclosed IPv6 host, "http://[::1"
+        return wrong
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return wrong
+    return None
+
+
+def _is_noncharacter(code: int) -> bool:
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+# Invisible formatting characters that do belong in names: the zero-width joiner and non-joiner (emoji
+# sequences, Persian and Indic scripts) and the tag characters of subdivision flags (Scotland, Wales).
+# Every other one (bidi overrides and isolates, U+061C, zero-width spaces) can make text read as
+# something it is not, such as a tentative race shown as "Confirmed".
+ALLOWED_FORMAT_CHARS = frozenset({0x200C, 0x200D, *range(0xE0020, 0xE0080)})
+
+
+def forbidden_char(value: str, *, allow_format: bool = True) -> int | None:
+    """The first character that must not appear in a name, note or URL: controls (including the
+    ones XML 1.0 forbids), surrogates, noncharacters such as U+FFFE, line and paragraph separators,
+    and invisible formatting characters other than ALLOWED_FORMAT_CHARS (none at all for URLs)."""
+    for ch in value:
+        code = ord(ch)
+        if 0x20 <= code < 0x7F:
+            continue
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs", "Zl", "Zp") or _is_noncharacter(code):
+            return code
+        if category == "Cf" and not (allow_format and code in ALLOWED_FORMAT_CHARS):
+            return code
+    return None
 
 
 def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
@@ -182,7 +298,7 @@ def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
             _add(problems, path, node, "yaml", f"nesting is too deep (the limit is {MAX_NESTING})")
             return
         if node.tag not in ALLOWED_TAGS:
-            _add(problems, path, node, "yaml", f"unsupported tag {node.tag!r}")
+            _add(problems, path, node, "yaml", f"unsupported tag {quoted(node.tag)}")
             continue
         if isinstance(node, MappingNode):
             keys: dict[str, Node] = {}
@@ -217,7 +333,15 @@ def _describe(node: Node) -> str:
         return "a list"
     if node.tag == _YAML + "null":
         return "nothing"
-    return repr(node.value)
+    return quoted(node.value)
+
+
+def quoted(value: str) -> str:
+    """A value the user wrote, quoted for a message when it is short and on one line; otherwise only
+    described, so that a file that was never meant to be a plan is not copied into a log."""
+    if len(value) <= QUOTED_VALUE and "\n" not in value:
+        return repr(value)
+    return f"text of {len(value)} characters"
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -226,7 +350,7 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 def _join(parent: str, key: str) -> str:
     """A field path like ``races[2].date``; keys that are not plain words are quoted, so an empty or
     odd key (``''``, ``'a: b'``) still reads as a field in a message."""
-    shown = key if _PLAIN_KEY.match(key) else repr(key)
+    shown = key if _PLAIN_KEY.match(key) and len(key) <= QUOTED_VALUE else quoted(key)
     return f"{parent}.{shown}" if parent else shown
 
 
@@ -242,7 +366,10 @@ class Reader:
 
     def mapping(self, node: Node, name: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Node] | None:
         if not isinstance(node, MappingNode):
-            self.error(node, name or "document", f"expected a mapping, got {_describe(node)}")
+            # A whole file that is a single text is not a plan (a password file, a key, a .env):
+            # say so without quoting any of it.
+            got = "text, not YAML keys and values" if not name and isinstance(node, ScalarNode) and node.tag != _YAML + "null" else _describe(node)
+            self.error(node, name or "document", f"expected a mapping, got {got}")
             return None
         out: dict[str, Node] = {}
         for key, value in node.value:
@@ -280,15 +407,13 @@ class Reader:
         if len(value) > limit:
             self.error(node, name, f"is {len(value)} characters long; the limit is {limit}")
             return None
-        for ch in value:
-            if ch in "\n\t" and multiline:
-                continue
-            if ch in "\r\n":
-                self.error(node, name, "must be a single line")
-                return None
-            if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
-                self.error(node, name, f"contains the control character U+{ord(ch):04X}")
-                return None
+        if "\r" in value or ("\n" in value and not multiline):
+            self.error(node, name, "must be a single line")
+            return None
+        bad = forbidden_char(value.replace("\n", " ").replace("\t", " ") if multiline else value)
+        if bad is not None:
+            self.error(node, name, f"contains {character_name(bad)}")
+            return None
         return value
 
     def texts(self, node: Node, name: str) -> tuple[str, ...]:
@@ -309,7 +434,11 @@ class Reader:
         if not isinstance(node, ScalarNode) or not INT_RE.match(node.value):
             self.error(node, name, f"expected a whole number, got {_describe(node)}")
             return None
-        value = int(node.value)
+        digits = node.value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros towards its limit
+        if len(digits) > MAX_INT_DIGITS:  # out of range whatever it is; int() would refuse 4,301 digits
+            self.error(node, name, f"must be between {low} and {high}, got a number of {len(digits)} digits")
+            return None
+        value = -int(digits) if node.value.startswith("-") else int(digits)
         if not low <= value <= high:
             self.error(node, name, f"must be between {low} and {high}, got {value}")
             return None
@@ -321,7 +450,8 @@ class Reader:
             return None
         value = float(node.value)
         if not low <= value <= high:
-            self.error(node, name, f"must be between {low:g} and {high:g}, got {value:g}")
+            shown = f"{value:g}" if len(node.value) <= QUOTED_VALUE else f"a number of {len(node.value)} characters"
+            self.error(node, name, f"must be between {low:g} and {high:g}, got {shown}")
             return None
         return value
 
@@ -342,7 +472,7 @@ class Reader:
     def clock(self, node: Node, name: str) -> time | None:
         match = TIME_RE.match(node.value) if isinstance(node, ScalarNode) else None
         if not match or int(match[1]) > 23 or int(match[2]) > 59:
-            shown = repr(node.value) if isinstance(node, ScalarNode) else _describe(node)
+            shown = _describe(node)
             self.error(node, name, f"expected a 24-hour time as HH:MM (quote it: \"19:30\"), got {shown}")
             return None
         return time(int(match[1]), int(match[2]))
@@ -351,9 +481,9 @@ class Reader:
         value = self.text(node, name, limit=2000)
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
-            self.error(node, name, f"only http:// and https:// URLs are allowed, got {value!r}")
+        trouble = check_url(value)
+        if trouble is not None:
+            self.error(node, name, trouble)
             return None
         return value
 
@@ -363,7 +493,7 @@ class Reader:
             return None
         if value not in known_timezones():
             hint = difflib.get_close_matches(value, sorted(known_timezones()), n=1)
-            self.error(node, name, f"unknown timezone {value!r}" + (f"; did you mean '{hint[0]}'?" if hint else " (use an IANA name like 'Europe/Oslo')"))
+            self.error(node, name, f"unknown timezone {quoted(value)}" + (f"; did you mean '{hint[0]}'?" if hint else " (use an IANA name like 'Europe/Oslo')"))
             return None
         return value
 
@@ -376,7 +506,7 @@ class Reader:
         except ValueError:
             options = [s.value for s in Status]
             hint = difflib.get_close_matches(value, options, n=1)
-            self.error(node, name, f"unknown status {value!r}" + (f"; did you mean '{hint[0]}'?" if hint else f"; expected one of: {', '.join(options)}"))
+            self.error(node, name, f"unknown status {quoted(value)}" + (f"; did you mean '{hint[0]}'?" if hint else f"; expected one of: {', '.join(options)}"))
             return None
 
     # --- composite fields ---
@@ -519,9 +649,30 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
             continue
         first_seen[race.id] = node
         races.append(race)
+    if races and (size := sum(_feed_bytes(race) for race in races)) > MAX_PLAN_FEED_BYTES:
+        r.error(top["races"], "races", (
+            f"would make a feed of about {size / 2**20:.0f} MiB; the limit is {MAX_PLAN_FEED_BYTES // 2**20} MiB "
+            "(every session repeats its race's notes and sources: use fewer sessions, sources or shorter texts)"
+        ))  # fmt: skip
     if len(problems) > before or athlete is None or season is None or tz is None:
         return None
     return Plan(athlete, season, tuple(races), source.ident, tz)
+
+
+def _feed_bytes(race: Race) -> int:
+    """An upper bound on the bytes ``race`` adds to a feed: each of its events (one per session, or
+    one) carries every text of the race at most twice (SUMMARY, LOCATION, CATEGORIES and URL repeat
+    what DESCRIPTION says), and escaping at most doubles a text."""
+    texts = [race.name, race.series, race.reason, race.note, race.url, *race.disciplines]
+    if race.venue:
+        texts += [race.venue.name, race.venue.city, race.venue.country]
+    if race.result:
+        texts += [race.result.time, race.result.note]
+    for source in race.sources:
+        texts += [source.outlet, source.title, source.quote, source.url]
+    texts += [session.name for session in race.sessions]
+    text_bytes = sum(len(t.encode()) for t in texts if t) + 100 * len(race.sessions)  # times and zones
+    return max(1, len(race.sessions)) * (4 * text_bytes + EVENT_OVERHEAD_BYTES)
 
 
 def _keys_of(node: Node) -> tuple[str, ...]:

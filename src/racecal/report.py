@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from racecal.diff import TYPES, Change
+from racecal.errors import for_terminal
 
 # ANSI colours per change type, used only when printing to a terminal.
 _COLOUR = {
@@ -26,14 +28,15 @@ def as_text(changes: Sequence[Change], colour: bool) -> str:
     for c in _ordered(changes):
         if c.plan != plan:
             plan = c.plan
-            lines.append(f"{plan}:")
+            lines.append(f"{for_terminal(plan)}:")
         tag = f"{c.type:<10}"
         if colour:
             tag = f"\x1b[{_COLOUR[c.type]}m{tag}\x1b[0m"
         detail = ""
         if c.type == "edited" and c.field:
             detail = f" ({_short(c.old)} → {_short(c.new)})"
-        lines.append(f"  {tag} {c.summary}{detail}  [{', '.join(c.feeds)}]")
+        # Summaries can come from a previous build, which is untrusted: no raw escapes reach the terminal.
+        lines.append(f"  {tag} {for_terminal(c.summary + detail)}  [{for_terminal(', '.join(c.feeds))}]")
     return "\n".join(lines)
 
 
@@ -47,13 +50,30 @@ def as_json(changes: Sequence[Change]) -> str:
 
 
 def as_markdown(changes: Sequence[Change]) -> str:
+    """A table for a pull-request comment. Text from plans (or from a previous build, which anyone who
+    can edit the site can change) only ever appears inside code spans, where GitHub renders no link,
+    image, HTML, @mention or issue reference."""
     if not changes:
         return "**racecal:** no changes to the published calendars."
     lines = ["### racecal: calendar changes", "", "| plan | change | what | feeds |", "|---|---|---|---|"]
     for c in _ordered(changes):
-        what = c.summary.replace("|", "\\|")
-        lines.append(f"| `{c.plan}` | {c.type} | {what} | {', '.join(c.feeds)} |")
+        lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary)} | {_words(', '.join(c.feeds))} |")
     return "\n".join(lines)
+
+
+def _code(text: str) -> str:
+    """``text`` as one inline code span inside a table cell."""
+    text = for_terminal(text).replace("\n", " ").replace("|", "\\|")  # GFM splits cells even inside code
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # A renderer strips one space from each end, which lets the text start or end with a backtick.
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _words(text: str) -> str:
+    """racecal's own vocabulary (change types, feed names): letters, commas and spaces only."""
+    return re.sub(r"[^a-z, ]", "", text)
 
 
 def counts(changes: Sequence[Change]) -> str:

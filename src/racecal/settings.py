@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import string
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
 from racecal.errors import Problem
+from racecal.load import Reader, SourceFile, character_name, check_url, compose, forbidden_char, quoted
 
 # RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
 CSS_COLOURS = {
@@ -45,17 +46,24 @@ class Settings:
         return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}"  # retired: decided per plan, not an input
 
 
+# Characters a base URL may hold: it is pasted into every feed's URL lines and every page's links, so
+# anything that would need escaping in one of those places is refused rather than escaped.
+_BASE_URL_CHARS = frozenset(string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:@/[]")
+
+
 def check_base_url(value: str) -> str | None:
-    """None when fine, else what is wrong."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        return f"expected an http(s) URL without query or fragment, like https://example.org/races, got {value!r}"
+    """None when ``value`` can be the public address of dist/, else what is wrong. The one check for
+    both ``--base-url`` and ``base_url`` in racecal.yaml."""
+    wrong = f"expected an http(s) URL without query or fragment, like https://example.org/races, got {quoted(value)}"
+    bad = forbidden_char(value, allow_format=False)
+    if bad is not None:
+        return f"contains {character_name(bad)}"
+    if not set(value) <= _BASE_URL_CHARS or check_url(value) is not None:
+        return wrong
     return None
 
 
 def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
-    from racecal.load import Reader, SourceFile, compose  # load imports nothing from here
-
     root = compose(SourceFile(path, data), problems)
     if root is None:
         return Settings()

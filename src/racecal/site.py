@@ -7,6 +7,7 @@ become links, so a race called ``<script>`` is shown as text and ``javascript:``
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from html import escape
 from typing import Any
@@ -32,8 +33,19 @@ BADGE = {
 }
 
 
+# Characters no page or feed shows as they are: controls (and the ones XML 1.0 forbids, which make an
+# Atom document unreadable), surrogates, noncharacters, and the invisible bidi and zero-width
+# characters that reorder or hide text ("Tentative" made to read as "Confirmed"). Input validation
+# refuses them already; this is for text that comes back from a previous build.
+_UNSHOWABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufff9-\ufffb\ufffe\uffff]"
+)
+
+
 def esc(text: object) -> str:
-    return escape(str(text), quote=True)
+    """Text for HTML or XML: markup escaped, unshowable characters replaced by U+FFFD."""
+    return escape(_UNSHOWABLE.sub("\ufffd", str(text)), quote=True)
 
 
 def href(url: str | None) -> str | None:
@@ -322,7 +334,7 @@ def atom(plan: Plan, history: list[dict[str, Any]], settings: Settings, updated:
             f"<updated>{stamp}</updated><link href=\"{esc(base)}index.html\"/>"
             f"<content type=\"text\">{esc(c.get('summary', ''))}</content></entry>"
         )
-    latest = _atom_time(history[-1]["build"]) if history else updated.strftime("%Y-%m-%dT%H:%M:%SZ")
+    latest = _atom_time(history[-1].get("build")) if history else updated.strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<feed xmlns="http://www.w3.org/2005/Atom">\n'
@@ -334,8 +346,11 @@ def atom(plan: Plan, history: list[dict[str, Any]], settings: Settings, updated:
     )
 
 
-def _atom_time(stamp: str) -> str:
-    if len(stamp) == 16:  # 20240305T120000Z
+_STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
+
+
+def _atom_time(stamp: object) -> str:
+    if isinstance(stamp, str) and _STAMP.match(stamp):  # 20240305T120000Z
         return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}Z"
     return "1970-01-01T00:00:00Z"
 

@@ -1,0 +1,572 @@
+"""Hostile input never injects, crashes or hangs: each test is named after what broke.
+
+Oracles are independent of racecal: the exit status and stderr of a real process (a segfault is a
+signal, not an exit code), GitHub's own markdown renderer (cmark-gfm), Python's XML parser, the
+kernel's peak-RSS accounting, and a real Chromium's layout of the page.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import LATER_TIME, PLAN_ID, REPO, Project, need
+
+BASE = """athlete:
+  name: Test Runner
+  slug: test-runner
+season: 2024
+races:
+  - id: one
+    name: Meet One
+    date: 2024-05-25
+    status: confirmed
+"""
+
+
+def b(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+def racecal(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """racecal in its own process, so that a segfault or a hang is seen as one instead of killing pytest."""
+    return subprocess.run(
+        [sys.executable, "-m", "racecal", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})},
+    )  # fmt: skip
+
+
+def usage_error(stderr: str) -> str:
+    """The one line click prints for a usage error (after the usage and help lines)."""
+    lines = stderr.splitlines()
+    assert lines[-1].startswith("Error: "), stderr
+    return lines[-1]
+
+
+# --- --base-url and base_url ------------------------------------------------------------------------
+
+WRONG_URL = "expected an http(s) URL without query or fragment, like https://example.org/races, got "
+HOSTILE_BASE_URLS = [
+    ("crlf", "https://x.example/\r\nX-INJECTED:yes", "contains the control character U+000D"),
+    ("lf", "https://x.example/\nBEGIN:VEVENT", "contains the control character U+000A"),
+    ("tab", "https://x.example/\tX", "contains the control character U+0009"),
+    ("space", "https://x.example/my races", WRONG_URL + "'https://x.example/my races'"),
+    ("query", "https://x.example/races?", WRONG_URL + "'https://x.example/races?'"),
+    ("fragment", "https://x.example/races#", WRONG_URL + "'https://x.example/races#'"),
+    ("unclosed-ipv6", "http://[::1", WRONG_URL + "'http://[::1'"),
+    ("bad-port", "https://x.example:99999/", WRONG_URL + "'https://x.example:99999/'"),
+    ("quote", 'https://x.example/"><script>', WRONG_URL + "'https://x.example/\"><script>'"),
+    ("rlo", "https://x.example/\u202egro", "contains the invisible formatting character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("no-host", "https://", WRONG_URL + "'https://'"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), [pytest.param(v, m, id=i) for i, v, m in HOSTILE_BASE_URLS])
+def test_base_url_flag_with_crlf_cannot_inject_feed_lines(built: Project, value: str, message: str) -> None:
+    before = built.tree()
+    result = built.run("build", "--time", LATER_TIME, "--base-url", value)
+    assert result.exit_code == 2
+    assert usage_error(result.stderr) == f"Error: Invalid value for '--base-url': {message}"
+    assert built.tree() == before
+
+
+@pytest.mark.parametrize(("value", "message"), [pytest.param(v, m, id=i) for i, v, m in HOSTILE_BASE_URLS if "\n" not in v and "\r" not in v])
+def test_base_url_in_settings_is_checked_like_the_flag(built: Project, value: str, message: str) -> None:
+    before = built.tree()
+    quoted = value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    (built.root / "racecal.yaml").write_text(f'base_url: "{quoted}"\n', encoding="utf-8")
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["racecal.yaml:1:11: base_url: " + message, "1 problem in 1 file"]
+    assert built.tree() == before
+
+
+def test_base_url_with_crlf_in_settings_is_a_located_problem(built: Project) -> None:
+    (built.root / "racecal.yaml").write_text('base_url: "https://x.example/\\r\\nX-INJECTED:yes"\n')
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["racecal.yaml:1:11: base_url: must be a single line", "1 problem in 1 file"]
+
+
+# --- files that are not plans are not echoed ---------------------------------------------------------
+
+SECRET = "hunter2-SECRET-d41d8cd98f00b204"
+NOT_PLANS = [
+    ("passwd", f"root:x:0:0:root:/root:/bin/bash\nalice:{SECRET}:1000:1000::/home/alice:/bin/sh\n",
+     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
+    ("openssh-key", f"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU{SECRET}\n-----END OPENSSH PRIVATE KEY-----\n",
+     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
+    ("pem-with-headers", f"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,{SECRET}\n\nMIIEow\n-----END RSA PRIVATE KEY-----\n",
+     "schedules/bad.yaml:2:10: yaml: mapping values are not allowed in this context"),
+    ("dotenv", f"DATABASE_URL=postgres://app:{SECRET}@db/app\nAPI_KEY={SECRET}\n",
+     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
+    ("git-credentials", f"https://alice:{SECRET}@github.com\n",
+     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
+    ("json-credentials", f'{{"type": "service_account", "private_key": "{SECRET}\n',
+     "schedules/bad.yaml:2:1: yaml: while scanning a quoted scalar: found unexpected end of stream"),
+    ("long-value", b("name: Meet One", f"name: {SECRET * 20}"),
+     "schedules/bad.yaml:7:11: races[0].name: is 620 characters long; the limit is 200"),
+    ("long-key", f"{SECRET * 3}: 1\n" + BASE,
+     "schedules/bad.yaml:1:1: text of 93 characters: unknown key; expected one of: athlete, season, timezone, sources, races"),
+    ("long-timezone-like", b("date: 2024-05-25", f"date: [{SECRET * 3}]"),
+     "schedules/bad.yaml:8:11: races[0].date: expected a date as YYYY-MM-DD, got a list"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [pytest.param(t, e, id=i) for i, t, e in NOT_PLANS])
+def test_passwd_as_plan_is_not_echoed(project: Project, text: str, expected: str) -> None:
+    (project.schedules / "bad.yaml").write_text(text)
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert SECRET not in result.output
+    assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
+
+
+# --- the markdown diff -----------------------------------------------------------------------------
+
+HOSTILE_NAME = (
+    "[a](https://evil.example) ![p](https://evil.example/p.png) @octocat #1 <img src=x onerror=alert(1)> "
+    "<a href='https://evil.example'>x</a> https://evil.example www.evil.example **b** ``t`` a|b \\|c"
+)
+
+
+class _Cells(HTMLParser):
+    """Tags seen, and text outside <code> (where GitHub turns @name and #1 into links)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.outside_code: list[str] = []
+        self.code: list[str] = []
+        self.cells_per_row: list[int] = []
+        self._in_code = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self._in_code += tag == "code"
+        if tag == "tr":
+            self.cells_per_row.append(0)
+        if tag in ("td", "th"):
+            self.cells_per_row[-1] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_code -= tag == "code"
+
+    def handle_data(self, data: str) -> None:
+        (self.code if self._in_code else self.outside_code).append(data)
+
+
+def test_markdown_diff_does_not_render_links_or_mentions(built: Project) -> None:
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    built.edit("  - id: bislett\n    meet: bislett-games-2024\n", f'  - id: bislett\n    meet: bislett-games-2024\n    name: "{HOSTILE_NAME}"\n'.replace("\\|", "\\\\|"))
+    result = built.run("diff", "--format", "markdown", "--time", LATER_TIME)
+    assert result.exit_code == 0, result.output
+    html = cmarkgfm.github_flavored_markdown_to_html(result.stdout, options=Options.CMARK_OPT_UNSAFE)
+    seen = _Cells()
+    seen.feed(html)
+    assert set(seen.tags) <= {"h3", "table", "thead", "tbody", "tr", "th", "td", "code"}, html
+    outside = "".join(seen.outside_code)
+    assert "@" not in outside and "#1" not in outside and "evil" not in outside
+    assert set(seen.cells_per_row) == {4}
+    assert any(HOSTILE_NAME in text for text in seen.code)  # shown as it was written, as code
+
+
+# --- bidi and other format characters ------------------------------------------------------------
+
+FORMAT_CHARS = [
+    ("rlo", "\\u202E", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("lri", "\\u2066", "U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+    ("arabic-letter-mark", "\\u061C", "U+061C (ARABIC LETTER MARK)"),
+    ("zero-width-space", "\\u200B", "U+200B (ZERO WIDTH SPACE)"),
+    ("bom", "\\uFEFF", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
+]
+
+
+@pytest.mark.parametrize(("escape", "shown"), [pytest.param(e, s, id=i) for i, e, s in FORMAT_CHARS])
+def test_bidi_and_format_characters_in_names_are_refused(project: Project, escape: str, shown: str) -> None:
+    (project.schedules / "bad.yaml").write_text(b("name: Meet One", f'name: "Meet {escape}enO"'))
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"schedules/bad.yaml:7:11: races[0].name: contains the invisible formatting character {shown}", "1 problem in 1 file"]
+
+
+def test_zero_width_joiner_in_emoji_and_names_is_accepted(project: Project) -> None:
+    # A family emoji and a Persian word written with a zero-width non-joiner: both need their joiners.
+    (project.schedules / "ok.yaml").write_text(b("name: Meet One", 'name: "Meet \\U0001F468\\u200D\\U0001F469\\u200D\\U0001F467 \\u0645\\u06CC\\u200C\\u062E\\u0648\\u0627\\u0647\\u0645"'))
+    result = project.run("check")
+    assert result.exit_code == 0, result.output
+
+
+def test_rlo_in_url_is_refused(project: Project) -> None:
+    (project.schedules / "bad.yaml").write_text(b("status: confirmed", 'status: confirmed\n    url: "https://example.org/\\u200Dx"'))
+    result = project.run("check")
+    assert result.stderr.splitlines()[0] == "schedules/bad.yaml:10:10: races[0].url: contains the invisible formatting character U+200D (ZERO WIDTH JOINER)"
+
+
+@pytest.mark.external
+def test_rlo_in_name_cannot_fake_confirmed_badge(project: Project, tmp_path: Path) -> None:
+    """Refused in plans; and if it comes from elsewhere (a forged previous build), a real browser lays
+    the page out in reading order: "demrifnoC" is not turned around to read "Confirmed"."""
+    from test_site import CHROMIUM, CHROMIUM_ARGS, chromium_available
+
+    (project.schedules / "bad.yaml").write_text(b("name: Meet One", 'name: "Meet \\u202Edemrifnoc\\u202C"'))
+    assert project.run("check").exit_code == 1
+
+    need(chromium_available(), "Chromium (Debian package) with Playwright")
+    from playwright.sync_api import sync_playwright
+
+    from racecal.load import SourceFile, parse_plan
+    from racecal.model import Status
+    from racecal.settings import Settings
+    from racecal.site import plan_page
+
+    problems: list[object] = []
+    plan = parse_plan(SourceFile("p.yaml", b("status: confirmed", "status: tentative").encode()), {}, problems)
+    assert plan is not None and not problems
+    forged = plan.races[0].__class__(**{**{f: getattr(plan.races[0], f) for f in plan.races[0].__slots__}, "name": "Meet \u202edemrifnoC"})
+    assert forged.status is Status.TENTATIVE
+    (tmp_path / "index.html").write_text(plan_page(plan, (forged,), [], Settings(), date(2024, 1, 1)))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto((tmp_path / "index.html").as_uri())
+        heading = page.locator("li.race h3")
+        # The x position of every character of the heading, in DOM order: reading order means rising.
+        lefts = heading.evaluate(
+            """h => { const out = []; const walker = document.createTreeWalker(h, NodeFilter.SHOW_TEXT);
+                      for (let n = walker.nextNode(); n; n = walker.nextNode())
+                        for (let i = 0; i < n.length; i++) { const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+                          const box = r.getBoundingClientRect(); if (box.width > 0 && n.data[i] !== ' ') out.push([n.data[i], box.left]); }
+                      return out; }"""
+        )
+        text = heading.inner_text()
+        browser.close()
+    assert "\u202e" not in text
+    assert "Tentative" in text and "Confirmed" not in text
+    xs = [x for _, x in lefts]
+    assert xs == sorted(xs), lefts
+
+
+# --- crashes and hangs -------------------------------------------------------------------------------
+
+DEEP = 25_000
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "expected"),
+    [
+        pytest.param("schedules/bad.yaml", BASE + "note: " + "[" * DEEP + "]" * DEEP + "\n",
+                     "schedules/bad.yaml:10:38: yaml: nesting is too deep (the limit is 32)", id="plan-flow"),
+        pytest.param("schedules/bad.yaml", BASE + "note:\n" + "- " * DEEP + "x\n",
+                     "schedules/bad.yaml:11:63: yaml: nesting is too deep (the limit is 32)", id="plan-block"),
+        pytest.param("schedules/bad.yaml", BASE + "note: " + "{a: " * DEEP + "}" * DEEP + "\n",
+                     "schedules/bad.yaml:10:128: yaml: nesting is too deep (the limit is 32)", id="plan-mappings"),
+        pytest.param("schedules/meets/deep.yaml", "meets: " + "[" * DEEP + "]" * DEEP + "\n",
+                     "schedules/meets/deep.yaml:1:39: yaml: nesting is too deep (the limit is 32)", id="catalogue"),
+        pytest.param("racecal.yaml", "title: " + "[" * DEEP + "]" * DEEP + "\n",
+                     "racecal.yaml:1:39: yaml: nesting is too deep (the limit is 32)", id="settings"),
+    ],
+)
+def test_25000_nested_brackets_do_not_crash(built: Project, where: str, text: str, expected: str) -> None:
+    before = built.tree()
+    (built.root / where).write_text(text)
+    done = racecal(built.root, "build", "--time", LATER_TIME)
+    assert done.returncode == 1, done.stderr  # a segfault is -11
+    assert done.stderr.splitlines() == [expected, "1 problem in 1 file"]
+    assert built.tree() == before
+
+
+HUGE = "1" * 4301
+HUGE_NUMBERS = [
+    ("season", b("season: 2024", f"season: {HUGE}"), "schedules/bad.yaml:4:9: season: must be between 1900 and 2100, got a number of 4301 digits"),
+    ("place", b("status: confirmed", f"status: confirmed\n    result: {{place: -{HUGE}}}"),
+     "schedules/bad.yaml:10:21: races[0].result.place: must be between 1 and 10000, got a number of 4301 digits"),
+    ("duration", b("date: 2024-05-25\n    status: confirmed", f"date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n      - {{name: F, date: 2024-05-25, time: \"20:00\", duration_minutes: {HUGE}}}"),
+     "schedules/bad.yaml:12:70: races[0].sessions[0].duration_minutes: must be between 1 and 1440, got a number of 4301 digits"),
+    ("latitude", b("status: confirmed", f"status: confirmed\n    venue: {{name: V, lat: {HUGE}.5, lon: 1}}"),
+     "schedules/bad.yaml:10:27: races[0].venue.lat: must be between -90 and 90, got a number of 4303 characters"),
+    ("key", f"{HUGE}: 1\n" + BASE, "schedules/bad.yaml:1:4302: yaml: mapping values are not allowed in this context"),  # a key is at most 1024 characters
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [pytest.param(t, e, id=i) for i, t, e in HUGE_NUMBERS])
+def test_4301_digit_integer_is_a_located_problem(project: Project, text: str, expected: str) -> None:
+    (project.schedules / "bad.yaml").write_text(text)
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
+
+
+def test_4301_digit_refresh_hours_in_settings_is_a_located_problem(built: Project) -> None:
+    (built.root / "racecal.yaml").write_text(f"refresh_hours: {HUGE}\n")
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["racecal.yaml:1:16: refresh_hours: must be between 1 and 168, got a number of 4301 digits", "1 problem in 1 file"]
+
+
+# --- build times -------------------------------------------------------------------------------------
+
+RANGE = "is not between 1970-01-01 and {latest} (a day after this machine's clock); a build time is never taken back, so a future one is refused"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        pytest.param(["--time", "9999-12-31T23:59:59Z"], {}, "Error: --time: 9999-12-31T23:59:59Z " + RANGE, id="time-9999"),
+        pytest.param(["--time", "0001-01-01T00:00:00+01:00"], {}, "Error: Invalid value for '--time': expected an ISO time like 2024-03-05T12:00:00Z, got '0001-01-01T00:00:00+01:00'", id="time-before-year-1"),
+        pytest.param(["--time", "1969-12-31T23:59:59Z"], {}, "Error: --time: 1969-12-31T23:59:59Z " + RANGE, id="time-before-1970"),
+        pytest.param([], {"SOURCE_DATE_EPOCH": "253402300799"}, "Error: SOURCE_DATE_EPOCH: 9999-12-31T23:59:59Z " + RANGE, id="epoch-9999"),
+        pytest.param([], {"SOURCE_DATE_EPOCH": "999999999999"}, "Error: SOURCE_DATE_EPOCH: 999999999999 is later than {latest} (a day after this machine's clock)", id="epoch-past-9999"),
+        pytest.param([], {"SOURCE_DATE_EPOCH": HUGE}, "Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got 4301 characters", id="epoch-4301-digits"),
+        pytest.param([], {"SOURCE_DATE_EPOCH": "-1"}, "Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got '-1'", id="epoch-negative"),
+    ],
+)
+def test_far_future_time_is_refused(built: Project, args: list[str], env: dict[str, str], expected: str) -> None:
+    before = built.tree()
+    done = racecal(built.root, "build", *args, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    line = usage_error(done.stderr)
+    if "{latest}" in expected:  # the bound is a day after the wall clock, give or take this test's run
+        latest = line.split(" and ")[-1].split(" ")[0] if " and " in line else line.split("later than ")[1].split(" ")[0]
+        stated = datetime.fromisoformat(latest.replace("Z", "+00:00"))
+        assert abs((stated - datetime.now(UTC)).total_seconds() - 86400) < 600
+        expected = expected.format(latest=latest)
+    assert line == expected
+    assert built.tree() == before
+
+
+def test_time_within_a_day_ahead_is_accepted(built: Project) -> None:
+    soon = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    assert built.run("build", "--time", soon).exit_code == 0
+
+
+# --- characters ---------------------------------------------------------------------------------------
+
+
+def test_nul_byte_is_not_reported_as_tab(project: Project) -> None:
+    cases = {
+        "nul.yaml": (b("name: Meet One", "name: Meet\x00One"), "schedules/nul.yaml:7:15: yaml: the control character U+0000 (NUL) is not allowed in YAML; remove it"),
+        "soh.yaml": (b("name: Meet One", "name: Meet\x01One"), "schedules/soh.yaml:7:15: yaml: the control character U+0001 is not allowed in YAML; remove it"),
+        "tab.yaml": (b("    status: confirmed", "\tstatus: confirmed"), "schedules/tab.yaml:9:1: yaml: tab character: YAML indentation must use spaces"),
+    }
+    for name, (text, _) in cases.items():
+        (project.schedules / name).write_text(text)
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [*sorted(expected for _, expected in cases.values()), "3 problems in 3 files"]
+
+
+ARABIC_2024 = "\u0662\u0660\u0662\u0664"  # ٢٠٢٤
+FULLWIDTH_20 = "\uff12\uff10"  # ２０
+DIGITS = [
+    ("season", b("season: 2024", f"season: {ARABIC_2024}"), f"schedules/bad.yaml:4:9: season: expected a whole number, got '{ARABIC_2024}'"),
+    ("date", b("date: 2024-05-25", f"date: {ARABIC_2024}-05-25"), f"schedules/bad.yaml:8:11: races[0].date: expected a date as YYYY-MM-DD, got '{ARABIC_2024}-05-25'"),
+    ("time", b("date: 2024-05-25\n    status: confirmed", f"date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n      - {{name: F, date: 2024-05-25, time: \"{FULLWIDTH_20}:00\"}}"),
+     f"schedules/bad.yaml:12:43: races[0].sessions[0].time: expected a 24-hour time as HH:MM (quote it: \"19:30\"), got '{FULLWIDTH_20}:00'"),
+    ("place", b("status: confirmed", f"status: confirmed\n    result: {{place: {FULLWIDTH_20}}}"), f"schedules/bad.yaml:10:21: races[0].result.place: expected a whole number, got '{FULLWIDTH_20}'"),
+    ("latitude", b("status: confirmed", f"status: confirmed\n    venue: {{name: V, lat: {FULLWIDTH_20}, lon: 1}}"), f"schedules/bad.yaml:10:27: races[0].venue.lat: expected a number, got '{FULLWIDTH_20}'"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [pytest.param(t, e, id=i) for i, t, e in DIGITS])
+def test_arabic_indic_digits_are_refused_everywhere(project: Project, text: str, expected: str) -> None:
+    (project.schedules / "bad.yaml").write_text(text)
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
+
+
+ARABIC_EPOCH = "\u0661\u0667\u0661\u0660\u0660\u0660\u0660\u0660\u0660\u0660"  # 1710000000
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--time", f"{ARABIC_2024}-04-10T08:00:00Z"], {},
+         f"Error: Invalid value for '--time': expected an ISO time like 2024-03-05T12:00:00Z, got '{ARABIC_2024}-04-10T08:00:00Z'"),
+        ([], {"SOURCE_DATE_EPOCH": ARABIC_EPOCH}, f"Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got '{ARABIC_EPOCH}'"),
+    ],
+    ids=["time", "epoch"],
+)  # fmt: skip
+def test_arabic_indic_digits_in_build_time_are_refused(built: Project, args: list[str], env: dict[str, str], expected: str) -> None:
+    done = racecal(built.root, "build", *args, env=env)
+    assert done.returncode == 2
+    assert usage_error(done.stderr) == expected
+
+
+def test_escape_sequence_in_file_name_is_not_sent_to_the_terminal(project: Project) -> None:
+    (project.schedules / "bad\x1b[2J\u202e.yaml").write_text("- x\n")
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert result.stderr.splitlines()[0] == "schedules/bad\\x1b[2J\\u202e.yaml:1:1: document: expected a mapping, got a list"
+
+
+# --- output that was broken with exit 0 -----------------------------------------------------------
+
+
+def test_fffe_in_plan_is_refused_and_atom_stays_well_formed(built: Project) -> None:
+    before = built.tree()
+    built.edit("  - id: bislett\n    meet: bislett-games-2024\n", '  - id: bislett\n    meet: bislett-games-2024\n    name: "Bislett \\uFFFE Games"\n')
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].endswith("yaml:57:11: races[3].name: contains the noncharacter U+FFFE")
+    assert built.tree() == before
+
+    # A history that already holds such characters (an older build, a hand edit) still gives XML.
+    from racecal.load import SourceFile, parse_plan
+    from racecal.settings import Settings
+    from racecal.site import atom
+
+    plan = parse_plan(SourceFile("p.yaml", BASE.encode()), {}, [])
+    assert plan is not None
+    history = [{"build": "20240410T080000Z", "race": "one", "type": "edited", "summary": "Meet \ufffe\uffff\x01\x1b\ud800 One"},
+               {"build": "2024\x00<x>", "race": "one", "type": "added", "summary": "ok"}]  # fmt: skip
+    document = atom(plan, history, Settings(base_url="https://x.example"), datetime(2024, 4, 10, tzinfo=UTC))
+    root = ET.fromstring(document.encode("utf-8", "surrogatepass"))  # raises on anything XML 1.0 forbids
+    titles = [e.text for e in root.iter("{http://www.w3.org/2005/Atom}title")]
+    assert titles[2] == "Meet \ufffd\ufffd\ufffd\ufffd\ufffd One"
+    assert {e.text for e in root.iter("{http://www.w3.org/2005/Atom}updated")} == {"2024-04-10T08:00:00Z", "1970-01-01T00:00:00Z"}
+
+
+# --- limits --------------------------------------------------------------------------------------
+
+MEMORY_BOUND_MIB = 512  # stated in the README under "Guarantees"
+PREVIOUS_FILE_LIMIT = 64 * 2**20  # what a later build reads back (previous.MAX_PREVIOUS_FILE)
+
+
+def plan_at_limits(races: int, sessions: int, sources: int) -> str:
+    """Every text at its length limit and full of what escaping doubles (commas, semicolons)."""
+    long_text = (",;é" * 2000)[:5000]
+    out = ["athlete: {name: " + "N" * 200 + ", slug: limit-runner}", "season: 2024"]
+    if sources:
+        out.append("sources:")
+        out += [f"  s{i}: {{outlet: {'O' * 200}, title: {'T' * 500}, url: 'https://example.org/{'u' * 1900}', quote: '{long_text}'}}" for i in range(sources)]
+    out.append("races:")
+    for r in range(races):
+        out.append(f"  - id: r{r}\n    name: {'R' * 200}\n    date: 2024-06-01\n    timezone: Europe/Oslo\n    status: {('confirmed', 'tentative', 'withdrawn')[r % 3]}\n    note: '{long_text}'")
+        if sources:
+            out.append(f"    sources: [{', '.join(f's{i}' for i in range(sources))}]")
+        if sessions:
+            out.append("    sessions:")
+            out += [f"      - {{id: s{k}, name: {'S' * 200}, date: 2024-06-01, time: \"{10 + k % 10}:{k % 60:02d}\"}}" for k in range(sessions)]
+    return "\n".join(out) + "\n"
+
+
+def largest_accepted(sessions: int, sources: int) -> tuple[str, str]:
+    """The plan with the most races of this shape that every limit allows, and the one with one more.
+    The count comes from racecal's own per-race estimate; what is tested is what such a plan costs."""
+    from racecal.load import MAX_FILE_BYTES, MAX_PLAN_FEED_BYTES, MAX_RACES_PER_PLAN, SourceFile, _feed_bytes, parse_plan
+
+    one = parse_plan(SourceFile("p.yaml", plan_at_limits(1, sessions, sources).encode()), {}, [])
+    assert one is not None
+    per_race_text = len(plan_at_limits(2, sessions, sources).encode()) - len(plan_at_limits(1, sessions, sources).encode())
+    races = min(MAX_RACES_PER_PLAN, MAX_PLAN_FEED_BYTES // _feed_bytes(one.races[0]), MAX_FILE_BYTES // per_race_text - 1)
+    return plan_at_limits(races, sessions, sources), plan_at_limits(races + 1, sessions, sources)
+
+
+def peak_rss_mib(cwd: Path, *args: str) -> tuple[int, float]:
+    """Exit status and peak resident memory of one racecal process, measured by the kernel."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "code = subprocess.run(sys.argv[1:]).returncode\n"
+        "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "-m", "racecal", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")}, check=False,
+    )  # fmt: skip
+    code, kib = done.stdout.split()[-2:]
+    return int(code), int(kib) / 1024
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sessions", "sources"), [(0, 0), (50, 0), (0, 50)], ids=["races", "sessions", "sources"])
+def test_plan_at_every_limit_builds_within_memory_bound(tmp_path: Path, sessions: int, sources: int) -> None:
+    accepted, refused = largest_accepted(sessions, sources)
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "limit.yaml").write_text(accepted)
+    code, first = peak_rss_mib(tmp_path, "build", "--time", "2024-04-01T00:00:00Z", "-q", "-j", "1")
+    assert code == 0
+    sizes = {p.name: p.stat().st_size for p in (tmp_path / "dist").rglob("*") if p.is_file()}
+    assert max(sizes.values()) <= PREVIOUS_FILE_LIMIT // 2, sizes
+    # The next build reads all of it back as its previous build.
+    (tmp_path / "schedules" / "limit.yaml").write_text(accepted.replace("id: r0\n    name: R", "id: r0\n    name: X", 1))
+    code, second = peak_rss_mib(tmp_path, "build", "--time", "2024-04-02T00:00:00Z", "-q", "-j", "1")
+    assert code == 0
+    assert max(first, second) < MEMORY_BOUND_MIB, (first, second)
+    # One race more and the plan is refused, with a message that says why.
+    (tmp_path / "schedules" / "limit.yaml").write_text(refused)
+    done = racecal(tmp_path, "check")
+    assert done.returncode == 1
+    assert "races: would make a feed of about" in done.stderr or "file: is 4.0 MiB" in done.stderr, done.stderr
+    sys.stderr.write(f"sessions={sessions} sources={sources}: largest file {max(sizes.values()) / 2**20:.1f} MiB, peak RSS {first:.0f}/{second:.0f} MiB\n")
+
+
+def test_a_feed_budget_refuses_shared_sources_that_expand_past_it(project: Project) -> None:
+    """2.6 MB of plan once made a 158 MB feed: every session repeated every source it cited."""
+    (project.schedules / "big.yaml").write_text(plan_at_limits(40, 50, 50))
+    result = project.run("check")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("schedules/big.yaml:55:3: races: would make a feed of about ")
+    assert lines[0].endswith(" MiB; the limit is 16 MiB (every session repeats its race's notes and sources: use fewer sessions, sources or shorter texts)")
+
+
+def test_limits_are_documented_as_enforced() -> None:
+    from racecal import load
+
+    readme = (REPO / "README.md").read_text()
+    assert f"feeds ≤ {load.MAX_PLAN_FEED_BYTES // 2**20} MiB" in readme
+    assert f"peak memory < {MEMORY_BOUND_MIB} MiB" in readme
+
+
+def _nested(style: str, depth: int) -> str:
+    if style == "block-mappings":  # one more space per level
+        return "".join(" " * i + "a:\n" for i in range(depth)) + " " * depth + "x\n"
+    if style == "sequences-at-mapping-columns":  # "a:" then "- a:" at the same column: two levels per step
+        return "".join(" " * (2 * i) + "- a:\n" for i in range(depth // 2)) + " " * depth + " x\n"
+    if style == "compact-sequences":
+        return "- " * depth + "x\n"
+    return "a: " + "[" * depth + "]" * depth + "\n"
+
+
+@pytest.mark.parametrize("style", ["block-mappings", "sequences-at-mapping-columns", "compact-sequences", "flow"])
+def test_deep_files_are_never_composed_unchecked(style: str) -> None:
+    """The shortcut that skips the event pass must see every way YAML nests (depth by PyYAML's events)."""
+    import yaml
+
+    from racecal.load import SAFE_COMPOSE_DEPTH, _may_be_deep
+
+    text = _nested(style, 2 * SAFE_COMPOSE_DEPTH + 50)
+    depth = deepest = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+        deepest = max(deepest, depth)
+    assert deepest > SAFE_COMPOSE_DEPTH
+    assert _may_be_deep(text)
+
+
+def test_plan_file_dated_in_the_future_does_not_pin_the_build_time(project: Project) -> None:
+    """Outside git the build time comes from file times; a file from year 3000 must not become it."""
+    far = datetime(3000, 1, 1, tzinfo=UTC).timestamp()
+    os.utime(project.plan_file, (far, far))
+    done = racecal(project.root, "build", env={"SOURCE_DATE_EPOCH": ""})
+    assert done.returncode == 0, done.stderr
+    feed = (project.dist / PLAN_ID / "all.ics").read_text()
+    stamps = {line.split(":", 1)[1] for line in feed.splitlines() if line.startswith("DTSTAMP:")}
+    assert stamps
+    for stamp in stamps:
+        when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        assert abs((when - datetime.now(UTC)).total_seconds() - 86400) < 600, stamp
