@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from racecal import ics
 from racecal.model import Plan, Race, Status
 from racecal.settings import Settings
-from racecal.tz import vtimezone
+from racecal.tz import session_lines, session_span, vtimezone
 from racecal.words import STATUS_WORDS, day_words, span_words
 
 FEEDS = ("all", "confirmed", "tentative")
@@ -103,18 +103,11 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
     assert race.timezone, "sessions are validated to have a timezone"
     drafts = []
     for session in race.sessions:
-        start = datetime.combine(session.day, session.start)
-        end = start + timedelta(minutes=session.duration_minutes)
-        body = ics.join(
-            [
-                ics.text("SUMMARY", f"{title}: {session.name}"),
-                ics.line("DTSTART", ics.format_local(start), tzid=race.timezone),
-                ics.line("DTEND", ics.format_local(end), tzid=race.timezone),
-                *shared,
-            ]
-        )
+        span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
+        body = ics.join([ics.text("SUMMARY", f"{title}: {session.name}"), *session_lines(span, race.timezone), *shared])
         uid = uid_for(plan.id, race.id, session.id)
-        drafts.append(EventDraft(uid, (start.isoformat(), uid), race.timezone, end.year, body))
+        start = span.start.replace(tzinfo=None)
+        drafts.append(EventDraft(uid, (start.isoformat(), uid), race.timezone, span.end.year, body))
     return drafts
 
 
