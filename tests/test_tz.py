@@ -143,12 +143,13 @@ def offset_changes(zone: zoneinfo.ZoneInfo, year: int) -> list[int]:
         return datetime.fromtimestamp(t, zone).utcoffset()
 
     found = []
-    for low in range(start, end, 86400):
-        high = min(low + 86400, end)
-        if offset(low) != offset(high):
+    days = [*range(start, end, 86400), end]
+    offsets = [offset(t) for t in days]
+    for low, high, before, after in zip(days, days[1:], offsets, offsets[1:], strict=False):
+        if before != after:
             while high - low > 1:
                 mid = (low + high) // 2
-                low, high = (mid, high) if offset(mid) == offset(low) else (low, mid)
+                low, high = (mid, high) if offset(mid) == before else (low, mid)
             found.append(high)
     return found
 
@@ -187,6 +188,11 @@ def zone_feeds(directory: Path, draw: Draw, every_day: bool, shard: int) -> dict
     for tzid in ZONES[shard::SHARDS]:
         starts = session_instants(tzid, draw, every_day)
         sessions = [(str(i), s, draw.durations[i % len(draw.durations)]) for i, s in enumerate(starts)]
+        # Starts on the last day of the year before and ends in it: the feed's first year is then
+        # the end's, and the VTIMEZONE must still hold at the start.
+        eve = datetime(draw.year - 1, 12, 31, 12, 0, tzinfo=zoneinfo.ZoneInfo(tzid))
+        if unambiguous(eve):
+            sessions.append(("eve", eve, 24 * 60))
         path = directory / (tzid.replace("/", "~") + ".ics")
         want[str(path)] = write_feed(path, tzid, sessions)
     return want
