@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from racecal import ics
 from racecal.model import SLUG_RE, Plan, Race, Status
 from racecal.settings import Settings
-from racecal.tz import vtimezone
+from racecal.tz import session_lines, session_span, vtimezone
 from racecal.words import STATUS_WORDS, day_words, span_words
 
 FEED_TITLES = {"all": "all races", "confirmed": "confirmed races", "tentative": "tentative races"}
@@ -115,17 +115,10 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
     assert race.timezone, "sessions are validated to have a timezone"
     drafts = []
     for session in race.sessions:
-        start = datetime.combine(session.day, session.start)
-        end = start + timedelta(minutes=session.duration_minutes)
-        body = ics.join(
-            [
-                ics.text("SUMMARY", f"{title}: {session.name}"),
-                ics.line("DTSTART", ics.format_local(start), tzid=race.timezone),
-                ics.line("DTEND", ics.format_local(end), tzid=race.timezone),
-                *shared,
-            ]
-        )
-        drafts.append(EventDraft(session.id, (start.isoformat(), f"{race.id}.{session.id}"), race.timezone, end.year, body))
+        span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
+        body = ics.join([ics.text("SUMMARY", f"{title}: {session.name}"), *session_lines(span, race.timezone), *shared])
+        start = span.start.replace(tzinfo=None)
+        drafts.append(EventDraft(session.id, (start.isoformat(), f"{race.id}.{session.id}"), race.timezone, span.end.year, body))
     return drafts
 
 

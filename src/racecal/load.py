@@ -782,13 +782,14 @@ def _result(r: Reader, node: Node, name: str) -> Result | None:
 
 def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str | None) -> tuple[Session, ...]:
     out: list[Session] = []
-    ids: set[str] = set()
+    owners: dict[str, str] = {}  # session id -> the name of the session that has it, as written
     for sub, item in r.items(node, name, MAX_SESSIONS_PER_RACE):
         fields = r.mapping(item, sub, SESSION_KEYS, required=("name", "date", "time"))
         if fields is None:
             continue
         title = r.text(fields["name"], _join(sub, "name")) if "name" in fields else None
-        session_id = r.slug(fields["id"], _join(sub, "id")) if "id" in fields else (_slugify(title) if title else None)
+        explicit = "id" in fields
+        session_id = r.slug(fields["id"], _join(sub, "id")) if explicit else (_slugify(title) if title else None)
         day = r.day(fields["date"], _join(sub, "date")) if "date" in fields else None
         start = r.clock(fields["time"], _join(sub, "time")) if "time" in fields else None
         minutes = r.integer(fields["duration_minutes"], _join(sub, "duration_minutes"), 1, 24 * 60) if "duration_minutes" in fields else 60
@@ -804,19 +805,42 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
                 if trouble:
                     r.error(fields["time"], _join(sub, "time"), trouble)
                     start = None
-        if session_id is not None and session_id in ids:
-            r.error(item, _join(sub, "id"), f"duplicate session id {session_id!r}")
+        if session_id is not None and session_id in owners:
+            # The editor knows sessions by name; a generated id is only named as the thing to override.
+            other = owners[session_id]
+            if explicit:
+                r.error(fields["id"], _join(sub, "id"), f"duplicate session id {session_id!r}: session {other!r} has it too")
+            else:
+                r.error(fields["name"], _join(sub, "name"), f"session {title!r} gets the same id as session {other!r} ({session_id!r}); give one of them its own 'id:'")
             continue
+        if session_id is not None and title is not None:
+            owners[session_id] = title
         if None in (title, session_id, day, start, minutes):
             continue
         assert title and session_id and day and start and minutes  # narrowed for mypy
-        ids.add(session_id)
         out.append(Session(session_id, title, day, start, minutes))
     return tuple(out)
 
 
+# Letters that Unicode decomposition leaves alone but that have a usual ASCII spelling ("Økt" → "okt").
+_ASCII_LETTERS = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ł": "l", "Ł": "L", "ı": "i"})
+
+
 def _slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64] or "session"
+    """A session id from its name: stable across builds (it is part of the event's UID).
+
+    Accents and Nordic letters keep their ASCII spelling; a name with letters or symbols that have
+    none (CJK, emoji) gets a short digest of the exact name, so different names get different ids
+    and the same name always gets the same one.
+    """
+    folded = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower())[:64].strip("-")
+    lossy = any(not c.isascii() and unicodedata.category(c)[0] in "LNS" for c in plain)
+    if slug and not lossy:
+        return slug
+    digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()[:8]
+    return f"{slug[:55].strip('-')}-{digest}" if slug else f"session-{digest}"
 
 
 def _local_time_trouble(day: date, start: time, tz: str) -> str | None:
