@@ -125,8 +125,15 @@ def parse_icaljs(*paths: Path) -> dict[str, Any]:
 
 def parse_vobject(path: Path) -> list[dict[str, Any]]:
     import vobject
+    from vobject.icalendar import registerTzid
 
-    cal = vobject.readOne(path.read_text(encoding="utf-8"))
+    # vobject converts event times before it registers the file's VTIMEZONEs and would then use pytz's
+    # zone of that name: register the feed's own first, so the feed is what gets tested.
+    cal = vobject.readOne(path.read_text(encoding="utf-8"), transform=False)
+    for component in getattr(cal, "vtimezone_list", []):
+        native = component.transformToNative()
+        registerTzid(native.tzid.value, native.tzinfo)
+    cal.transformChildrenToNative()
     events = []
     for ev in cal.vevent_list if hasattr(cal, "vevent_list") else []:
         start = ev.dtstart.value
