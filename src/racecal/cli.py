@@ -14,7 +14,7 @@ import click
 from racecal import __version__, report
 from racecal.build import BuildResult, Sink, build
 from racecal.errors import PlanError, Problem, RacecalError
-from racecal.load import SourceFile, load_schedules, read_all, read_source
+from racecal.load import SourceFile, discover, load_schedules, read_all, read_source
 from racecal.previous import Previous, read_previous
 from racecal.publish import NullSink, Staging, locked
 from racecal.settings import Settings, check_base_url, parse_settings
@@ -203,8 +203,7 @@ def check(paths: tuple[Path, ...]) -> None:
             plan_files, catalogue_files, read_problems = read_all(path)
         else:
             plan_files = [s for s in [read_source(path, problems)] if s]
-            meets_dir = path.parent / "meets"
-            catalogue_files = [s for s in (read_source(p, problems) for p in sorted(meets_dir.glob("*.y*ml"))) if s]
+            catalogue_files = [s for s in (read_source(p, problems, path.parent) for p in discover(path.parent, problems)[1]) if s]
             read_problems = []
         problems += read_problems
         loaded = load_schedules(plan_files, catalogue_files, problems)
