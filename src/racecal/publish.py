@@ -180,6 +180,7 @@ class Staging:
         try:
             if out.exists():
                 self._keep_foreign_files()
+                self.root.chmod(stat.S_IMODE(out.stat().st_mode))  # a web root keeps its permissions
                 if _exchange(self.root, out):
                     shutil.rmtree(self.root)
                     return
@@ -307,23 +308,29 @@ def output_refusal(out: Path, schedules: Path, cwd: Path) -> str | None:
     """
     target = out.resolve()
     plans = schedules.resolve()
-    shown = f"{str(out)!r}" if out.resolve() == out.absolute() else f"{str(out)!r} (which is {str(target)!r})"
-    why = "racecal replaces the output directory as a whole; choose a directory of its own, such as dist"
+    reason = _refusal_reason(out, target, schedules, plans, cwd)
+    if reason is None:
+        return None
+    shown = repr(str(out)) if target == out.absolute() else f"{str(out)!r} (which is {str(target)!r})"
+    return f"{shown} {reason}. Give the site a directory of its own, such as dist"
+
+
+def _refusal_reason(out: Path, target: Path, schedules: Path, plans: Path, cwd: Path) -> str | None:
     if target == Path(target.anchor):
-        return f"{shown} is the root of the filesystem; {why}"
+        return "is the root of the filesystem; refusing to publish there"
     if target == plans:
-        return f"{shown} is the schedules directory: the site would replace your plans; {why}"
+        return "is the schedules directory; refusing to publish there, as the site would replace your plans"
     if target in plans.parents:
-        return f"{shown} contains the schedules directory {str(schedules)!r}: the site would replace your plans; {why}"
+        return f"contains the schedules directory {str(schedules)!r}; refusing to publish there, as the site would replace your plans"
     if plans in target.parents:
-        return f"{shown} lies inside the schedules directory {str(schedules)!r}; {why} outside it"
+        return f"lies inside the schedules directory {str(schedules)!r}; refusing to publish there"
     if target == cwd or target in cwd.parents:
-        return f"{shown} is or contains the current directory, your project; {why}"
-    for repository in {r for r in (_repository_root(plans), _repository_root(cwd)) if r is not None}:
+        return "is or contains the current directory (your project); refusing to publish there"
+    for repository in sorted({r for r in (_repository_root(plans), _repository_root(cwd)) if r is not None}):
         if target == repository or target in repository.parents:
-            return f"{shown} is or contains the git repository {str(repository)!r}; {why}"
+            return f"is or contains the git repository {str(repository)!r}; refusing to publish there"
     if os.path.lexists(target / ".git") and not is_racecal_build(target):
-        return f"{shown} is the root of a git repository (it has a .git entry) and holds no racecal build; {why}"
+        return "is the root of a git repository (it has a .git entry) and holds no racecal build; refusing to publish there"
     return None
 
 
