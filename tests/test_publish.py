@@ -222,6 +222,28 @@ def test_out_project_root_through_a_path_that_contains_the_current_directory(bui
     ), result.stderr
 
 
+def test_out_current_directory_with_plans_elsewhere_is_refused(built: Project) -> None:
+    site = built.root / "site"
+    (site / ".git").mkdir(parents=True)
+    (site / "README.md").write_text("the project\n")
+    cwd = os.getcwd()
+    os.chdir(site)
+    try:
+        from click.testing import CliRunner
+
+        from racecal.cli import cli
+
+        for out in (".", str(site), ".."):
+            result = CliRunner().invoke(cli, ["build", "--schedules", "../schedules", "--out", out, "--fresh"], catch_exceptions=False)
+            assert result.exit_code == 2
+            reason = "is or contains the current directory (your project)" if out != ".." else "contains the schedules directory '../schedules'"
+            assert f"Error: Invalid value for '--out': {out!r}" in result.stderr, result.stderr
+            assert reason in result.stderr
+    finally:
+        os.chdir(cwd)
+    assert sorted(p.name for p in site.iterdir()) == [".git", "README.md"]
+
+
 def add_foreign_files(dist: Path) -> dict[str, bytes]:
     """What a GitHub Pages user or a deploy step keeps in the output directory."""
     files = {"CNAME": b"races.example.org\n", ".git/HEAD": b"ref: refs/heads/gh-pages\n", ".git/objects/ab/cdef": b"\x00blob",
