@@ -359,12 +359,16 @@ def test_read_only_output_is_a_clear_error_and_dist_is_untouched(built: Project)
     before = built.tree()
     script = f"""
     mount --bind "$PWD" "$PWD" && mount -o remount,bind,ro "$PWD"
-    "$PY" -m racecal build --time {LATER_TIME} 2>err || echo "exit $?" >&2
-    cat err >&2
+    "$PY" -m racecal build --time {LATER_TIME} 2>/tmp/err-$$ || echo "exit $?" >&2
+    cat /tmp/err-$$ >&2; rm /tmp/err-$$
+    "$PY" -m racecal diff --time {LATER_TIME}
     """
     done = in_namespace(built, script)
     assert done.stderr == "exit 1\nerror: cannot create .dist.lock: Read-only file system; dist was left as it was\n", done.stderr
     assert built.tree() == before
+    # diff still works in a read-only checkout (no lock file can exist there, and nothing can publish).
+    assert done.stdout == built.run("diff", "--time", LATER_TIME).stdout
+    assert "promoted" in done.stdout
 
 
 def test_full_output_filesystem_is_a_clear_error_and_dist_is_untouched(built: Project) -> None:

@@ -60,12 +60,24 @@ def locked(out: Path, timeout: float, on_wait: Callable[[str], None], *, reader:
     publish there either.
     """
     lock_path = out.parent / f".{out.name}.lock"
+    lock = _acquire(out, lock_path, timeout, on_wait, reader)
+    if lock is None:
+        yield
+        return
+    try:
+        if not reader:
+            _recover(out)
+        yield
+    finally:
+        lock.release()
+
+
+def _acquire(out: Path, lock_path: Path, timeout: float, on_wait: Callable[[str], None], reader: bool) -> FileLock | None:
     try:
         if not reader:
             out.parent.mkdir(parents=True, exist_ok=True)
         elif not out.parent.is_dir():
-            yield
-            return
+            return None
         lock = FileLock(str(lock_path))
         try:
             lock.acquire(timeout=0)
@@ -77,15 +89,9 @@ def locked(out: Path, timeout: float, on_wait: Callable[[str], None], *, reader:
                 raise PublishError(f"gave up after {timeout:g} s: another build still holds {lock_path}") from None
     except OSError as exc:
         if reader:
-            yield
-            return
+            return None
         raise PublishError(f"cannot create {lock_path}: {exc.strerror or exc}; {out} was left as it was") from None
-    try:
-        if not reader:
-            _recover(out)
-        yield
-    finally:
-        lock.release()
+    return lock
 
 
 def _recover(out: Path) -> None:
