@@ -316,6 +316,14 @@ def test_dangling_symlinked_out_is_refused_clearly(built: Project) -> None:
     assert [p.name for p in built.root.iterdir() if p.name.startswith(".dist.") and p.name != ".dist.lock"] == []
 
 
+def test_out_that_is_a_file_is_not_replaced_even_with_fresh(project: Project) -> None:
+    (project.root / "notes").write_text("my notes\n")
+    result = project.run("build", "--out", "notes", "--fresh", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr == "error: notes exists and is not a directory; racecal publishes a directory there, so move the file away\n"
+    assert (project.root / "notes").read_text() == "my notes\n"
+
+
 def test_leftover_staging_symlink_is_cleaned_up(built: Project) -> None:
     """An older racecal could leave .dist.new-<pid> as a symlink for ever; the next build removes it."""
     (built.root / ".dist.new-99999").symlink_to(built.dist)

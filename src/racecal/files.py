@@ -17,9 +17,10 @@ from pathlib import Path
 class NotRegularFileError(Exception):
     """The path is a symlink (when not followed), a directory, FIFO, socket or device."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        super().__init__(kind)
+    def __init__(self, mode: int) -> None:
+        self.symlink = stat.S_ISLNK(mode)
+        self.kind = describe(mode)  # "a FIFO (named pipe)", for messages
+        super().__init__(self.kind)
 
 
 class TooLargeError(Exception):
@@ -56,14 +57,14 @@ def read_bounded(path: Path, limit: int, *, follow_symlinks: bool) -> bytes:
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlinks and path.is_symlink():
-            raise NotRegularFileError(describe(stat.S_IFLNK)) from None
+            raise NotRegularFileError(stat.S_IFLNK) from None
         if exc.errno == errno.ENXIO:  # a FIFO's write end or a socket: not something to read
-            raise NotRegularFileError(describe(path.stat().st_mode)) from None
+            raise NotRegularFileError(path.stat().st_mode) from None
         raise
     with os.fdopen(fd, "rb", buffering=0) as handle:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise NotRegularFileError(describe(mode))
+            raise NotRegularFileError(mode)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:  # a file that grows while it is read is still bounded

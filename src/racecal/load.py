@@ -116,7 +116,7 @@ def read_source(path: Path, problems: list[Problem], base: Path | None = None) -
     try:
         data = read_bounded(path, MAX_FILE_BYTES, follow_symlinks=base is None)
     except NotRegularFileError as exc:
-        if exc.kind == "a symbolic link":
+        if exc.symlink:
             message = "is a symbolic link; only regular files inside the schedules directory are read (copy the file in instead)"
         else:
             message = f"is {exc.kind}, not a regular file"

@@ -184,18 +184,22 @@ class Staging:
         """
         out = self.out
         try:
-            if out.exists():
-                self._keep_foreign_files()
-                self.root.chmod(stat.S_IMODE(out.stat().st_mode))  # a web root keeps its permissions
-                if _exchange(self.root, out):
-                    shutil.rmtree(self.root)
-                    return
-                old = out.parent / f".{out.name}.old-{os.getpid()}"
-                out.rename(old)
+            if not out.exists():
                 self.root.rename(out)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
+                return
+            self._keep_foreign_files()
+            self.root.chmod(stat.S_IMODE(out.stat().st_mode))  # a web root keeps its permissions
+            if _exchange(self.root, out):
+                _remove(self.root)  # now the previous site
+                return
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            try:
                 self.root.rename(out)
+            except OSError:
+                old.rename(out)  # put it back (a failure here is undone by the next run's _recover)
+                raise
+            _remove(old)
         except OSError as exc:
             self.discard()
             raise PublishError(f"cannot swap the new site into {out}: {exc.strerror or exc}; {out} was left as it was") from None
@@ -359,6 +363,8 @@ def real_output(out: Path) -> Path:
     """Where to publish: a symlinked output directory (to a web root) is published through, so the
     link stays and the directory it points to is swapped atomically."""
     if not out.is_symlink():
+        if os.path.lexists(out) and not out.is_dir():
+            raise PublishError(f"{out} exists and is not a directory; racecal publishes a directory there, so move the file away")
         return out
     target = out.resolve()
     if not target.is_dir():
