@@ -299,7 +299,7 @@ def diff(
     settings = _settings(config, base_url)
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
-    with locked(real_output(local), wait, _say, reader=True) if local else contextlib.nullcontext():
+    with locked(real_output(local), wait, _say, reader=True) if local and local.is_dir() else contextlib.nullcontext():
         result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1)
     if fmt == "json":
         click.echo(report.as_json(result.changes))
