@@ -78,11 +78,21 @@ def test_a_failing_build_leaves_dist_byte_identical(built: Project) -> None:
     assert built.tree() == before
 
 
+def wait_until_it_holds_the_lock(project: Project, proc: subprocess.Popen[str]) -> None:
+    """A build creates its staging directory right after taking the lock. A fixed sleep was not
+    enough on a loaded machine: the second build won the lock, printed a long report into a pipe
+    nobody read yet, and blocked until the test's timeout."""
+    deadline = time.monotonic() + 60
+    while not list(project.root.glob(".dist.new-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None and list(project.root.glob(".dist.new-*")), "the first build never took the lock"
+
+
 @pytest.mark.slow
 def test_concurrent_builds_wait_for_each_other(built: Project) -> None:
     write_big_corpus(built.schedules, 150)
     first = racecal(built, "build", "--time", LATER_TIME, "-q")
-    time.sleep(0.4)
+    wait_until_it_holds_the_lock(built, first)
     second = racecal(built, "build", "--time", LATER_TIME, "--wait", "300")
     assert first.wait(timeout=300) == 0
     assert second.wait(timeout=300) == 0
@@ -96,7 +106,7 @@ def test_concurrent_builds_wait_for_each_other(built: Project) -> None:
 def test_a_build_that_cannot_get_the_lock_gives_up_clearly(built: Project) -> None:
     write_big_corpus(built.schedules, 150)
     before_first = racecal(built, "build", "--time", LATER_TIME, "-q")
-    time.sleep(0.4)
+    wait_until_it_holds_the_lock(built, before_first)
     second = racecal(built, "build", "--time", LATER_TIME, "--wait", "0.1")
     assert second.wait(timeout=300) == 1
     assert second.stderr is not None
