@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from conftest import LATER_TIME, PLAN_ID, REPO, Project
+from conftest import LATER_TIME, PLAN_ID, REPO, Project, need, parse_icalendar
+from racecal.cli import cli
 from racecal.errors import PublishError
 from racecal.publish import Staging
 
@@ -76,11 +78,21 @@ def test_a_failing_build_leaves_dist_byte_identical(built: Project) -> None:
     assert built.tree() == before
 
 
+def wait_until_it_holds_the_lock(project: Project, proc: subprocess.Popen[str]) -> None:
+    """A build creates its staging directory right after taking the lock. A fixed sleep was not
+    enough on a loaded machine: the second build won the lock, printed a long report into a pipe
+    nobody read yet, and blocked until the test's timeout."""
+    deadline = time.monotonic() + 60
+    while not list(project.root.glob(".dist.new-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None and list(project.root.glob(".dist.new-*")), "the first build never took the lock"
+
+
 @pytest.mark.slow
 def test_concurrent_builds_wait_for_each_other(built: Project) -> None:
     write_big_corpus(built.schedules, 150)
     first = racecal(built, "build", "--time", LATER_TIME, "-q")
-    time.sleep(0.4)
+    wait_until_it_holds_the_lock(built, first)
     second = racecal(built, "build", "--time", LATER_TIME, "--wait", "300")
     assert first.wait(timeout=300) == 0
     assert second.wait(timeout=300) == 0
@@ -94,7 +106,7 @@ def test_concurrent_builds_wait_for_each_other(built: Project) -> None:
 def test_a_build_that_cannot_get_the_lock_gives_up_clearly(built: Project) -> None:
     write_big_corpus(built.schedules, 150)
     before_first = racecal(built, "build", "--time", LATER_TIME, "-q")
-    time.sleep(0.4)
+    wait_until_it_holds_the_lock(built, before_first)
     second = racecal(built, "build", "--time", LATER_TIME, "--wait", "0.1")
     assert second.wait(timeout=300) == 1
     assert second.stderr is not None
@@ -166,3 +178,295 @@ def test_a_broken_previous_build_is_refused_and_nothing_is_published(built: Proj
     assert built.tree() == before
     # --fresh is the deliberate way out.
     assert built.run("build", "--time", LATER_TIME, "--fresh").exit_code == 0
+
+
+# --- where racecal may publish ------------------------------------------------------------------------
+
+KEEP_APART = "Give the site a directory of its own, such as dist"
+
+
+def make_other_repo(p: Project) -> str:
+    (p.root / "other" / ".git").mkdir(parents=True)
+    (p.root / "other" / "README").write_text("not a site")
+    return "other"
+
+
+@pytest.mark.parametrize(
+    ("out", "fresh", "setup", "message"),
+    [
+        ("schedules", True, None, f"'schedules' is the schedules directory; refusing to publish there, as the site would replace your plans. {KEEP_APART}"),
+        ("schedules", False, None, f"'schedules' is the schedules directory; refusing to publish there, as the site would replace your plans. {KEEP_APART}"),
+        ("schedules/site", True, None, f"'schedules/site' lies inside the schedules directory 'schedules'; refusing to publish there. {KEEP_APART}"),
+        ("schedules/meets", False, None, f"'schedules/meets' lies inside the schedules directory 'schedules'; refusing to publish there. {KEEP_APART}"),
+        (".", True, None, f"'.' contains the schedules directory 'schedules'; refusing to publish there, as the site would replace your plans. {KEEP_APART}"),
+        ("/", True, None, f"'/' is the root of the filesystem; refusing to publish there. {KEEP_APART}"),
+        ("other", True, make_other_repo,
+         f"'other' is the root of a git repository (it has a .git entry) and holds no racecal build; refusing to publish there. {KEEP_APART}"),
+    ],
+    ids=["schedules-fresh", "schedules", "inside-schedules", "meets", "project-fresh", "root", "other-repository"],
+)  # fmt: skip
+def test_out_schedules_fresh_does_not_wipe_plans(built: Project, out: str, fresh: bool, setup, message: str) -> None:  # type: ignore[no-untyped-def]
+    """--out that is, contains or lies in the plans, the project, a repository or / is a usage error."""
+    where = setup(built) if setup else None
+    before = {p: p.read_bytes() for p in sorted(built.root.rglob("*")) if p.is_file()}
+    result = built.run("build", "--out", out, "--time", LATER_TIME, *(["--fresh"] if fresh else []))
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: Invalid value for '--out': {message}\n"), result.stderr
+    assert {p: p.read_bytes() for p in sorted(built.root.rglob("*")) if p.is_file()} == before
+    assert where is None or not (built.root / where / "index.html").exists()
+
+
+def test_out_parent_of_the_project_is_refused(built: Project) -> None:
+    inner = built.root / "site-src"
+    inner.mkdir()
+    (built.schedules).rename(inner / "schedules")
+    cwd = os.getcwd()
+    os.chdir(inner)
+    try:
+        result = CliRunner().invoke(cli, ["build", "--out", "..", "--fresh", "--time", LATER_TIME], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"Error: Invalid value for '--out': '..' (which is '{built.root}') contains the schedules directory 'schedules'; "
+        f"refusing to publish there, as the site would replace your plans. {KEEP_APART}\n"
+    ), result.stderr
+
+
+def test_out_current_directory_with_plans_elsewhere_is_refused(built: Project) -> None:
+    site = built.root / "site"
+    (site / ".git").mkdir(parents=True)
+    (site / "README.md").write_text("the project\n")
+    cwd = os.getcwd()
+    os.chdir(site)
+    try:
+        for out in (".", str(site), ".."):
+            result = CliRunner().invoke(cli, ["build", "--schedules", "../schedules", "--out", out, "--fresh"], catch_exceptions=False)
+            assert result.exit_code == 2
+            reason = "is or contains the current directory (your project)" if out != ".." else "contains the schedules directory '../schedules'"
+            assert f"Error: Invalid value for '--out': {out!r}" in result.stderr, result.stderr
+            assert reason in result.stderr
+    finally:
+        os.chdir(cwd)
+    assert sorted(p.name for p in site.iterdir()) == [".git", "README.md"]
+
+
+def add_foreign_files(dist: Path) -> dict[str, bytes]:
+    """What a GitHub Pages user or a deploy step keeps in the output directory."""
+    files = {"CNAME": b"races.example.org\n", ".git/HEAD": b"ref: refs/heads/gh-pages\n", ".git/objects/ab/cdef": b"\x00blob",
+             ".well-known/security.txt": b"Contact: mailto:security@example.org\n", f"{PLAN_ID}/notes.txt": b"kept beside the feeds\n"}  # fmt: skip
+    for name, data in files.items():
+        (dist / name).parent.mkdir(parents=True, exist_ok=True)
+        (dist / name).write_bytes(data)
+    (dist / ".git" / "link").symlink_to("HEAD")
+    return files
+
+
+def test_cname_survives_a_no_change_build(built: Project) -> None:
+    foreign = add_foreign_files(built.dist)
+    before = built.tree()
+    result = built.build(time=LATER_TIME)
+    assert result.stdout.endswith("unchanged: dist/ (1 plan, 1 reused as they were; no changes)\n")
+    assert built.tree() == before
+
+    # A build that changes something, and one that starts the history over, keep them too.
+    for args in ([], ["--fresh"]):
+        built.edit("status: tentative", "status: confirmed") if not args else None
+        built.build(*args, time=LATER_TIME)
+        after = built.tree()
+        assert {name: after[name] for name in foreign} == foreign
+        assert (built.dist / ".git" / "link").readlink() == Path("HEAD")
+        assert set(after) - set(foreign) == set(before) - set(foreign)  # and nothing else appeared
+    assert after[f"{PLAN_ID}/confirmed.ics"] != before[f"{PLAN_ID}/confirmed.ics"]
+    assert not list(built.root.glob(".dist.*-*"))
+
+
+def test_foreign_file_where_the_new_site_writes_is_refused_by_name(built: Project) -> None:
+    (built.dist / "test-runner-2024").mkdir()
+    (built.dist / "test-runner-2024" / "mine.txt").write_text("someone's notes")
+    before = built.tree()
+    second = built.plan_file.read_text().replace("slug: jakob-ingebrigtsen", "slug: test-runner")
+    (built.schedules / "test-runner.yaml").write_text(second)
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: dist: test-runner-2024: not written by racecal, and the new site has a file of the same name; move it away and build again\n"
+    )
+    assert built.tree() == before
+    assert not list(built.root.glob(".dist.*-*"))
+
+
+def test_symlinked_out_is_published_through(built: Project) -> None:
+    webroot = built.root / "www" / "races"
+    webroot.parent.mkdir()
+    built.dist.rename(webroot)
+    built.dist.symlink_to(Path("www") / "races")
+    webroot.chmod(0o751)
+    (webroot / "CNAME").write_text("races.example.org\n")
+    built.edit("status: tentative", "status: confirmed")
+    result = built.build(time=LATER_TIME)
+    assert "wrote dist/ (1 plan, 0 reused as they were; " in result.stdout
+    assert built.dist.is_symlink() and built.dist.readlink() == Path("www") / "races"
+    confirmed = [e["summary"] for e in parse_icalendar(webroot / PLAN_ID / "confirmed.ics") if e["status"] == "CONFIRMED"]
+    assert "Jakob Ingebrigtsen – Monaco Diamond League (Herculis)" in confirmed  # the promoted race reached the web root
+    assert (webroot / "CNAME").read_text() == "races.example.org\n"
+    assert oct(webroot.stat().st_mode & 0o777) == oct(0o751)
+    leftovers = [p.name for p in [*built.root.iterdir(), *webroot.parent.iterdir()] if ".new-" in p.name or ".old-" in p.name]
+    assert leftovers == []
+    # Same plans again: nothing to write, the link and the web root stay as they are (the plan is
+    # reused: its tombstone for Monaco in tentative.ics is not due to expire yet).
+    snapshot = built.tree()
+    assert built.build(time=LATER_TIME).stdout.endswith("unchanged: dist/ (1 plan, 1 reused as they were; no changes)\n")
+    assert built.tree() == snapshot and built.dist.is_symlink()
+
+
+def test_dangling_symlinked_out_is_refused_clearly(built: Project) -> None:
+    built.dist.rename(built.root / "old-dist")
+    built.dist.symlink_to("www/races")
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: dist is a symbolic link to {built.root}/www/races, which is not a directory; create it or remove the link\n"
+    assert not (built.root / "www").exists()
+    assert [p.name for p in built.root.iterdir() if p.name.startswith(".dist.") and p.name != ".dist.lock"] == []
+
+
+def test_out_that_is_a_file_is_not_replaced_even_with_fresh(project: Project) -> None:
+    (project.root / "notes").write_text("my notes\n")
+    result = project.run("build", "--out", "notes", "--fresh", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr == "error: notes exists and is not a directory; racecal publishes a directory there, so move the file away\n"
+    assert (project.root / "notes").read_text() == "my notes\n"
+
+
+def test_leftover_staging_symlink_is_cleaned_up(built: Project) -> None:
+    """An older racecal could leave .dist.new-<pid> as a symlink for ever; the next build removes it."""
+    (built.root / ".dist.new-99999").symlink_to(built.dist)
+    before = built.tree()
+    built.build(time=LATER_TIME)
+    assert not os.path.lexists(built.root / ".dist.new-99999")
+    assert built.tree() == before
+
+
+# --- read-only and full filesystems (real mounts, in a user namespace) ---------------------------------
+
+
+def unshare_available() -> bool:
+    import shutil
+
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=10, check=False)
+    return probe.returncode == 0
+
+
+def in_namespace(project: Project, script: str) -> subprocess.CompletedProcess[str]:
+    need(unshare_available(), "unshare with user namespaces (util-linux)")
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-euc", script], cwd=project.root, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src"), "PY": sys.executable},
+    )  # fmt: skip
+
+
+TREE_HASH = 'find "$1" -type f | LC_ALL=C sort | xargs sha256sum | sha256sum'
+
+
+def test_read_only_output_is_a_clear_error_and_dist_is_untouched(built: Project) -> None:
+    built.edit("status: tentative", "status: confirmed")
+    before = built.tree()
+    script = f"""
+    mount --bind "$PWD" "$PWD" && mount -o remount,bind,ro "$PWD"
+    "$PY" -m racecal build --time {LATER_TIME} 2>/tmp/err-$$ || echo "exit $?" >&2
+    cat /tmp/err-$$ >&2; rm /tmp/err-$$
+    "$PY" -m racecal diff --time {LATER_TIME}
+    """
+    done = in_namespace(built, script)
+    assert done.stderr == "exit 1\nerror: cannot create .dist.lock: Read-only file system; dist was left as it was\n", done.stderr
+    assert built.tree() == before
+    # diff still works in a read-only checkout (no lock file can exist there, and nothing can publish).
+    assert done.stdout == built.run("diff", "--time", LATER_TIME).stdout
+    assert "promoted" in done.stdout
+
+
+def test_full_output_filesystem_is_a_clear_error_and_dist_is_untouched(built: Project) -> None:
+    built.edit("status: tentative", "status: confirmed")
+    script = f"""
+    hash_tree() {{ {TREE_HASH}; }}
+    mkdir -p pub && mount -t tmpfs -o size=2m tmpfs pub && cp -a dist pub/dist
+    head -c 4000000 /dev/zero > pub/filler 2>/dev/null || true  # until the disk is full
+    before=$(hash_tree pub/dist)
+    code=0; "$PY" -m racecal build --out pub/dist --time {LATER_TIME} 2>err >/dev/null || code=$?
+    echo "exit $code"; [ "$before" = "$(hash_tree pub/dist)" ] && echo same; ls -a pub
+    cat err >&2
+    """
+    done = in_namespace(built, script)
+    assert done.stdout == "exit 1\nsame\n.\n..\n.dist.lock\ndist\nfiller\n", done.stdout + done.stderr
+    assert re.fullmatch(r"error: cannot write pub/\.dist\.new-\d+(/\S+)?: No space left on device; pub/dist was left as it was\n", done.stderr), done.stderr
+
+
+# --- diff and a concurrent publish -----------------------------------------------------------------------
+
+
+def test_diff_during_publish_reads_a_consistent_snapshot(built: Project) -> None:
+    """diff waits for the build's lock, so it never reads index.json of one build and feeds of another."""
+    from filelock import FileLock
+
+    published = built.tree()
+    lock = FileLock(str(built.root / ".dist.lock"))
+    lock.acquire(timeout=5)
+    try:
+        # Half-way through a (simulated) publish: a feed already new, index.json still old.
+        (built.dist / PLAN_ID / "confirmed.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+        errors = built.root / "diff.err"
+        with errors.open("w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "racecal", "diff", "--time", LATER_TIME], cwd=built.root, stdout=subprocess.PIPE, stderr=err, text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while "waiting" not in errors.read_text() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, errors.read_text()
+        for name, data in published.items():  # the publish completes
+            (built.dist / name).write_bytes(data)
+    finally:
+        lock.release()
+    out, _ = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (0, "No changes.\n")
+    assert errors.read_text() == "another build is writing dist; waiting up to 60 s for it to finish\n"
+
+
+# --- a --previous server that drips ---------------------------------------------------------------------
+
+
+def test_dripping_previous_server_is_bounded(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import threading
+
+    from racecal import previous
+
+    monkeypatch.setattr(previous, "URL_DEADLINE_SECONDS", 1.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n":
+                if stop.wait(0.2):  # one byte every 0.2 s: each read is quick, the whole never ends
+                    return
+                conn.sendall(bytes([byte]))
+
+    threading.Thread(target=drip, daemon=True).start()
+    before = built.tree()
+    started = time.monotonic()
+    try:
+        result = built.run("build", "--previous", f"http://127.0.0.1:{port}", "--time", LATER_TIME)
+    finally:
+        stop.set()
+        listener.close()
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    assert result.stderr == f"error: http://127.0.0.1:{port}/index.json: no complete answer within 1.5 s; giving up\n"
+    assert 1.5 <= elapsed < 8, elapsed
+    assert built.tree() == before

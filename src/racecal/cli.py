@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -15,9 +18,9 @@ import click
 from racecal import __version__, report
 from racecal.build import BuildResult, Sink, build
 from racecal.errors import PlanError, Problem, RacecalError, for_terminal
-from racecal.load import SourceFile, load_schedules, read_all, read_source
+from racecal.load import SourceFile, discover, load_schedules, read_all, read_source
 from racecal.previous import Previous, read_previous
-from racecal.publish import NullSink, Staging, locked
+from racecal.publish import NullSink, Staging, locked, output_refusal, real_output
 from racecal.settings import Settings, check_base_url, parse_settings
 
 SETTINGS_FILE = "racecal.yaml"
@@ -230,6 +233,10 @@ def _wants_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
 def _colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -263,8 +270,7 @@ def check(paths: tuple[Path, ...]) -> None:
             plan_files, catalogue_files, read_problems = read_all(path)
         else:
             plan_files = [s for s in [read_source(path, problems)] if s]
-            meets_dir = path.parent / "meets"
-            catalogue_files = [s for s in (read_source(p, problems) for p in sorted(meets_dir.glob("*.y*ml"))) if s]
+            catalogue_files = [s for s in (read_source(p, problems, path.parent) for p in discover(path.parent, problems)[1]) if s]
             read_problems = []
         problems += read_problems
         loaded = load_schedules(plan_files, catalogue_files, problems)
@@ -299,9 +305,12 @@ def build_command(
       racecal build
       racecal build --base-url https://example.org/races --previous https://example.org/races
     """
+    if refusal := output_refusal(out, schedules, Path.cwd()):
+        raise click.BadParameter(refusal, param_hint="'--out'")
     settings = _settings(config, base_url)
-    with locked(out, wait, lambda message: click.echo(message, err=True)):
-        staging = Staging.create(out)
+    target = real_output(out)
+    with locked(target, wait, _say):
+        staging = Staging.create(target)
         try:
             result = _run(schedules, out, previous, fresh, settings, when, _wants_progress(quiet), staging, jobs)
         except BaseException:
@@ -336,7 +345,11 @@ def build_command(
 @click.option("--base-url", metavar="URL", help="As for build.")
 @click.option("--config", type=click.Path(path_type=Path), help="As for build.")
 @_time_option
-def diff(schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: str | None) -> None:
+@click.option("--wait", type=float, default=60, show_default=True, help="Seconds to wait for a build that is publishing the previous build.")
+def diff(
+    schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: str | None,
+    wait: float,
+) -> None:  # fmt: skip
     """Show what the next build would change, per plan and feed, without writing anything.
 
     \b
@@ -346,7 +359,10 @@ def diff(schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: 
       racecal diff --format json --exit-code
     """
     settings = _settings(config, base_url)
-    result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1, write_reused=False)
+    local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
+    # The build's lock, so a build swapping in its site cannot be read half old, half new.
+    with locked(real_output(local), wait, _say, reader=True) if local and local.is_dir() else contextlib.nullcontext():
+        result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1, write_reused=False)
     if fmt == "json":
         click.echo(report.as_json(result.changes))
     elif fmt == "markdown":
@@ -360,7 +376,7 @@ def diff(schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: 
 @cli.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"), show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0 picks a free port.")
 def serve(directory: Path, host: str, port: int) -> None:
     """Preview the built site locally, with the headers calendar clients expect.
 
@@ -374,7 +390,12 @@ def serve(directory: Path, host: str, port: int) -> None:
 
     if not directory.is_dir():
         raise click.ClickException(f"{directory} does not exist; run racecal build first")
-    server = make_server(directory, host, port)
+    try:
+        server = make_server(directory, host, port)
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise click.BadParameter(f"cannot listen on {host!r}: {exc.strerror or exc}", param_hint="'--host'") from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
     click.echo(f"serving {directory}/ on http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()

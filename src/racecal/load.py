@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 import unicodedata
 import zoneinfo
@@ -25,6 +26,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from racecal.errors import PlanError, Problem
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.model import SLUG_RE, Athlete, Meet, Plan, Race, Result, Session, Source, Status, Venue
 
 # Limits (documented in the README under "Guarantees"). A season plan is a few kilobytes.
@@ -101,29 +103,62 @@ class SourceFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def shown_path(path: Path) -> str:
+    """A path as messages show it; bytes of a non-UTF-8 name appear as \\xNN escapes, never raw."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def read_source(path: Path, problems: list[Problem], base: Path | None = None) -> SourceFile | None:
-    shown = str(path)
+    """Read one input file, or record why not.
+
+    With ``base`` (a file found in the schedules directory) only a regular file is read, never a
+    symlink: a link could lead anywhere, and a file's content can appear in messages. A path named
+    on the command line (``racecal check FILE``, ``--config``) may be a symlink to a regular file.
+    FIFOs, devices and directories are refused without blocking; at most the limit + 1 byte is read.
+    """
+    shown = shown_path(path)
+    if shown != str(path):
+        problems.append(Problem(shown, 1, 1, "file", "the file name is not valid UTF-8; rename the file"))
+        return None
     key = path.relative_to(base).as_posix() if base else ""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(
-                Problem(shown, 1, 1, "file", f"is {size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
-            )
-            return None
-        return SourceFile(shown, path.read_bytes(), key)
+        data = read_bounded(path, MAX_FILE_BYTES, follow_symlinks=base is None)
+    except NotRegularFileError as exc:
+        if exc.symlink:
+            message = "is a symbolic link; only regular files inside the schedules directory are read (copy the file in instead)"
+        else:
+            message = f"is {exc.kind}, not a regular file"
+        problems.append(Problem(shown, 1, 1, "file", message))
+        return None
+    except TooLargeError as exc:
+        problems.append(Problem(shown, 1, 1, "file", f"is {exc.size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB"))
+        return None
     except OSError as exc:
         problems.append(Problem(shown, 1, 1, "file", f"cannot be read: {exc.strerror or exc}"))
         return None
+    return SourceFile(shown, data, key)
 
 
-def discover(schedules: Path) -> tuple[list[Path], list[Path]]:
-    """Plan files and catalogue files of a schedules directory, in a stable order."""
+YAML_SUFFIXES = (".yaml", ".yml")  # in any case: Plan.YAML is a plan too
+
+
+def discover(schedules: Path, problems: list[Problem]) -> tuple[list[Path], list[Path]]:
+    """Plan files and catalogue files of a schedules directory, in a stable order.
+
+    Every entry named *.yaml or *.yml (any case) that is not a real directory is returned, so that
+    read_source reports symlinks, FIFOs and the like instead of their being skipped in silence.
+    """
 
     def yamls(d: Path) -> list[Path]:
-        return sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()) if d.is_dir() else []
+        if not d.is_dir():
+            return []
+        return sorted(p for p in d.iterdir() if p.suffix.lower() in YAML_SUFFIXES and (p.is_symlink() or not p.is_dir()))
 
-    return yamls(schedules), yamls(schedules / "meets")
+    meets = schedules / "meets"
+    if meets.is_symlink():
+        problems.append(Problem(shown_path(meets), 1, 1, "meets", "is a symbolic link; the meet catalogue must be a real directory inside the schedules directory"))
+        return yamls(schedules), []
+    return yamls(schedules), yamls(meets)
 
 
 # --- YAML → node tree -------------------------------------------------------------------------------
@@ -886,7 +921,7 @@ def read_all(schedules: Path) -> tuple[list[SourceFile], list[SourceFile], list[
     if not schedules.is_dir():
         problems.append(Problem(str(schedules), 1, 1, "schedules", "is not a directory"))
         return [], [], problems
-    plan_paths, meet_paths = discover(schedules)
+    plan_paths, meet_paths = discover(schedules, problems)
     plans = [s for s in (read_source(p, problems, schedules) for p in plan_paths) if s]
     meets = [s for s in (read_source(p, problems, schedules) for p in meet_paths) if s]
     return plans, meets, problems

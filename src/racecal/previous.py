@@ -12,6 +12,7 @@ feed is caught instead of being silently overwritten or reused.
 from __future__ import annotations
 
 import hashlib
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,11 +21,13 @@ from pathlib import Path
 
 from racecal import index
 from racecal.errors import PreviousBuildError
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.history import PlanState, state_from_json
 from racecal.index import IndexEntry
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
-URL_TIMEOUT_SECONDS = 20
+URL_TIMEOUT_SECONDS = 20  # per socket operation
+URL_DEADLINE_SECONDS = 120.0  # per file, from connecting to the last byte
 
 
 @dataclass
@@ -89,9 +92,12 @@ def read_previous(location: str | Path | None) -> Previous:
 def _read_local(location: str) -> bytes:
     path = Path(location)
     try:
-        if path.stat().st_size > MAX_PREVIOUS_FILE:
-            raise PreviousBuildError(f"{path}: larger than {MAX_PREVIOUS_FILE // 2**20} MiB")
-        return path.read_bytes()
+        # Not followed: racecal never publishes a symlink, and a FIFO planted in dist/ must not block.
+        return read_bounded(path, MAX_PREVIOUS_FILE, follow_symlinks=False)
+    except NotRegularFileError as exc:
+        raise PreviousBuildError(f"{path}: is {exc.kind}, which racecal never publishes; remove it or pass --fresh") from None
+    except TooLargeError:
+        raise PreviousBuildError(f"{path}: larger than {MAX_PREVIOUS_FILE // 2**20} MiB") from None
     except FileNotFoundError:
         raise PreviousBuildError(f"{path}: missing from the previous build") from None
     except OSError as exc:
@@ -99,6 +105,32 @@ def _read_local(location: str) -> bytes:
 
 
 def _fetch(url: str) -> bytes:
+    """One file of a live site, within a total deadline.
+
+    urllib's timeout applies to each socket operation, so a server dripping a byte every few
+    seconds (or a DNS lookup that hangs, which no timeout covers) could hold a build for ever. The
+    fetch runs in a daemon thread and is abandoned at the deadline; the process does not wait for it.
+    """
+    outcome: list[bytes | BaseException] = []
+
+    def fetch() -> None:
+        try:
+            outcome.append(_fetch_unbounded(url))
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=fetch, name="racecal-fetch", daemon=True)
+    worker.start()
+    worker.join(URL_DEADLINE_SECONDS)
+    if not outcome:
+        raise PreviousBuildError(f"{url}: no complete answer within {URL_DEADLINE_SECONDS:g} s; giving up")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _fetch_unbounded(url: str) -> bytes:
     # Only http(s) URLs reach here (read_previous checks the scheme).
     request = urllib.request.Request(url, headers={"User-Agent": "racecal", "Accept-Encoding": "identity"})  # noqa: S310
     try:

@@ -9,17 +9,25 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import json
 import os
 import posixpath
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from racecal import site
 from racecal.errors import PublishError
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded
+from racecal.model import SLUG_RE
 
 _RENAME_EXCHANGE = 2
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+# What build writes in each plan's directory (tests/test_files.py checks this against the golden tree).
+PLAN_FILES = frozenset({"confirmed.ics", "tentative.ics", "all.ics", "index.html", "changes.atom", "changes.json", "state.json"})
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -44,34 +52,68 @@ def _siblings(out: Path, kind: str) -> list[Path]:
 
 
 @contextlib.contextmanager
-def locked(out: Path, timeout: float, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """Hold the output directory's lock for a whole build (read previous → write → swap)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+def locked(out: Path, timeout: float, on_wait: Callable[[str], None], *, reader: bool = False) -> Iterator[None]:
+    """Hold the output directory's lock for a whole build (read previous → write → swap).
+
+    ``racecal diff`` takes it as a ``reader``, so it never reads a build half-way through its swap.
+    A reader that cannot create the lock file (a read-only checkout) reads without it: nothing can
+    publish there either.
+    """
     lock_path = out.parent / f".{out.name}.lock"
-    lock = FileLock(str(lock_path))
+    lock = _acquire(out, lock_path, timeout, on_wait, reader)
+    if lock is None:
+        yield
+        return
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        on_wait(f"another build is writing {out}; waiting up to {timeout:g} s for it to finish")
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
-            raise PublishError(f"gave up after {timeout:g} s: another build still holds {lock_path}") from None
-    try:
-        _recover(out)
+        if not reader:
+            _recover(out)
         yield
     finally:
         lock.release()
 
 
+def _acquire(out: Path, lock_path: Path, timeout: float, on_wait: Callable[[str], None], reader: bool) -> FileLock | None:
+    try:
+        if not reader:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        elif not out.parent.is_dir():
+            return None
+        lock = FileLock(str(lock_path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            on_wait(f"another build is writing {out}; waiting up to {timeout:g} s for it to finish")
+            try:
+                lock.acquire(timeout=timeout)
+            except Timeout:
+                raise PublishError(f"gave up after {timeout:g} s: another build still holds {lock_path}") from None
+    except OSError as exc:
+        if reader:
+            return None
+        raise PublishError(f"cannot create {lock_path}: {exc.strerror or exc}; {out} was left as it was") from None
+    return lock
+
+
 def _recover(out: Path) -> None:
     """Undo what a killed build left behind (we hold the lock, so nothing else is writing)."""
     olds = _siblings(out, "old")
-    if not out.exists() and olds:
-        olds[-1].rename(out)  # killed between the two renames of the fallback swap
-        olds = olds[:-1]
+    try:
+        if not out.exists() and olds:
+            olds[-1].rename(out)  # killed between the two renames of the fallback swap
+            olds = olds[:-1]
+    except OSError as exc:
+        raise PublishError(f"cannot restore {olds[-1]} to {out}: {exc.strerror or exc}") from None
     for leftover in [*olds, *_siblings(out, "new")]:
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove(leftover)
+
+
+def _remove(path: Path) -> None:
+    """Remove a leftover of ours, whatever it became (an older racecal could leave a symlink here)."""
+    if path.is_symlink() or not path.is_dir():
+        with contextlib.suppress(OSError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _safe_target(root: Path, relative: str) -> Path:
@@ -97,8 +139,11 @@ class Staging:
     @classmethod
     def create(cls, out: Path) -> Staging:
         root = out.parent / f".{out.name}.new-{os.getpid()}"
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
+        _remove(root)
+        try:
+            root.mkdir(parents=True)
+        except OSError as exc:
+            raise _cannot_write(root, out, exc) from None
         return cls(root, out)
 
     @classmethod
@@ -113,35 +158,218 @@ class Staging:
         return target
 
     def write(self, name: str, data: bytes) -> None:
-        self._target(name).write_bytes(data)
+        try:
+            self._target(name).write_bytes(data)
+        except OSError as exc:
+            raise _cannot_write(self.root / name, self.out, exc) from None
 
     def link(self, name: str, source: Path) -> None:
-        target = self._target(name)
         try:
-            os.link(source, target)  # unchanged plans: no bytes copied
-        except OSError:
-            shutil.copy2(source, target)
+            target = self._target(name)
+            try:
+                os.link(source, target)  # unchanged plans: no bytes copied
+            except OSError:
+                shutil.copy2(source, target)
+        except OSError as exc:
+            raise _cannot_write(self.root / name, self.out, exc) from None
 
     def discard(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        _remove(self.root)
 
     def swap(self) -> None:
-        """Make the staged site the published one, atomically where the OS allows."""
+        """Make the staged site the published one, atomically where the OS allows.
+
+        What is in ``out`` but was not published by racecal (a CNAME, .git/, .well-known/) is
+        carried into the new site first, as hard links, so it survives every build.
+        """
         out = self.out
         try:
-            if out.exists():
-                if _exchange(self.root, out):
-                    shutil.rmtree(self.root)
-                    return
-                old = out.parent / f".{out.name}.old-{os.getpid()}"
-                out.rename(old)
+            if not out.exists():
                 self.root.rename(out)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
+                return
+            self._keep_foreign_files()
+            self.root.chmod(stat.S_IMODE(out.stat().st_mode))  # a web root keeps its permissions
+            if _exchange(self.root, out):
+                _remove(self.root)  # now the previous site
+                return
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            try:
                 self.root.rename(out)
+            except OSError:
+                old.rename(out)  # put it back (a failure here is undone by the next run's _recover)
+                raise
+            _remove(old)
+        except OSError as exc:
+            self.discard()
+            raise PublishError(f"cannot swap the new site into {out}: {exc.strerror or exc}; {out} was left as it was") from None
         except BaseException:
             self.discard()
             raise
+
+    def _keep_foreign_files(self) -> None:
+        foreign = foreign_entries(self.out)
+        clashing = [name for name in foreign if os.path.lexists(self.root / name)]
+        if clashing:
+            raise PublishError(
+                f"{self.out}: {', '.join(clashing)}: not written by racecal, and the new site has a file of the same name; "
+                "move it away and build again"
+            )
+        for name in foreign:
+            (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+            _replicate(self.out / name, self.root / name)
+
+
+def _cannot_write(where: Path, out: Path, exc: OSError) -> PublishError:
+    return PublishError(f"cannot write {where}: {exc.strerror or exc}; {out} was left as it was")
+
+
+# --- files in the output that racecal did not publish -------------------------------------------------
+
+
+def _site_files() -> frozenset[str]:
+    return frozenset({"index.html", "index.json", *site.static_files()})
+
+
+def published_names(out: Path) -> set[str]:
+    """What racecal published in ``out``, as relative paths: the site-level files, and each plan's
+    directory with its files, as dist/index.json lists them.
+
+    So that --fresh can replace a damaged build, a directory with a slug for a name and a
+    state.json in it also counts as a plan directory, and the files racecal writes in every plan
+    directory count as its own there, whatever the index says.
+    """
+    names: set[str] = set(_site_files())
+    try:
+        index = json.loads(read_bounded(out / "index.json", MAX_INDEX_BYTES, follow_symlinks=False))
+        plans = index["plans"] if isinstance(index, dict) and index.get("generator") == "racecal" else []
+    except (OSError, ValueError, NotRegularFileError, TooLargeError, KeyError):
+        plans = []
+    plan_files: dict[str, set[str]] = {}
+    for plan in plans if isinstance(plans, list) else []:
+        plan_id = plan.get("id") if isinstance(plan, dict) else None
+        files = plan.get("files") if isinstance(plan, dict) else None
+        if isinstance(plan_id, str) and SLUG_RE.match(plan_id):
+            plan_files[plan_id] = {name for name in files if isinstance(name, str)} if isinstance(files, dict) else set()
+    for entry in _entries(out):
+        if SLUG_RE.match(entry.name) and entry.is_dir(follow_symlinks=False) and (Path(entry.path) / "state.json").is_file():
+            plan_files.setdefault(entry.name, set())
+    for plan_id, files in plan_files.items():
+        names.add(plan_id)
+        names.update(f"{plan_id}/{name}" for name in files | PLAN_FILES if "/" not in name)
+    return names
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """Entries of ``out`` racecal did not publish (relative paths, a directory as one entry)."""
+    published = published_names(out)
+    foreign: list[str] = []
+    for entry in _entries(out):
+        if entry.name not in published:
+            foreign.append(entry.name)
+        elif entry.is_dir(follow_symlinks=False) and entry.name not in _site_files():
+            foreign += [f"{entry.name}/{inner.name}" for inner in _entries(Path(entry.path)) if f"{entry.name}/{inner.name}" not in published]
+        elif entry.is_dir(follow_symlinks=False):
+            foreign.append(entry.name)  # a directory named like a site file: not ours
+    return sorted(foreign)
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda e: e.name)
+    except OSError as exc:
+        raise PublishError(f"cannot list {directory}: {exc.strerror or exc}") from None
+
+
+def _replicate(source: Path, target: Path) -> None:
+    """A copy made of hard links (no bytes copied); symlinks stay symlinks and are not followed."""
+    try:
+        if source.is_symlink():
+            target.symlink_to(source.readlink())
+        elif source.is_dir():
+            shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(source), str(target))
+    except (OSError, shutil.Error) as exc:
+        raise PublishError(f"cannot carry {source} (not written by racecal) into the new site: {exc}") from None
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        mode = os.lstat(source).st_mode
+        if stat.S_ISREG(mode):
+            shutil.copy2(source, target)
+        elif stat.S_ISFIFO(mode):
+            os.mkfifo(target, stat.S_IMODE(mode))
+        # A socket or device node cannot be copied to another filesystem; it holds no data.
+
+
+# --- where racecal may publish ----------------------------------------------------------------------
+
+
+def output_refusal(out: Path, schedules: Path, cwd: Path) -> str | None:
+    """Why ``out`` must not be published to, or None.
+
+    Publishing replaces the output directory as a whole, so it must be a directory of its own:
+    never the plans, the project, a repository or the filesystem root.
+    """
+    target = out.resolve()
+    plans = schedules.resolve()
+    reason = _refusal_reason(out, target, schedules, plans, cwd)
+    if reason is None:
+        return None
+    shown = repr(str(out)) if target == out.absolute() else f"{str(out)!r} (which is {str(target)!r})"
+    return f"{shown} {reason}. Give the site a directory of its own, such as dist"
+
+
+def _refusal_reason(out: Path, target: Path, schedules: Path, plans: Path, cwd: Path) -> str | None:
+    if target == Path(target.anchor):
+        return "is the root of the filesystem; refusing to publish there"
+    if target == plans:
+        return "is the schedules directory; refusing to publish there, as the site would replace your plans"
+    if target in plans.parents:
+        return f"contains the schedules directory {str(schedules)!r}; refusing to publish there, as the site would replace your plans"
+    if plans in target.parents:
+        return f"lies inside the schedules directory {str(schedules)!r}; refusing to publish there"
+    if target == cwd or target in cwd.parents:
+        return "is or contains the current directory (your project); refusing to publish there"
+    for repository in sorted({r for r in (_repository_root(plans), _repository_root(cwd)) if r is not None}):
+        if target == repository or target in repository.parents:
+            return f"is or contains the git repository {str(repository)!r}; refusing to publish there"
+    if os.path.lexists(target / ".git") and not is_racecal_build(target):
+        return "is the root of a git repository (it has a .git entry) and holds no racecal build; refusing to publish there"
+    return None
+
+
+def _repository_root(inside: Path) -> Path | None:
+    for candidate in (inside, *inside.parents):
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return None
+
+
+def is_racecal_build(directory: Path) -> bool:
+    try:
+        index = json.loads(read_bounded(directory / "index.json", MAX_INDEX_BYTES, follow_symlinks=False))
+    except (OSError, ValueError, NotRegularFileError, TooLargeError):
+        return False
+    return isinstance(index, dict) and index.get("generator") == "racecal"
+
+
+def real_output(out: Path) -> Path:
+    """Where to publish: a symlinked output directory (to a web root) is published through, so the
+    link stays and the directory it points to is swapped atomically."""
+    if not out.is_symlink():
+        if os.path.lexists(out) and not out.is_dir():
+            raise PublishError(f"{out} exists and is not a directory; racecal publishes a directory there, so move the file away")
+        return out
+    target = out.resolve()
+    if not target.is_dir():
+        raise PublishError(f"{out} is a symbolic link to {target}, which is not a directory; create it or remove the link")
+    return target
 
 
 class NullSink:

@@ -1,13 +1,21 @@
-"""A local preview server for dist/ with the headers calendar clients need."""
+"""A local preview server for dist/ with the headers calendar clients need.
+
+Each connection has its own thread and a socket timeout, so a slow or silent client holds only
+itself, and only for ``timeout`` seconds. Only regular files inside the served directory are
+served: a symlink that leads out of it is "not found", as is anything that is not a file.
+"""
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
 import http.server
+import io
 import os
 from functools import partial
 from pathlib import Path
+
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 
 TYPES = {
     ".ics": "text/calendar; charset=utf-8",
@@ -17,47 +25,72 @@ TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
 }
+CONNECTION_TIMEOUT_SECONDS = 10.0
+MAX_SERVED_FILE = 256 * 1024 * 1024
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with ETag/Last-Modified and 304s; never compressed (Outlook fails on gzip)."""
 
+    timeout = CONNECTION_TIMEOUT_SECONDS  # StreamRequestHandler applies it to the socket
+
     def guess_type(self, path: str | os.PathLike[str]) -> str:
         return TYPES.get(Path(path).suffix, "application/octet-stream")
 
     def send_head(self):  # type: ignore[no-untyped-def]
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
+        root = Path(self.directory).resolve()
+        try:
+            path = Path(self.translate_path(self.path))
+            real = path.resolve()
+            inside = real == root or root in real.parents
+            is_dir = inside and real.is_dir()
+        except (ValueError, OSError):  # a NUL byte, a name too long, a symlink loop
+            self.send_error(400, "Bad request path")
+            return None
+        if not inside:
+            self.send_error(404, "File not found")
+            return None
+        if is_dir:
             return super().send_head()
         try:
-            data = path.read_bytes()
-        except OSError:
+            data = read_bounded(real, MAX_SERVED_FILE, follow_symlinks=False)
+            modified = email.utils.formatdate(real.stat().st_mtime, usegmt=True)
+        except (OSError, NotRegularFileError, TooLargeError):
             self.send_error(404, "File not found")
             return None
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-        modified = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304)
             self.send_header("ETag", etag)
             self.end_headers()
             return None
         self.send_response(200)
-        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Type", self.guess_type(real))
         self.send_header("Content-Length", str(len(data)))
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", modified)
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
-        import io
-
         return io.BytesIO(data)
+
+    def list_directory(self, path: str | os.PathLike[str]):  # type: ignore[no-untyped-def]
+        try:
+            return super().list_directory(path)
+        except ValueError:  # a name the listing cannot encode
+            self.send_error(400, "Bad request path")
+            return None
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
         if not self.server.quiet:  # type: ignore[attr-defined]
             super().log_message(format, *args)
 
 
-def make_server(directory: Path, host: str, port: int, quiet: bool = False) -> http.server.ThreadingHTTPServer:
-    server = http.server.ThreadingHTTPServer((host, port), partial(Handler, directory=str(directory)))
+def make_server(
+    directory: Path, host: str, port: int, quiet: bool = False, timeout: float = CONNECTION_TIMEOUT_SECONDS
+) -> http.server.ThreadingHTTPServer:
+    """Raises OSError when the address cannot be used (busy port, unknown host)."""
+    handler = type("BoundHandler", (Handler,), {"timeout": timeout})
+    server = http.server.ThreadingHTTPServer((host, port), partial(handler, directory=str(directory)))
+    server.daemon_threads = True
     server.quiet = quiet  # type: ignore[attr-defined]
     return server
