@@ -62,6 +62,7 @@ class PlanState:
     files: dict[str, str] = field(default_factory=dict)  # file name → sha256 of what was published
     floors: dict[str, int] = field(default_factory=dict)  # forgotten race id → the last SEQUENCE it had
     removed: bool = False  # the plan's file was deleted; its feeds stay valid calendars
+    newest: datetime | None = None  # the newest stamp the plan ever had, kept when its race is forgotten
 
     def plan(self, races: tuple[Race, ...] = ()) -> Plan:
         return Plan(self.athlete, self.season, races, self.source_path, self.timezone)
@@ -74,7 +75,8 @@ class PlanState:
 
     @property
     def latest(self) -> datetime | None:
-        return max((r.stamp for r in self.races.values()), default=None)
+        stamps = [r.stamp for r in self.races.values()] + ([self.newest] if self.newest else [])
+        return max(stamps, default=None)
 
 
 @dataclass
@@ -197,9 +199,10 @@ def compile_plan(
             deleted=race is None,
         )
 
-    # The empty-feed journal's DTSTAMP must not move when nothing changes: with no race to date it,
-    # the start of the season.
-    latest = max((r.stamp for r in states.values()), default=datetime(plan.season, 1, 1, tzinfo=UTC))
+    # The empty-feed journal's DTSTAMP is the newest stamp the plan ever had, so it never goes back
+    # when a race is forgotten; a plan that never had a race dates it from the start of its season.
+    newest = max([r.stamp for r in states.values()] + ([previous.latest] if previous and previous.latest else []), default=None)
+    latest = newest or datetime(plan.season, 1, 1, tzinfo=UTC)
     feeds = {feed: calendar(plan, feed, placed[feed], settings, latest, removed) for feed in placed}
     stamp_text = ics.format_utc(build_time)
     history = (previous.changes if previous else []) + [{"build": stamp_text, **c.to_dict()} for c in changes]
@@ -214,6 +217,7 @@ def compile_plan(
         changes=history[-MAX_CHANGES_KEPT:],
         floors=dict(sorted(floors.items())),
         removed=removed,
+        newest=newest,
     )
     return PlanOutput(feeds, state, changes, plan.races)
 
@@ -254,6 +258,7 @@ def state_to_json(state: PlanState) -> bytes:
         "files": state.files,
         "removed": state.removed,
         "floors": state.floors,
+        "latest": _time_text(state.newest),
         "races": {
             rid: {
                 "seq": r.seq,
@@ -273,7 +278,7 @@ def state_to_json(state: PlanState) -> bytes:
     return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
-STATE_KEYS = ("format", "plan", "athlete", "season", "timezone", "source", "inputs", "files", "removed", "floors", "races", "changes")
+STATE_KEYS = ("format", "plan", "athlete", "season", "timezone", "source", "inputs", "files", "removed", "floors", "latest", "races", "changes")
 RACE_STATE_KEYS = ("seq", "stamp", "fingerprint", "deleted", "snapshot", "published")
 _FINGERPRINT = re.compile(r"^([0-9a-f]{32}|deleted)$")
 _SOURCE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f\\]{1,400}$")
@@ -287,7 +292,7 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
         root = readback.node(readback.loads(data, where))
     except PreviousBuildError as exc:
         raise PreviousBuildError(f"{where}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
-    top = r.mapping(root, "", STATE_KEYS, required=tuple(k for k in STATE_KEYS if k not in ("removed", "floors")))
+    top = r.mapping(root, "", STATE_KEYS, required=tuple(k for k in STATE_KEYS if k not in ("removed", "floors", "latest")))
     if top is None:
         r.check()
         raise AssertionError("unreachable")
@@ -311,6 +316,7 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
         if digest:
             files[name] = digest
     removed = r.flag(top["removed"], "removed") if "removed" in top else False
+    newest = r.stamp(top["latest"], "latest") if "latest" in top and not top["latest"].tag.endswith(":null") else None
     floors: dict[str, int] = {}
     if "floors" in top:
         for race_id, value in (r.mapping(top["floors"], "floors", readback.keys_of(top["floors"])) or {}).items():
@@ -327,7 +333,7 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
     changes = [c for c in (change_record(r, item, sub) for sub, item in r.items(top["changes"], "changes", MAX_CHANGES_KEPT)) if c] if "changes" in top else []
     r.check()
     assert stated_id and athlete and season and timezone and source is not None and inputs is not None and removed is not None
-    return PlanState(stated_id, athlete, season, timezone, source, inputs, races, changes, files, floors, removed)
+    return PlanState(stated_id, athlete, season, timezone, source, inputs, races, changes, files, floors, removed, newest)
 
 
 PLAN_FILES = ("all.ics", "confirmed.ics", "tentative.ics", "index.html", "changes.atom", "changes.json")
