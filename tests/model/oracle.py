@@ -192,7 +192,8 @@ class FeedView:
     plan: str
     feed: str
     events: dict[str, Expected]
-    removed: bool  # a deleted plan whose feeds are empty: the name says "(removed)"
+    present: bool  # the plan file is there: the name must not say "(removed)"
+    removed: bool  # a deleted plan whose feeds are empty: the name must say "(removed)" (in between: either)
     digest: Any  # equal between two builds ⇒ the feed's bytes must be identical
 
     @property
@@ -215,6 +216,7 @@ class PlanMemory:
     present: bool = True
     races: dict[str, RaceMemory] = field(default_factory=dict)
     floors: dict[str, int] = field(default_factory=dict)
+    changed: datetime | None = None  # the plan's latest build time: an empty feed's VJOURNAL carries it
 
 
 class Oracle:
@@ -247,8 +249,10 @@ class Oracle:
                 seq = memory.floors.pop(race_id) + 1 if race_id in memory.floors else 0
                 old = RaceMemory(seq, at, visible, race, {feed: {} for feed in FEEDS})
                 memory.races[race_id] = old
+                memory.changed = at
             elif old.visible != visible:
                 old.seq, old.stamp, old.visible = old.seq + 1, at, visible
+                memory.changed = at
             if race is not None:
                 old.race = race
             for feed in FEEDS:
@@ -292,7 +296,10 @@ class Oracle:
                     memory.athlete,
                     memory.present,
                     removed,
+                    # An empty feed's journal carries "the plan's latest build time"; the docs leave open
+                    # whether forgetting an expired race moves it, so an empty feed claims less.
+                    (memory.changed, sorted((r, m.seq, m.stamp) for r, m in memory.races.items())) if not events else None,
                     sorted((k, e.seq, e.stamp, e.kind, memory.races[e.race].visible) for k, e in events.items()),
                 )
-                out[plan_id, feed] = FeedView(plan_id, feed, events, removed, copy.deepcopy(digest))
+                out[plan_id, feed] = FeedView(plan_id, feed, events, memory.present, removed, copy.deepcopy(digest))
         return out
