@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from oracle import FeedView, Oracle
 from parsers import icaljs_available, parsers
-from world import ATHLETES, CITIES, STEPS, WORDS, ZONES, World, compare, sessions_for, sessions_span, slug
+from world import ATHLETES, CITIES, STEPS, WORDS, ZONES, World, compare, sessions_for, sessions_span, slug, valid_local
 
 EXAMPLES = int(os.environ.get("RACECAL_MODEL_EXAMPLES", "12"))
 IN_CI = bool(os.environ.get("CI"))
@@ -280,8 +280,11 @@ class Subscribers(RuleBasedStateMachine):
         if len(race["sessions"]) > 1 and data.draw(st.booleans()):
             race["sessions"].pop(data.draw(st.integers(0, len(race["sessions"]) - 1)))
         else:
-            extra = data.draw(sessions_for(race["timezone"], race["start"].year, [self.next_id("s")]))
-            race["sessions"].append(extra[0])
+            day = race["start"] + timedelta(days=data.draw(st.integers(0, 2)))
+            clock = time(data.draw(st.integers(0, 23)), data.draw(st.integers(0, 59)))
+            while not valid_local(day, clock, race["timezone"]):
+                clock = time((clock.hour + 1) % 24, clock.minute)
+            race["sessions"].append({"id": self.next_id("s"), "name": f"Final {self.counter}", "date": day, "time": f"{clock:%H:%M}"})
         race["start"], race["end"] = sessions_span(race["sessions"])
 
     @rule(data=st.data(), note=st.sampled_from(["Season opener.", '"Then probably here."', "Pacemakers confirmed."]), then=THEN)

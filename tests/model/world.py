@@ -25,8 +25,9 @@ from parsers import ParsedEvent, ParsedFeed
 
 from racecal.cli import cli  # the system under test, run only as its command line
 
-# Every zone a plan may name ('localtime' is this machine's copy of one, not an IANA name).
-ZONES = sorted(z for z in available_timezones() if z != "localtime")
+# Every zone a plan may name ('localtime' is this machine's copy of one, not an IANA name);
+# RACECAL_MODEL_ZONES=UTC,Europe/Oslo narrows them to chase a history bug past a timezone one.
+ZONES = os.environ.get("RACECAL_MODEL_ZONES", "").split(",") if os.environ.get("RACECAL_MODEL_ZONES") else sorted(z for z in available_timezones() if z != "localtime")
 ATHLETES = ["Anna Kowalska", "Ben Osei", "Chloé Martin", "Dmitri Ivanov", "Eva Lindqvist", "Farah Haddad"]
 WORDS = ["Alpha", "Bislett", "Coastal", "Delta", "Eastern", "Fjord", "Golden", "Harbour", "Indoor", "Jubilee", "Kestrel", "Lakeside"]
 CITIES = [("Oslo", "Norway"), ("Rome", "Italy"), ("Eugene", "USA"), ("Nairobi", "Kenya"), ("Tokyo", "Japan"), ("Lima", "Peru")]
