@@ -28,7 +28,7 @@ from oracle import FeedView, Oracle
 from parsers import icaljs_available, parsers
 from world import ATHLETES, CITIES, STEPS, WORDS, ZONES, World, compare, sessions_for, sessions_span, slug, valid_local
 
-EXAMPLES = int(os.environ.get("RACECAL_MODEL_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("RACECAL_MODEL_EXAMPLES", "16"))
 IN_CI = bool(os.environ.get("CI"))
 MODEL_SETTINGS = settings(
     max_examples=EXAMPLES,
