@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from oracle import FeedView, Oracle
@@ -387,3 +387,30 @@ def test_every_subscriber_sees_the_plan_after_every_build() -> None:
     need_icaljs()
     Subscribers.TestCase.settings = MODEL_SETTINGS
     Subscribers.TestCase().runTest()
+
+
+# --- timed sessions over the whole range of years a plan may use -------------------------------------
+
+
+@pytest.mark.external
+@settings(max_examples=max(EXAMPLES, 10), deadline=None, suppress_health_check=list(HealthCheck), phases=MODEL_SETTINGS.phases)
+@given(data=st.data())
+def test_every_parser_reads_each_session_at_the_instant_zoneinfo_gives(data: st.DataObject) -> None:
+    """One build, three zones, any year 1900–2100: before the first transition, on change days, around them."""
+    need_icaljs()
+    with tempfile.TemporaryDirectory(prefix="racecal-zones-") as tmp:
+        world = World(Path(tmp))
+        races = []
+        for n in range(3):
+            zone = data.draw(st.sampled_from(ZONES), label=f"zone {n}")
+            sessions = data.draw(sessions_for(zone, data.draw(st.integers(1900, 2098), label=f"year {n}")), label=f"sessions {n}")
+            start, end = sessions_span(sessions)
+            status = data.draw(st.sampled_from(["confirmed", "tentative"]))
+            races.append({"id": f"race-{n}", "name": f"Race {n}", "start": start, "end": end, "timezone": zone, "sessions": sessions, "status": status})
+        world.plans = {"anna.yaml": plan_doc("Anna Kowalska", 2024, races)}
+        world.build()
+        views = Oracle().build(world.schedules, world.now)
+        paths = [world.feed_path(plan_id, feed) for plan_id, feed in views]
+        readers = parsers(os.environ.get("RACECAL_MODEL_PARSERS", ""))
+        problems = [p for name, read in readers.items() for p in compare(views, read(paths), world, name)]
+        assert not problems, "\n".join(problems)
