@@ -35,7 +35,7 @@ def check(plan_bytes: bytes) -> None:
     source = SourceFile("schedules/plan.yaml", plan_bytes)
     try:
         sink = MemorySink()
-        result = build([source], CATALOGUE, Previous(), Settings(), NOW, sink)
+        result = build([source], CATALOGUE, Previous(), Settings(), NOW, NOW, sink)
     except PlanError as exc:
         assert exc.problems
         for problem in exc.problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -61,7 +62,24 @@ def test_base_url_gives_absolute_subscribe_links(project: Project) -> None:
     webcal = "webcal://" + feed.split("://")[1]
     assert f'href="{webcal}"' in html
     assert f'href="https://calendar.google.com/calendar/r?cid={quote(webcal, safe="")}"' in html
-    assert f'data-kind="https" href="{feed}"' in html
+    name = quote("Jakob Ingebrigtsen 2024 – tentative races", safe="")
+    assert f'href="https://outlook.live.com/calendar/0/addfromweb?url={quote(feed, safe="")}&amp;name={name}"' in html
+    assert f'href="https://outlook.office.com/calendar/0/addfromweb?url={quote(feed, safe="")}&amp;name={name}"' in html
+
+
+def test_outlook_button_subscribes_instead_of_downloading(project: Project) -> None:
+    """Regression: the Outlook button linked to the .ics itself, which imports a copy that never updates."""
+    for args in ((), ("--base-url", BASE)):
+        project.build("--fresh", *args)
+        html = (project.dist / PLAN_ID / "index.html").read_text()
+        buttons = re.findall(r'<a class="button" data-kind="(\w+)"[^>]*href="([^"]*)"', html)
+        assert {kind for kind, _ in buttons} == {"apple", "google", "outlook", "office"}
+        for kind, href in buttons:
+            # A plain link to the file (relative, or the https address) only imports a copy.
+            assert href not in {f"{BASE}/{PLAN_ID}/{feed}.ics" for feed in ("all", "confirmed", "tentative")}, (kind, href)
+            assert not re.fullmatch(r"\w+\.ics", href), (kind, href)
+            if kind in ("outlook", "office"):
+                assert href.startswith(("https://outlook.live.com/calendar/0/addfromweb?url=", "https://outlook.office.com/calendar/0/addfromweb?url=", "#url-")), href
     assert f"URL:{BASE}/{PLAN_ID}/tentative.ics" in project.feed("tentative").decode()
 
 
@@ -140,7 +158,11 @@ def test_pages_in_headless_chromium(project: Project, base_url: str | None) -> N
             assert card.get_by_role("link", name="Google Calendar").get_attribute("href") == (
                 "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe="")
             )
-            assert card.get_by_role("link", name="Outlook").get_attribute("href") == url
+            name = quote(f"Jakob Ingebrigtsen 2024 – {feed} races", safe="")
+            for host, label in (("outlook.live.com", "Outlook.com"), ("outlook.office.com", "Outlook (work or school)")):
+                assert card.get_by_role("link", name=label, exact=True).get_attribute("href") == (
+                    f"https://{host}/calendar/0/addfromweb?url={quote(url, safe='')}&name={name}"
+                )
             assert card.get_by_label("Feed address").input_value() == url
             assert card.get_by_role("link", name="Download .ics").get_attribute("href") == f"{feed}.ics"
             card.get_by_role("button", name="Copy").click()

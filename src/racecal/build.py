@@ -21,14 +21,15 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from racecal import __version__, ics, site
+from racecal import __version__, ics, index, site
 from racecal.diff import Change
-from racecal.errors import PlanError, Problem
+from racecal.errors import PlanError, PreviousBuildError, Problem
 from racecal.history import PlanOutput, compile_plan, state_to_json
+from racecal.index import IndexEntry
 from racecal.load import SourceFile, parse_catalogue, parse_plan
 from racecal.model import Meet
 from racecal.previous import Previous
@@ -36,6 +37,10 @@ from racecal.settings import Settings
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_PLANS = 64  # below this, starting workers costs more than it saves
+# Google Calendar reportedly stops reading a subscription at about 1 MB or 1,100 events and drops the
+# rest silently (../shared CLIENTS.md); warn with room to spare.
+WARN_FEED_BYTES = 768 * 1024
+WARN_FEED_EVENTS = 800
 _PR_SET_PDEATHSIG = 1
 
 
@@ -52,6 +57,7 @@ class BuildResult:
     plan_ids: list[str]
     plans_reused: int = 0
     unchanged: bool = False  # the new site is byte-identical to the previous one
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -61,7 +67,8 @@ class PlanDone:
     plan_id: str
     source: str
     changes: list[Change]
-    entry: dict[str, Any]
+    entry: IndexEntry
+    warnings: list[str]
 
 
 def catalogue_digest(catalogue: Sequence[SourceFile]) -> str:
@@ -79,10 +86,30 @@ def inputs_digest(source: SourceFile, catalogue: str, settings: Settings) -> str
     return digest.hexdigest()
 
 
-def effective_build_time(requested: datetime, previous: Previous) -> datetime:
-    """Never earlier than anything already published, so LAST-MODIFIED cannot go backwards."""
-    latest = [datetime.strptime(e.latest, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) for e in previous.entries.values()]
-    return max([requested, *latest])
+def removed_inputs_digest(settings: Settings) -> str:
+    """The inputs of a plan whose file was deleted: only what its remaining feeds are written with."""
+    return hashlib.sha256(f"{__version__}\0removed\0{settings.fingerprint()}".encode()).hexdigest()
+
+
+FUTURE_SLACK = timedelta(days=1)
+
+
+def effective_build_time(requested: datetime, now: datetime, previous: Previous) -> datetime:
+    """Never earlier than anything already published, so LAST-MODIFIED cannot go backwards; and a
+    published stamp from the future (a typo, a forged index) is refused rather than pinned for ever."""
+    for entry in previous.entries.values():
+        if entry.latest > now + FUTURE_SLACK:
+            raise PreviousBuildError(
+                f"{previous.location}/index.json: {entry.plan_id}: latest: {ics.format_utc(entry.latest)} is later than the "
+                f"publication time {ics.format_utc(now)}; fix the clock or --time, or pass --fresh to start the history over"
+            )
+    return max([requested, *(e.latest for e in previous.entries.values())])
+
+
+def _reusable(entry: IndexEntry | None, inputs: str, now: datetime) -> bool:
+    """A published plan whose inputs are the same and whose next tombstone expiry has not come: its
+    files are taken as they were, from a local build (hard links) or a live site (fetched, hash-checked)."""
+    return entry is not None and entry.inputs == inputs and (entry.expires is None or now < entry.expires)
 
 
 @dataclass
@@ -91,6 +118,7 @@ class _Context:
     previous: Previous
     settings: Settings
     build_time: datetime
+    now: datetime
     sink: Sink
 
 
@@ -104,31 +132,52 @@ def _compile_source(job: tuple[SourceFile, str]) -> tuple[list[Problem], PlanDon
     plan = parse_plan(source, _context.meets, problems)
     if plan is None:
         return problems, None
-    output = compile_plan(plan, _context.previous.state(plan.id), _context.build_time, _context.settings, inputs)
-    return [], _emit(output, _context.settings, _context.build_time, _context.sink)
+    if plan.id in _context.settings.retired:
+        message = f"plan {plan.id!r} is listed under 'retired' in the settings; remove it there to publish it again"
+        return [Problem(source.path, 1, 1, "athlete.slug", message)], None
+    context = _context
+    output = compile_plan(
+        plan, context.previous.state(plan.id), context.build_time, context.now, context.settings, inputs, context.previous.retired.get(plan.id)
+    )
+    return [], _emit(output, context.settings, context.build_time, context.sink)
 
 
 def _emit(output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink) -> PlanDone:
     state = output.state
     plan = state.plan(output.races)
     files = {f"{feed}.ics": data for feed, data in output.feeds.items()}
-    files["index.html"] = site.plan_page(plan, output.races, state.changes, settings, build_time.date()).encode()
+    files["index.html"] = site.plan_page(plan, output.races, state.changes, settings, build_time.date(), removed=state.removed).encode()
     files["changes.atom"] = site.atom(plan, state.changes, settings, build_time).encode()
     files["changes.json"] = site.changes_json(plan.id, state.changes).encode()
     state.files = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
     files["state.json"] = state_to_json(state)
     for name, data in files.items():
         sink.write(f"{state.plan_id}/{name}", data)
-    stamps = [race.stamp for race in state.races.values()]
-    entry = {
-        **site.summary(plan, output.races),
-        "source": state.source_path,
-        "inputs": state.inputs,
-        "latest": ics.format_utc(max(stamps)) if stamps else ics.format_utc(build_time),
-        "pending": state.pending_tombstones,
-        "files": {**state.files, "state.json": hashlib.sha256(files["state.json"]).hexdigest()},
-    }
-    return PlanDone(state.plan_id, state.source_path, output.changes, entry)
+    entry = IndexEntry(
+        plan_id=plan.id,
+        athlete=plan.athlete.name,
+        season=plan.season,
+        counts=site.counts(output.races),
+        source=state.source_path,
+        inputs=state.inputs,
+        latest=state.latest or build_time,
+        expires=state.next_expiry,
+        files={**state.files, "state.json": hashlib.sha256(files["state.json"]).hexdigest()},
+        removed=state.removed,
+    )
+    return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds))
+
+
+def _size_warnings(plan_id: str, feeds: dict[str, bytes]) -> list[str]:
+    out = []
+    for feed, data in sorted(feeds.items()):
+        events = data.count(b"\r\nBEGIN:VEVENT\r\n")
+        if len(data) > WARN_FEED_BYTES or events > WARN_FEED_EVENTS:
+            out.append(
+                f"{plan_id}/{feed}.ics has {events} events in {len(data) / 1024:.0f} KiB; Google Calendar reportedly stops "
+                f"reading subscriptions at about 1 MB or 1,100 events and drops the rest silently (docs/history.md, \"Size\", says how to split)"
+            )
+    return out
 
 
 def build(
@@ -137,24 +186,28 @@ def build(
     previous: Previous,
     settings: Settings,
     requested_time: datetime,
+    now: datetime,
     sink: Sink,
     progress: Progress | None = None,
     workers: int = 1,
     previous_is_output: bool = True,
+    write_reused: bool = True,
 ) -> BuildResult:
-    """Compile everything into ``sink``. With ``previous_is_output`` (the previous build lives where
-    the new one goes), a result identical to it is reported as ``unchanged`` and nothing is staged."""
+    """Compile everything into ``sink``. ``requested_time`` stamps what changed; ``now`` (publication
+    time) expires tombstones. With ``previous_is_output`` (the previous build lives where the new one
+    goes), a result identical to it is reported as ``unchanged`` and nothing is staged. Without
+    ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched."""
     global _context
-    build_time = effective_build_time(requested_time, previous)
+    build_time = effective_build_time(requested_time, now, previous)
     catalogue = catalogue_digest(catalogue_files)
-    by_source = {entry.source: entry for entry in previous.entries.values()}
+    by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed}
 
     reused: list[str] = []
     jobs: list[tuple[SourceFile, str]] = []
     for source in plan_files:
         inputs = inputs_digest(source, catalogue, settings)
         entry = by_source.get(source.ident)
-        if previous.local_dir is not None and entry is not None and entry.inputs == inputs and not entry.pending:
+        if entry is not None and entry.plan_id not in settings.retired and _reusable(entry, inputs, now):
             previous.verify(entry.plan_id)
             reused.append(entry.plan_id)
         else:
@@ -165,7 +218,7 @@ def build(
     if problems:
         raise PlanError(problems)
 
-    _context = _Context(meets, previous, settings, build_time, sink)
+    _context = _Context(meets, previous, settings, build_time, now, sink)
     try:
         done = _run_jobs(jobs, workers, progress)
     finally:
@@ -186,26 +239,40 @@ def build(
     if problems:
         raise PlanError(problems)
 
-    # Plans whose file is gone: publish their races as cancelled for the grace period.
+    # Plans whose file is gone keep valid feeds: their races cancelled for the grace period, then no
+    # events, until an editor retires them (docs/history.md, "Deleted and retired plans").
+    retired = {k: v for k, v in previous.retired.items() if k not in owners}
+    removed_inputs = removed_inputs_digest(settings)
     for plan_id in sorted(set(previous.entries) - set(owners)):
+        entry = previous.entries[plan_id]
+        if plan_id in settings.retired:
+            state = previous.state(plan_id)
+            assert state is not None
+            retired[plan_id] = {**state.floors, **{race_id: race.seq for race_id, race in state.races.items()}}
+            continue
+        if entry.removed and _reusable(entry, removed_inputs, now):
+            previous.verify(plan_id)
+            reused.append(plan_id)
+            continue
         state = previous.state(plan_id)
         assert state is not None
-        output = compile_plan(state.plan(), state, build_time, settings, inputs="")
-        if output.state.races:
-            compiled.append(_emit(output, settings, build_time, sink))
+        output = compile_plan(state.plan(), state, build_time, now, settings, removed_inputs, removed=True)
+        compiled.append(_emit(output, settings, build_time, sink))
 
-    entries: dict[str, dict[str, Any]] = {}
+    entries: dict[str, IndexEntry] = {}
     changes: list[Change] = []
+    warnings: list[str] = []
     for result in compiled:
         entries[result.plan_id] = result.entry
         changes += result.changes
+        warnings += result.warnings
     for plan_id in reused:
-        entries[plan_id] = previous.entries[plan_id].summary
+        entries[plan_id] = previous.entries[plan_id]
 
     ordered = [entries[k] for k in sorted(entries)]
     site_files = {
         "index.html": site.index_page(ordered, settings).encode(),
-        "index.json": site.index_json(ordered).encode(),
+        "index.json": index.encode(ordered, retired).encode(),
         **{name: text.encode() for name, text in site.static_files().items()},
     }
     outcome = BuildResult(
@@ -214,13 +281,16 @@ def build(
         plan_ids=sorted(entries),
         plans_reused=len(reused),
         unchanged=previous_is_output and _same_as_before(previous, entries, site_files),
+        warnings=warnings,
     )
     if outcome.unchanged:
         return outcome  # nothing to stage: the caller keeps the published site as it is
     for plan_id in reused:
-        assert previous.local_dir is not None
         for name in previous.entries[plan_id].files:
-            sink.link(f"{plan_id}/{name}", previous.local_dir / plan_id / name)
+            if previous.local_dir is not None:
+                sink.link(f"{plan_id}/{name}", previous.local_dir / plan_id / name)
+            elif write_reused:
+                sink.write(f"{plan_id}/{name}", previous.fetch(plan_id, name))
     for name, data in site_files.items():
         sink.write(name, data)
     return outcome
@@ -256,11 +326,11 @@ def _run_jobs(jobs: list[tuple[SourceFile, str]], workers: int, progress: Progre
     return results
 
 
-def _same_as_before(previous: Previous, entries: dict[str, dict[str, Any]], site_files: dict[str, bytes]) -> bool:
+def _same_as_before(previous: Previous, entries: dict[str, IndexEntry], site_files: dict[str, bytes]) -> bool:
     """True when publishing would not change a byte (checked from hashes, not by reading the old plans)."""
     if previous.local_dir is None or set(entries) != set(previous.entries):
         return False
-    if any(entries[k]["files"] != previous.entries[k].files for k in entries):
+    if any(entries[k].files != previous.entries[k].files for k in entries):
         return False
     for name, data in site_files.items():
         try:

@@ -47,7 +47,8 @@ class _Group(click.Group):
             _print_problems(exc.problems)
             ctx.exit(1)
         except RacecalError as exc:
-            click.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was published", err=True)
@@ -124,6 +125,21 @@ def _git_dirty(schedules: Path) -> set[Path] | None:
     return {(Path(top.strip()) / line[3:].strip().strip('"')).resolve() for line in out.splitlines() if len(line) > 3}
 
 
+def _publication_time(when: str | None) -> datetime:
+    """When tombstones expire (docs/history.md, "Two clocks"): the one thing the wall clock decides."""
+    if when:
+        return _parse_time(when)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit() and len(epoch) <= 11:
+        return datetime.fromtimestamp(int(epoch), tz=UTC)
+    return _wall_clock()
+
+
+def _wall_clock() -> datetime:
+    """The one read of the wall clock (a function, so tests can move it forward a month)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def _parse_time(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -140,7 +156,7 @@ def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
 
 def _run(
     schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None,
-    progress: bool, sink: Sink, jobs: int,
+    progress: bool, sink: Sink, jobs: int, write_reused: bool = True,
 ) -> BuildResult:  # fmt: skip
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
@@ -151,8 +167,9 @@ def _run(
     try:
         in_place = previous_at is None or (not previous_at.startswith(("http://", "https://")) and Path(previous_at).resolve() == out.resolve())
         return build(
-            plan_files, catalogue_files, previous, settings, requested, sink, progress=bar, workers=jobs, previous_is_output=in_place and not fresh
-        )
+            plan_files, catalogue_files, previous, settings, requested, _publication_time(when), sink,
+            progress=bar, workers=jobs, previous_is_output=in_place and not fresh, write_reused=write_reused,
+        )  # fmt: skip
     finally:
         if bar:
             click.echo("", err=True)
@@ -252,6 +269,8 @@ def build_command(
             staging.swap()
         else:
             staging.discard()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if quiet:
         return
     if result.changes:
@@ -284,7 +303,7 @@ def diff(schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: 
       racecal diff --format json --exit-code
     """
     settings = _settings(config, base_url)
-    result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1)
+    result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1, write_reused=False)
     if fmt == "json":
         click.echo(report.as_json(result.changes))
     elif fmt == "markdown":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from racecal import ics
-from racecal.model import Plan, Race, Status
+from racecal.model import SLUG_RE, Plan, Race, Status
 from racecal.settings import Settings
 from racecal.tz import vtimezone
 from racecal.words import STATUS_WORDS, day_words, span_words
@@ -47,15 +47,38 @@ def feeds_for(status: Status) -> frozenset[str]:
     return frozenset({"all"})
 
 
-def uid_for(plan_id: str, race_id: str, session_id: str | None = None) -> str:
-    """Stable across builds: never derived from a date, a title or a position in the file."""
-    tail = f"{race_id}.{session_id}" if session_id else race_id
+def uid_for(plan_id: str, race_id: str, key: str, feed: str) -> str:
+    """Stable across builds: never derived from a date, a title or a position in the file.
+
+    Each feed's UIDs are its own (docs/history.md, "Identity"): a race promoted from tentative to
+    confirmed is a cancellation in one calendar and an addition in the other, never one UID that is
+    live in one calendar and cancelled in another. ``key`` is the session id, or "" for an all-day race.
+    """
+    tail = f"{race_id}.{key}" if key else race_id
+    return f"{tail}.{plan_id}.{feed}@racecal"
+
+
+def legacy_uid(plan_id: str, race_id: str, key: str) -> str:
+    """The one-UID-for-every-feed form of state format 1, recognised so it can be cancelled."""
+    tail = f"{race_id}.{key}" if key else race_id
     return f"{tail}.{plan_id}@racecal"
+
+
+def event_key(uid: str, plan_id: str, race_id: str, feed: str) -> str | None:
+    """The session id ("" for all-day) that ``uid`` names in ``feed``, or None if it is not one of the race's UIDs."""
+    for suffix in (f".{plan_id}.{feed}@racecal", f".{plan_id}@racecal"):
+        if uid.endswith(suffix):
+            head = uid[: -len(suffix)]
+            if head == race_id:
+                return ""
+            if head.startswith(race_id + ".") and SLUG_RE.match(head[len(race_id) + 1 :]):
+                return head[len(race_id) + 1 :]
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class EventDraft:
-    uid: str
+    key: str  # session id, or "" for an all-day race: with the feed it makes the UID
     sort_key: tuple[str, str]
     tzid: str | None  # set for timed events; the feed then needs that VTIMEZONE
     year: int
@@ -97,8 +120,7 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
                 *shared,
             ]
         )
-        uid = uid_for(plan.id, race.id)
-        return [EventDraft(uid, (race.start.isoformat(), uid), None, race.start.year, body)]
+        return [EventDraft("", (race.start.isoformat(), race.id), None, race.start.year, body)]
 
     assert race.timezone, "sessions are validated to have a timezone"
     drafts = []
@@ -113,8 +135,7 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
                 *shared,
             ]
         )
-        uid = uid_for(plan.id, race.id, session.id)
-        drafts.append(EventDraft(uid, (start.isoformat(), uid), race.timezone, end.year, body))
+        drafts.append(EventDraft(session.id, (start.isoformat(), f"{race.id}.{session.id}"), race.timezone, end.year, body))
     return drafts
 
 
@@ -152,11 +173,11 @@ def _description(plan: Plan, race: Race, tombstone_reason: str | None) -> str:
     return "\n".join(parts)
 
 
-def event_bytes(draft: EventDraft, sequence: int, stamp: datetime) -> str:
+def event_bytes(draft: EventDraft, uid: str, sequence: int, stamp: datetime) -> str:
     stamp_text = ics.format_utc(stamp)
     return (
         "BEGIN:VEVENT\r\n"
-        + ics.line("UID", draft.uid) + "\r\n"
+        + ics.line("UID", uid) + "\r\n"
         + f"DTSTAMP:{stamp_text}\r\n"
         + f"SEQUENCE:{sequence}\r\n"
         + f"LAST-MODIFIED:{stamp_text}\r\n"
@@ -175,9 +196,14 @@ class PlacedEvent:
     text: str
 
 
-def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Settings) -> bytes:
-    name = f"{plan.title} – {FEED_TITLES[feed]}"
-    description = f"{plan.athlete.name}'s {plan.season} season. {FEED_BLURBS[feed]} Built by racecal."
+def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Settings, latest: datetime, removed: bool = False) -> bytes:
+    """One feed. ``latest`` is the plan's newest stamp (the empty-feed journal's DTSTAMP); ``removed``
+    marks the feeds of a plan whose file was deleted, which stay valid calendars (docs/history.md)."""
+    name = f"{plan.title} – {FEED_TITLES[feed]}" + (" (removed)" if removed else "")
+    if removed:
+        description = f"{plan.athlete.name}'s {plan.season} season was removed from the plans: this calendar is no longer updated."
+    else:
+        description = f"{plan.athlete.name}'s {plan.season} season. {FEED_BLURBS[feed]} Built by racecal."
     refresh = f"PT{settings.refresh_hours}H"
     colour = settings.colours[feed]
     head = [
@@ -205,5 +231,22 @@ def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Setting
         if event.tzid:
             years.setdefault(event.tzid, []).append(event.year)
     zones = [ics.join(vtimezone(tzid, min(ys), max(ys))) for tzid, ys in sorted(years.items())]
-    text = ics.join(head) + "".join(zones) + "".join(e.text for e in ordered) + "END:VCALENDAR\r\n"
+    body = "".join(e.text for e in ordered) if ordered else _empty_journal(plan, feed, latest, removed)
+    text = ics.join(head) + "".join(zones) + body + "END:VCALENDAR\r\n"
     return text.encode("utf-8")
+
+
+def _empty_journal(plan: Plan, feed: str, latest: datetime, removed: bool) -> str:
+    """A calendar needs at least one component (sabre/vobject rejects none) and vdirsyncer refuses a
+    collection that became empty; calendar apps show no journal entries, so a VJOURNAL keeps an empty
+    feed valid and syncable without putting anything on anyone's calendar."""
+    summary = f"{plan.title} was removed from the plans" if removed else f"No {FEED_TITLES[feed]} in {plan.title} at the moment"
+    return ics.join(
+        [
+            "BEGIN:VJOURNAL",
+            ics.line("UID", f"empty.{plan.id}.{feed}@racecal"),
+            f"DTSTAMP:{ics.format_utc(latest)}",
+            ics.text("SUMMARY", summary),
+            "END:VJOURNAL",
+        ]
+    )

@@ -16,20 +16,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from racecal import ics
-from racecal.diff import Change, diff_race
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from racecal import ics, readback
+from racecal.diff import TYPES, Change, diff_race
 from racecal.errors import PreviousBuildError
-from racecal.feeds import FEEDS, EventDraft, PlacedEvent, calendar, event_bytes, feeds_for, render_race
-from racecal.model import Athlete, Plan, Race, Status, race_from_dict, race_to_dict
+from racecal.feeds import FEEDS, EventDraft, PlacedEvent, calendar, event_bytes, event_key, feeds_for, render_race, uid_for
+from racecal.load import LONG_TEXT, MAX_YEAR, MIN_YEAR, _athlete, _join
+from racecal.model import SLUG_RE, Athlete, Plan, Race, Status, race_from_dict, race_to_dict
+from racecal.readback import JsonReader
 from racecal.settings import Settings
 
 GRACE = timedelta(days=30)
 MAX_CHANGES_KEPT = 500
-STATE_FORMAT = 1
+MAX_SEQUENCE = 10_000  # Google needs a small integer; no race changes this often, a forged state might
+STATE_FORMAT = 2
+READABLE_STATE_FORMATS = (1, 2)  # 1: one UID per race in every feed, migrated on the next build
 
 
 @dataclass
@@ -53,13 +60,21 @@ class PlanState:
     races: dict[str, RaceState]
     changes: list[dict[str, Any]]
     files: dict[str, str] = field(default_factory=dict)  # file name → sha256 of what was published
+    floors: dict[str, int] = field(default_factory=dict)  # forgotten race id → the last SEQUENCE it had
+    removed: bool = False  # the plan's file was deleted; its feeds stay valid calendars
 
     def plan(self, races: tuple[Race, ...] = ()) -> Plan:
         return Plan(self.athlete, self.season, races, self.source_path, self.timezone)
 
     @property
-    def pending_tombstones(self) -> bool:
-        return any(since is not None for r in self.races.values() for f in r.published.values() for since in f.values())
+    def next_expiry(self) -> datetime | None:
+        """When the first pending tombstone expires: the plan must be rebuilt then, even if unchanged."""
+        starts = [since for r in self.races.values() for f in r.published.values() for since in f.values() if since is not None]
+        return min(starts) + GRACE if starts else None
+
+    @property
+    def latest(self) -> datetime | None:
+        return max((r.stamp for r in self.races.values()), default=None)
 
 
 @dataclass
@@ -73,17 +88,19 @@ class PlanOutput:
 def _fingerprint(drafts: list[EventDraft], live: frozenset[str], plan: Plan) -> str:
     digest = hashlib.sha256()
     for d in drafts:
-        digest.update(d.uid.encode())
+        digest.update(d.key.encode() + b"\0")
         digest.update(d.body.encode())
     digest.update(("|" + ",".join(sorted(live)) + "|" + plan.timezone).encode())
     return digest.hexdigest()[:32]
 
 
-def _tombstone_reason(race: Race | None, feed: str, session_removed: bool) -> str:
+def _tombstone_reason(race: Race | None, feed: str, session_removed: bool, migrated: bool) -> str:
     if race is None:
         return "Removed: this race is no longer in the plan."
     if session_removed:
         return "Removed: this session is no longer in the plan."
+    if migrated:  # a UID of state format 1, replaced by this feed's own (docs/history.md, "Identity")
+        return "Replaced: this event is now published under a new identity in this calendar."
     if race.status is Status.CONFIRMED and feed == "tentative":
         return "Now confirmed: this race has moved to the confirmed calendar."
     if race.status is Status.TENTATIVE and feed == "confirmed":
@@ -93,9 +110,29 @@ def _tombstone_reason(race: Race | None, feed: str, session_removed: bool) -> st
     return "Cancelled" + (f": {race.reason}" if race.reason else ".")
 
 
-def compile_plan(plan: Plan, previous: PlanState | None, build_time: datetime, settings: Settings, inputs: str) -> PlanOutput:
-    """Feeds, new state and typed changes for one plan, given what was published before."""
+def _tombstone_draft(plan: Plan, key: str, reason: str, candidates: list[Race]) -> EventDraft:
+    """The cancelled form of the event ``key``: rendered from the first race that still has it (the
+    current race, else the last published snapshot), else as the race's all-day span (an event removed
+    from a snapshot that is no longer kept: the UID is what clients match on)."""
+    for source in candidates:
+        for draft in render_race(plan, source, reason):
+            if draft.key == key:
+                return draft
+    fallback = replace(candidates[0], sessions=())
+    return replace(render_race(plan, fallback, reason)[0], key=key)
+
+
+def compile_plan(
+    plan: Plan, previous: PlanState | None, build_time: datetime, now: datetime, settings: Settings, inputs: str,
+    floors: dict[str, int] | None = None, removed: bool = False,
+) -> PlanOutput:  # fmt: skip
+    """Feeds, new state and typed changes for one plan, given what was published before.
+
+    ``build_time`` stamps what changed; ``now`` (publication time) starts and expires tombstones.
+    ``floors`` are SEQUENCE floors known from elsewhere (a retired plan's, from the site index).
+    """
     old_races = previous.races if previous else {}
+    floors = {**(floors or {}), **(previous.floors if previous else {})}
     current = {race.id: race for race in plan.races}
     order = [*current, *(rid for rid in old_races if rid not in current)]
     placed: dict[str, list[PlacedEvent]] = {feed: [] for feed in FEEDS}
@@ -112,38 +149,41 @@ def compile_plan(plan: Plan, previous: PlanState | None, build_time: datetime, s
         live = feeds_for(race.status) if race else frozenset()
         fingerprint = _fingerprint(drafts, live, plan) if race else "deleted"
         changed = old is None or old.fingerprint != fingerprint
-        seq = 0 if old is None else old.seq + int(changed)
+        # A race id seen before and forgotten continues above the SEQUENCE it had: clients that
+        # honour SEQUENCE would otherwise keep the old cancellation.
+        first_seq = floors[race_id] + 1 if race_id in floors else 0
+        seq = first_seq if old is None else old.seq + int(changed)
+        if seq > MAX_SEQUENCE:
+            raise PreviousBuildError(f"{plan.id}: race {race_id}: SEQUENCE would exceed {MAX_SEQUENCE}; start over with --fresh")
         stamp = build_time if changed or old is None else old.stamp
 
         published: dict[str, dict[str, datetime | None]] = {}
         for feed in FEEDS:
-            entries: dict[str, datetime | None] = dict.fromkeys(d.uid for d in drafts) if feed in live else {}
+            entries: dict[str, datetime | None] = {uid_for(plan.id, race_id, d.key, feed): None for d in drafts} if feed in live else {}
             for uid, since in (old.published.get(feed, {}) if old else {}).items():
                 if uid not in entries:
-                    start = since or build_time
-                    if build_time - start < GRACE:
+                    start = since or now
+                    if now - start < GRACE:
                         entries[uid] = start
             if entries:
                 published[feed] = entries
         if race is None and not published:
-            continue  # deleted long enough ago: forgotten
+            assert old is not None
+            floors[race_id] = old.seq  # deleted long enough ago: forgotten, but not its SEQUENCE
+            continue
+        floors.pop(race_id, None)
 
-        live_drafts = {d.uid: d for d in drafts}
-        tombstones: dict[tuple[str, str], EventDraft] = {}
+        live_drafts = {d.key: d for d in drafts}
         for feed, entries in published.items():
             for uid, since in entries.items():
+                key = event_key(uid, plan.id, race_id, feed)
+                assert key is not None, "published UIDs are validated when the state is read"
                 if since is None:
-                    draft = live_drafts[uid]
+                    draft = live_drafts[key]
                 else:
-                    key = (feed, uid)
-                    if key not in tombstones:
-                        source = race if race and uid in live_drafts else old_race
-                        assert source is not None
-                        reason = _tombstone_reason(race, feed, session_removed=race is not None and uid not in live_drafts)
-                        for d in render_race(plan, source, reason):
-                            tombstones[(feed, d.uid)] = d
-                    draft = tombstones[key]
-                placed[feed].append(PlacedEvent(draft.sort_key, draft.tzid, draft.year, event_bytes(draft, seq, stamp)))
+                    reason = _tombstone_reason(race, feed, session_removed=key not in live_drafts, migrated=feed in live)
+                    draft = _tombstone_draft(plan, key, reason, [r for r in (race, old_race) if r is not None])
+                placed[feed].append(PlacedEvent((draft.sort_key[0], uid), draft.tzid, draft.year, event_bytes(draft, uid, seq, stamp)))
 
         was_live = old is not None and not old.deleted
         if changed:
@@ -157,7 +197,10 @@ def compile_plan(plan: Plan, previous: PlanState | None, build_time: datetime, s
             deleted=race is None,
         )
 
-    feeds = {feed: calendar(plan, feed, placed[feed], settings) for feed in FEEDS}
+    # The empty-feed journal's DTSTAMP must not move when nothing changes: with no race to date it,
+    # the start of the season.
+    latest = max((r.stamp for r in states.values()), default=datetime(plan.season, 1, 1, tzinfo=UTC))
+    feeds = {feed: calendar(plan, feed, placed[feed], settings, latest, removed) for feed in FEEDS}
     stamp_text = ics.format_utc(build_time)
     history = (previous.changes if previous else []) + [{"build": stamp_text, **c.to_dict()} for c in changes]
     state = PlanState(
@@ -169,6 +212,8 @@ def compile_plan(plan: Plan, previous: PlanState | None, build_time: datetime, s
         inputs=inputs,
         races=states,
         changes=history[-MAX_CHANGES_KEPT:],
+        floors=dict(sorted(floors.items())),
+        removed=removed,
     )
     return PlanOutput(feeds, state, changes, plan.races)
 
@@ -207,6 +252,8 @@ def state_to_json(state: PlanState) -> bytes:
         "source": state.source_path,
         "inputs": state.inputs,
         "files": state.files,
+        "removed": state.removed,
+        "floors": state.floors,
         "races": {
             rid: {
                 "seq": r.seq,
@@ -220,90 +267,162 @@ def state_to_json(state: PlanState) -> bytes:
         },
         "changes": state.changes,
     }
+    if data["athlete"]["country"] is None:  # type: ignore[index]
+        del data["athlete"]["country"]  # type: ignore[attr-defined]
     # Compact separators keep json on its C encoder: indent= falls back to pure Python, 10× slower.
     return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
-class _Field:
-    """Reads untrusted JSON with messages that name the file and the field."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def get(self, obj: Any, key: str, kind: type | tuple[type, ...], path: str, optional: bool = False) -> Any:
-        if not isinstance(obj, dict):
-            raise PreviousBuildError(f"{self.where}: {path or 'document'}: expected an object")
-        if key not in obj:
-            if optional:
-                return None
-            raise PreviousBuildError(f"{self.where}: {path + '.' if path else ''}{key}: missing")
-        value = obj[key]
-        if value is None and optional:
-            return None
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise PreviousBuildError(f"{self.where}: {path + '.' if path else ''}{key}: unexpected value {value!r:.60}")
-        return value
-
-    def time(self, value: Any, path: str) -> datetime:
-        try:
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        except (TypeError, ValueError):
-            raise PreviousBuildError(f"{self.where}: {path}: expected a UTC time like 20240305T120000Z, got {value!r:.60}") from None
+STATE_KEYS = ("format", "plan", "athlete", "season", "timezone", "source", "inputs", "files", "removed", "floors", "races", "changes")
+RACE_STATE_KEYS = ("seq", "stamp", "fingerprint", "deleted", "snapshot", "published")
+_FINGERPRINT = re.compile(r"^([0-9a-f]{32}|deleted)$")
+_SOURCE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f\\]{1,400}$")
 
 
-def state_from_json(data: bytes, where: str) -> PlanState:
-    """Parse a published state file; anything malformed is a PreviousBuildError naming the field."""
+def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
+    """A published state file, every field checked as strictly as a plan (readback.py); anything
+    malformed or forged is a PreviousBuildError listing every problem with its field."""
+    r = JsonReader(where)
     try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PreviousBuildError(f"{where}: not valid JSON ({exc})") from None
-    f = _Field(where)
-    if f.get(raw, "format", int, "") != STATE_FORMAT:
-        raise PreviousBuildError(f"{where}: format: this racecal reads format {STATE_FORMAT} only")
-    athlete = f.get(raw, "athlete", dict, "")
+        root = readback.node(readback.loads(data, where))
+    except PreviousBuildError as exc:
+        raise PreviousBuildError(f"{where}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
+    top = r.mapping(root, "", STATE_KEYS, required=tuple(k for k in STATE_KEYS if k not in ("removed", "floors")))
+    if top is None:
+        r.check()
+        raise AssertionError("unreachable")
+    version = r.integer(top["format"], "format", 0, 1_000) if "format" in top else None
+    if version is not None and version not in READABLE_STATE_FORMATS:
+        r.error(top["format"], "format", f"this racecal reads formats {', '.join(map(str, READABLE_STATE_FORMATS))}, got {version}")
+        r.check()
+    stated_id = r.slug(top["plan"], "plan") if "plan" in top else None
+    if stated_id is not None and stated_id != plan_id:
+        r.error(top["plan"], "plan", f"{stated_id!r} does not match the index ({plan_id!r})")
+    athlete = _athlete(r, top["athlete"]) if "athlete" in top else None
+    season = r.integer(top["season"], "season", MIN_YEAR, MAX_YEAR) if "season" in top else None
+    timezone = r.timezone(top["timezone"], "timezone") if "timezone" in top else None
+    source = r.text(top["source"], "source", limit=400) if "source" in top else None
+    if source is not None and not _SOURCE_PATH.match(source):
+        r.error(top["source"], "source", "expected a relative path inside the schedules directory")
+    inputs = r.digest(top["inputs"], "inputs", empty_ok=True) if "inputs" in top else None
+    files: dict[str, str] = {}
+    for name, value in (r.mapping(top["files"], "files", PLAN_FILES) or {}).items() if "files" in top else []:
+        digest = r.digest(value, _join("files", name))
+        if digest:
+            files[name] = digest
+    removed = r.flag(top["removed"], "removed") if "removed" in top else False
+    floors: dict[str, int] = {}
+    if "floors" in top:
+        for race_id, value in (r.mapping(top["floors"], "floors", readback.keys_of(top["floors"])) or {}).items():
+            seq = r.integer(value, _join("floors", race_id), 0, MAX_SEQUENCE)
+            if _race_id_ok(r, value, _join("floors", race_id), race_id) and seq is not None:
+                floors[race_id] = seq
     races: dict[str, RaceState] = {}
-    for rid, r in f.get(raw, "races", dict, "").items():
-        path = f"races.{rid}"
-        published: dict[str, dict[str, datetime | None]] = {}
-        for feed, entries in f.get(r, "published", dict, path).items():
-            if feed not in FEEDS or not isinstance(entries, dict):
-                raise PreviousBuildError(f"{where}: {path}.published.{feed}: unexpected entry")
-            published[feed] = {
-                uid: None if since is None else f.time(since, f"{path}.published.{feed}.{uid}") for uid, since in entries.items()
-            }
-        snapshot = f.get(r, "snapshot", dict, path)
-        try:
-            race_from_dict(snapshot)
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise PreviousBuildError(f"{where}: {path}.snapshot: malformed ({exc!r:.80})") from None
-        seq = f.get(r, "seq", int, path)
-        if not 0 <= seq < 1_000_000:
-            raise PreviousBuildError(f"{where}: {path}.seq: out of range: {seq}")
-        races[rid] = RaceState(
-            seq=seq,
-            stamp=f.time(f.get(r, "stamp", str, path), f"{path}.stamp"),
-            fingerprint=f.get(r, "fingerprint", str, path),
-            snapshot=snapshot,
-            published=published,
-            deleted=bool(f.get(r, "deleted", bool, path)),
-        )
-    changes = f.get(raw, "changes", list, "")
-    if not all(isinstance(c, dict) for c in changes):
-        raise PreviousBuildError(f"{where}: changes: expected a list of objects")
-    files = f.get(raw, "files", dict, "")
-    return PlanState(
-        plan_id=f.get(raw, "plan", str, ""),
-        athlete=Athlete(
-            name=f.get(athlete, "name", str, "athlete"),
-            slug=f.get(athlete, "slug", str, "athlete"),
-            country=f.get(athlete, "country", str, "athlete", optional=True),
-            disciplines=tuple(f.get(athlete, "disciplines", list, "athlete")),
-        ),
-        season=f.get(raw, "season", int, ""),
-        timezone=f.get(raw, "timezone", str, ""),
-        source_path=f.get(raw, "source", str, ""),
-        inputs=f.get(raw, "inputs", str, ""),
-        races=races,
-        changes=changes,
-        files={str(k): str(v) for k, v in files.items()},
-    )
+    for race_id, value in (r.mapping(top["races"], "races", readback.keys_of(top["races"])) or {}).items() if "races" in top else []:
+        name = _join("races", race_id)
+        if _race_id_ok(r, value, name, race_id):
+            race = _race_state(r, value, name, race_id, plan_id)
+            if race is not None:
+                races[race_id] = race
+    changes = [c for c in (change_record(r, item, sub) for sub, item in r.items(top["changes"], "changes", MAX_CHANGES_KEPT)) if c] if "changes" in top else []
+    r.check()
+    assert stated_id and athlete and season and timezone and source is not None and inputs is not None and removed is not None
+    return PlanState(stated_id, athlete, season, timezone, source, inputs, races, changes, files, floors, removed)
+
+
+PLAN_FILES = ("all.ics", "confirmed.ics", "tentative.ics", "index.html", "changes.atom", "changes.json")
+
+
+def _race_id_ok(r: JsonReader, value: Node, name: str, race_id: str) -> bool:
+    if SLUG_RE.match(race_id) and len(race_id) <= 64:
+        return True
+    r.error(value, name, "race ids are lowercase letters, digits and single hyphens")
+    return False
+
+
+def _race_state(r: JsonReader, value: Node, name: str, race_id: str, plan_id: str) -> RaceState | None:
+    fields = r.mapping(value, name, RACE_STATE_KEYS, required=RACE_STATE_KEYS)
+    if fields is None or len(fields) < len(RACE_STATE_KEYS):
+        return None
+    before = len(r.problems)
+    seq = r.integer(fields["seq"], _join(name, "seq"), 0, MAX_SEQUENCE)
+    stamp = r.stamp(fields["stamp"], _join(name, "stamp"))
+    fingerprint = r.text(fields["fingerprint"], _join(name, "fingerprint"), limit=64)
+    if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
+        r.error(fields["fingerprint"], _join(name, "fingerprint"), "expected 32 hex digits")
+    deleted = r.flag(fields["deleted"], _join(name, "deleted"))
+    snapshot = r.race_snapshot(fields["snapshot"], _join(name, "snapshot"))
+    if snapshot is not None and snapshot.id != race_id:
+        r.error(fields["snapshot"], _join(name, "snapshot.id"), f"{snapshot.id!r} does not match the race id")
+    published: dict[str, dict[str, datetime | None]] = {}
+    feeds = r.mapping(fields["published"], _join(name, "published"), FEEDS) or {}
+    for feed, entries in feeds.items():
+        where = _join(_join(name, "published"), feed)
+        published[feed] = {}
+        for uid, since in (r.mapping(entries, where, readback.keys_of(entries)) or {}).items():
+            if event_key(uid, plan_id, race_id, feed) is None:
+                r.error(since, _join(where, uid), f"not a UID of race {race_id!r} in this feed")
+                continue
+            if isinstance(since, ScalarNode) and since.tag.endswith(":null"):
+                published[feed][uid] = None
+            else:
+                published[feed][uid] = r.stamp(since, _join(where, uid))
+    if len(r.problems) > before:
+        return None
+    assert seq is not None and stamp is not None and fingerprint is not None and deleted is not None and snapshot is not None
+    return RaceState(seq, stamp, fingerprint, race_to_dict(snapshot), published, deleted)
+
+
+CHANGE_KEYS = ("build", "plan", "race", "name", "type", "summary", "feeds", "field", "old", "new")
+
+
+def change_record(r: JsonReader, value: Node, name: str) -> dict[str, Any] | None:
+    """One entry of the change history as changes.json, the Atom feed and the page show it."""
+    fields = r.mapping(value, name, CHANGE_KEYS, required=("build", "plan", "name", "type", "summary", "feeds"))
+    if fields is None:
+        return None
+    before = len(r.problems)
+    out: dict[str, Any] = {}
+    if "build" in fields and (stamp := r.stamp(fields["build"], _join(name, "build"))):
+        out["build"] = ics.format_utc(stamp)
+    out["plan"] = r.slug(fields["plan"], _join(name, "plan")) if "plan" in fields else None
+    race = fields.get("race")
+    out["race"] = None if race is None or race.tag.endswith(":null") else r.slug(race, _join(name, "race"))
+    out["name"] = r.text(fields["name"], _join(name, "name")) if "name" in fields else None
+    kind = r.text(fields["type"], _join(name, "type"), limit=20) if "type" in fields else None
+    if kind is not None and kind not in TYPES:
+        r.error(fields["type"], _join(name, "type"), f"unknown change type {kind!r}")
+    out["type"] = kind
+    out["summary"] = r.text(fields["summary"], _join(name, "summary"), multiline=True, limit=LONG_TEXT) if "summary" in fields else None
+    feeds = [f for f in (r.text(item, sub, limit=20) for sub, item in r.items(fields["feeds"], _join(name, "feeds"), 3)) if f] if "feeds" in fields else []
+    if any(f not in FEEDS for f in feeds):
+        r.error(fields["feeds"], _join(name, "feeds"), f"expected some of {', '.join(FEEDS)}")
+    out["feeds"] = feeds
+    if "field" in fields:
+        out["field"] = r.text(fields["field"], _join(name, "field"), limit=64)
+        for key in ("old", "new"):
+            out[key] = _plain_value(r, fields[key], _join(name, key)) if key in fields else None
+    if len(r.problems) > before:
+        return None
+    return out
+
+
+def _plain_value(r: JsonReader, value: Node, name: str, depth: int = 0) -> Any:
+    """An old/new value of a change: JSON whose every text passes the plan's text checks."""
+    if depth > 4:
+        r.error(value, name, "nesting is too deep")
+        return None
+    if isinstance(value, MappingNode):
+        return {k.value: _plain_value(r, v, _join(name, k.value), depth + 1) for k, v in value.value}
+    if isinstance(value, SequenceNode):
+        return [_plain_value(r, v, f"{name}[{i}]", depth + 1) for i, v in enumerate(value.value)]
+    tag = value.tag.rsplit(":", 1)[-1]
+    if tag == "null":
+        return None
+    if tag == "bool":
+        return value.value == "true"
+    if tag == "int":
+        return r.integer(value, name, -(10**9), 10**9)
+    if tag == "float":
+        return r.number(value, name, -1e9, 1e9)
+    return r.text(value, name, multiline=True, limit=LONG_TEXT) if value.value.strip() else value.value

@@ -25,7 +25,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from racecal.errors import PlanError, Problem
-from racecal.model import Athlete, Meet, Plan, Race, Result, Session, Source, Status, Venue
+from racecal.model import SLUG_RE, Athlete, Meet, Plan, Race, Result, Session, Source, Status, Venue
 
 # Limits (documented in the README under "Guarantees"). A season plan is a few kilobytes.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -38,7 +38,6 @@ MAX_SPAN_DAYS = 60
 SHORT_TEXT = 200
 LONG_TEXT = 5000
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 INT_RE = re.compile(r"^[+-]?\d+$")

@@ -6,10 +6,14 @@ can diff against it and still publish a cancellation for a race that was deleted
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, time
 from enum import StrEnum
 from typing import Any
+
+# Ids of athletes, plans, races, sessions and meets: they become file names and parts of UIDs.
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class Status(StrEnum):

@@ -12,44 +12,27 @@ feed is caught instead of being silently overwritten or reused.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from racecal import index
 from racecal.errors import PreviousBuildError
 from racecal.history import PlanState, state_from_json
-from racecal.load import SLUG_RE
-from racecal.site import SITE_FORMAT
+from racecal.index import IndexEntry
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
 URL_TIMEOUT_SECONDS = 20
-_FILE_NAME = re.compile(r"^[a-z0-9]+(\.[a-z]+)+$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Entry:
-    """What index.json says about one published plan."""
-
-    plan_id: str
-    source: str
-    inputs: str
-    latest: str  # newest stamp in the plan, YYYYMMDDTHHMMSSZ
-    pending: bool  # tombstones waiting to expire: the plan must be rebuilt even if unchanged
-    files: dict[str, str]  # file name → sha256, state.json included
-    summary: dict[str, Any]
 
 
 @dataclass
 class Previous:
     location: str | None = None
     local_dir: Path | None = None  # set when files can be reused (hard-linked) from it
-    entries: dict[str, Entry] = field(default_factory=dict)
+    entries: dict[str, IndexEntry] = field(default_factory=dict)
+    retired: dict[str, dict[str, int]] = field(default_factory=dict)  # plan id → race id → last SEQUENCE
     get: Callable[[str], bytes] | None = None
     _states: dict[str, PlanState] = field(default_factory=dict)
 
@@ -58,30 +41,30 @@ class Previous:
         if plan_id not in self.entries:
             return None
         if plan_id not in self._states:
-            assert self.get is not None
-            self.verify(plan_id, only=("state.json",))
             where = f"{self.location}/{plan_id}/state.json"
-            state = state_from_json(self.get(where), where)
-            if state.plan_id != plan_id:
-                raise PreviousBuildError(f"{where}: plan: {state.plan_id!r} does not match the index ({plan_id!r})")
+            self._states[plan_id] = state_from_json(self.fetch(plan_id, "state.json"), where, plan_id)
             self.verify(plan_id)
-            self._states[plan_id] = state
         return self._states[plan_id]
 
-    def verify(self, plan_id: str, only: tuple[str, ...] | None = None) -> None:
-        """Local builds only: every file must still have the bytes that were published."""
+    def fetch(self, plan_id: str, name: str) -> bytes:
+        """A published file's bytes, which must be those the manifest recorded (locally or remotely:
+        a hand-edited file, or a CDN serving a new index with an old file, is caught here)."""
+        assert self.get is not None
+        where = f"{self.location}/{plan_id}/{name}"
+        data = self.get(where)
+        if hashlib.sha256(data).hexdigest() != self.entries[plan_id].files[name]:
+            raise PreviousBuildError(
+                f"{where}: changed since it was published; "
+                "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"
+            )
+        return data
+
+    def verify(self, plan_id: str) -> None:
+        """Local builds only (files are linked from there): every file must still have its published bytes."""
         if self.local_dir is None:
             return
-        assert self.get is not None
-        for name, digest in self.entries[plan_id].files.items():
-            if only and name not in only:
-                continue
-            where = f"{self.location}/{plan_id}/{name}"
-            if hashlib.sha256(self.get(where)).hexdigest() != digest:
-                raise PreviousBuildError(
-                    f"{where}: changed since it was published; "
-                    "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"
-                )
+        for name in self.entries[plan_id].files:
+            self.fetch(plan_id, name)
 
 
 def read_previous(location: str | Path | None) -> Previous:
@@ -132,40 +115,5 @@ def _fetch(url: str) -> bytes:
 
 
 def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None) -> Previous:
-    where = f"{base}/index.json"
-    try:
-        index = json.loads(get(where).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PreviousBuildError(f"{where}: not valid JSON ({exc})") from None
-    if not isinstance(index, dict) or index.get("generator") != "racecal" or not isinstance(index.get("plans"), list):
-        raise PreviousBuildError(f"{where}: not a racecal site index")
-    if index.get("format") != SITE_FORMAT:
-        raise PreviousBuildError(f"{where}: format: this racecal reads format {SITE_FORMAT} only")
-    previous = Previous(location=base, local_dir=local_dir, get=get)
-    for i, raw in enumerate(index["plans"]):
-        entry = _entry(raw, f"{where}: plans[{i}]")
-        if entry.plan_id in previous.entries:
-            raise PreviousBuildError(f"{where}: plans[{i}].id: {entry.plan_id!r} is listed twice")
-        previous.entries[entry.plan_id] = entry
-    return previous
-
-
-def _entry(raw: Any, where: str) -> Entry:
-    if not isinstance(raw, dict):
-        raise PreviousBuildError(f"{where}: expected an object")
-    plan_id = raw.get("id")
-    if not isinstance(plan_id, str) or not SLUG_RE.match(plan_id):
-        raise PreviousBuildError(f"{where}.id: not a valid plan id: {plan_id!r:.60}")
-    files = raw.get("files")
-    if (
-        not isinstance(files, dict)
-        or "state.json" not in files
-        or not all(isinstance(k, str) and _FILE_NAME.match(k) and isinstance(v, str) and _SHA256.match(v) for k, v in files.items())
-    ):
-        raise PreviousBuildError(f"{where}.files: expected file names with their sha256, state.json included")
-    for key in ("source", "inputs", "latest"):
-        if not isinstance(raw.get(key), str):
-            raise PreviousBuildError(f"{where}.{key}: expected text")
-    if not isinstance(raw.get("pending"), bool):
-        raise PreviousBuildError(f"{where}.pending: expected true or false")
-    return Entry(plan_id, raw["source"], raw["inputs"], raw["latest"], raw["pending"], dict(files), raw)
+    site = index.decode(get(f"{base}/index.json"), f"{base}/index.json")
+    return Previous(location=base, local_dir=local_dir, entries=site.entries, retired=site.retired, get=get)

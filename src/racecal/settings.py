@@ -35,13 +35,14 @@ class Settings:
     base_url: str | None = None  # public address of dist/, without a trailing slash
     refresh_hours: int = 6
     colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
+    retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
 
     def with_base_url(self, base_url: str | None) -> Settings:
         return self if base_url is None else replace(self, base_url=base_url.rstrip("/"))
 
     def fingerprint(self) -> str:
         colours = ",".join(f"{k}={v.css_name}" for k, v in sorted(self.colours.items()))
-        return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}"
+        return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}"  # retired: decided per plan, not an input
 
 
 def check_base_url(value: str) -> str | None:
@@ -59,7 +60,7 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
     if root is None:
         return Settings()
     r = Reader(path, problems)
-    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours"))
+    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired"))
     if fields is None:
         return Settings()
     settings = Settings()
@@ -85,4 +86,7 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
                 continue
             colours[feed] = Colour(name)
         settings = replace(settings, colours=colours)
+    if "retired" in fields:
+        ids = [r.slug(node, sub) for sub, node in r.items(fields["retired"], "retired", 10_000)]
+        settings = replace(settings, retired=frozenset(i for i in ids if i))
     return settings

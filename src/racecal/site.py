@@ -13,13 +13,16 @@ from typing import Any
 from urllib.parse import quote
 
 from racecal import __version__
-from racecal.feeds import FEED_BLURBS, FEED_TITLES, FEEDS
+from racecal.feeds import FEED_BLURBS, FEED_TITLES
+from racecal.index import IndexEntry
 from racecal.model import Plan, Race, Status
 from racecal.settings import Settings
 from racecal.words import day_words, span_words
 
-SITE_FORMAT = 1
 GOOGLE_ADD = "https://calendar.google.com/calendar/r?cid="
+# Outlook's "add from web" pages (personal and work accounts): widely used, undocumented. A link to the
+# .ics itself would only import a copy that never updates.
+OUTLOOK_ADD = {"outlook": "https://outlook.live.com/calendar/0/addfromweb", "office": "https://outlook.office.com/calendar/0/addfromweb"}
 
 BADGE = {
     Status.CONFIRMED: "Confirmed",
@@ -47,6 +50,11 @@ def webcal(url: str) -> str:
 def google_link(url: str) -> str:
     # Google wants the webcal:// form, URL-encoded; a raw https:// value has been seen to fail.
     return GOOGLE_ADD + quote(webcal(url), safe="")
+
+
+def outlook_link(kind: str, url: str, name: str) -> str:
+    # The new Outlook strips webcal:, so these take the plain https:// address.
+    return f"{OUTLOOK_ADD[kind]}?url={quote(url, safe='')}&name={quote(name, safe='')}"
 
 
 # --- pieces --------------------------------------------------------------------------------------
@@ -91,7 +99,7 @@ SCRIPT = """
     var wc = url.replace(/^https?:/, 'webcal:');
     if (kind === 'apple') el.href = wc;
     else if (kind === 'google') el.href = 'https://calendar.google.com/calendar/r?cid=' + encodeURIComponent(wc);
-    else if (kind === 'https') el.href = url;
+    else if (kind === 'outlook' || kind === 'office') el.href = el.getAttribute('data-add') + '?url=' + encodeURIComponent(url) + '&name=' + encodeURIComponent(el.getAttribute('data-name'));
     else if (kind === 'copy') el.value = url;
   });
   document.querySelectorAll('button[data-copy]').forEach(function(b){
@@ -138,13 +146,20 @@ def subscribe_block(plan: Plan, feed: str, settings: Settings) -> str:
     name = f"{feed}.ics"
     url = feed_url(settings, plan.id, feed)
     input_id = f"url-{feed}"
+    calendar_name = f"{plan.title} – {FEED_TITLES[feed]}"
 
-    # Without a base URL, site.js completes these from the page's own address (data-feed).
+    # Without a base URL, site.js completes these from the page's own address (data-feed); without
+    # JavaScript either, the subscribe buttons point at the address box, never at the file (which
+    # would import a copy that never updates).
     complete = "" if url else f' data-feed="{esc(name)}"'
 
-    def link(kind: str, label: str, absolute: str | None) -> str:
-        target = esc(absolute) if absolute else esc(name)
-        return f'<li><a class="button" data-kind="{kind}"{complete} href="{target}">{label}</a></li>'
+    def link(kind: str, label: str, absolute: str | None, extra: str = "") -> str:
+        target = esc(absolute) if absolute else f"#{input_id}"
+        return f'<li><a class="button" data-kind="{kind}"{complete}{extra} href="{target}">{label}</a></li>'
+
+    def outlook(kind: str, label: str) -> str:
+        extra = f' data-add="{esc(OUTLOOK_ADD[kind])}" data-name="{esc(calendar_name)}"'
+        return link(kind, label, outlook_link(kind, url, calendar_name) if url else None, extra)
 
     return f"""<section class="feed" aria-labelledby="feed-{feed}">
 <h3 id="feed-{feed}">{esc(FEED_TITLES[feed].capitalize())}</h3>
@@ -152,10 +167,11 @@ def subscribe_block(plan: Plan, feed: str, settings: Settings) -> str:
 <ul>
 {link("apple", "Apple Calendar", webcal(url) if url else None)}
 {link("google", "Google Calendar", google_link(url) if url else None)}
-{link("https", "Outlook", url)}
+{outlook("outlook", "Outlook.com")}
+{outlook("office", "Outlook (work or school)")}
 <li><a class="button" href="{esc(name)}" download>Download .ics</a></li>
 </ul>
-<div class="copy"><label class="muted" for="{input_id}">Feed address</label></div>
+<div class="copy"><label class="muted" for="{input_id}">Feed address (other apps, or Outlook's "Subscribe from web")</label></div>
 <div class="copy"><input id="{input_id}" data-kind="copy"{complete} readonly value="{esc(url or name)}"><button type="button" data-copy="{input_id}" hidden>Copy</button></div>
 </section>"""
 
@@ -203,7 +219,7 @@ def race_item(race: Race) -> str:
     return "\n".join(parts)
 
 
-def plan_page(plan: Plan, races: tuple[Race, ...], history: list[dict[str, Any]], settings: Settings, as_of: date) -> str:
+def plan_page(plan: Plan, races: tuple[Race, ...], history: list[dict[str, Any]], settings: Settings, as_of: date, removed: bool = False) -> str:
     ordered = sorted(races, key=lambda r: (r.start, r.end, r.id))
     upcoming = [r for r in ordered if r.end >= as_of]
     past = [r for r in ordered if r.end < as_of]
@@ -219,6 +235,11 @@ def plan_page(plan: Plan, races: tuple[Race, ...], history: list[dict[str, Any]]
         if settings.base_url
         else '<p class="note">This site was built without a public address; subscribe links are completed from this page\'s address.</p>'
     )
+    if removed:
+        base_note += (
+            '<p class="note">This plan was removed. Its calendars stay valid but are no longer updated: '
+            "you can unsubscribe from them.</p>"
+        )
     body = f"""<header>
 <p><a href="../index.html">{esc(settings.title)}</a></p>
 <h1>{esc(plan.athlete.name)}: {plan.season} season</h1>
@@ -256,12 +277,13 @@ def _iso_day(stamp: str) -> str:
     return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 else stamp
 
 
-def index_page(entries: list[dict[str, Any]], settings: Settings) -> str:
+def index_page(entries: list[IndexEntry], settings: Settings) -> str:
     items = []
     for e in entries:
-        counts = e["counts"]
+        counts = e.counts
+        removed = " (removed)" if e.removed else ""
         items.append(
-            f'<li><h2 style="border:0;margin:0"><a href="{esc(e["id"])}/index.html">{esc(e["athlete"])}: {esc(e["season"])}</a></h2>'
+            f'<li><h2 style="border:0;margin:0"><a href="{esc(e.plan_id)}/index.html">{esc(e.athlete)}: {esc(e.season)}{removed}</a></h2>'
             f'<p class="muted">{counts["confirmed"]} confirmed · {counts["tentative"]} tentative · {counts["off"]} withdrawn or cancelled</p></li>'
         )
     listing = "\n".join(items) if items else "<li>No plans yet.</li>"
@@ -276,26 +298,11 @@ Each athlete has a calendar of confirmed races, one of tentative races, and one 
     return page(settings.title, body, depth=0)
 
 
-def summary(plan: Plan, races: tuple[Race, ...]) -> dict[str, Any]:
-    counts = {"confirmed": 0, "tentative": 0, "off": 0}
+def counts(races: tuple[Race, ...]) -> dict[str, int]:
+    tally = {"confirmed": 0, "tentative": 0, "off": 0}
     for r in races:
-        key = r.status.value if r.status.is_live else "off"
-        counts[key] += 1
-    return {
-        "id": plan.id,
-        "athlete": plan.athlete.name,
-        "season": plan.season,
-        "counts": counts,
-        "feeds": {feed: f"{plan.id}/{feed}.ics" for feed in FEEDS},
-        "state": f"{plan.id}/state.json",
-    }
-
-
-def index_json(entries: list[dict[str, Any]]) -> str:
-    # One plan per line: compact enough for the C encoder, still readable in a diff.
-    lines = ",\n".join(json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in entries)
-    return f'{{"format":{SITE_FORMAT},"generator":"racecal","plans":[\n{lines}\n]}}\n'
-
+        tally[r.status.value if r.status.is_live else "off"] += 1
+    return tally
 
 
 def changes_json(plan_id: str, history: list[dict[str, Any]]) -> str:

@@ -6,7 +6,7 @@
     var wc = url.replace(/^https?:/, 'webcal:');
     if (kind === 'apple') el.href = wc;
     else if (kind === 'google') el.href = 'https://calendar.google.com/calendar/r?cid=' + encodeURIComponent(wc);
-    else if (kind === 'https') el.href = url;
+    else if (kind === 'outlook' || kind === 'office') el.href = el.getAttribute('data-add') + '?url=' + encodeURIComponent(url) + '&name=' + encodeURIComponent(el.getAttribute('data-name'));
     else if (kind === 'copy') el.value = url;
   });
   document.querySelectorAll('button[data-copy]').forEach(function(b){

@@ -1,0 +1,149 @@
+"""``index.json``: the site's manifest, one typed entry per published plan. Owns its encoding and decoding.
+
+What a build needs from the previous one without reading any plan's history: per plan, the hash of
+its inputs, the sha256 of every file it published, when its next tombstone expires, and what the
+landing page lists. Read back through the plan validators (readback.py): a forged entry can neither
+reach the landing page unescaped nor name a file outside the plan's directory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from yaml.nodes import MappingNode, Node
+
+from racecal import ics, readback
+from racecal.load import MAX_YEAR, MIN_YEAR, _join
+from racecal.readback import JsonReader
+
+SITE_FORMAT = 2
+READABLE_SITE_FORMATS = (1, 2)  # 1 had `pending: bool` where 2 has `expires`
+MAX_SEQUENCE = 10_000
+_FILE_NAME = re.compile(r"^[a-z0-9]+(\.[a-z]+)+$")
+ENTRY_KEYS = ("id", "athlete", "season", "counts", "feeds", "state", "source", "inputs", "latest", "pending", "expires", "removed", "files")
+COUNT_KEYS = ("confirmed", "tentative", "off")
+FEED_NAMES = ("all", "confirmed", "tentative")
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    plan_id: str
+    athlete: str
+    season: int
+    counts: dict[str, int]  # confirmed, tentative, off (withdrawn or cancelled)
+    source: str  # the plan file, relative to the schedules directory
+    inputs: str  # hash of everything the plan's output depends on
+    latest: datetime  # newest stamp in the plan
+    expires: datetime | None  # when the next tombstone expires: the plan is rebuilt then
+    files: dict[str, str]  # file name → sha256, state.json included
+    removed: bool = False  # the plan file was deleted; its feeds stay valid calendars
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.plan_id,
+            "athlete": self.athlete,
+            "season": self.season,
+            "counts": self.counts,
+            "feeds": {feed: f"{self.plan_id}/{feed}.ics" for feed in FEED_NAMES},
+            "state": f"{self.plan_id}/state.json",
+            "source": self.source,
+            "inputs": self.inputs,
+            "latest": ics.format_utc(self.latest),
+            "expires": ics.format_utc(self.expires) if self.expires else None,
+            "removed": self.removed,
+            "files": self.files,
+        }
+
+
+@dataclass
+class SiteIndex:
+    entries: dict[str, IndexEntry] = field(default_factory=dict)
+    retired: dict[str, dict[str, int]] = field(default_factory=dict)  # plan id → race id → last SEQUENCE
+
+
+def encode(entries: list[IndexEntry], retired: dict[str, dict[str, int]]) -> str:
+    # One plan per line: compact enough for the C encoder, still readable in a diff.
+    lines = ",\n".join(json.dumps(e.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in entries)
+    floors = json.dumps(retired, sort_keys=True, separators=(",", ":"))
+    return f'{{"format":{SITE_FORMAT},"generator":"racecal","retired":{floors},"plans":[\n{lines}\n]}}\n'
+
+
+def decode(data: bytes, where: str) -> SiteIndex:
+    """Every field checked; every problem reported at once, naming the field."""
+    r = JsonReader(where)
+    root = readback.node(readback.loads(data, where))
+    if not isinstance(root, MappingNode):
+        r.problem("document", "not a racecal site index")
+        r.check()
+    top = r.mapping(root, "", ("format", "generator", "retired", "plans"), required=("format", "generator", "plans"))
+    if top is None:
+        r.check()
+        raise AssertionError("unreachable")
+    if "generator" in top and r.text(top["generator"], "generator") != "racecal":
+        r.error(top["generator"], "generator", "not a racecal site index")
+    version = r.integer(top["format"], "format", 0, 1000) if "format" in top else None
+    if version is not None and version not in READABLE_SITE_FORMATS:
+        r.error(top["format"], "format", f"this racecal reads formats {', '.join(map(str, READABLE_SITE_FORMATS))}, got {version}")
+    r.check()
+    index = SiteIndex()
+    for sub, item in r.items(top["plans"], "plans", 100_000) if "plans" in top else []:
+        entry = _entry(r, item, sub)
+        if entry is None:
+            continue
+        if entry.plan_id in index.entries:
+            r.error(item, _join(sub, "id"), f"{entry.plan_id!r} is listed twice")
+            continue
+        index.entries[entry.plan_id] = entry
+    if "retired" in top:
+        for plan_id, races in (r.mapping(top["retired"], "retired", readback.keys_of(top["retired"])) or {}).items():
+            name = _join("retired", plan_id)
+            if r.slug(readback.node(plan_id), name) is None:
+                continue
+            index.retired[plan_id] = {}
+            for race_id, seq_node in (r.mapping(races, name, readback.keys_of(races)) or {}).items():
+                seq = r.integer(seq_node, _join(name, race_id), 0, MAX_SEQUENCE)
+                if r.slug(readback.node(race_id), _join(name, race_id)) and seq is not None:
+                    index.retired[plan_id][race_id] = seq
+    r.check()
+    return index
+
+
+def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
+    fields = r.mapping(value, name, ENTRY_KEYS, required=("id", "athlete", "season", "counts", "source", "inputs", "latest", "files"))
+    if fields is None:
+        return None
+    before = len(r.problems)
+    plan_id = r.slug(fields["id"], _join(name, "id")) if "id" in fields else None
+    athlete = r.text(fields["athlete"], _join(name, "athlete")) if "athlete" in fields else None
+    season = r.integer(fields["season"], _join(name, "season"), MIN_YEAR, MAX_YEAR) if "season" in fields else None
+    counts: dict[str, int] = {}
+    for key, node in (r.mapping(fields["counts"], _join(name, "counts"), COUNT_KEYS, required=COUNT_KEYS) or {}).items() if "counts" in fields else []:
+        number = r.integer(node, _join(_join(name, "counts"), key), 0, 1_000_000)
+        if number is not None:
+            counts[key] = number
+    source = r.text(fields["source"], _join(name, "source"), limit=400) if "source" in fields else None
+    inputs = r.digest(fields["inputs"], _join(name, "inputs"), empty_ok=True) if "inputs" in fields else None
+    latest = r.stamp(fields["latest"], _join(name, "latest")) if "latest" in fields else None
+    expires: datetime | None = None
+    if "expires" in fields and not fields["expires"].tag.endswith(":null"):
+        expires = r.stamp(fields["expires"], _join(name, "expires"))
+    elif "pending" in fields and r.flag(fields["pending"], _join(name, "pending")) and latest is not None:
+        expires = latest  # format 1 knew only that tombstones were pending: rebuild the plan now
+    removed = bool(r.flag(fields["removed"], _join(name, "removed"))) if "removed" in fields else False
+    files: dict[str, str] = {}
+    for file_name, node in (r.mapping(fields["files"], _join(name, "files"), readback.keys_of(fields["files"])) or {}).items() if "files" in fields else []:
+        if not _FILE_NAME.match(file_name):
+            r.error(node, _join(_join(name, "files"), file_name), "not a file name racecal writes")
+            continue
+        digest = r.digest(node, _join(_join(name, "files"), file_name))
+        if digest:
+            files[file_name] = digest
+    if "files" in fields and "state.json" not in files:
+        r.error(fields["files"], _join(name, "files"), "state.json is missing")
+    if len(r.problems) > before or None in (plan_id, athlete, season, source, inputs, latest) or len(counts) < len(COUNT_KEYS):
+        return None
+    assert plan_id and athlete and season and source is not None and inputs is not None and latest
+    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed)

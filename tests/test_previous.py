@@ -1,0 +1,172 @@
+"""A previous build is untrusted input: forged, tampered-with or absurd fields never reach a feed or a page.
+
+Forged files get their hash updated in index.json (locally) or are served as they are (remotely, where
+nothing is hash-checked), so the field validation itself is what is tested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import LATER_TIME, PLAN_ID, Project, serving
+
+STATE = f"{PLAN_ID}/state.json"
+
+
+def forge_state(dist: Path, edit: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+    path = dist / STATE
+    state = json.loads(path.read_text())
+    edit(state)
+    data = (json.dumps(state, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    path.write_bytes(data)
+    index_path = dist / "index.json"
+    index = json.loads(index_path.read_text())
+    index["plans"][0]["files"]["state.json"] = hashlib.sha256(data).hexdigest()
+    index_path.write_text(json.dumps(index))
+
+
+def set_race(field: str, value: object, race: str = "bislett") -> Callable[[dict], None]:  # type: ignore[type-arg]
+    def edit(state: dict) -> None:  # type: ignore[type-arg]
+        state["races"][race]["snapshot"][field] = value
+
+    return edit
+
+
+INJECTIONS = [
+    ("name-crlf-attach", set_race("name", "Bislett\r\nATTACH:https://evil.example/payload.exe"),
+     "races.bislett.snapshot.name: must be a single line"),
+    ("url-javascript", set_race("url", "javascript:alert(1)"),
+     "races.bislett.snapshot.url: only http:// and https:// URLs are allowed, got 'javascript:alert(1)'"),
+    ("timezone-bogus", set_race("timezone", "Mars/Olympus"), "races.bislett.snapshot.timezone: unknown timezone 'Mars/Olympus'"),
+    ("venue-control", set_race("venue", {"name": "A\x1b[31mB"}), "races.bislett.snapshot.venue.name: contains the control character U+001B"),
+    ("unknown-key", set_race("attach", "https://evil.example/x"), "races.bislett.snapshot.attach: unknown key"),
+    ("seq-million", lambda s: s["races"]["bislett"].update(seq=1_000_000), "races.bislett.seq: must be between 0 and 10000, got 1000000"),
+    ("foreign-uid", lambda s: s["races"]["bislett"]["published"]["all"].update({"eugene.other-plan-2024.all@racecal": None}),
+     "races.bislett.published.all.'eugene.other-plan-2024.all@racecal': not a UID of race 'bislett' in this feed"),
+    ("race-id-path", lambda s: s["races"].update({"../x": s["races"]["bislett"]}), "races.'../x': race ids are lowercase letters"),
+    ("deep-nesting", set_race("note", json.loads("[" * 900 + "]" * 900)), "nesting is too deep"),
+    ("change-type", lambda s: s["changes"][0].update(type="<script>"), "changes[0].type: unknown change type '<script>'"),
+    ("stamp-year-9999", lambda s: s["races"]["bislett"].update(stamp="99991231T000000Z"), "races.bislett.stamp: year 9999 is outside 1970–2100"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("damage", "message"), [(d, m) for _, d, m in INJECTIONS], ids=[i for i, _, _ in INJECTIONS])
+def test_forged_local_state_cannot_inject_into_feeds(built: Project, damage: Callable[[dict], None], message: str) -> None:  # type: ignore[type-arg]
+    forge_state(built.dist, damage)
+    before = built.tree()
+    built.edit("status: tentative", "status: confirmed")  # so the plan is rebuilt from its state
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert built.tree() == before  # nothing published
+
+
+def test_tampered_remote_state_cannot_inject_attach(built: Project, tmp_path: Path) -> None:
+    """Regression: a remote state.json (never hash-checked) put ATTACH:https://evil.example/payload.exe into fresh feeds."""
+    site = tmp_path / "live"
+    shutil.copytree(built.dist, site)
+    forge_state(site, set_race("name", "Bislett\r\nATTACH:https://evil.example/payload.exe"))
+    clean = Project(tmp_path / "clean")
+    shutil.copytree(built.schedules, clean.schedules)
+    clean.edit("status: tentative", "status: confirmed")
+    with serving(site) as url:
+        result = clean.run("build", "--previous", url, "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert f"error: {url}/{STATE}: races.bislett.snapshot.name: must be a single line" in result.stderr
+    assert not clean.dist.exists()
+
+
+def test_html_in_index_json_reaches_the_landing_page_escaped(built: Project) -> None:
+    """Regression: an <img onerror=…> put into dist/index.json reached dist/index.html unescaped."""
+    index_path = built.dist / "index.json"
+    index = json.loads(index_path.read_text())
+    index["plans"][0]["athlete"] = "<img src=x onerror=alert(1)>"
+    index_path.write_text(json.dumps(index))
+    # Another plan joins, so the landing page is rewritten while this one is reused with its entry.
+    other = built.plan_file.read_text().replace("slug: jakob-ingebrigtsen", "slug: another-runner")
+    (built.schedules / "another-runner-2024.yaml").write_text(other)
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 0, result.output
+    assert "1 reused as they were" in result.output
+    html = (built.dist / "index.html").read_text()
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda i: i["plans"][0].update(season=int("9" * 5000)), "dist/index.json: not valid JSON (Exceeds the limit (4300 digits)"),
+        (lambda i: i["plans"][0].update(latest="20990101T000000Z"),
+         "dist/index.json: jakob-ingebrigtsen-2024: latest: 20990101T000000Z is later than the publication time 20240410T080000Z"),
+        (lambda i: i["plans"][0]["counts"].update(confirmed="<b>5</b>"), "dist/index.json: plans[0].counts.confirmed: expected a whole number, got '<b>5</b>'"),
+        (lambda i: i.update(retired={"x": {"../y": 3}}), "dist/index.json: retired.x.'../y': expected lowercase letters"),
+    ],
+    ids=["4301-digit-integer", "latest-from-the-future", "counts-html", "retired-bad-race-id"],
+)
+def test_malformed_index_is_refused_without_a_traceback(built: Project, edit: Callable[[dict], None], message: str) -> None:  # type: ignore[type-arg]
+    index_path = built.dist / "index.json"
+    index = json.loads(index_path.read_text())
+    try:
+        edit(index)
+        text = json.dumps(index)
+    except ValueError:  # Python refuses to print the 5,000-digit integer itself: write it by hand
+        text = index_path.read_text().replace('"season":2024', '"season":' + "9" * 5000)
+    index_path.write_text(text)
+    before = built.tree()
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+    assert built.tree() == before
+
+
+def test_build_from_a_live_site_reuses_unchanged_plans_and_diff_fetches_only_the_index(built: Project, tmp_path: Path) -> None:
+    """The CI path (a clean checkout, history from the live site) skips what did not change, as a local build does."""
+    import http.server
+    import threading
+
+    requested: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, directory=str(built.dist), **kwargs)
+
+        def log_message(self, *args: object) -> None:
+            requested.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        clean = Project(tmp_path / "clean")
+        shutil.copytree(built.schedules, clean.schedules)
+        diff = clean.run("diff", "--previous", url, "--time", LATER_TIME)
+        assert diff.exit_code == 0 and diff.stdout == "No changes.\n", diff.output
+        assert requested == ["/index.json"]
+        requested.clear()
+        result = clean.run("build", "--previous", url, "--time", LATER_TIME)
+        assert result.exit_code == 0, result.output
+        assert "1 reused as they were" in result.output
+        assert clean.tree() == built.tree()
+        assert "/jakob-ingebrigtsen-2024/state.json" in requested
+        # A live file that is not what the index says (a stale CDN copy, a tampered file) is refused.
+        (built.dist / PLAN_ID / "tentative.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+        shutil.rmtree(clean.dist)
+        result = clean.run("build", "--previous", url, "--time", LATER_TIME)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"error: {url}/{PLAN_ID}/tentative.ics: changed since it was published; "
+            "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over\n"
+        )
+        assert not clean.dist.exists()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,215 @@
+"""Regressions for what subscribers saw wrong (issue: "what every subscriber sees is exactly the plan").
+
+Each test is named after what broke. Feeds are read with parsers racecal did not write (vobject,
+icalendar, ical.js); UIDs are written out from docs/history.md, not computed with racecal's code.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import racecal.cli
+from conftest import CLIENT_BIN, PLAN_ID, Project, need, parse_icalendar, parse_icaljs, parse_vobject, serving
+from test_client import Subscriber
+
+FORMAT_1_DIST = Path(__file__).parent / "fixtures" / "format1" / "dist"
+T0 = datetime(2024, 3, 27, 12, tzinfo=UTC)
+
+
+def at(days: float) -> str:
+    return (T0 + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def uid(race: str, feed: str, plan: str = PLAN_ID) -> str:
+    return f"{race}.{plan}.{feed}@racecal"
+
+
+def vevents(project: Project, feed: str, plan: str = PLAN_ID) -> dict[str, dict[str, object]]:
+    """UID → event as vobject reads it; asserts no UID occurs twice in the feed."""
+    events = parse_vobject(project.dist / plan / f"{feed}.ics")
+    counts = Counter(e["uid"] for e in events)
+    assert all(n == 1 for n in counts.values()), counts
+    return {e["uid"]: e for e in events}
+
+
+def delete_race(project: Project, race_id: str) -> str:
+    text = project.plan_file.read_text()
+    start = text.index(f"  - id: {race_id}\n")
+    end = text.find("\n  - id: ", start + 1)
+    block = text[start : end + 1] if end != -1 else text[start:]
+    project.plan_file.write_text(text.replace(block, ""))
+    return block
+
+
+def test_sequence_does_not_go_back_when_a_race_id_is_reused_after_its_tombstone_expired(built: Project) -> None:
+    built.edit("    status: tentative\n", "    status: confirmed\n")  # Monaco: 0 → 1
+    built.build(time=at(1))
+    built.edit("    status: confirmed\n    note: '\"...then", "    status: tentative\n    note: '\"...then")  # 1 → 2
+    built.build(time=at(2))
+    block = delete_race(built, "monaco")  # 2 → 3, tombstones
+    built.build(time=at(3))
+    assert vevents(built, "all")[uid("monaco", "all")]["sequence"] == 3
+    built.build(time=at(40))  # tombstones expired: the race is forgotten, its SEQUENCE is not
+    assert uid("monaco", "all") not in vevents(built, "all")
+    built.plan_file.write_text(built.plan_file.read_text() + block)
+    built.build(time=at(41))
+    for feed in ("all", "tentative"):
+        assert vevents(built, feed)[uid("monaco", feed)]["sequence"] == 4, feed
+
+
+def test_promotion_never_leaves_one_uid_live_in_one_calendar_and_cancelled_in_another(built: Project) -> None:
+    built.edit("    status: tentative\n", "    status: confirmed\n")
+    built.build(time=at(1))
+    feeds = {feed: vevents(built, feed) for feed in ("all", "confirmed", "tentative")}
+    for a in feeds:
+        for b in feeds:
+            if a < b:
+                assert not set(feeds[a]) & set(feeds[b]), (a, b)
+    assert feeds["tentative"][uid("monaco", "tentative")]["status"] == "CANCELLED"
+    assert feeds["confirmed"][uid("monaco", "confirmed")]["status"] == "CONFIRMED"
+    assert feeds["all"][uid("monaco", "all")]["status"] == "CONFIRMED"
+
+
+def test_format_1_feeds_are_migrated_without_anything_live_twice(project: Project) -> None:
+    """The published example of racecal 0.1 had one UID per race in every feed: it must be carried over."""
+    shutil.copytree(FORMAT_1_DIST, project.dist)
+    later = datetime(2026, 12, 1, tzinfo=UTC)  # the fixture was published on 21 November 2026
+
+    def at(days: float) -> str:
+        return (later + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    project.build(time=at(1))
+    for feed, live_status in (("confirmed", {"CONFIRMED"}), ("tentative", {"TENTATIVE"}), ("all", {"CONFIRMED", "TENTATIVE", "CANCELLED"})):
+        events = vevents(project, feed)
+        old = {u: e for u, e in events.items() if u.endswith(f".{PLAN_ID}@racecal")}
+        new = {u: e for u, e in events.items() if u.endswith(f".{PLAN_ID}.{feed}@racecal")}
+        assert set(events) == set(old) | set(new)
+        assert old and all(e["status"] == "CANCELLED" and e["sequence"] == 1 for e in old.values()), feed
+        assert {e["status"] for e in new.values()} <= live_status
+        assert {u.split(".")[0] for u in old} == {u.split(".")[0] for u in new}  # every race carried over
+        assert all(e["sequence"] == 1 for e in new.values())  # above what subscribers had
+    # The grace period ends the old UIDs; the new ones stay as they are.
+    before = vevents(project, "confirmed")
+    project.build(time=at(31))
+    after = vevents(project, "confirmed")
+    assert set(after) == {u for u in before if u.endswith(".confirmed@racecal")}
+
+
+def test_empty_tentative_feed_is_still_a_valid_calendar(built: Project, tmp_path: Path) -> None:
+    built.edit("    status: tentative\n", "    status: confirmed\n")  # the only tentative race
+    built.build(time=at(1))
+    built.build(time=at(31))  # its tombstone expires: no event left in tentative.ics
+    path = built.dist / PLAN_ID / "tentative.ics"
+    text = path.read_text()
+    assert "BEGIN:VEVENT" not in text
+    assert "BEGIN:VJOURNAL" in text
+    import icalendar
+
+    components = [c.name for c in icalendar.Calendar.from_ical(path.read_bytes()).subcomponents]
+    assert components == ["VJOURNAL"]
+    assert parse_icalendar(path) == [] and parse_vobject(path) == []
+    assert parse_icaljs(path)[str(path)]["events"] == []
+
+
+@pytest.mark.external
+def test_vdirsyncer_keeps_syncing_a_feed_that_became_empty(built: Project, tmp_path: Path) -> None:
+    need((CLIENT_BIN / "vdirsyncer").exists() and (CLIENT_BIN / "khal").exists(), "vdirsyncer and khal")
+    with serving(built.dist) as origin:
+        me = Subscriber(tmp_path / "client", f"{origin}/{PLAN_ID}/tentative.ics")
+        me.sync()
+        assert me.agenda() == ["2024-07-12 2024-07-12 Tentative: Jakob Ingebrigtsen – Monaco Diamond League (Herculis)"]
+        built.edit("    status: tentative\n", "    status: confirmed\n")
+        built.build(time=at(1))
+        me.sync()
+        assert me.agenda() == ["2024-07-12 2024-07-12 CANCELLED Removed: Jakob Ingebrigtsen – Monaco Diamond League (Herculis)"]
+        built.build(time=at(31))
+        me.sync()  # vdirsyncer refuses to sync a collection that became empty: this must still pass
+        assert me.agenda() == []
+
+
+def test_tombstones_expire_on_a_later_build_without_a_commit(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the default build time is the last commit's, so a scheduled rebuild never expired them."""
+    delete_race(built, "eugene")
+    today = datetime.now(UTC).replace(microsecond=0)  # the data time comes from the file, written just now
+    monkeypatch.setattr(racecal.cli, "_wall_clock", lambda: today)
+    result = built.run("build")  # no --time, no SOURCE_DATE_EPOCH: data time from the files, publication by the clock
+    assert result.exit_code == 0, result.output
+    assert vevents(built, "confirmed")[uid("eugene", "confirmed")]["status"] == "CANCELLED"
+    stamp = vevents(built, "confirmed")[uid("bislett", "confirmed")]
+    monkeypatch.setattr(racecal.cli, "_wall_clock", lambda: today + timedelta(days=20))
+    assert "unchanged" in built.run("build").output  # within the grace period nothing changes
+    monkeypatch.setattr(racecal.cli, "_wall_clock", lambda: today + timedelta(days=52))
+    result = built.run("build")
+    assert result.exit_code == 0 and "wrote" in result.output, result.output
+    assert uid("eugene", "confirmed") not in vevents(built, "confirmed")
+    assert vevents(built, "confirmed")[uid("bislett", "confirmed")] == stamp  # the rest untouched
+
+
+def test_deleted_plan_feeds_stay_valid_calendars_until_retired(built: Project) -> None:
+    plan_text = built.plan_file.read_text()
+    built.plan_file.unlink()
+    built.build(time=at(1))
+    for feed in ("all", "confirmed", "tentative"):
+        assert {e["status"] for e in vevents(built, feed).values()} == {"CANCELLED"}, feed
+    built.build(time=at(31))
+    for feed in ("all", "confirmed", "tentative"):
+        path = built.dist / PLAN_ID / f"{feed}.ics"
+        text = path.read_text()
+        assert "BEGIN:VEVENT" not in text and "BEGIN:VJOURNAL" in text
+        assert "X-WR-CALNAME:Jakob Ingebrigtsen 2024 – " in text and "(removed)" in text
+        assert parse_vobject(path) == []
+    with serving(built.dist) as origin:
+        import urllib.request
+
+        assert urllib.request.urlopen(f"{origin}/{PLAN_ID}/all.ics").status == 200
+    assert "This plan was removed" in (built.dist / PLAN_ID / "index.html").read_text()
+    assert "unchanged" in built.build(time=at(60)).output
+
+    # Retired on purpose: the files go; the SEQUENCE floors stay in index.json.
+    (built.root / "racecal.yaml").write_text(f"retired: [{PLAN_ID}]\n")
+    built.build(time=at(61))
+    assert not (built.dist / PLAN_ID).exists()
+    floors = json.loads((built.dist / "index.json").read_text())["retired"][PLAN_ID]
+    assert floors["monaco"] == 1
+    # A plan with the same id later continues above them.
+    (built.root / "racecal.yaml").write_text("title: Races\n")
+    built.plan_file.write_text(plan_text)
+    built.build(time=at(62))
+    assert vevents(built, "tentative")[uid("monaco", "tentative")]["sequence"] == 2
+
+
+def test_retired_plan_that_still_has_a_file_is_a_located_problem(built: Project) -> None:
+    (built.root / "racecal.yaml").write_text(f"retired: [{PLAN_ID}]\n")
+    result = built.run("build", "--time", at(1))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"schedules/{PLAN_ID}.yaml:1:1: athlete.slug: plan '{PLAN_ID}' is listed under 'retired' in the settings; remove it there to publish it again\n"
+    )
+
+
+def test_feed_near_the_google_subscription_limit_warns(project: Project) -> None:
+    races = "".join(f"  - {{id: r{i}, name: Race {i}, date: 2024-{1 + i % 12:02d}-{1 + i % 28:02d}, status: confirmed}}\n" for i in range(820))
+    (project.schedules / "big-2024.yaml").write_text(f"athlete: {{name: Big, slug: big}}\nseason: 2024\nraces:\n{races}")
+    result = project.run("build", "--time", at(0))
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert [w.split(" has ")[0] for w in warnings] == ["warning: big-2024/all.ics", "warning: big-2024/confirmed.ics"]
+    assert "820 events" in warnings[0] and "drops the rest silently" in warnings[0]
+
+
+def test_documented_deployment_builds_daily_so_tombstones_expire() -> None:
+    """Regression: with builds only on push, tombstones outlived their grace period for want of a commit."""
+    import yaml
+
+    workflow = yaml.safe_load((Path(__file__).parent.parent / "docs" / "github-pages.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert "schedule" in triggers and triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]
+    build_steps = [s for s in workflow["jobs"]["build"]["steps"] if "racecal build" in s.get("run", "")]
+    assert [s["if"] for s in build_steps] == ["github.event_name != 'pull_request'"]
+    assert workflow["jobs"]["deploy"]["if"] == "github.event_name != 'pull_request'"
