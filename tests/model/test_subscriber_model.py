@@ -28,7 +28,7 @@ from oracle import FeedView, Oracle
 from parsers import icaljs_available, parsers
 from world import ATHLETES, CITIES, STEPS, WORDS, ZONES, World, compare, sessions_for, sessions_span, slug, valid_local
 
-EXAMPLES = int(os.environ.get("RACECAL_MODEL_EXAMPLES", "16"))
+EXAMPLES = int(os.environ.get("RACECAL_MODEL_EXAMPLES", "8"))
 IN_CI = bool(os.environ.get("CI"))
 MODEL_SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -393,7 +393,7 @@ def test_every_subscriber_sees_the_plan_after_every_build() -> None:
 
 
 @pytest.mark.external
-@settings(max_examples=max(EXAMPLES, 10), deadline=None, suppress_health_check=list(HealthCheck), phases=MODEL_SETTINGS.phases)
+@settings(max_examples=2 * EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), phases=MODEL_SETTINGS.phases)
 @given(data=st.data())
 def test_every_parser_reads_each_session_at_the_instant_zoneinfo_gives(data: st.DataObject) -> None:
     """One build, three zones, any year 1900–2100: before the first transition, on change days, around them."""
