@@ -35,6 +35,7 @@ for (const file of process.argv.slice(2)) {
     name: cal.getFirstPropertyValue("x-wr-calname"),
     components: cal.getAllSubcomponents().filter((c) => c.name !== "vtimezone").map((c) => c.name.toUpperCase()),
     journals: cal.getAllSubcomponents("vjournal").map((j) => j.getFirstPropertyValue("uid")),
+    journalStamps: cal.getAllSubcomponents("vjournal").map((j) => instant(j.getFirstPropertyValue("dtstamp"))),
     events,
   };
 }

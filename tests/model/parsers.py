@@ -39,6 +39,7 @@ class ParsedFeed:
     name: str | None
     components: tuple[str, ...]  # every component but VTIMEZONE, in order: VEVENT, VJOURNAL, ...
     journals: tuple[str, ...]  # VJOURNAL UIDs
+    journal_stamps: tuple[datetime, ...]  # their DTSTAMPs
     events: tuple[ParsedEvent, ...]
 
 
@@ -79,7 +80,8 @@ def icaljs(paths: list[Path]) -> dict[Path, ParsedFeed]:
             )
             for e in feed["events"]
         )
-        out[path] = ParsedFeed(feed["name"], tuple(feed["components"]), tuple(feed["journals"]), events)
+        stamps = tuple(datetime.fromtimestamp(t, UTC) for t in feed["journalStamps"])
+        out[path] = ParsedFeed(feed["name"], tuple(feed["components"]), tuple(feed["journals"]), stamps, events)
     return out
 
 
@@ -98,13 +100,14 @@ def vobject_(paths: list[Path]) -> dict[Path, ParsedFeed]:
         registry.clear()
         registry["UTC"] = vical.utc
         cal = vobject.readOne(path.read_text(encoding="utf-8"))
-        events, journals, kinds = [], [], []
+        events, journals, kinds, stamps = [], [], [], []
         for comp in cal.getChildren():
             if not isinstance(comp, vobject.base.Component) or comp.name == "VTIMEZONE":
                 continue
             kinds.append(comp.name)
             if comp.name == "VJOURNAL":
                 journals.append(comp.uid.value)
+                stamps.append(_utc(comp.dtstamp.value))
             if comp.name != "VEVENT":
                 continue
             last = comp.contents.get("last-modified")
@@ -117,7 +120,7 @@ def vobject_(paths: list[Path]) -> dict[Path, ParsedFeed]:
                 )
             )
         name = cal.contents.get("x-wr-calname")
-        out[path] = ParsedFeed(name[0].value if name else None, tuple(kinds), tuple(journals), tuple(events))
+        out[path] = ParsedFeed(name[0].value if name else None, tuple(kinds), tuple(journals), tuple(stamps), tuple(events))
     return out
 
 
@@ -142,13 +145,14 @@ def icalendar_(paths: list[Path]) -> dict[Path, ParsedFeed]:
                 return _utc(value.replace(tzinfo=None).replace(tzinfo=zones[tzid]))  # type: ignore[arg-type]
             return _when(value)
 
-        events, journals, kinds = [], [], []
+        events, journals, kinds, stamps = [], [], [], []
         for comp in cal.subcomponents:
             if comp.name == "VTIMEZONE":
                 continue
             kinds.append(comp.name)
             if comp.name == "VJOURNAL":
                 journals.append(str(comp["UID"]))
+                stamps.append(_utc(comp["DTSTAMP"].dt))
             if comp.name != "VEVENT":
                 continue
             events.append(
@@ -159,7 +163,7 @@ def icalendar_(paths: list[Path]) -> dict[Path, ParsedFeed]:
                 )
             )
         name = cal.get("X-WR-CALNAME")
-        out[path] = ParsedFeed(str(name) if name is not None else None, tuple(kinds), tuple(journals), tuple(events))
+        out[path] = ParsedFeed(str(name) if name is not None else None, tuple(kinds), tuple(journals), tuple(stamps), tuple(events))
     return out
 
 
@@ -188,7 +192,8 @@ def libical(paths: list[Path]) -> dict[Path, ParsedFeed]:
             )
             for e in feed["events"]
         )
-        out[path] = ParsedFeed(feed["name"], tuple(feed["components"]), tuple(feed["journals"]), events)
+        stamps = tuple(datetime.fromtimestamp(t, UTC) for t in feed["journalStamps"])
+        out[path] = ParsedFeed(feed["name"], tuple(feed["components"]), tuple(feed["journals"]), stamps, events)
     return out
 
 

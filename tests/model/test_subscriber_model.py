@@ -156,6 +156,11 @@ class Subscribers(RuleBasedStateMachine):
             parsed = read.result()
             problems += compare(views, parsed, self.world, name)
             for path, feed in parsed.items():  # what clients saw before: SEQUENCE and DTSTAMP never go back
+                for uid, stamp in zip(feed.journals, feed.journal_stamps, strict=True):
+                    mark = self.high_water.get((name, str(path), uid))
+                    if mark and stamp < mark[1]:
+                        problems.append(f"[{name}] {path.parent.name}/{path.name}: {uid}: DTSTAMP went back from {mark[1]:%Y-%m-%d %H:%M} to {stamp:%Y-%m-%d %H:%M}")
+                    self.high_water[name, str(path), uid] = (0, stamp)
                 for event in feed.events:
                     mark = self.high_water.get((name, str(path), event.uid))
                     if mark and (event.sequence, event.dtstamp) < mark:

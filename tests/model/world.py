@@ -153,6 +153,7 @@ class World:
     meets: list[dict[str, Any]] = field(default_factory=list)
     now: datetime = FIRST_BUILD
     builds: int = 0
+    build_times: list[datetime] = field(default_factory=list)
 
     @property
     def schedules(self) -> Path:
@@ -183,6 +184,7 @@ class World:
             os.chdir(cwd)
         assert result.exit_code == 0, f"racecal build --time {stamp} failed:\n{result.output}"
         self.builds += 1
+        self.build_times.append(self.now)
         return result.output
 
     def feed_path(self, plan_id: str, feed: str) -> Path:
@@ -216,6 +218,9 @@ def compare(views: dict[tuple[str, str], FeedView], parsed: dict[Path, ParsedFee
         want_journals = (f"empty.{plan_id}.{feed}@racecal",) if view.journal else ()
         if got.journals != want_journals:
             problems.append(f"{where}: VJOURNAL {list(got.journals)}, expected {list(want_journals)}")
+        for stamp in got.journal_stamps:  # "the plan's latest build time": a time some build of it had
+            if stamp not in world.build_times:
+                problems.append(f"{where}: VJOURNAL DTSTAMP {stamp:%Y-%m-%d %H:%M}, which no build had (builds: {_times(world.build_times)})")
         says_removed = "(removed)" in (got.name or "")
         if (view.removed and not says_removed) or (view.present and says_removed):
             problems.append(f"{where}: calendar name {got.name!r}, {'expected' if view.removed else 'unexpected'} '(removed)'")
@@ -266,6 +271,10 @@ def _event_problems(want: Any, got: ParsedEvent, feed: str, world: World, plan_i
     if (got.start, got.end) != (want.start, want.end):
         out.append(f"from {_show(got.start)} to {_show(got.end)}, expected {_show(want.start)} to {_show(want.end)}")
     return out
+
+
+def _times(values: list[datetime]) -> str:
+    return ", ".join(f"{v:%Y-%m-%d %H:%M}" for v in values)
 
 
 def _show(value: date | datetime | None) -> str:
