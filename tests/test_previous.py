@@ -52,6 +52,8 @@ INJECTIONS = [
     ("race-id-path", lambda s: s["races"].update({"../x": s["races"]["bislett"]}), "races.'../x': race ids are lowercase letters"),
     ("deep-nesting", set_race("note", json.loads("[" * 900 + "]" * 900)), "nesting is too deep"),
     ("change-type", lambda s: s["changes"][0].update(type="<script>"), "changes[0].type: unknown change type '<script>'"),
+    ("name-rlo", set_race("name", "Bislett \u202edemrifnoC"), "races.bislett.snapshot.name: contains"),
+    ("summary-fffe", lambda s: s["changes"][0].update(summary="ok \ufffe"), "changes[0].summary: contains"),
     ("stamp-year-9999", lambda s: s["races"]["bislett"].update(stamp="99991231T000000Z"), "races.bislett.stamp: year 9999 is outside 1970–2100"),
 ]  # fmt: skip
 

@@ -162,7 +162,7 @@ STATE = f"dist/{PLAN_ID}/state.json"
          "error: dist/index.json: plans[0].files.'../state.json': not a file name racecal writes"),
         (lambda d: (d / "index.json").write_bytes(b"\xff\xfe"), "dist/index.json: not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
         (lambda d: (d / "index.json").write_text("[]"), "dist/index.json: document: not a racecal site index"),
-        (lambda d: (d / "index.json").unlink(), "dist: has files but no index.json, so it is not a racecal build; choose another --out, or pass --fresh to replace it"),
+        (lambda d: (d / "index.json").unlink(), "dist: has files but no index.json, so it is not a racecal build; choose another --out, or pass --fresh to publish there (files racecal did not write are kept)"),
     ],
     ids=["edited-feed", "edited-state", "missing-feed", "state-not-json", "state-wrong-type", "state-negative-seq", "state-bad-time",
          "state-bad-snapshot", "state-bad-feed", "index-traversal", "index-bad-file-name", "index-not-utf8", "index-not-an-index", "not-a-racecal-dir"],

@@ -330,7 +330,7 @@ def build_command(
     plans = len(result.plan_ids)
     state = "wrote" if written else "unchanged:"
     click.echo(
-        f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})"
+        for_terminal(f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})")
     )
     if not settings.base_url:
         click.echo("note: no base URL set (--base-url or racecal.yaml); subscribe links are completed in the browser", err=True)

@@ -84,7 +84,7 @@ def read_previous(location: str | Path | None) -> Previous:
     if not (path / "index.json").exists():
         raise PreviousBuildError(
             f"{path}: has files but no index.json, so it is not a racecal build; "
-            "choose another --out, or pass --fresh to replace it"
+            "choose another --out, or pass --fresh to publish there (files racecal did not write are kept)"
         )
     return _read(str(path), _read_local, local_dir=path)
 
