@@ -18,22 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LATER_TIME, PLAN_ID, REPO, Project, need
-
-BASE = """athlete:
-  name: Test Runner
-  slug: test-runner
-season: 2024
-races:
-  - id: one
-    name: Meet One
-    date: 2024-05-25
-    status: confirmed
-"""
-
-
-def b(old: str, new: str) -> str:
-    assert old in BASE, old
-    return BASE.replace(old, new, 1)
+from test_errors import BASE, b
 
 
 def racecal(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
