@@ -53,3 +53,18 @@ def test_quiet_build_prints_nothing(built: Project) -> None:
 def test_usage_errors_exit_2(project: Project) -> None:
     assert project.run("build", "--time", "yesterday").exit_code == 2
     assert project.run("diff", "--format", "yaml").exit_code == 2
+
+
+def test_check_validates_the_settings_as_build_does(project: Project) -> None:
+    """Regression: `check` said ok while `build` refused a broken racecal.yaml."""
+    (project.root / "racecal.yaml").write_text("title: Races\nrefresh_hours: 0\nretired: [jakob-ingebrigtsen-2024]\n")
+    checked = project.run("check")
+    built = project.run("build", "--time", "2024-03-27T12:00:00Z")
+    assert checked.exit_code == built.exit_code == 1
+    assert checked.stderr.splitlines()[0] == "racecal.yaml:2:16: refresh_hours: must be between 1 and 168, got 0"
+    assert checked.stderr.splitlines()[0] in built.stderr
+    (project.root / "racecal.yaml").write_text("title: Races\nretired: [jakob-ingebrigtsen-2024]\n")
+    checked = project.run("check")
+    built = project.run("build", "--time", "2024-03-27T12:00:00Z")
+    assert checked.stderr == built.stderr
+    assert checked.stderr.startswith("schedules/jakob-ingebrigtsen-2024.yaml:1:1: athlete.slug: plan 'jakob-ingebrigtsen-2024' is listed under 'retired'")

@@ -132,9 +132,8 @@ def _compile_source(job: tuple[SourceFile, str]) -> tuple[list[Problem], PlanDon
     plan = parse_plan(source, _context.meets, problems)
     if plan is None:
         return problems, None
-    if plan.id in _context.settings.retired:
-        message = f"plan {plan.id!r} is listed under 'retired' in the settings; remove it there to publish it again"
-        return [Problem(source.path, 1, 1, "athlete.slug", message)], None
+    if retired := _context.settings.retired_problem(source.path, plan.id):
+        return [retired], None
     context = _context
     output = compile_plan(
         plan, context.previous.state(plan.id), context.build_time, context.now, context.settings, inputs, context.previous.retired.get(plan.id)

@@ -78,17 +78,21 @@ def cli() -> None:
 
 def _settings(path: Path | None, base_url: str | None) -> Settings:
     problems: list[Problem] = []
-    chosen = path or (Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None)
-    settings = Settings()
-    if chosen is not None:
-        source = read_source(chosen, problems)
-        if source:
-            settings = parse_settings(source.path, source.data, problems)
+    settings = _read_settings(path, problems)
     if base_url is not None and (trouble := check_base_url(base_url)):
         raise click.BadParameter(trouble, param_hint="'--base-url'")
     if problems:
         raise PlanError(problems)
     return settings.with_base_url(base_url)
+
+
+def _read_settings(path: Path | None, problems: list[Problem]) -> Settings:
+    """racecal.yaml (or --config), its problems added to ``problems``: check and build read it alike."""
+    chosen = path or (Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None)
+    if chosen is None:
+        return Settings()
+    source = read_source(chosen, problems)
+    return parse_settings(source.path, source.data, problems) if source else Settings()
 
 
 def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
@@ -252,11 +256,13 @@ _time_option = click.option("--time", "when", metavar="ISO", help="Build time fo
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
-    """Validate plans and print every problem; exit 1 if there are any.
+@click.option("--config", type=click.Path(path_type=Path), help=f"Site settings file. Default: ./{SETTINGS_FILE} if present.")
+def check(paths: tuple[Path, ...], config: Path | None) -> None:
+    """Validate plans, the meet catalogue and the site settings; print every problem; exit 1 if any.
 
     PATHS are schedules directories or single plan files (default: schedules/). A plan file is
-    checked against the meet catalogue in the meets/ folder beside it.
+    checked against the meet catalogue in the meets/ folder beside it. Everything build would
+    refuse, check reports (settings included).
 
     \b
     Example:
@@ -264,6 +270,7 @@ def check(paths: tuple[Path, ...]) -> None:
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
     """
     problems: list[Problem] = []
+    settings = _read_settings(config, problems)
     plan_count = 0
     for path in paths or (Path("schedules"),):
         if path.is_dir():
@@ -274,6 +281,8 @@ def check(paths: tuple[Path, ...]) -> None:
             read_problems = []
         problems += read_problems
         loaded = load_schedules(plan_files, catalogue_files, problems)
+        shown = {source.ident: source.path for source in plan_files}
+        problems += [p for plan in loaded.plans if (p := settings.retired_problem(shown.get(plan.source_path, plan.source_path), plan.id))]
         plan_count += len(loaded.plans)
     if problems:
         raise PlanError(problems)
