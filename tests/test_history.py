@@ -299,3 +299,28 @@ def test_diff_of_a_race_with_itself_is_empty_and_one_edit_is_one_change(race: Ra
     changes = diff_race("p", race, edited)
     assert len(changes) == 1, changes
     assert changes[0].type in EDIT_TYPES[edit]
+
+
+def test_a_meet_edit_rebuilds_only_the_plans_that_use_it(built: Project) -> None:
+    """Regression: every plan's inputs hashed the whole catalogue, so one meet edit rebuilt every plan."""
+    other = built.schedules / "other-runner-2024.yaml"
+    other.write_text("athlete: {name: Other Runner, slug: other-runner}\nseason: 2024\nraces:\n  - {id: bislett, meet: bislett-games-2024, status: confirmed}\n")
+    built.build(time=LATER_TIME)
+    untouched = (built.dist / "other-runner-2024" / "confirmed.ics").read_bytes()
+    catalogue = built.schedules / "meets" / "2024.yaml"
+    text = catalogue.read_text()
+    assert "name: Monaco Diamond League (Herculis)" in text
+    catalogue.write_text(text.replace("name: Monaco Diamond League (Herculis)", "name: Herculis Monaco"))
+    result = built.build(time="2024-04-11T08:00:00Z")
+    assert "(2 plans, 1 reused as they were; 1 edited)" in result.stdout  # only Jakob runs Monaco
+    assert "Herculis Monaco" in built.feed("tentative").decode()
+    assert (built.dist / "other-runner-2024" / "confirmed.ics").read_bytes() == untouched
+    # A formatting-only edit of the catalogue (a comment) changes no meet: nothing is rebuilt, and only
+    # index.json (which records the catalogue's hash) changes.
+    before = built.tree()
+    catalogue.write_text("# the 2024 meets\n" + catalogue.read_text())
+    assert built.build(time="2024-04-12T08:00:00Z").stdout.endswith("wrote dist/ (2 plans, 2 reused as they were; no changes)\n")
+    assert {k for k, v in built.tree().items() if before.get(k) != v} == {"index.json"}
+    # A meet that the other plan uses moves: that plan (and Jakob's) follow.
+    catalogue.write_text(catalogue.read_text().replace("date: 2024-05-30", "date: 2024-05-31", 1))
+    assert "(2 plans, 0 reused as they were; 2 moved)" in built.build(time="2024-04-13T08:00:00Z").stdout

@@ -4,9 +4,11 @@ load → model → feeds/history → diff → site, one plan at a time. Each pla
 sink (publish.Staging, or publish.NullSink for ``racecal diff``), so memory stays flat however many
 plans there are; only hashes, changes and index entries come back.
 
-Incremental: a plan whose inputs (its file, the meet catalogue, the settings, the racecal version)
-hash the same as when it was last published, and that has no tombstones waiting to expire, is not
-parsed at all: its files are linked from the previous build as they are.
+Incremental: a plan whose inputs (its file, the catalogue meets it references, the settings, the
+racecal version) hash the same as when it was last published, and whose next tombstone expiry has not
+come, is not parsed at all: its files are linked (or fetched) from the previous build as they are. A
+meet edit therefore rebuilds exactly the plans that reference that meet; the catalogue is parsed only
+when its files changed since the previous build.
 
 Parallel: with ``workers > 1`` and enough plans, plans are compiled in forked worker processes that
 write into the same staging directory. Output bytes do not depend on the number of workers.
@@ -78,9 +80,16 @@ def catalogue_digest(catalogue: Sequence[SourceFile]) -> str:
     return digest.hexdigest()
 
 
-def inputs_digest(source: SourceFile, catalogue: str, settings: Settings) -> str:
+def meet_digest(meet: Meet) -> str:
+    """What a plan's output takes from one catalogue meet (its validated value, not its formatting)."""
+    return hashlib.sha256(repr(meet).encode()).hexdigest()[:32]
+
+
+def inputs_digest(source: SourceFile, meets: dict[str, str], settings: Settings) -> str:
+    """Everything one plan's output depends on: its file, the digests of the meets it references, the
+    settings, the racecal version."""
     digest = hashlib.sha256()
-    for part in (__version__, source.ident, catalogue, settings.fingerprint()):
+    for part in (__version__, source.ident, settings.fingerprint(), *(f"{k}={v}" for k, v in sorted(meets.items()))):
         digest.update(part.encode() + b"\0")
     digest.update(source.data)
     return digest.hexdigest()
@@ -115,6 +124,7 @@ def _reusable(entry: IndexEntry | None, inputs: str, now: datetime) -> bool:
 @dataclass
 class _Context:
     meets: dict[str, Meet]
+    meet_digests: dict[str, str]
     previous: Previous
     settings: Settings
     build_time: datetime
@@ -125,9 +135,8 @@ class _Context:
 _context: _Context | None = None  # set before forking workers, which inherit it
 
 
-def _compile_source(job: tuple[SourceFile, str]) -> tuple[list[Problem], PlanDone | None]:
+def _compile_source(source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
     assert _context is not None
-    source, inputs = job
     problems: list[Problem] = []
     plan = parse_plan(source, _context.meets, problems)
     if plan is None:
@@ -135,13 +144,15 @@ def _compile_source(job: tuple[SourceFile, str]) -> tuple[list[Problem], PlanDon
     if retired := _context.settings.retired_problem(source.path, plan.id):
         return [retired], None
     context = _context
+    used = {race.meet_id: context.meet_digests[race.meet_id] for race in plan.races if race.meet_id}
+    inputs = inputs_digest(source, used, context.settings)
     output = compile_plan(
         plan, context.previous.state(plan.id), context.build_time, context.now, context.settings, inputs, context.previous.retired.get(plan.id)
     )
-    return [], _emit(output, context.settings, context.build_time, context.sink)
+    return [], _emit(output, context.settings, context.build_time, context.sink, used)
 
 
-def _emit(output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink) -> PlanDone:
+def _emit(output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink, meets: dict[str, str] | None = None) -> PlanDone:
     state = output.state
     plan = state.plan(output.races)
     files = {f"{feed}.ics": data for feed, data in output.feeds.items()}
@@ -163,6 +174,7 @@ def _emit(output: PlanOutput, settings: Settings, build_time: datetime, sink: Si
         expires=state.next_expiry,
         files={**state.files, "state.json": hashlib.sha256(files["state.json"]).hexdigest()},
         removed=state.removed,
+        meets=meets or {},
     )
     return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds))
 
@@ -201,23 +213,36 @@ def build(
     catalogue = catalogue_digest(catalogue_files)
     by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed}
 
+    # The catalogue is parsed (and validated) only when its files changed since the previous build,
+    # or some plan must be compiled; otherwise every meet is as it was published.
+    problems: list[Problem] = []
+    meets = parse_catalogue(catalogue_files, problems) if catalogue != previous.catalogue else None
+    if problems:
+        raise PlanError(problems)
+    digests = {meet_id: meet_digest(meet) for meet_id, meet in meets.items()} if meets is not None else None
+
     reused: list[str] = []
-    jobs: list[tuple[SourceFile, str]] = []
+    jobs: list[SourceFile] = []
     for source in plan_files:
-        inputs = inputs_digest(source, catalogue, settings)
         entry = by_source.get(source.ident)
-        if entry is not None and entry.plan_id not in settings.retired and _reusable(entry, inputs, now):
+        if (
+            entry is not None
+            and entry.plan_id not in settings.retired
+            and _reusable(entry, inputs_digest(source, entry.meets, settings), now)
+            and (digests is None or all(digests.get(meet_id) == d for meet_id, d in entry.meets.items()))
+        ):
             previous.verify(entry.plan_id)
             reused.append(entry.plan_id)
         else:
-            jobs.append((source, inputs))
+            jobs.append(source)
 
-    problems: list[Problem] = []
-    meets = parse_catalogue(catalogue_files, problems) if jobs else {}
-    if problems:
-        raise PlanError(problems)
+    if jobs and meets is None:
+        meets = parse_catalogue(catalogue_files, problems)
+        if problems:
+            raise PlanError(problems)
+        digests = {meet_id: meet_digest(meet) for meet_id, meet in meets.items()}
 
-    _context = _Context(meets, previous, settings, build_time, now, sink)
+    _context = _Context(meets or {}, digests or {}, previous, settings, build_time, now, sink)
     try:
         done = _run_jobs(jobs, workers, progress)
     finally:
@@ -226,7 +251,7 @@ def build(
     shown = {source.ident: source.path for source in plan_files}
     owners = {plan_id: shown[previous.entries[plan_id].source] for plan_id in reused}
     compiled: list[PlanDone] = []
-    for (source, _), (plan_problems, result) in zip(jobs, done, strict=True):
+    for source, (plan_problems, result) in zip(jobs, done, strict=True):
         problems += plan_problems
         if result is None:
             continue
@@ -271,7 +296,7 @@ def build(
     ordered = [entries[k] for k in sorted(entries)]
     site_files = {
         "index.html": site.index_page(ordered, settings).encode(),
-        "index.json": index.encode(ordered, retired).encode(),
+        "index.json": index.encode(ordered, retired, catalogue).encode(),
         **{name: text.encode() for name, text in site.static_files().items()},
     }
     outcome = BuildResult(
@@ -306,7 +331,7 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _run_jobs(jobs: list[tuple[SourceFile, str]], workers: int, progress: Progress | None) -> list[tuple[list[Problem], PlanDone | None]]:
+def _run_jobs(jobs: list[SourceFile], workers: int, progress: Progress | None) -> list[tuple[list[Problem], PlanDone | None]]:
     total = len(jobs)
     results: list[tuple[list[Problem], PlanDone | None]] = []
     if workers > 1 and total >= PARALLEL_MIN_PLANS and "fork" in multiprocessing.get_all_start_methods():

@@ -23,7 +23,7 @@ SITE_FORMAT = 2
 READABLE_SITE_FORMATS = (1, 2)  # 1 had `pending: bool` where 2 has `expires`
 MAX_SEQUENCE = 10_000
 _FILE_NAME = re.compile(r"^[a-z0-9]+(\.[a-z]+)+$")
-ENTRY_KEYS = ("id", "athlete", "season", "counts", "feeds", "state", "source", "inputs", "latest", "pending", "expires", "removed", "files")
+ENTRY_KEYS = ("id", "athlete", "season", "counts", "feeds", "state", "source", "inputs", "latest", "pending", "expires", "removed", "meets", "files")
 COUNT_KEYS = ("confirmed", "tentative", "off")
 FEED_NAMES = ("all", "confirmed", "tentative")
 
@@ -40,6 +40,7 @@ class IndexEntry:
     expires: datetime | None  # when the next tombstone expires: the plan is rebuilt then
     files: dict[str, str]  # file name → sha256, state.json included
     removed: bool = False  # the plan file was deleted; its feeds stay valid calendars
+    meets: dict[str, str] = field(default_factory=dict)  # catalogue meets the plan uses → their digests
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -54,6 +55,7 @@ class IndexEntry:
             "latest": ics.format_utc(self.latest),
             "expires": ics.format_utc(self.expires) if self.expires else None,
             "removed": self.removed,
+            "meets": self.meets,
             "files": self.files,
         }
 
@@ -62,13 +64,14 @@ class IndexEntry:
 class SiteIndex:
     entries: dict[str, IndexEntry] = field(default_factory=dict)
     retired: dict[str, dict[str, int]] = field(default_factory=dict)  # plan id → race id → last SEQUENCE
+    catalogue: str = ""  # sha256 of the catalogue files it was built from
 
 
-def encode(entries: list[IndexEntry], retired: dict[str, dict[str, int]]) -> str:
+def encode(entries: list[IndexEntry], retired: dict[str, dict[str, int]], catalogue: str) -> str:
     # One plan per line: compact enough for the C encoder, still readable in a diff.
     lines = ",\n".join(json.dumps(e.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in entries)
     floors = json.dumps(retired, sort_keys=True, separators=(",", ":"))
-    return f'{{"format":{SITE_FORMAT},"generator":"racecal","retired":{floors},"plans":[\n{lines}\n]}}\n'
+    return f'{{"format":{SITE_FORMAT},"generator":"racecal","catalogue":"{catalogue}","retired":{floors},"plans":[\n{lines}\n]}}\n'
 
 
 def decode(data: bytes, where: str) -> SiteIndex:
@@ -78,7 +81,7 @@ def decode(data: bytes, where: str) -> SiteIndex:
     if not isinstance(root, MappingNode):
         r.problem("document", "not a racecal site index")
         r.check()
-    top = r.mapping(root, "", ("format", "generator", "retired", "plans"), required=("format", "generator", "plans"))
+    top = r.mapping(root, "", ("format", "generator", "catalogue", "retired", "plans"), required=("format", "generator", "plans"))
     if top is None:
         r.check()
         raise AssertionError("unreachable")
@@ -107,6 +110,8 @@ def decode(data: bytes, where: str) -> SiteIndex:
                 seq = r.integer(seq_node, _join(name, race_id), 0, MAX_SEQUENCE)
                 if r.slug(readback.node(race_id), _join(name, race_id)) and seq is not None:
                     index.retired[plan_id][race_id] = seq
+    if "catalogue" in top:
+        index.catalogue = r.digest(top["catalogue"], "catalogue") or ""
     r.check()
     return index
 
@@ -141,9 +146,18 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
         digest = r.digest(node, _join(_join(name, "files"), file_name))
         if digest:
             files[file_name] = digest
+    meets: dict[str, str] = {}
+    for meet_id, node in (r.mapping(fields["meets"], _join(name, "meets"), readback.keys_of(fields["meets"])) or {}).items() if "meets" in fields else []:
+        if r.slug(readback.node(meet_id), _join(_join(name, "meets"), meet_id)) is None:
+            continue
+        digest = r.text(node, _join(_join(name, "meets"), meet_id), limit=32)
+        if digest is not None and re.fullmatch(r"[0-9a-f]{32}", digest):
+            meets[meet_id] = digest
+        elif digest is not None:
+            r.error(node, _join(_join(name, "meets"), meet_id), "expected 32 hex digits")
     if "files" in fields and "state.json" not in files:
         r.error(fields["files"], _join(name, "files"), "state.json is missing")
     if len(r.problems) > before or None in (plan_id, athlete, season, source, inputs, latest) or len(counts) < len(COUNT_KEYS):
         return None
     assert plan_id and athlete and season and source is not None and inputs is not None and latest
-    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed)
+    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets)

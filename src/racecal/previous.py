@@ -36,6 +36,7 @@ class Previous:
     local_dir: Path | None = None  # set when files can be reused (hard-linked) from it
     entries: dict[str, IndexEntry] = field(default_factory=dict)
     retired: dict[str, dict[str, int]] = field(default_factory=dict)  # plan id → race id → last SEQUENCE
+    catalogue: str = ""  # sha256 of the catalogue files the previous build was made from
     get: Callable[[str], bytes] | None = None
     _states: dict[str, PlanState] = field(default_factory=dict)
 
@@ -148,4 +149,4 @@ def _fetch_unbounded(url: str) -> bytes:
 
 def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None) -> Previous:
     site = index.decode(get(f"{base}/index.json"), f"{base}/index.json")
-    return Previous(location=base, local_dir=local_dir, entries=site.entries, retired=site.retired, get=get)
+    return Previous(location=base, local_dir=local_dir, entries=site.entries, retired=site.retired, catalogue=site.catalogue, get=get)
