@@ -12,16 +12,21 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from racecal import __version__, report
-from racecal.build import BuildResult, Sink, build
+from racecal import __version__
 from racecal.errors import PlanError, Problem, RacecalError, for_terminal
-from racecal.load import SourceFile, discover, load_schedules, read_all, read_source
-from racecal.previous import Previous, read_previous
-from racecal.publish import NullSink, Staging, locked, output_refusal, real_output
-from racecal.settings import Settings, check_base_url, parse_settings
+
+if TYPE_CHECKING:
+    from racecal.build import BuildResult, Sink
+    from racecal.load import SourceFile
+    from racecal.previous import Previous
+    from racecal.settings import Settings
+
+# The pipeline's modules are imported inside the commands that need them, so `--version`, `--help`
+# and `check` do not pay for the whole pipeline (HTTP, process pools, locks) at start-up.
 
 SETTINGS_FILE = "racecal.yaml"
 
@@ -77,6 +82,8 @@ def cli() -> None:
 
 
 def _settings(path: Path | None, base_url: str | None) -> Settings:
+    from racecal.settings import check_base_url
+
     problems: list[Problem] = []
     settings = _read_settings(path, problems)
     if base_url is not None and (trouble := check_base_url(base_url)):
@@ -88,6 +95,9 @@ def _settings(path: Path | None, base_url: str | None) -> Settings:
 
 def _read_settings(path: Path | None, problems: list[Problem]) -> Settings:
     """racecal.yaml (or --config), its problems added to ``problems``: check and build read it alike."""
+    from racecal.load import read_source
+    from racecal.settings import Settings, parse_settings
+
     chosen = path or (Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None)
     if chosen is None:
         return Settings()
@@ -199,6 +209,8 @@ def _parse_time(value: str) -> datetime:
 
 
 def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
+    from racecal.previous import Previous, read_previous
+
     if fresh:
         return Previous()
     return read_previous(previous if previous is not None else out)
@@ -208,6 +220,9 @@ def _run(
     schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None,
     progress: bool, sink: Sink, jobs: int, write_reused: bool = True,
 ) -> BuildResult:  # fmt: skip
+    from racecal.build import build
+    from racecal.load import read_all
+
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
         raise PlanError(problems)
@@ -269,6 +284,8 @@ def check(paths: tuple[Path, ...], config: Path | None) -> None:
       racecal check
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
     """
+    from racecal.load import discover, load_schedules, read_all, read_source
+
     problems: list[Problem] = []
     settings = _read_settings(config, problems)
     plan_count = 0
@@ -314,6 +331,9 @@ def build_command(
       racecal build
       racecal build --base-url https://example.org/races --previous https://example.org/races
     """
+    from racecal import report
+    from racecal.publish import Staging, locked, output_refusal, real_output
+
     if refusal := output_refusal(out, schedules, Path.cwd()):
         raise click.BadParameter(refusal, param_hint="'--out'")
     settings = _settings(config, base_url)
@@ -367,6 +387,9 @@ def diff(
       racecal diff --previous https://example.org/races --format markdown > comment.md
       racecal diff --format json --exit-code
     """
+    from racecal import report
+    from racecal.publish import NullSink, locked, real_output
+
     settings = _settings(config, base_url)
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
