@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -18,6 +20,12 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}: {self.field}: {self.message}"
+
+
+def suggestion(value: str, choices: Iterable[str], otherwise: str) -> str:
+    """The tail of an "unknown …" message: "; did you mean 'x'?" for the closest choice, else ``otherwise``."""
+    hint = difflib.get_close_matches(value, sorted(choices), n=1)
+    return f"; did you mean '{hint[0]}'?" if hint else otherwise
 
 
 class RacecalError(Exception):

@@ -8,7 +8,6 @@ no Python object is ever constructed from a tag.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from racecal.errors import PlanError, Problem
+from racecal.errors import PlanError, Problem, suggestion
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.model import SLUG_RE, Athlete, Meet, Plan, Race, Result, Session, Source, Status, Venue
 
@@ -412,8 +411,7 @@ class Reader:
             if k in out:
                 continue  # reported as a duplicate key already
             if k not in allowed:
-                hint = difflib.get_close_matches(k, allowed, n=1)
-                suffix = f"; did you mean '{hint[0]}'?" if hint else f"; expected one of: {', '.join(allowed)}"
+                suffix = suggestion(k, allowed, f"; expected one of: {', '.join(allowed)}")
                 self.error(key, _join(name, k), "unknown key" + suffix)
                 continue
             out[k] = value
@@ -527,8 +525,7 @@ class Reader:
         if value is None:
             return None
         if value not in known_timezones():
-            hint = difflib.get_close_matches(value, sorted(known_timezones()), n=1)
-            self.error(node, name, f"unknown timezone {quoted(value)}" + (f"; did you mean '{hint[0]}'?" if hint else " (use an IANA name like 'Europe/Oslo')"))
+            self.error(node, name, f"unknown timezone {quoted(value)}" + suggestion(value, known_timezones(), " (use an IANA name like 'Europe/Oslo')"))
             return None
         return value
 
@@ -540,8 +537,7 @@ class Reader:
             return Status(value)
         except ValueError:
             options = [s.value for s in Status]
-            hint = difflib.get_close_matches(value, options, n=1)
-            self.error(node, name, f"unknown status {quoted(value)}" + (f"; did you mean '{hint[0]}'?" if hint else f"; expected one of: {', '.join(options)}"))
+            self.error(node, name, f"unknown status {quoted(value)}" + suggestion(value, options, f"; expected one of: {', '.join(options)}"))
             return None
 
     # --- composite fields ---
@@ -756,8 +752,7 @@ def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict
         if meet_id is not None:
             meet = meets.get(meet_id)
             if meet is None:
-                hint = difflib.get_close_matches(meet_id, sorted(meets), n=1)
-                r.error(fields["meet"], _join(name, "meet"), f"unknown meet {meet_id!r}" + (f"; did you mean '{hint[0]}'?" if hint else " (meets are defined in schedules/meets/*.yaml)"))
+                r.error(fields["meet"], _join(name, "meet"), f"unknown meet {meet_id!r}" + suggestion(meet_id, meets, " (meets are defined in schedules/meets/*.yaml)"))
     title = r.text(fields["name"], _join(name, "name")) if "name" in fields else (meet.name if meet else None)
     if title is None and "name" not in fields and "meet" not in fields:
         r.error(node, name, "missing required key 'name' (or a 'meet' from the catalogue)")
@@ -794,8 +789,7 @@ def _race_sources(r: Reader, node: Node, name: str, shared: dict[str, Source]) -
             if key is None:
                 continue
             if key not in shared:
-                hint = difflib.get_close_matches(key, sorted(shared), n=1)
-                r.error(item, sub, f"unknown source {key!r}" + (f"; did you mean '{hint[0]}'?" if hint else " (define it under the plan's 'sources')"))
+                r.error(item, sub, f"unknown source {key!r}" + suggestion(key, shared, " (define it under the plan's 'sources')"))
                 continue
             out.append(shared[key])
         else:

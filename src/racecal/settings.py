@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import string
 from dataclasses import dataclass, field, replace
 
-from racecal.errors import Problem
+from racecal.errors import Problem, suggestion
 from racecal.load import Reader, SourceFile, character_name, check_url, compose, forbidden_char, quoted
 
 # RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
@@ -95,8 +94,7 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
             if name is None:
                 continue
             if name not in CSS_COLOURS:
-                hint = difflib.get_close_matches(name, sorted(CSS_COLOURS), n=1)
-                r.error(node, f"colours.{feed}", f"unknown colour {name!r}" + (f"; did you mean '{hint[0]}'?" if hint else f"; choose one of: {', '.join(sorted(CSS_COLOURS))}"))
+                r.error(node, f"colours.{feed}", f"unknown colour {name!r}" + suggestion(name, CSS_COLOURS, f"; choose one of: {', '.join(sorted(CSS_COLOURS))}"))
                 continue
             colours[feed] = Colour(name)
         settings = replace(settings, colours=colours)
