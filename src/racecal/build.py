@@ -132,18 +132,16 @@ class _Context:
     sink: Sink
 
 
-_context: _Context | None = None  # set before forking workers, which inherit it
+_worker_context: _Context | None = None  # a worker process's own: set once by its initializer
 
 
-def _compile_source(source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
-    assert _context is not None
+def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
     problems: list[Problem] = []
-    plan = parse_plan(source, _context.meets, problems)
+    plan = parse_plan(source, context.meets, problems)
     if plan is None:
         return problems, None
-    if retired := _context.settings.retired_problem(source.path, plan.id):
+    if retired := context.settings.retired_problem(source.path, plan.id):
         return [retired], None
-    context = _context
     used = {race.meet_id: context.meet_digests[race.meet_id] for race in plan.races if race.meet_id}
     inputs = inputs_digest(source, used, context.settings)
     output = compile_plan(
@@ -208,7 +206,6 @@ def build(
     time) expires tombstones. With ``previous_is_output`` (the previous build lives where the new one
     goes), a result identical to it is reported as ``unchanged`` and nothing is staged. Without
     ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched."""
-    global _context
     build_time = effective_build_time(requested_time, now, previous)
     catalogue = catalogue_digest(catalogue_files)
     by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed}
@@ -242,11 +239,8 @@ def build(
             raise PlanError(problems)
         digests = {meet_id: meet_digest(meet) for meet_id, meet in meets.items()}
 
-    _context = _Context(meets or {}, digests or {}, previous, settings, build_time, now, sink)
-    try:
-        done = _run_jobs(jobs, workers, progress)
-    finally:
-        _context = None
+    context = _Context(meets or {}, digests or {}, previous, settings, build_time, now, sink)
+    done = _run_jobs(context, jobs, workers, progress)
 
     shown = {source.ident: source.path for source in plan_files}
     owners = {plan_id: shown[previous.entries[plan_id].source] for plan_id in reused}
@@ -320,8 +314,11 @@ def build(
     return outcome
 
 
-def _die_with_parent() -> None:
-    """Worker initializer: if the build is killed, its workers must not go on writing (Linux)."""
+def _start_worker(context: _Context) -> None:
+    """Worker initializer. Forked workers get the context without pickling it (it holds the meets,
+    the previous build and the sink); if the build is killed, they must not go on writing (Linux)."""
+    global _worker_context
+    _worker_context = context
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -331,20 +328,25 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _run_jobs(jobs: list[SourceFile], workers: int, progress: Progress | None) -> list[tuple[list[Problem], PlanDone | None]]:
+def _compile_in_worker(source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
+    assert _worker_context is not None
+    return _compile_source(_worker_context, source)
+
+
+def _run_jobs(context: _Context, jobs: list[SourceFile], workers: int, progress: Progress | None) -> list[tuple[list[Problem], PlanDone | None]]:
     total = len(jobs)
     results: list[tuple[list[Problem], PlanDone | None]] = []
     if workers > 1 and total >= PARALLEL_MIN_PLANS and "fork" in multiprocessing.get_all_start_methods():
         chunk = max(1, total // (workers * 8))
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
-            for result in pool.map(_compile_source, jobs, chunksize=chunk):
+        fork = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=fork, initializer=_start_worker, initargs=(context,)) as pool:
+            for result in pool.map(_compile_in_worker, jobs, chunksize=chunk):
                 results.append(result)
                 if progress:
                     progress(len(results), total)
         return results
     for job in jobs:
-        results.append(_compile_source(job))
+        results.append(_compile_source(context, job))
         if progress:
             progress(len(results), total)
     return results

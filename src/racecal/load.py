@@ -97,10 +97,6 @@ class SourceFile:
     def ident(self) -> str:
         return self.key or self.path
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
 
 def shown_path(path: Path) -> str:
     """A path as messages show it; bytes of a non-UTF-8 name appear as \\xNN escapes, never raw."""

@@ -127,8 +127,8 @@ def _safe_target(root: Path, relative: str) -> Path:
 class Staging:
     """The new site, written file by file into a hidden directory beside ``out``, then swapped in.
 
-    Worker processes of a parallel build write into the same directory (``attach``); only the
-    process that created it swaps or discards it.
+    Forked worker processes of a parallel build write into the same directory through their copy of
+    this object; only the process that created it swaps or discards it.
     """
 
     def __init__(self, root: Path, out: Path) -> None:
@@ -144,10 +144,6 @@ class Staging:
             root.mkdir(parents=True)
         except OSError as exc:
             raise _cannot_write(root, out, exc) from None
-        return cls(root, out)
-
-    @classmethod
-    def attach(cls, root: Path, out: Path) -> Staging:
         return cls(root, out)
 
     def _target(self, name: str) -> Path:
