@@ -130,16 +130,26 @@ def test_malformed_index_is_refused_without_a_traceback(built: Project, edit: Ca
     assert built.tree() == before
 
 
-def test_build_from_a_live_site_reuses_unchanged_plans_and_diff_fetches_only_the_index(built: Project, tmp_path: Path) -> None:
-    """The CI path (a clean checkout, history from the live site) skips what did not change, as a local build does."""
+def test_a_tampered_live_site_does_not_persist_and_diff_fetches_only_the_index(built: Project, tmp_path: Path) -> None:
+    """Regression: a plan reused from a live site copied its files, so a forged feed or page (hashes
+    rewritten in index.json) went on into every new build. Bytes from a live site are never reused."""
     import http.server
     import threading
 
+    site = tmp_path / "live"
+    shutil.copytree(built.dist, site)
+    index_path = site / "index.json"
+    feed = site / PLAN_ID / "all.ics"
+    forged = feed.read_bytes().replace(b"END:VEVENT\r\n", b"ATTACH:https://evil.example/payload.exe\r\nEND:VEVENT\r\n", 1)
+    feed.write_bytes(forged)
+    index = json.loads(index_path.read_text())
+    index["plans"][0]["files"]["all.ics"] = hashlib.sha256(forged).hexdigest()
+    index_path.write_text(json.dumps(index))
     requested: list[str] = []
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-            super().__init__(*args, directory=str(built.dist), **kwargs)
+            super().__init__(*args, directory=str(site), **kwargs)
 
         def log_message(self, *args: object) -> None:
             requested.append(self.path)
@@ -152,20 +162,19 @@ def test_build_from_a_live_site_reuses_unchanged_plans_and_diff_fetches_only_the
         shutil.copytree(built.schedules, clean.schedules)
         diff = clean.run("diff", "--previous", url, "--time", LATER_TIME)
         assert diff.exit_code == 0 and diff.stdout == "No changes.\n", diff.output
-        assert requested == ["/index.json"]
-        requested.clear()
+        assert requested == ["/index.json"]  # an unchanged plan needs nothing more to compare
         result = clean.run("build", "--previous", url, "--time", LATER_TIME)
         assert result.exit_code == 0, result.output
-        assert "1 reused as they were" in result.output
-        assert clean.tree() == built.tree()
-        assert "/jakob-ingebrigtsen-2024/state.json" in requested
-        # A live file that is not what the index says (a stale CDN copy, a tampered file) is refused.
-        (built.dist / PLAN_ID / "tentative.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+        assert "0 reused as they were; no changes" in result.output
+        assert b"ATTACH" not in clean.feed("all")
+        assert clean.tree() == built.tree()  # compiled again from the plan and the validated state
+        # The state it reads must be the one the index vouches for.
+        (site / PLAN_ID / "state.json").write_text("{}")
         shutil.rmtree(clean.dist)
         result = clean.run("build", "--previous", url, "--time", LATER_TIME)
         assert result.exit_code == 1
         assert result.stderr == (
-            f"error: {url}/{PLAN_ID}/tentative.ics: changed since it was published; "
+            f"error: {url}/{PLAN_ID}/state.json: changed since it was published; "
             "restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over\n"
         )
         assert not clean.dist.exists()

@@ -115,9 +115,16 @@ def effective_build_time(requested: datetime, now: datetime, previous: Previous)
     return max([requested, *(e.latest for e in previous.entries.values())])
 
 
-def _reusable(entry: IndexEntry | None, inputs: str, now: datetime) -> bool:
-    """A published plan whose inputs are the same and whose next tombstone expiry has not come: its
-    files are taken as they were, from a local build (hard links) or a live site (fetched, hash-checked)."""
+def _reusable(entry: IndexEntry | None, inputs: str, now: datetime, previous: Previous, write_reused: bool) -> bool:
+    """A published plan whose inputs are the same and whose next tombstone expiry has not come.
+
+    Its files are linked as they are from a local build, which the manifest vouches for (each file's
+    sha256 is checked; whoever can rewrite dist/ and its index can rewrite schedules/ too). Bytes from
+    a live site are never copied into a new build: a tampered site must not persist through racecal,
+    so such a plan is compiled again from its plan file, with its state read through the validators.
+    ``racecal diff`` writes nothing, so it skips such a plan without fetching anything."""
+    if previous.local_dir is None and write_reused:
+        return False
     return entry is not None and entry.inputs == inputs and (entry.expires is None or now < entry.expires)
 
 
@@ -225,7 +232,7 @@ def build(
         if (
             entry is not None
             and entry.plan_id not in settings.retired
-            and _reusable(entry, inputs_digest(source, entry.meets, settings), now)
+            and _reusable(entry, inputs_digest(source, entry.meets, settings), now, previous, write_reused)
             and (digests is None or all(digests.get(meet_id) == d for meet_id, d in entry.meets.items()))
         ):
             previous.verify(entry.plan_id)
@@ -268,7 +275,7 @@ def build(
             assert state is not None
             retired[plan_id] = {**state.floors, **{race_id: race.seq for race_id, race in state.races.items()}}
             continue
-        if entry.removed and _reusable(entry, removed_inputs, now):
+        if entry.removed and _reusable(entry, removed_inputs, now, previous, write_reused):
             previous.verify(plan_id)
             reused.append(plan_id)
             continue
@@ -307,8 +314,6 @@ def build(
         for name in previous.entries[plan_id].files:
             if previous.local_dir is not None:
                 sink.link(f"{plan_id}/{name}", previous.local_dir / plan_id / name)
-            elif write_reused:
-                sink.write(f"{plan_id}/{name}", previous.fetch(plan_id, name))
     for name, data in site_files.items():
         sink.write(name, data)
     return outcome

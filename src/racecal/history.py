@@ -27,6 +27,7 @@ from racecal import ics, readback
 from racecal.diff import Change, diff_race
 from racecal.errors import PreviousBuildError
 from racecal.feeds import EventDraft, PlacedEvent, calendar, event_bytes, event_key, render_race, uid_for
+from racecal.index import PLAN_FILES
 from racecal.load import LONG_TEXT, MAX_YEAR, MIN_YEAR, _athlete, _join
 from racecal.model import FEEDS, SLUG_RE, Athlete, ChangeType, Plan, Race, Status, feeds_for, race_from_dict, race_to_dict
 from racecal.readback import JsonReader
@@ -311,7 +312,7 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
         r.error(top["source"], "source", "expected a relative path inside the schedules directory")
     inputs = r.digest(top["inputs"], "inputs", empty_ok=True) if "inputs" in top else None
     files: dict[str, str] = {}
-    for name, value in (r.mapping(top["files"], "files", PLAN_FILES) or {}).items() if "files" in top else []:
+    for name, value in (r.mapping(top["files"], "files", PLAN_FILES[:-1]) or {}).items() if "files" in top else []:
         digest = r.digest(value, _join("files", name))
         if digest:
             files[name] = digest
@@ -336,7 +337,6 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
     return PlanState(stated_id, athlete, season, timezone, source, inputs, races, changes, files, floors, removed, newest)
 
 
-PLAN_FILES = ("all.ics", "confirmed.ics", "tentative.ics", "index.html", "changes.atom", "changes.json")
 
 
 def _race_id_ok(r: JsonReader, value: Node, name: str, race_id: str) -> bool:

@@ -22,10 +22,11 @@ from racecal.readback import JsonReader
 SITE_FORMAT = 2
 READABLE_SITE_FORMATS = (1, 2)  # 1 had `pending: bool` where 2 has `expires`
 MAX_SEQUENCE = 10_000
-_FILE_NAME = re.compile(r"^[a-z0-9]+(\.[a-z]+)+$")
 ENTRY_KEYS = ("id", "athlete", "season", "counts", "feeds", "state", "source", "inputs", "latest", "pending", "expires", "removed", "meets", "files")
 COUNT_KEYS = ("confirmed", "tentative", "off")
 FEED_NAMES = ("all", "confirmed", "tentative")
+# Every file a plan's directory holds; state.json is hashed last, over the others' hashes.
+PLAN_FILES = ("all.ics", "confirmed.ics", "tentative.ics", "index.html", "changes.atom", "changes.json", "state.json")
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
     removed = bool(r.flag(fields["removed"], _join(name, "removed"))) if "removed" in fields else False
     files: dict[str, str] = {}
     for file_name, node in (r.mapping(fields["files"], _join(name, "files"), readback.keys_of(fields["files"])) or {}).items() if "files" in fields else []:
-        if not _FILE_NAME.match(file_name):
+        if file_name not in PLAN_FILES:
             r.error(node, _join(_join(name, "files"), file_name), "not a file name racecal writes")
             continue
         digest = r.digest(node, _join(_join(name, "files"), file_name))
