@@ -1,10 +1,14 @@
-"""Site settings (racecal.yaml): title, public base URL, refresh interval, feed colours."""
+"""Site settings (racecal.yaml): title, public base URL, refresh interval, feed colours, own templates."""
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import string
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from jinja2 import Environment, TemplateSyntaxError
 
 from racecal.errors import Problem
 from racecal.load import Reader, SourceFile, character_name, check_url, compose, forbidden_char, quoted
@@ -37,13 +41,20 @@ class Settings:
     refresh_hours: int = 6
     colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
+    templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
 
     def with_base_url(self, base_url: str | None) -> Settings:
         return self if base_url is None else replace(self, base_url=base_url.rstrip("/"))
 
     def fingerprint(self) -> str:
         colours = ",".join(f"{k}={v.css_name}" for k, v in sorted(self.colours.items()))
-        return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}"  # retired: decided per plan, not an input
+        own = ""
+        if self.templates:  # pages follow the site's templates, so changing one rebuilds every plan
+            digest = hashlib.sha256()
+            for name, text in self.templates:
+                digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+            own = f"|templates={digest.hexdigest()}"
+        return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}{own}"  # retired: decided per plan, not an input
 
 
 # Characters a base URL may hold: it is pasted into every feed's URL lines and every page's links, so
@@ -68,7 +79,7 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
     if root is None:
         return Settings()
     r = Reader(path, problems)
-    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired"))
+    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates"))
     if fields is None:
         return Settings()
     settings = Settings()
@@ -97,4 +108,54 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
     if "retired" in fields:
         ids = [r.slug(node, sub) for sub, node in r.items(fields["retired"], "retired", 10_000)]
         settings = replace(settings, retired=frozenset(i for i in ids if i))
+    if "templates" in fields and (folder := r.text(fields["templates"], "templates", limit=500)):
+        before = len(problems)
+        own = read_templates(Path(path).parent / folder, problems)
+        if own is None:
+            r.error(fields["templates"], "templates", f"{quoted(folder)} is not a directory (it is read relative to {Path(path).name})")
+        elif len(problems) == before:
+            settings = replace(settings, templates=own)
     return settings
+
+
+# What a site may override (README, "Your own templates"). Pages and the Atom feed are escaped
+# templates, the host config plain ones; style.css and site.js are copied as they are.
+TEMPLATE_NAMES = ("page.html", "index.html", "plan.html", "changes.atom", "_headers", "htaccess", "style.css", "site.js")
+STATIC_NAMES = ("style.css", "site.js")
+MAX_TEMPLATE_BYTES = 1 << 20
+
+
+def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, str], ...] | None:
+    """The site's own templates in ``folder``, checked: known names only, UTF-8, Jinja2 syntax. None
+    when ``folder`` is not a directory. Dotfiles (.DS_Store, editor swap files) are skipped."""
+    if not folder.is_dir():
+        return None
+    own: list[tuple[str, str]] = []
+    for entry in sorted(folder.iterdir()):
+        shown = str(entry)
+        if entry.name.startswith("."):
+            continue
+        if entry.name not in TEMPLATE_NAMES or not entry.is_file():
+            hint = difflib.get_close_matches(entry.name, TEMPLATE_NAMES, n=1)
+            what = "a directory" if entry.is_dir() else "not a template racecal uses"
+            advice = f"did you mean '{hint[0]}'?" if hint else f"the names are: {', '.join(TEMPLATE_NAMES)}"
+            problems.append(Problem(shown, 1, 1, "templates", f"{what}; {advice}"))
+            continue
+        data = entry.read_bytes()
+        if len(data) > MAX_TEMPLATE_BYTES:
+            problems.append(Problem(shown, 1, 1, "templates", f"{len(data)} bytes; the limit is {MAX_TEMPLATE_BYTES}"))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            problems.append(Problem(shown, line, 1, "templates", "not UTF-8 text"))
+            continue
+        if entry.name not in STATIC_NAMES:
+            try:
+                Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).parse(text, entry.name)  # syntax only
+            except TemplateSyntaxError as exc:
+                problems.append(Problem(shown, exc.lineno, 1, "templates", f"Jinja2 syntax: {exc.message}"))
+                continue
+        own.append((entry.name, text))
+    return tuple(own)
