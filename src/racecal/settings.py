@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -123,6 +124,9 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
 TEMPLATE_NAMES = ("page.html", "index.html", "plan.html", "changes.atom", "_headers", "htaccess", "style.css", "site.js")
 STATIC_NAMES = ("style.css", "site.js")
 MAX_TEMPLATE_BYTES = 1 << 20
+# `<a title={{ name }}>`: escaping keeps quotes and brackets out, but a space ends an unquoted value,
+# so a name could add attributes (onerror=…). Refused rather than escaped.
+_UNQUOTED_ATTRIBUTE = re.compile(r"<[A-Za-z][^<>]*=\s*\{\{")
 
 
 def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, str], ...] | None:
@@ -156,6 +160,10 @@ def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, st
                 Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).parse(text, entry.name)  # syntax only
             except TemplateSyntaxError as exc:
                 problems.append(Problem(shown, exc.lineno, 1, "templates", f"Jinja2 syntax: {exc.message}"))
+                continue
+            if entry.name.endswith((".html", ".atom")) and (unquoted := _UNQUOTED_ATTRIBUTE.search(text)):
+                line = text.count("\n", 0, unquoted.start()) + 1
+                problems.append(Problem(shown, line, 1, "templates", "an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)"))
                 continue
         own.append((entry.name, text))
     return tuple(own)
