@@ -122,6 +122,22 @@ def test_bad_site_templates_are_located(project: Project, files: dict[str, str |
     assert not project.dist.exists()
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{{ plan.nothing.at_all }}", "error: site template plan.html, line 4: 'racecal.model.Plan object' has no attribute 'nothing'"),
+        ("{{ 1 // 0 }}", "error: site template plan.html, line 4: integer division or modulo by zero"),
+        ('{% include "missing.html" %}', "error: site template plan.html, line 4: missing.html"),
+    ],
+    ids=["undefined", "arithmetic", "missing-include"],
+)
+def test_site_template_failing_while_rendering_is_an_error_not_a_traceback(project: Project, line: str, expected: str) -> None:
+    own_templates(project, OWN_PLAN.replace("<main", f"{line}\n<main"))
+    result = project.run("build")
+    assert (result.exit_code, result.stderr.splitlines()) == (1, [expected])
+    assert not project.dist.exists()
+
+
 def test_static_site_templates_are_copied_as_they_are() -> None:
     js = "if (a {{ b }}) { /* {% not a tag %} */ }\n"
     files = static_files(Settings(templates=(("site.js", js),)))

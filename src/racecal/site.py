@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -23,16 +25,18 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import BaseLoader, ChoiceLoader, DictLoader, Environment, PackageLoader, pass_eval_context, select_autoescape
+import jinja2
+from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, TemplateNotFound, pass_eval_context, select_autoescape
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import EvalContext, Expr
 from markupsafe import Markup
 
 from racecal import __version__
+from racecal.errors import RacecalError
 from racecal.feeds import FEED_BLURBS, FEED_TITLES
 from racecal.index import IndexEntry
 from racecal.model import Plan, Race, Status
-from racecal.settings import STATIC_NAMES, Settings
+from racecal.settings import STATIC_NAMES, TEMPLATE_NAMES, Settings
 from racecal.words import day_words, span_words
 
 GOOGLE_ADD = "https://calendar.google.com/calendar/r?cid="
@@ -86,6 +90,21 @@ def _finalize(context: EvalContext, value: object) -> object:
     return _UNSHOWABLE.sub("\ufffd", str(value))
 
 
+_OWN = frozenset(TEMPLATE_NAMES)
+
+
+class _OwnLoader(BaseLoader):
+    """The site's templates, compiled under their own names so a failure can say which one."""
+
+    def __init__(self, sources: dict[str, str]) -> None:
+        self.sources = sources
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template not in self.sources:
+            raise TemplateNotFound(template)
+        return self.sources[template], template, lambda: True
+
+
 class _CodeGenerator(CodeGenerator):
     """Jinja2's, writing ``str(finalize(value))`` where it would write ``escape(finalize(value))``:
     ``_finalize`` has escaped already and returns Markup, which ``escape`` would only copy again
@@ -104,7 +123,7 @@ def _environment(overrides: tuple[tuple[str, str], ...]) -> Environment:
     """The Jinja2 environment: the site's own templates (name, text) first, then the packaged ones."""
     loaders: list[BaseLoader] = [PackageLoader("racecal", "templates")]
     if overrides:
-        loaders.insert(0, DictLoader(dict(overrides)))
+        loaders.insert(0, _OwnLoader(dict(overrides)))
     env = Environment(
         loader=ChoiceLoader(loaders),
         # Markup escaping by the template file's extension: pages and Atom; not the host config.
@@ -121,8 +140,21 @@ def _environment(overrides: tuple[tuple[str, str], ...]) -> Environment:
     return env
 
 
+class TemplateError(RacecalError):
+    """A site's own template failed while rendering (an undefined name, a missing include)."""
+
+
 def render(name: str, settings: Settings, **values: object) -> str:
-    return _environment(settings.templates).get_template(name).render(settings=settings, **values)
+    try:
+        return _environment(settings.templates).get_template(name).render(settings=settings, **values)
+    except Exception as exc:
+        # Jinja2 rewrites the traceback into template lines: the innermost one of the site's own
+        # templates is where it failed ({{ 1/0 }} too). Without any, the fault is racecal's.
+        where = [(frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(exc.__traceback__) if frame.f_code.co_filename in _OWN]
+        if not settings.templates or not (where or isinstance(exc, jinja2.TemplateError)):
+            raise
+        place = f"{where[-1][0]}, line {where[-1][1]}" if where else name
+        raise TemplateError(f"site template {place}: {str(exc) or type(exc).__name__}") from None
 
 
 def static_text(name: str, settings: Settings) -> str:
