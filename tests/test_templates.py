@@ -107,8 +107,14 @@ def test_changing_a_site_template_rebuilds_the_pages(project: Project) -> None:
             {"plan.html": '<p>\n<a class="x"\n   title={{ plan.athlete.name }}>'},
             "nowhere/plan.html:2:1: templates: an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)",
         ),
+        ({"plan.html": "<p>\n\n{{ plan.athlete.name|safe }}</p>"}, "nowhere/plan.html:3:1: templates: |safe is not allowed: every value on a page is escaped"),
+        ({"page.html": "{% filter safe %}{{ x }}{% endfilter %}"}, "nowhere/page.html:1:1: templates: |safe is not allowed: every value on a page is escaped"),
+        (
+            {"changes.atom": "\n{% autoescape false %}{{ x }}{% endautoescape %}"},
+            "nowhere/changes.atom:2:1: templates: {% autoescape %} is not allowed: every value on a page is escaped",
+        ),
     ],
-    ids=["no-directory", "misspelt-name", "unknown-name", "syntax", "unknown-tag", "not-utf8", "unquoted-attribute"],
+    ids=["no-directory", "misspelt-name", "unknown-name", "syntax", "unknown-tag", "not-utf8", "unquoted-attribute", "safe-filter", "safe-block", "autoescape-off"],
 )
 def test_bad_site_templates_are_located(project: Project, files: dict[str, str | bytes], expected: str) -> None:
     (project.root / "racecal.yaml").write_text("templates: nowhere\n")

@@ -9,7 +9,7 @@ import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jinja2 import Environment, TemplateSyntaxError
+from jinja2 import Environment, TemplateSyntaxError, nodes
 
 from racecal.errors import Problem
 from racecal.load import Reader, SourceFile, character_name, check_url, compose, forbidden_char, quoted
@@ -157,9 +157,16 @@ def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, st
             continue
         if entry.name not in STATIC_NAMES:
             try:
-                Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).parse(text, entry.name)  # syntax only
+                tree = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).parse(text, entry.name)  # syntax only
             except TemplateSyntaxError as exc:
                 problems.append(Problem(shown, exc.lineno, 1, "templates", f"Jinja2 syntax: {exc.message}"))
+                continue
+            # What would turn escaping off: pages are escaped by construction, overrides included.
+            unescaped = [n for n in tree.find_all((nodes.Filter, nodes.ScopedEvalContextModifier, nodes.EvalContextModifier))
+                         if not isinstance(n, nodes.Filter) or n.name == "safe"]  # fmt: skip
+            if unescaped:
+                what = "|safe" if isinstance(unescaped[0], nodes.Filter) else "{% autoescape %}"
+                problems.append(Problem(shown, unescaped[0].lineno, 1, "templates", f"{what} is not allowed: every value on a page is escaped"))
                 continue
             if entry.name.endswith((".html", ".atom")) and (unquoted := _UNQUOTED_ATTRIBUTE.search(text)):
                 line = text.count("\n", 0, unquoted.start()) + 1
