@@ -6,8 +6,9 @@ data); ``style.css`` and ``site.js`` are real files there too. A site may overri
 prepares the values the templates show and renders them.
 
 Injection is impossible by construction: in HTML and Atom templates every ``{{ value }}`` goes through
-``_finalize`` (unshowable characters replaced, then markup escaped), overridden templates included,
-and only http(s) URLs survive the ``href`` filter, so a race called ``<script>`` is shown as text and
+``_finalize`` (unshowable characters replaced, then markup escaped), overridden templates included
+(which may not turn escaping off or leave an attribute unquoted: settings.read_templates), and only
+http(s) URLs survive the ``href`` filter, so a race called ``<script>`` is shown as text and
 ``javascript:`` never reaches a page.
 """
 
@@ -80,9 +81,11 @@ def safe_url(url: str | None) -> str | None:
 
 @pass_eval_context
 def _finalize(context: EvalContext, value: object) -> object:
-    """Every ``{{ value }}`` of every template, overrides included, passes here. In HTML and Atom the
-    text is cleaned and escaped (``&quot;`` for quotes, as before templates); Markup (a macro's output,
-    or what a template marked ``|safe``) is cleaned but kept. Elsewhere (host config) only cleaned."""
+    """Every ``{{ value }}`` of every template, overrides included, passes here (or through its fast
+    twin ``_escaped_text``). In HTML and Atom the text is cleaned and escaped with ``html.escape``
+    (``&quot;``, as before templates: same bytes); Markup (a macro's output) is cleaned but kept, and
+    the settings refuse ``|safe`` and ``{% autoescape %}`` in a site's templates. Elsewhere (the host
+    config) values are only cleaned."""
     if isinstance(value, Markup):
         return Markup(_UNSHOWABLE.sub("\ufffd", value))  # noqa: S704 (markup already; only characters are replaced)
     if context.autoescape:
