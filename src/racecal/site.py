@@ -57,15 +57,20 @@ BADGE = {
 # Atom document unreadable), surrogates, noncharacters, and the invisible bidi and zero-width
 # characters that reorder or hide text ("Tentative" made to read as "Confirmed"). Input validation
 # refuses them already; this is for text that comes back from a previous build.
-_UNSHOWABLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u206f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufff9-\ufffb\ufffe\uffff]"
+_UNSHOWABLE_CHARS = (
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufff9-\ufffb\ufffe\uffff"
 )
+_UNSHOWABLE = re.compile(f"[{_UNSHOWABLE_CHARS}]")
+_TO_ESCAPE = re.compile(f"[&<>\"'{_UNSHOWABLE_CHARS}]")  # most values have none: one scan, no copies
 
 
 def esc(text: object) -> str:
     """Text for HTML or XML: markup escaped, unshowable characters replaced by U+FFFD."""
-    return escape(_UNSHOWABLE.sub("\ufffd", str(text)), quote=True)
+    value = str(text)
+    if _TO_ESCAPE.search(value) is None:
+        return value
+    return escape(_UNSHOWABLE.sub("\ufffd", value), quote=True)
 
 
 _NOT_IN_LINK = re.compile(r"[\s\x00-\x1f]")  # \s: every character str.isspace() counts
