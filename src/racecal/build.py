@@ -298,7 +298,7 @@ def build(
     site_files = {
         "index.html": site.index_page(ordered, settings).encode(),
         "index.json": index.encode(ordered, retired, catalogue).encode(),
-        **{name: text.encode() for name, text in site.static_files().items()},
+        **{name: text.encode() for name, text in site.static_files(settings).items()},
     }
     outcome = BuildResult(
         changes=changes,

@@ -1,11 +1,17 @@
-"""Site settings (racecal.yaml): title, public base URL, refresh interval, feed colours."""
+"""Site settings (racecal.yaml): title, public base URL, refresh interval, feed colours, own templates."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import string
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from jinja2 import Environment, TemplateSyntaxError, nodes
 
 from racecal.errors import Problem, suggestion
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.load import Reader, SourceFile, character_name, check_url, compose, forbidden_char, quoted
 
 # RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
@@ -36,6 +42,7 @@ class Settings:
     refresh_hours: int = 6
     colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
+    templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
 
     def retired_problem(self, path: str, plan_id: str) -> Problem | None:
         """A plan file whose id is retired: building it would publish what the editor retired."""
@@ -48,7 +55,13 @@ class Settings:
 
     def fingerprint(self) -> str:
         colours = ",".join(f"{k}={v.css_name}" for k, v in sorted(self.colours.items()))
-        return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}"  # retired: decided per plan, not an input
+        own = ""
+        if self.templates:  # pages follow the site's templates, so changing one rebuilds every plan
+            digest = hashlib.sha256()
+            for name, text in self.templates:
+                digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+            own = f"|templates={digest.hexdigest()}"
+        return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}{own}"  # retired: decided per plan, not an input
 
 
 # Characters a base URL may hold: it is pasted into every feed's URL lines and every page's links, so
@@ -73,7 +86,7 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
     if root is None:
         return Settings()
     r = Reader(path, problems)
-    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired"))
+    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates"))
     if fields is None:
         return Settings()
     settings = Settings()
@@ -101,4 +114,73 @@ def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
     if "retired" in fields:
         ids = [r.slug(node, sub) for sub, node in r.items(fields["retired"], "retired", 10_000)]
         settings = replace(settings, retired=frozenset(i for i in ids if i))
+    if "templates" in fields and (folder := r.text(fields["templates"], "templates", limit=500)):
+        before = len(problems)
+        own = read_templates(Path(path).parent / folder, problems)
+        if own is None:
+            r.error(fields["templates"], "templates", f"{quoted(folder)} is not a directory (it is read relative to {Path(path).name})")
+        elif len(problems) == before:
+            settings = replace(settings, templates=own)
     return settings
+
+
+# What a site may override (README, "Your own templates"). Pages and the Atom feed are escaped
+# templates, the host config plain ones; style.css and site.js are copied as they are.
+TEMPLATE_NAMES = ("page.html", "index.html", "plan.html", "changes.atom", "_headers", "htaccess", "style.css", "site.js")
+STATIC_NAMES = ("style.css", "site.js")
+MAX_TEMPLATE_BYTES = 1 << 20
+# `<a title={{ name }}>`: escaping keeps quotes and brackets out, but a space ends an unquoted value,
+# so a name could add attributes (onerror=…). Refused rather than escaped.
+_UNQUOTED_ATTRIBUTE = re.compile(r"<[A-Za-z][^<>]*=\s*\{\{")
+
+
+def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, str], ...] | None:
+    """The site's own templates in ``folder``, checked: known names only, UTF-8, Jinja2 syntax. None
+    when ``folder`` is not a directory. Dotfiles (.DS_Store, editor swap files) are skipped."""
+    if not folder.is_dir():
+        return None
+    own: list[tuple[str, str]] = []
+    for entry in sorted(folder.iterdir()):
+        shown = str(entry)
+        if entry.name.startswith("."):
+            continue
+        if entry.name not in TEMPLATE_NAMES or not entry.is_file():
+            what = "a directory" if entry.is_dir() else "not a template racecal uses"
+            problems.append(Problem(shown, 1, 1, "templates", what + suggestion(entry.name, TEMPLATE_NAMES, f"; the names are: {', '.join(TEMPLATE_NAMES)}")))
+            continue
+        try:  # a regular file inside the folder, bounded: never a FIFO, a device or a link out of it
+            data = read_bounded(entry, MAX_TEMPLATE_BYTES, follow_symlinks=False)
+        except TooLargeError:
+            problems.append(Problem(shown, 1, 1, "templates", f"larger than {MAX_TEMPLATE_BYTES} bytes"))
+            continue
+        except NotRegularFileError as exc:
+            problems.append(Problem(shown, 1, 1, "templates", f"is {exc.kind}, not a regular file"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(shown, 1, 1, "templates", f"cannot be read: {exc.strerror or exc}"))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            problems.append(Problem(shown, line, 1, "templates", "not UTF-8 text"))
+            continue
+        if entry.name not in STATIC_NAMES:
+            try:
+                tree = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).parse(text, entry.name)  # syntax only
+            except TemplateSyntaxError as exc:
+                problems.append(Problem(shown, exc.lineno, 1, "templates", f"Jinja2 syntax: {exc.message}"))
+                continue
+            # What would turn escaping off: pages are escaped by construction, overrides included.
+            unescaped = [n for n in tree.find_all((nodes.Filter, nodes.ScopedEvalContextModifier, nodes.EvalContextModifier))
+                         if not isinstance(n, nodes.Filter) or n.name == "safe"]  # fmt: skip
+            if unescaped:
+                what = "|safe" if isinstance(unescaped[0], nodes.Filter) else "{% autoescape %}"
+                problems.append(Problem(shown, unescaped[0].lineno, 1, "templates", f"{what} is not allowed: every value on a page is escaped"))
+                continue
+            if entry.name.endswith((".html", ".atom")) and (unquoted := _UNQUOTED_ATTRIBUTE.search(text)):
+                line = text.count("\n", 0, unquoted.start()) + 1
+                problems.append(Problem(shown, line, 1, "templates", "an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)"))
+                continue
+        own.append((entry.name, text))
+    return tuple(own)

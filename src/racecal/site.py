@@ -1,23 +1,43 @@
-"""Model + changes → the static site's HTML, Atom, JSON and host config. Pure strings.
+"""Model + changes → the static site's HTML, Atom, JSON and host config. Pure: strings in, strings out.
 
-Everything that came from YAML goes through ``esc`` (text) or ``href`` (links); only http(s) URLs
-become links, so a race called ``<script>`` is shown as text and ``javascript:`` never reaches a page.
+The pages, the Atom feed and the host config are Jinja2 templates in ``racecal/templates/`` (package
+data); ``style.css`` and ``site.js`` are real files there too. A site may override any of them
+(``templates:`` in racecal.yaml; the overrides arrive as text in ``Settings.templates``). This module
+prepares the values the templates show and renders them.
+
+Injection is impossible by construction: in HTML and Atom templates every ``{{ value }}`` goes through
+``_finalize`` (unshowable characters replaced, then markup escaped), overridden templates included
+(which may not turn escaping off or leave an attribute unquoted: settings.read_templates), and only
+http(s) URLs survive the ``href`` filter, so a race called ``<script>`` is shown as text and
+``javascript:`` never reaches a page.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from html import escape
+from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
+from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, TemplateNotFound, pass_eval_context, select_autoescape
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.nodes import EvalContext, Expr
+from markupsafe import Markup
+
 from racecal import __version__
+from racecal.errors import RacecalError
 from racecal.feeds import FEED_BLURBS, FEED_TITLES
 from racecal.index import IndexEntry
 from racecal.model import Plan, Race, Status
-from racecal.settings import Settings
+from racecal.settings import STATIC_NAMES, TEMPLATE_NAMES, Settings
 from racecal.words import day_words, span_words
 
 GOOGLE_ADD = "https://calendar.google.com/calendar/r?cid="
@@ -37,22 +57,131 @@ BADGE = {
 # Atom document unreadable), surrogates, noncharacters, and the invisible bidi and zero-width
 # characters that reorder or hide text ("Tentative" made to read as "Confirmed"). Input validation
 # refuses them already; this is for text that comes back from a previous build.
-_UNSHOWABLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u206f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufff9-\ufffb\ufffe\uffff]"
+_UNSHOWABLE_CHARS = (
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufff9-\ufffb\ufffe\uffff"
 )
+_UNSHOWABLE = re.compile(f"[{_UNSHOWABLE_CHARS}]")
+_TO_ESCAPE = re.compile(f"[&<>\"'{_UNSHOWABLE_CHARS}]")  # most values have none: one scan, no copies
 
 
 def esc(text: object) -> str:
     """Text for HTML or XML: markup escaped, unshowable characters replaced by U+FFFD."""
-    return escape(_UNSHOWABLE.sub("\ufffd", str(text)), quote=True)
+    value = str(text)
+    if _TO_ESCAPE.search(value) is None:
+        return value
+    return escape(_UNSHOWABLE.sub("\ufffd", value), quote=True)
 
 
-def href(url: str | None) -> str | None:
-    """The URL if it is safe to link to (http or https), else None."""
-    if url and url.lower().startswith(("http://", "https://")) and not any(c.isspace() or ord(c) < 32 for c in url):
-        return esc(url)
+_NOT_IN_LINK = re.compile(r"[\s\x00-\x1f]")  # \s: every character str.isspace() counts
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is safe to link to (http or https), else None. Not escaped: templates escape.
+    The ``href`` filter of every template."""
+    if url and url[:8].lower().startswith(("http://", "https://")) and not _NOT_IN_LINK.search(url):
+        return url
     return None
+
+
+@pass_eval_context
+def _finalize(context: EvalContext, value: object) -> object:
+    """Every ``{{ value }}`` of every template, overrides included, passes here (or through its fast
+    twin ``_escaped_text``). In HTML and Atom the text is cleaned and escaped with ``html.escape``
+    (``&quot;``, as before templates: same bytes); Markup (a macro's output) is cleaned but kept, and
+    the settings refuse ``|safe`` and ``{% autoescape %}`` in a site's templates. Elsewhere (the host
+    config) values are only cleaned."""
+    if isinstance(value, Markup):
+        return Markup(_UNSHOWABLE.sub("\ufffd", value))  # noqa: S704 (markup already; only characters are replaced)
+    if context.autoescape:
+        return Markup(esc(value))  # noqa: S704 (esc has just escaped it)
+    return _UNSHOWABLE.sub("\ufffd", str(value))
+
+
+_OWN = frozenset(TEMPLATE_NAMES)
+
+
+class _OwnLoader(BaseLoader):
+    """The site's templates, compiled under their own names so a failure can say which one."""
+
+    def __init__(self, sources: dict[str, str]) -> None:
+        self.sources = sources
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template not in self.sources:
+            raise TemplateNotFound(template)
+        return self.sources[template], template, lambda: True
+
+
+def _escaped_text(value: object) -> str:
+    """``_finalize`` for an output known at compile time to be escaped, without Markup's copies."""
+    if isinstance(value, Markup):
+        return _UNSHOWABLE.sub("\ufffd", value)
+    return esc(value)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja2's, writing ``environment.escaped_text(value)`` where it would write
+    ``escape(finalize(value))`` in an escaped template: the same text, without markupsafe's escape()
+    copying the Markup that ``_finalize`` returns (half of the page rendering time). Should a later
+    Jinja2 stop calling this method, the output stays the same, only slower."""
+
+    def _output_child_pre(self, node: Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape or finalize.src is None:
+            super()._output_child_pre(node, frame, finalize)
+        else:
+            self.write("(environment.escaped_text(")  # _output_child_post closes both
+
+
+class _Environment(Environment):
+    code_generator_class = _CodeGenerator
+    escaped_text = staticmethod(_escaped_text)
+
+
+@cache
+def _environment(overrides: tuple[tuple[str, str], ...]) -> Environment:
+    """The Jinja2 environment: the site's own templates (name, text) first, then the packaged ones."""
+    loaders: list[BaseLoader] = [PackageLoader("racecal", "templates")]
+    if overrides:
+        loaders.insert(0, _OwnLoader(dict(overrides)))
+    env = _Environment(
+        loader=ChoiceLoader(loaders),
+        # Markup escaping by the template file's extension: pages and Atom; not the host config.
+        autoescape=select_autoescape(("html", "atom", "xml"), default_for_string=False, default=False),
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["href"] = safe_url
+    env.globals["version"] = __version__
+    return env
+
+
+class TemplateError(RacecalError):
+    """A site's own template failed while rendering (an undefined name, a missing include)."""
+
+
+def render(name: str, settings: Settings, **values: object) -> str:
+    try:
+        return _environment(settings.templates).get_template(name).render(settings=settings, **values)
+    except Exception as exc:
+        # Jinja2 rewrites the traceback into template lines: the innermost one of the site's own
+        # templates is where it failed ({{ 1/0 }} too). Without any, the fault is racecal's.
+        where = [(frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(exc.__traceback__) if frame.f_code.co_filename in _OWN]
+        if not settings.templates or not (where or isinstance(exc, jinja2.TemplateError)):
+            raise
+        place = f"{where[-1][0]}, line {where[-1][1]}" if where else name
+        raise TemplateError(f"site template {place}: {str(exc) or type(exc).__name__}") from None
+
+
+def static_text(name: str, settings: Settings) -> str:
+    """A static file (style.css, site.js): the site's own copy if it has one, else the packaged one."""
+    own = dict(settings.templates).get(name)
+    if own is not None:
+        return own
+    return (resources.files("racecal") / "templates" / name).read_bytes().decode("utf-8")
 
 
 def webcal(url: str) -> str:
@@ -69,245 +198,163 @@ def outlook_link(kind: str, url: str, name: str) -> str:
     return f"{OUTLOOK_ADD[kind]}?url={quote(url, safe='')}&name={quote(name, safe='')}"
 
 
-# --- pieces --------------------------------------------------------------------------------------
-
-STYLE = """
-:root{--ink:#1b1f24;--muted:#4d5662;--line:#d4d9df;--bg:#fff;--card:#f6f8fa;--ok:#1e6b43;--maybe:#8a4b00;--off:#6b6f75;--link:#0b57b0}
-*{box-sizing:border-box}
-body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
-main,header,footer{max-width:60rem;margin:0 auto;padding:1rem}
-a{color:var(--link)}
-h1{font-size:1.8rem;margin:.5rem 0}
-h2{font-size:1.3rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--line)}
-h3{font-size:1.05rem;margin:.2rem 0}
-.muted{color:var(--muted)}
-.feeds{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr))}
-.feed{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:1rem}
-.feed ul{list-style:none;padding:0;margin:.5rem 0;display:flex;flex-wrap:wrap;gap:.4rem}
-.button{display:inline-block;padding:.45rem .7rem;border:1px solid var(--link);border-radius:.4rem;text-decoration:none;font-weight:600;background:#fff}
-.copy{display:flex;gap:.4rem;margin-top:.4rem}
-.copy input{flex:1;min-width:0;font:inherit;font-size:.85rem;padding:.3rem}
-.copy button{font:inherit;padding:.3rem .6rem}
-.races{list-style:none;padding:0;margin:0}
-.race{border-top:1px solid var(--line);padding:.8rem 0}
-.when{font-weight:600}
-.badge{display:inline-block;font-size:.8rem;font-weight:700;padding:.05rem .45rem;border-radius:1rem;color:#fff;vertical-align:middle}
-.badge.confirmed{background:var(--ok)}.badge.tentative{background:var(--maybe)}
-.badge.withdrawn,.badge.cancelled{background:var(--off)}
-.race.withdrawn h3,.race.cancelled h3{text-decoration:line-through}
-.sources{font-size:.9rem;color:var(--muted);margin:.3rem 0 0;padding-left:1.2rem}
-.plans{list-style:none;padding:0}
-.plans li{border-top:1px solid var(--line);padding:.7rem 0}
-.note{background:#fff8e6;border-left:4px solid var(--maybe);padding:.5rem .8rem}
-"""
-
-# Without a configured base URL the subscribe links are completed from the page's own address.
-SCRIPT = """
-(function(){
-  var base = new URL('.', location.href);
-  document.querySelectorAll('[data-feed]').forEach(function(el){
-    var url = new URL(el.getAttribute('data-feed'), base).href;
-    var kind = el.getAttribute('data-kind');
-    var wc = url.replace(/^https?:/, 'webcal:');
-    if (kind === 'apple') el.href = wc;
-    else if (kind === 'google') el.href = 'https://calendar.google.com/calendar/r?cid=' + encodeURIComponent(wc);
-    else if (kind === 'outlook' || kind === 'office') el.href = el.getAttribute('data-add') + '?url=' + encodeURIComponent(url) + '&name=' + encodeURIComponent(el.getAttribute('data-name'));
-    else if (kind === 'copy') el.value = url;
-  });
-  document.querySelectorAll('button[data-copy]').forEach(function(b){
-    b.hidden = false;
-    b.addEventListener('click', function(){
-      var input = document.getElementById(b.getAttribute('data-copy'));
-      input.select();
-      if (navigator.clipboard) navigator.clipboard.writeText(input.value).catch(function(){});
-      b.textContent = 'Copied';
-    });
-  });
-  var today = new Date().toISOString().slice(0, 10);
-  var past = document.getElementById('past-list');
-  document.querySelectorAll('#upcoming-list > li').forEach(function(li){
-    if (past && li.getAttribute('data-end') < today) past.insertBefore(li, past.firstChild);
-  });
-})();
-"""
-
-
-def page(title: str, body: str, *, depth: int) -> str:
-    up = "../" * depth
-    return (
-        "<!doctype html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n"
-        '<link rel="icon" href="data:,">\n'
-        f'<link rel="stylesheet" href="{up}style.css">\n'
-        "</head>\n<body>\n"
-        f"{body}\n"
-        f'<footer class="muted"><p>Built with racecal {esc(__version__)}. '
-        "Feeds update when the plan changes; your calendar app decides when it looks.</p></footer>\n"
-        f'<script src="{up}site.js"></script>\n'
-        "</body>\n</html>\n"
-    )
+# --- values for the templates ----------------------------------------------------------------------
+# Slotted dataclasses rather than dicts: Jinja2 looks up `x.name` as an attribute first.
 
 
 def feed_url(settings: Settings, plan_id: str, feed: str) -> str | None:
     return f"{settings.base_url}/{plan_id}/{feed}.ics" if settings.base_url else None
 
 
-def subscribe_block(plan: Plan, feed: str, settings: Settings) -> str:
-    name = f"{feed}.ics"
+@dataclass(frozen=True, slots=True)
+class Button:
+    kind: str  # apple, google, outlook, office
+    label: str
+    href: str
+    add: str | None  # Outlook's add-from-web page, for site.js
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeView:
+    """One feed's subscribe buttons. Without a base URL (``url`` None) the buttons point at the
+    address box, and site.js completes them from the page's own address."""
+
+    feed: str
+    heading: str
+    blurb: str
+    file: str
+    url: str | None
+    input_id: str
+    calendar_name: str
+    buttons: tuple[Button, ...]
+
+
+def subscribe_view(plan: Plan, feed: str, settings: Settings) -> SubscribeView:
     url = feed_url(settings, plan.id, feed)
     input_id = f"url-{feed}"
     calendar_name = f"{plan.title} – {FEED_TITLES[feed]}"
-
-    # Without a base URL, site.js completes these from the page's own address (data-feed); without
-    # JavaScript either, the subscribe buttons point at the address box, never at the file (which
-    # would import a copy that never updates).
-    complete = "" if url else f' data-feed="{esc(name)}"'
-
-    def link(kind: str, label: str, absolute: str | None, extra: str = "") -> str:
-        target = esc(absolute) if absolute else f"#{input_id}"
-        return f'<li><a class="button" data-kind="{kind}"{complete}{extra} href="{target}">{label}</a></li>'
-
-    def outlook(kind: str, label: str) -> str:
-        extra = f' data-add="{esc(OUTLOOK_ADD[kind])}" data-name="{esc(calendar_name)}"'
-        return link(kind, label, outlook_link(kind, url, calendar_name) if url else None, extra)
-
-    return f"""<section class="feed" aria-labelledby="feed-{feed}">
-<h3 id="feed-{feed}">{esc(FEED_TITLES[feed].capitalize())}</h3>
-<p class="muted">{esc(FEED_BLURBS[feed])}</p>
-<ul>
-{link("apple", "Apple Calendar", webcal(url) if url else None)}
-{link("google", "Google Calendar", google_link(url) if url else None)}
-{outlook("outlook", "Outlook.com")}
-{outlook("office", "Outlook (work or school)")}
-<li><a class="button" href="{esc(name)}" download>Download .ics</a></li>
-</ul>
-<div class="copy"><label class="muted" for="{input_id}">Feed address (other apps, or Outlook's "Subscribe from web")</label></div>
-<div class="copy"><input id="{input_id}" data-kind="copy"{complete} readonly value="{esc(url or name)}"><button type="button" data-copy="{input_id}" hidden>Copy</button></div>
-</section>"""
+    here = f"#{input_id}"
+    buttons = (
+        Button("apple", "Apple Calendar", webcal(url) if url else here, None),
+        Button("google", "Google Calendar", google_link(url) if url else here, None),
+        *(
+            Button(kind, label, outlook_link(kind, url, calendar_name) if url else here, OUTLOOK_ADD[kind])
+            for kind, label in (("outlook", "Outlook.com"), ("office", "Outlook (work or school)"))
+        ),
+    )
+    return SubscribeView(feed, FEED_TITLES[feed].capitalize(), FEED_BLURBS[feed], f"{feed}.ics", url, input_id, calendar_name, buttons)
 
 
-def race_item(race: Race) -> str:
-    status = race.status.value
-    parts = [
-        f'<li class="race {status}" data-end="{race.end.isoformat()}">',
-        f'<p class="when">{esc(span_words(race.start, race.end))}</p>',
-        f'<h3>{esc(race.name)} <span class="badge {status}">{BADGE[race.status]}</span></h3>',
-    ]
-    if race.venue:
-        parts.append(f"<p>{esc(race.venue.label())}</p>")
-    for session in race.sessions:
-        parts.append(
-            f"<p>{esc(session.name)}: {esc(day_words(session.day))}, <time>{session.start:%H:%M}</time> local time ({esc(race.timezone)})</p>"
-        )
-    if race.disciplines:
-        parts.append(f"<p>{esc(', '.join(race.disciplines))}</p>")
-    if race.reason:
-        parts.append(f"<p><strong>{BADGE[race.status]}:</strong> {esc(race.reason)}</p>")
-    if race.note:
-        parts.append(f"<p>{esc(race.note)}</p>")
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    name: str
+    day: str  # "8 June 2024"
+    time: str  # "21:50", local time at the venue
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    label: str  # outlet, and the day it published
+    title: str
+    url: str | None  # as written; templates pass it through |href
+    quote: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RaceView:
+    """What a race's entry on the plan page shows; ``race`` itself is there too, for overrides."""
+
+    race: Race
+    status: str
+    end: str  # ISO date: site.js moves finished races to "Past races"
+    when: str
+    name: str
+    badge: str
+    venue: str | None
+    timezone: str | None
+    sessions: tuple[SessionView, ...]
+    disciplines: str
+    reason: str | None
+    note: str | None
+    result: str | None
+    url: str | None
+    sources: tuple[SourceView, ...]
+
+
+def race_view(race: Race) -> RaceView:
+    result = None
     if race.result:
         r = race.result
-        bits = [f"place {r.place}" if r.place else "", r.time or "", r.note or ""]
-        parts.append(f"<p><strong>Result:</strong> {esc(', '.join(b for b in bits if b))}</p>")
-    link = href(race.url)
-    if link:
-        parts.append(f'<p><a href="{link}">Meet page</a></p>')
-    if race.sources:
-        items = []
-        for s in race.sources:
-            label = esc(s.outlet) + (f", {esc(day_words(s.published))}" if s.published else "")
-            title = esc(s.title) if s.title else ""
-            source_link = href(s.url)
-            if source_link and title:
-                title = f'<a href="{source_link}">{title}</a>'
-            elif source_link:
-                label = f'<a href="{source_link}">{label}</a>'
-            quote_html = f" <q>{esc(s.quote)}</q>" if s.quote else ""
-            items.append(f"<li>{label}{': ' + title if title else ''}{quote_html}</li>")
-        parts.append('<ul class="sources" aria-label="Sources">' + "".join(items) + "</ul>")
-    parts.append("</li>")
-    return "\n".join(parts)
+        result = ", ".join(b for b in (f"place {r.place}" if r.place else "", r.time or "", r.note or "") if b)
+    return RaceView(
+        race=race,
+        status=race.status.value,
+        end=race.end.isoformat(),
+        when=span_words(race.start, race.end),
+        name=race.name,
+        badge=BADGE[race.status],
+        venue=race.venue.label() if race.venue else None,
+        timezone=race.timezone,
+        sessions=tuple(SessionView(s.name, day_words(s.day), f"{s.start:%H:%M}") for s in race.sessions),
+        disciplines=", ".join(race.disciplines),
+        reason=race.reason,
+        note=race.note,
+        result=result,
+        url=race.url,
+        sources=tuple(
+            SourceView(s.outlet + (f", {day_words(s.published)}" if s.published else ""), s.title or "", s.url, s.quote) for s in race.sources
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeView:
+    day: str  # ISO date of the build
+    summary: str
+    change: dict[str, Any]  # the record as in changes.json
 
 
 def plan_page(plan: Plan, races: tuple[Race, ...], history: list[dict[str, Any]], settings: Settings, as_of: date, removed: bool = False) -> str:
     ordered = sorted(races, key=lambda r: (r.start, r.end, r.id))
-    upcoming = [r for r in ordered if r.end >= as_of]
-    past = [r for r in ordered if r.end < as_of]
     facts = [plan.athlete.country or "", ", ".join(plan.athlete.disciplines)]
-    recent = list(reversed(history[-10:]))
-    changes_html = (
-        "<ul>" + "".join(f"<li><time>{esc(_iso_day(c.get('build', '')))}</time>: {esc(c.get('summary', ''))}</li>" for c in recent) + "</ul>"
-        if recent
-        else "<p>No changes yet.</p>"
+    return render(
+        "plan.html",
+        settings,
+        up="../",
+        plan=plan,
+        removed=removed,
+        facts=" · ".join(f for f in facts if f),
+        feeds=[subscribe_view(plan, feed, settings) for feed in ("confirmed", "tentative", "all")],
+        upcoming=[race_view(r) for r in ordered if r.end >= as_of],
+        past=[race_view(r) for r in ordered if r.end < as_of],
+        changes=[ChangeView(_iso_day(c.get("build", "")), c.get("summary", ""), c) for c in reversed(history[-10:])],
     )
-    base_note = (
-        ""
-        if settings.base_url
-        else '<p class="note">This site was built without a public address; subscribe links are completed from this page\'s address.</p>'
-    )
-    if removed:
-        base_note += (
-            '<p class="note">This plan was removed. Its calendars stay valid but are no longer updated: '
-            "you can unsubscribe from them.</p>"
-        )
-    body = f"""<header>
-<p><a href="../index.html">{esc(settings.title)}</a></p>
-<h1>{esc(plan.athlete.name)}: {plan.season} season</h1>
-<p class="muted">{esc(" · ".join(f for f in facts if f))}</p>
-</header>
-<main>
-<h2 id="subscribe">Subscribe</h2>
-<p>Pick a calendar. It will follow every change to the plan: a race moved, confirmed, or dropped.</p>
-{base_note}
-<div class="feeds">
-{"".join(subscribe_block(plan, feed, settings) for feed in ("confirmed", "tentative", "all"))}
-</div>
-<p class="muted">How fast changes arrive depends on your calendar app: Google Calendar checks subscribed
-calendars only every 8 to 24 hours and cannot be refreshed by hand; Apple Calendar lets you pick the
-interval when you subscribe; Outlook on the web looks about every 3 hours. Alerts are not included:
-subscribed calendars drop them.</p>
-<h2 id="upcoming">Upcoming races</h2>
-{_race_list("upcoming-list", upcoming, "No upcoming races in this plan.")}
-<h2 id="past">Past races</h2>
-{_race_list("past-list", past, "")}
-<h2 id="changes">Recent changes</h2>
-{changes_html}
-<p><a href="changes.atom">Follow changes in a feed reader (Atom)</a> · <a href="changes.json">All changes as JSON</a></p>
-</main>"""
-    return page(f"{plan.athlete.name} {plan.season}: race calendar", body, depth=1)
-
-
-def _race_list(list_id: str, races: list[Race], empty: str) -> str:
-    items = "\n".join(race_item(r) for r in races)
-    note = f"<p>{esc(empty)}</p>" if empty and not races else ""
-    return f'{note}<ol class="races" id="{list_id}">\n{items}\n</ol>'
 
 
 def _iso_day(stamp: str) -> str:
     return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 else stamp
 
 
+@dataclass(frozen=True, slots=True)
+class PlanListing:
+    """A plan on the front page."""
+
+    plan_id: str
+    athlete: str
+    season: int
+    removed: bool
+    confirmed: int
+    tentative: int
+    off: int  # withdrawn or cancelled
+    entry: IndexEntry
+
+
 def index_page(entries: list[IndexEntry], settings: Settings) -> str:
-    items = []
-    for e in entries:
-        counts = e.counts
-        removed = " (removed)" if e.removed else ""
-        items.append(
-            f'<li><h2 style="border:0;margin:0"><a href="{esc(e.plan_id)}/index.html">{esc(e.athlete)}: {esc(e.season)}{removed}</a></h2>'
-            f'<p class="muted">{counts["confirmed"]} confirmed · {counts["tentative"]} tentative · {counts["off"]} withdrawn or cancelled</p></li>'
-        )
-    listing = "\n".join(items) if items else "<li>No plans yet.</li>"
-    body = f"""<header><h1>{esc(settings.title)}</h1>
-<p>Competition calendars you can subscribe to in Google Calendar, Apple Calendar or Outlook.
-Each athlete has a calendar of confirmed races, one of tentative races, and one with everything.</p></header>
-<main>
-<ul class="plans">
-{listing}
-</ul>
-</main>"""
-    return page(settings.title, body, depth=0)
+    plans = [
+        PlanListing(e.plan_id, e.athlete, e.season, e.removed, e.counts["confirmed"], e.counts["tentative"], e.counts["off"], e)
+        for e in entries
+    ]
+    return render("index.html", settings, up="", plans=plans)
 
 
 def counts(races: tuple[Race, ...]) -> dict[str, int]:
@@ -322,27 +369,33 @@ def changes_json(plan_id: str, history: list[dict[str, Any]]) -> str:
     return f'{{"plan":{json.dumps(plan_id)},"changes":[\n{lines}\n]}}\n'
 
 
+@dataclass(frozen=True, slots=True)
+class AtomEntry:
+    id: str
+    summary: str
+    updated: str  # RFC 3339
+    change: dict[str, Any]
+
 
 def atom(plan: Plan, history: list[dict[str, Any]], settings: Settings, updated: datetime) -> str:
-    base = f"{settings.base_url}/{plan.id}/" if settings.base_url else ""
-    entries = []
-    for c in reversed(history[-50:]):
-        stamp = _atom_time(c.get("build", ""))
-        entry_id = f"urn:racecal:{plan.id}:{c.get('build', '')}:{c.get('race') or 'plan'}:{c.get('type')}:{c.get('field') or ''}"
-        entries.append(
-            f"<entry><id>{esc(entry_id)}</id><title>{esc(c.get('summary', ''))}</title>"
-            f"<updated>{stamp}</updated><link href=\"{esc(base)}index.html\"/>"
-            f"<content type=\"text\">{esc(c.get('summary', ''))}</content></entry>"
+    entries = [
+        AtomEntry(
+            f"urn:racecal:{plan.id}:{c.get('build', '')}:{c.get('race') or 'plan'}:{c.get('type')}:{c.get('field') or ''}",
+            c.get("summary", ""),
+            _atom_time(c.get("build", "")),
+            c,
         )
-    latest = _atom_time(history[-1].get("build")) if history else updated.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<feed xmlns="http://www.w3.org/2005/Atom">\n'
-        f"<id>urn:racecal:{esc(plan.id)}</id>\n"
-        f"<title>{esc(plan.title)}: calendar changes</title>\n"
-        f"<updated>{latest}</updated>\n"
-        f'<link rel="alternate" href="{esc(base)}index.html"/>\n'
-        "<author><name>racecal</name></author>\n" + "\n".join(entries) + "\n</feed>\n"
+        for c in reversed(history[-50:])
+    ]
+    return render(
+        "changes.atom",
+        settings,
+        plan=plan,
+        plan_id=plan.id,
+        plan_title=plan.title,
+        base=f"{settings.base_url}/{plan.id}/" if settings.base_url else "",
+        updated=_atom_time(history[-1].get("build")) if history else updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        entries=entries,
     )
 
 
@@ -355,32 +408,12 @@ def _atom_time(stamp: object) -> str:
     return "1970-01-01T00:00:00Z"
 
 
-HEADERS = """/*.ics
-  Content-Type: text/calendar; charset=utf-8
-  Cache-Control: public, max-age=300
-  Access-Control-Allow-Origin: *
-/*.atom
-  Content-Type: application/atom+xml; charset=utf-8
-/*.json
-  Content-Type: application/json; charset=utf-8
-  Access-Control-Allow-Origin: *
-"""
-
-HTACCESS = """# Calendar clients need this exact type; some reject others.
-AddType "text/calendar; charset=utf-8" .ics
-AddType "application/atom+xml; charset=utf-8" .atom
-AddType "application/json; charset=utf-8" .json
-# Outlook has failed to subscribe to gzip-compressed feeds.
-<IfModule mod_deflate.c>
-  SetEnvIfNoCase Request_URI "\\.ics$" no-gzip dont-vary
-</IfModule>
-<IfModule mod_headers.c>
-  <FilesMatch "\\.(ics|json)$">
-    Header set Access-Control-Allow-Origin "*"
-  </FilesMatch>
-</IfModule>
-"""
+# Output file → the template it comes from (a dotfile is hard to ship as package data).
+HOST_CONFIG = {"_headers": "_headers", ".htaccess": "htaccess"}
 
 
-def static_files() -> dict[str, str]:
-    return {"style.css": STYLE.lstrip(), "site.js": SCRIPT.lstrip(), "_headers": HEADERS, ".htaccess": HTACCESS, ".nojekyll": ""}
+def static_files(settings: Settings | None = None) -> dict[str, str]:
+    settings = settings or Settings()
+    files = {name: static_text(name, settings) for name in STATIC_NAMES}
+    files.update({out: render(name, settings) for out, name in HOST_CONFIG.items()})
+    return {**files, ".nojekyll": ""}

@@ -1,0 +1,26 @@
+(function(){
+  var base = new URL('.', location.href);
+  document.querySelectorAll('[data-feed]').forEach(function(el){
+    var url = new URL(el.getAttribute('data-feed'), base).href;
+    var kind = el.getAttribute('data-kind');
+    var wc = url.replace(/^https?:/, 'webcal:');
+    if (kind === 'apple') el.href = wc;
+    else if (kind === 'google') el.href = 'https://calendar.google.com/calendar/r?cid=' + encodeURIComponent(wc);
+    else if (kind === 'outlook' || kind === 'office') el.href = el.getAttribute('data-add') + '?url=' + encodeURIComponent(url) + '&name=' + encodeURIComponent(el.getAttribute('data-name'));
+    else if (kind === 'copy') el.value = url;
+  });
+  document.querySelectorAll('button[data-copy]').forEach(function(b){
+    b.hidden = false;
+    b.addEventListener('click', function(){
+      var input = document.getElementById(b.getAttribute('data-copy'));
+      input.select();
+      if (navigator.clipboard) navigator.clipboard.writeText(input.value).catch(function(){});
+      b.textContent = 'Copied';
+    });
+  });
+  var today = new Date().toISOString().slice(0, 10);
+  var past = document.getElementById('past-list');
+  document.querySelectorAll('#upcoming-list > li').forEach(function(li){
+    if (past && li.getAttribute('data-end') < today) past.insertBefore(li, past.firstChild);
+  });
+})();

@@ -1,0 +1,228 @@
+"""Pages from templates: a site's own templates, and no template (packaged or overridden) can emit an
+unescaped value. Pages are read back with the standard library's HTML parser and the Atom feed with
+expat, neither of which racecal wrote."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime, time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import PLAN_ID, Project
+from racecal.index import IndexEntry
+from racecal.model import Athlete, Plan, Race, Result, Session, Source, Status, Venue
+from racecal.settings import Settings
+from racecal.site import atom, index_page, plan_page, static_files
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+class Page(HTMLParser):
+    """Every element, attribute and piece of text in a page, as a browser's tokenizer sees them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str, str | None]] = []
+        self.text: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [(tag, name, value) for name, value in attrs]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+# --- a site's own templates -------------------------------------------------------------------------
+
+OWN_PLAN = """{% extends "page.html" %}
+{% block title %}Own: {{ plan.athlete.name }}{% endblock %}
+{% block body %}
+<main class="own-plan">
+{% for r in upcoming + past %}
+<article data-status="{{ r.status }}"><h2>{{ r.race.name }}</h2>{% if r.url|href %}<a href="{{ r.url|href }}">meet</a>{% endif %}</article>
+{% endfor %}
+</main>
+{%- endblock %}
+"""
+OWN_STYLE = "body{background:#123456}\n"
+
+
+def own_templates(project: Project, plan: str = OWN_PLAN) -> Path:
+    folder = project.root / "site-templates"
+    folder.mkdir(exist_ok=True)
+    (folder / "plan.html").write_text(plan)
+    (folder / "style.css").write_text(OWN_STYLE)
+    (project.root / "racecal.yaml").write_text("title: Own site\ntemplates: site-templates\n")
+    return folder
+
+
+def test_site_templates_override_the_packaged_ones_and_still_escape(project: Project) -> None:
+    project.edit("  - id: bislett\n    meet: bislett-games-2024\n", '  - id: bislett\n    meet: bislett-games-2024\n    name: "<script>alert(1)</script>"\n')
+    own_templates(project)
+    project.build()
+
+    assert (project.dist / "style.css").read_text() == OWN_STYLE
+    page = Page((project.dist / PLAN_ID / "index.html").read_text())
+    assert ("main", "class", "own-plan") in page.attributes  # the site's plan.html
+    assert page.tags.count("article") == 8
+    # The name is text in the page, never an element; the only script is the packaged page.html's site.js.
+    assert "<script>alert(1)</script>" in page.text
+    assert [a for a in page.attributes if a[0] == "script"] == [("script", "src", "../site.js")]
+    # Templates not overridden are still the packaged ones.
+    front = Page((project.dist / "index.html").read_text())
+    assert ("ul", "class", "plans") in front.attributes
+    assert "Own site" in front.text
+
+
+def test_changing_a_site_template_rebuilds_the_pages(project: Project) -> None:
+    own_templates(project)
+    project.build()
+    assert "unchanged" in project.build(time="2024-03-28T12:00:00Z").output
+    own_templates(project, OWN_PLAN.replace("own-plan", "own-plan-2"))
+    project.build(time="2024-03-29T12:00:00Z")
+    assert ("main", "class", "own-plan-2") in Page((project.dist / PLAN_ID / "index.html").read_text()).attributes
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({}, "racecal.yaml:1:12: templates: 'nowhere' is not a directory (it is read relative to racecal.yaml)"),
+        ({"plan.htm": "x"}, "nowhere/plan.htm:1:1: templates: not a template racecal uses; did you mean 'plan.html'?"),
+        (
+            {"feed.xml": "x"},
+            "nowhere/feed.xml:1:1: templates: not a template racecal uses; the names are: "
+            "page.html, index.html, plan.html, changes.atom, _headers, htaccess, style.css, site.js",
+        ),
+        ({"plan.html": "<p>\n{{ x }</p>"}, "nowhere/plan.html:2:1: templates: Jinja2 syntax: unexpected '}'"),
+        ({"index.html": "{% blok x %}"}, "nowhere/index.html:1:1: templates: Jinja2 syntax: Encountered unknown tag 'blok'."),
+        ({"changes.atom": b"\xff"}, "nowhere/changes.atom:1:1: templates: not UTF-8 text"),
+        (
+            {"plan.html": '<p>\n<a class="x"\n   title={{ plan.athlete.name }}>'},
+            "nowhere/plan.html:2:1: templates: an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)",
+        ),
+        ({"plan.html": "<p>\n\n{{ plan.athlete.name|safe }}</p>"}, "nowhere/plan.html:3:1: templates: |safe is not allowed: every value on a page is escaped"),
+        ({"page.html": "{% filter safe %}{{ x }}{% endfilter %}"}, "nowhere/page.html:1:1: templates: |safe is not allowed: every value on a page is escaped"),
+        (
+            {"changes.atom": "\n{% autoescape false %}{{ x }}{% endautoescape %}"},
+            "nowhere/changes.atom:2:1: templates: {% autoescape %} is not allowed: every value on a page is escaped",
+        ),
+    ],
+    ids=["no-directory", "misspelt-name", "unknown-name", "syntax", "unknown-tag", "not-utf8", "unquoted-attribute", "safe-filter", "safe-block", "autoescape-off"],
+)
+def test_bad_site_templates_are_located(project: Project, files: dict[str, str | bytes], expected: str) -> None:
+    (project.root / "racecal.yaml").write_text("templates: nowhere\n")
+    if files:
+        (project.root / "nowhere").mkdir()
+    for name, content in files.items():
+        path = project.root / "nowhere" / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    result = project.run("build")
+    assert (result.exit_code, result.stderr.splitlines()) == (1, [expected, "1 problem in 1 file"])
+    assert not project.dist.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{{ plan.nothing.at_all }}", "error: site template plan.html, line 4: 'racecal.model.Plan object' has no attribute 'nothing'"),
+        ("{{ 1 // 0 }}", "error: site template plan.html, line 4: integer division or modulo by zero"),
+        ('{% include "missing.html" %}', "error: site template plan.html, line 4: missing.html"),
+    ],
+    ids=["undefined", "arithmetic", "missing-include"],
+)
+def test_site_template_failing_while_rendering_is_an_error_not_a_traceback(project: Project, line: str, expected: str) -> None:
+    own_templates(project, OWN_PLAN.replace("<main", f"{line}\n<main"))
+    result = project.run("build")
+    assert (result.exit_code, result.stderr.splitlines()) == (1, [expected])
+    assert not project.dist.exists()
+
+
+def test_static_site_templates_are_copied_as_they_are() -> None:
+    js = "if (a {{ b }}) { /* {% not a tag %} */ }\n"
+    files = static_files(Settings(templates=(("site.js", js),)))
+    assert files["site.js"] == js
+
+
+# --- no template emits an unescaped value -------------------------------------------------------
+
+HOSTILE = 'Anna <img src=x onerror=alert(1)> "K" \'n\' & \u202eevitatneT\u202c \u200b end'
+SHOWN = HOSTILE.replace("\u202e", "\ufffd").replace("\u202c", "\ufffd").replace("\u200b", "\ufffd")
+BAD_URL = "javascript:alert(1)"
+
+# An override that shows the model's own values with no preparation at all, and every prepared one.
+RAW_PLAN = """{% extends "page.html" %}
+{% block title %}{{ plan.athlete.name }}{% endblock %}
+{% block body %}
+<h1 title="{{ plan.athlete.name }}">{{ plan.athlete.country }} {{ facts }}</h1>
+{% for r in upcoming + past %}
+<div data-x="{{ r.race.note }}" data-y='{{ r.race.name }}'>{{ r.race.reason }} {{ r.name }} {{ r.venue }} {{ r.note }} {{ r.result }}
+{% for s in r.sources %}<span title="{{ s.title }}">{{ s.label }} {{ s.quote }}</span>{% endfor %}
+{% for s in r.sessions %}{{ s.name }}{% endfor %}{{ r.race.url|href }}</div>
+{% endfor %}
+{% for c in changes %}<p>{{ c.summary }} {{ c.change.summary }}</p>{% endfor %}
+{%- endblock %}
+"""
+RAW_ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><id>x</id><title>{{ plan.athlete.name }}</title><updated>{{ updated }}</updated>
+{% for e in entries %}<entry><id>{{ e.id }}</id><title>{{ e.change.summary }}</title><updated>{{ e.updated }}</updated></entry>{% endfor %}
+</feed>
+"""
+
+
+def hostile_site() -> tuple[Plan, list[dict[str, object]], list[IndexEntry]]:
+    source = Source(HOSTILE, title=HOSTILE, url=BAD_URL, published=date(2024, 3, 5), quote=HOSTILE)
+    races = tuple(
+        Race(
+            id=f"r{i}", name=HOSTILE, start=date(2024, 5, 30), end=date(2024, 5, 30), status=status,
+            venue=Venue(HOSTILE, HOSTILE, HOSTILE), timezone="Europe/Oslo", disciplines=(HOSTILE,), reason=HOSTILE,
+            note=HOSTILE, url=BAD_URL, sources=(source, Source(HOSTILE)),
+            sessions=(Session("s", HOSTILE, date(2024, 5, 30), time(20, 0), 60),), result=Result(1, HOSTILE, HOSTILE),
+        )
+        for i, status in enumerate(Status)
+    )
+    plan = Plan(Athlete(HOSTILE, "anna-k", HOSTILE, (HOSTILE,)), 2024, races)
+    history: list[dict[str, object]] = [
+        {"build": "20240305T120000Z", "summary": HOSTILE, "race": HOSTILE, "type": HOSTILE, "field": HOSTILE}
+    ]
+    entry = IndexEntry("anna-k-2024", HOSTILE, 2024, {"confirmed": 1, "tentative": 1, "off": 2}, "a.yaml", "0" * 64,
+                       datetime(2024, 3, 5, tzinfo=UTC), None, {}, removed=True)  # fmt: skip
+    return plan, history, [entry]
+
+
+@pytest.mark.parametrize(
+    "templates", [(), (("plan.html", RAW_PLAN), ("changes.atom", RAW_ATOM))], ids=["packaged", "overridden-with-raw-values"]
+)
+@pytest.mark.parametrize("base_url", [None, "https://example.org/races"])
+def test_no_template_emits_an_unescaped_value(templates: tuple[tuple[str, str], ...], base_url: str | None) -> None:
+    plan, history, entries = hostile_site()
+    settings = Settings(title=HOSTILE, base_url=base_url, templates=templates)
+    pages = {
+        "plan": plan_page(plan, plan.races, history, settings, date(2024, 6, 1)),
+        "removed plan": plan_page(plan, plan.races, history, settings, date(2024, 1, 1), removed=True),
+        "index": index_page(entries, settings),
+    }
+    for name, html in pages.items():
+        page = Page(html)
+        assert set(page.tags) <= {"html", "head", "meta", "title", "link", "body", "header", "main", "footer", "p", "a", "h1",
+                                  "h2", "h3", "div", "section", "ul", "ol", "li", "span", "strong", "time", "q", "input",
+                                  "button", "label", "article", "script"}, name  # fmt: skip
+        assert "img" not in page.tags and not any(attr == "onerror" for _, attr, _ in page.attributes), name
+        assert page.tags.count("script") == 1, name  # site.js, from page.html
+        assert not any("javascript" in (value or "") for _, _, value in page.attributes), name
+        assert SHOWN in "".join(page.text), name
+        # Nothing invisible or reordering reaches the page, in text or attributes.
+        assert not {"\u202e", "\u202c", "\u200b"} & set(html), name
+
+    feed = ET.fromstring(atom(plan, history, settings, datetime(2024, 3, 5, tzinfo=UTC)).encode())
+    assert feed.tag == f"{ATOM}feed"
+    assert {child.tag for child in feed.iter()} <= {f"{ATOM}{t}" for t in ("feed", "id", "title", "updated", "link", "author", "name", "entry", "content")}
+    titles = [t.text for t in feed.iter(f"{ATOM}title")]
+    assert titles[0] == (SHOWN if templates else f"{SHOWN} 2024: calendar changes")
+    assert titles[1] == SHOWN
