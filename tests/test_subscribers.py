@@ -214,3 +214,74 @@ def test_documented_deployment_builds_daily_so_tombstones_expire() -> None:
     build_steps = [s for s in workflow["jobs"]["build"]["steps"] if "racecal build" in s.get("run", "")]
     assert [s["if"] for s in build_steps] == ["github.event_name != 'pull_request'"]
     assert workflow["jobs"]["deploy"]["if"] == "github.event_name != 'pull_request'"
+
+
+def test_renamed_sessions_day_after_day_cannot_grow_feeds_past_the_limits(project: Project) -> None:
+    """Regression: cancellations repeated each race's notes and sources and accumulated for 30 days, so
+    a plan renaming its sessions daily grew all.ics from 6.6 MB to 67 MB until the next build refused it."""
+    note = "x" * 4000
+
+    def plan(round_: int) -> str:
+        sessions = "".join(f'      - {{id: s{k}-v{round_}, name: Heat {k}, date: 2024-06-01, time: "{8 + k // 6:02d}:{k % 6 * 10:02d}"}}\n' for k in range(50))
+        races = "".join(
+            f"  - id: r{r}\n    name: Race {r}\n    date: 2024-06-01\n    timezone: Europe/Oslo\n    status: confirmed\n    note: {note}\n    sessions:\n{sessions}"
+            for r in range(4)
+        )
+        return f"athlete: {{name: Big, slug: big}}\nseason: 2024\nraces:\n{races}"
+
+    sizes = []
+    for day in range(12):
+        (project.schedules / "big-2024.yaml").write_text(plan(day))
+        result = project.run("build", "--time", at(day), "-q")
+        assert result.exit_code == 0, result.output
+        sizes.append((project.dist / "big-2024" / "all.ics").stat().st_size)
+    events = parse_icalendar(project.dist / "big-2024" / "all.ics")
+    live = [e for e in events if e["status"] == "CONFIRMED"]
+    cancelled = [e for e in events if e["status"] == "CANCELLED"]
+    assert len(live) == 200
+    assert len(cancelled) == 2_000  # at most 2,000 cancellations per feed: the oldest go early
+    tombstone_bytes = sizes[-1] - sizes[0]
+    assert tombstone_bytes < 2_000 * 1024, sizes  # each cancellation under 1 KiB: no notes repeated
+
+
+def test_renaming_the_athlete_raises_sequence_of_a_deleted_race_cancellation(built: Project) -> None:
+    """Regression: a tombstone's SUMMARY changed ("Removed: <new name> – …") with the same SEQUENCE."""
+    delete_race(built, "bislett")
+    built.build(time=at(1))
+    before = vevents(built, "confirmed")[uid("bislett", "confirmed")]
+    built.edit("  name: Jakob Ingebrigtsen\n", "  name: Jakob I.\n")
+    built.build(time=at(2))
+    after = vevents(built, "confirmed")[uid("bislett", "confirmed")]
+    assert after["summary"] == "Removed: Jakob I. – Bislett Games"
+    assert (before["sequence"], after["sequence"]) == (1, 2)
+
+
+def test_a_tz_database_update_moves_sessions_with_a_higher_sequence(project: Project, tmp_path: Path) -> None:
+    """Regression: a new tz database was ignored by incremental builds (the plan was reused), then
+    applied later with an unchanged SEQUENCE, so clients kept the old times."""
+    import os
+    import subprocess
+    import sys
+
+    plan = 'athlete: {name: T, slug: t}\nseason: 2024\nraces:\n  - {id: r1, name: R, date: 2024-06-10, timezone: Europe/Oslo, status: confirmed, sessions: [{name: Final, date: 2024-06-10, time: "20:00"}]}\n'
+    (project.schedules / "t-2024.yaml").write_text(plan)
+    fake = tmp_path / "zi"  # a "new" tz database in which Oslo keeps Tokyo's time
+    (fake / "Europe").mkdir(parents=True)
+    shutil.copy("/usr/share/zoneinfo/Asia/Tokyo", fake / "Europe" / "Oslo")
+    shutil.copy("/usr/share/zoneinfo/UTC", fake / "UTC")
+    (fake / "tzdata.zi").write_text("# version 2099z\n")
+
+    def build(time: str, tzpath: Path | None) -> str:
+        env = {**os.environ, **({"PYTHONTZPATH": str(tzpath)} if tzpath else {})}
+        done = subprocess.run([sys.executable, "-m", "racecal", "build", "--time", time], cwd=project.root, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    build(at(0), None)
+    final = next(e for e in parse_icalendar(project.dist / "t-2024" / "all.ics") if e["summary"].endswith("Final"))
+    assert final["start"] == datetime(2024, 6, 10, 18, tzinfo=UTC)  # 20:00 CEST
+    out = build(at(1), fake)
+    assert "0 reused" in out  # the plan is not reused under another tz database
+    final = next(e for e in parse_vobject(project.dist / "t-2024" / "all.ics") if e["summary"].endswith("Final"))
+    assert final["start"].astimezone(UTC) == datetime(2024, 6, 10, 11, tzinfo=UTC)  # 20:00 at +09:00
+    assert final["sequence"] == 1

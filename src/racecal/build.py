@@ -36,6 +36,7 @@ from racecal.load import SourceFile, parse_catalogue, parse_plan
 from racecal.model import Meet
 from racecal.previous import Previous
 from racecal.settings import Settings
+from racecal.tz import database_version
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_PLANS = 64  # below this, starting workers costs more than it saves
@@ -87,9 +88,9 @@ def meet_digest(meet: Meet) -> str:
 
 def inputs_digest(source: SourceFile, meets: dict[str, str], settings: Settings) -> str:
     """Everything one plan's output depends on: its file, the digests of the meets it references, the
-    settings, the racecal version."""
+    settings, the racecal version and the tz database."""
     digest = hashlib.sha256()
-    for part in (__version__, source.ident, settings.fingerprint(), *(f"{k}={v}" for k, v in sorted(meets.items()))):
+    for part in (__version__, database_version(), source.ident, settings.fingerprint(), *(f"{k}={v}" for k, v in sorted(meets.items()))):
         digest.update(part.encode() + b"\0")
     digest.update(source.data)
     return digest.hexdigest()

@@ -73,6 +73,8 @@ class EventDraft:
     tzid: str | None  # set for timed events; the feed then needs that VTIMEZONE
     year: int
     body: str  # CRLF-terminated content lines between the four history lines and END:VEVENT
+    instants: str = ""  # a session's start and end in UTC: the body gives local times, which a new
+    # tz database can move; the fingerprint must see that so SEQUENCE rises
 
 
 def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> list[EventDraft]:
@@ -84,12 +86,23 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
     status = Status.CANCELLED if tombstone_reason else race.status
     prefix = "Removed: " if tombstone_reason else SUMMARY_PREFIX[race.status]
     title = f"{prefix}{plan.athlete.name} – {race.name}"
-    description = _description(plan, race, tombstone_reason)
     shared = [
         ics.line("STATUS", ICS_STATUS[status]),
         "TRANSP:TRANSPARENT",  # a race on a fan's calendar must not mark them busy
         "CLASS:PUBLIC",
     ]
+    if tombstone_reason:
+        # A cancellation carries what a client needs to match and strike the event, and the reason;
+        # not the notes and sources again, so a feed full of tombstones (a plan whose sessions were
+        # renamed day after day) stays small: under 1 KiB each.
+        shared.append(ics.text("DESCRIPTION", tombstone_reason))
+    else:
+        shared += _details(plan, race)
+    return _events(race, title, shared)
+
+
+def _details(plan: Plan, race: Race) -> list[str]:
+    shared: list[str] = []
     if race.venue:
         shared.append(ics.text("LOCATION", race.venue.label()))
         if race.venue.lat is not None and race.venue.lon is not None:
@@ -98,8 +111,11 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
         shared.append(ics.line("URL", race.url))
     categories = [*race.disciplines, *([race.series] if race.series else []), STATUS_WORDS[race.status].split(":")[0]]
     shared.append(ics.text_list("CATEGORIES", categories))
-    shared.append(ics.text("DESCRIPTION", description))
+    shared.append(ics.text("DESCRIPTION", _description(plan, race)))
+    return shared
 
+
+def _events(race: Race, title: str, shared: list[str]) -> list[EventDraft]:
     if not race.sessions:
         body = ics.join(
             [
@@ -118,14 +134,13 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
         span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
         body = ics.join([ics.text("SUMMARY", f"{title}: {session.name}"), *session_lines(span, race.timezone), *shared])
         start = span.start.replace(tzinfo=None)
-        drafts.append(EventDraft(session.id, (start.isoformat(), f"{race.id}.{session.id}"), race.timezone, span.end.year, body))
+        instants = f"{ics.format_utc(span.start)}/{ics.format_utc(span.end)}"
+        drafts.append(EventDraft(session.id, (start.isoformat(), f"{race.id}.{session.id}"), race.timezone, span.end.year, body, instants))
     return drafts
 
 
-def _description(plan: Plan, race: Race, tombstone_reason: str | None) -> str:
+def _description(plan: Plan, race: Race) -> str:
     parts: list[str] = []
-    if tombstone_reason:
-        parts += [tombstone_reason, ""]
     parts.append(race.name + (f" ({race.series})" if race.series and race.series not in race.name else ""))
     if race.venue:
         parts.append(race.venue.label())

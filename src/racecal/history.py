@@ -29,13 +29,14 @@ from racecal.errors import PreviousBuildError
 from racecal.feeds import EventDraft, PlacedEvent, calendar, event_bytes, event_key, render_race, uid_for
 from racecal.index import PLAN_FILES
 from racecal.load import LONG_TEXT, MAX_YEAR, MIN_YEAR, _athlete, _join
-from racecal.model import FEEDS, SLUG_RE, Athlete, ChangeType, Plan, Race, Status, feeds_for, race_from_dict, race_to_dict
+from racecal.model import FEEDS, SLUG_RE, Athlete, ChangeType, Feed, Plan, Race, Status, feeds_for, race_from_dict, race_to_dict
 from racecal.readback import JsonReader
 from racecal.settings import Settings
 
 GRACE = timedelta(days=30)
 MAX_CHANGES_KEPT = 500
 MAX_SEQUENCE = 10_000  # Google needs a small integer; no race changes this often, a forged state might
+MAX_TOMBSTONES_PER_FEED = 2_000  # minimal cancellations (< 1 KiB each): at most about 2 MiB per feed
 STATE_FORMAT = 2
 READABLE_STATE_FORMATS = (1, 2)  # 1: one UID per race in every feed, migrated on the next build
 
@@ -88,10 +89,45 @@ class PlanOutput:
     races: tuple[Race, ...]  # the races the site shows: the plan's own
 
 
+@dataclass
+class _Pending:
+    """One race between deciding what each feed carries and rendering it."""
+
+    race_id: str
+    race: Race | None
+    old: RaceState | None
+    drafts: list[EventDraft]
+    live: frozenset[Feed]
+    fingerprint: str
+    changed: bool
+    seq: int
+    stamp: datetime
+    published: dict[str, dict[str, datetime | None]]
+
+
+def _cap_tombstones(pending: list[_Pending]) -> None:
+    """At most MAX_TOMBSTONES_PER_FEED cancellations per feed: beyond that the oldest go early, so a
+    plan whose sessions are renamed day after day cannot grow its feeds past what the next build
+    reads back (docs/history.md, "Tombstones")."""
+    for feed in (f.value for f in FEEDS):
+        cancelled = [(since, uid, p) for p in pending for uid, since in p.published.get(feed, {}).items() if since is not None]
+        if len(cancelled) <= MAX_TOMBSTONES_PER_FEED:
+            continue
+        cancelled.sort(key=lambda c: (c[0], c[1]), reverse=True)  # newest first
+        for _, uid, p in cancelled[MAX_TOMBSTONES_PER_FEED:]:
+            del p.published[feed][uid]
+            if not p.published[feed]:
+                del p.published[feed]
+
+
+def _deleted_fingerprint(plan: Plan) -> str:
+    return hashlib.sha256(f"deleted|{plan.athlete.name}".encode()).hexdigest()[:32]
+
+
 def _fingerprint(drafts: list[EventDraft], live: frozenset[str], plan: Plan) -> str:
     digest = hashlib.sha256()
     for d in drafts:
-        digest.update(d.key.encode() + b"\0")
+        digest.update(d.key.encode() + b"\0" + d.instants.encode() + b"\0")
         digest.update(d.body.encode())
     digest.update(("|" + ",".join(sorted(live)) + "|" + plan.timezone).encode())
     return digest.hexdigest()[:32]
@@ -144,22 +180,25 @@ def compile_plan(
     if previous:
         changes += _plan_changes(previous, plan)
 
+    pending: list[_Pending] = []
     for race_id in order:
         race = current.get(race_id)
         old = old_races.get(race_id)
-        old_race = race_from_dict(old.snapshot) if old else None
         drafts = render_race(plan, race) if race else []
         live = feeds_for(race.status) if race else frozenset()
-        fingerprint = _fingerprint(drafts, live, plan) if race else "deleted"
+        # A deleted race's only events are its cancellations, which name the athlete: renaming the
+        # athlete changes them, so it must raise their SEQUENCE too.
+        fingerprint = _fingerprint(drafts, live, plan) if race else _deleted_fingerprint(plan)
         changed = old is None or old.fingerprint != fingerprint
         # A race id seen before and forgotten continues above the SEQUENCE it had: clients that
         # honour SEQUENCE would otherwise keep the old cancellation.
         first_seq = floors[race_id] + 1 if race_id in floors else 0
         seq = first_seq if old is None else old.seq + int(changed)
         if seq > MAX_SEQUENCE:
-            raise PreviousBuildError(f"{plan.id}: race {race_id}: SEQUENCE would exceed {MAX_SEQUENCE}; start over with --fresh")
-        stamp = build_time if changed or old is None else old.stamp
-
+            raise PreviousBuildError(
+                f"{plan.id}: race {race_id}: SEQUENCE would exceed {MAX_SEQUENCE}, more than any calendar client expects; "
+                "give the race a new id (its old events are cancelled) or, to start every SEQUENCE over, build with --fresh"
+            )
         published: dict[str, dict[str, datetime | None]] = {}
         for feed in (f.value for f in FEEDS):
             entries: dict[str, datetime | None] = {uid_for(plan.id, race_id, d.key, feed): None for d in drafts} if feed in live else {}
@@ -170,33 +209,41 @@ def compile_plan(
                         entries[uid] = start
             if entries:
                 published[feed] = entries
-        if race is None and not published:
+        stamp = build_time if changed or old is None else old.stamp
+        pending.append(_Pending(race_id, race, old, drafts, live, fingerprint, changed, seq, stamp, published))
+
+    _cap_tombstones(pending)
+
+    for p in pending:
+        race, old, race_id = p.race, p.old, p.race_id
+        if race is None and not p.published:
             assert old is not None
             floors[race_id] = old.seq  # deleted long enough ago: forgotten, but not its SEQUENCE
             continue
         floors.pop(race_id, None)
+        old_race = race_from_dict(old.snapshot) if old else None
 
-        live_drafts = {d.key: d for d in drafts}
-        for feed, entries in published.items():
+        live_drafts = {d.key: d for d in p.drafts}
+        for feed, entries in p.published.items():
             for uid, since in entries.items():
                 key = event_key(uid, plan.id, race_id, feed)
                 assert key is not None, "published UIDs are validated when the state is read"
                 if since is None:
                     draft = live_drafts[key]
                 else:
-                    reason = _tombstone_reason(race, feed, session_removed=key not in live_drafts, migrated=feed in live)
+                    reason = _tombstone_reason(race, feed, session_removed=key not in live_drafts, migrated=feed in p.live)
                     draft = _tombstone_draft(plan, key, reason, [r for r in (race, old_race) if r is not None])
-                placed[feed].append(PlacedEvent((draft.sort_key[0], uid), draft.tzid, draft.year, event_bytes(draft, uid, seq, stamp)))
+                placed[feed].append(PlacedEvent((draft.sort_key[0], uid), draft.tzid, draft.year, event_bytes(draft, uid, p.seq, p.stamp)))
 
         was_live = old is not None and not old.deleted
-        if changed:
+        if p.changed:
             changes += diff_race(plan.id, old_race if was_live else None, race)
         states[race_id] = RaceState(
-            seq=seq,
-            stamp=stamp,
-            fingerprint=fingerprint,
+            seq=p.seq,
+            stamp=p.stamp,
+            fingerprint=p.fingerprint,
             snapshot=race_to_dict(race) if race else (old.snapshot if old else {}),
-            published=published,
+            published=p.published,
             deleted=race is None,
         )
 
@@ -281,7 +328,7 @@ def state_to_json(state: PlanState) -> bytes:
 
 STATE_KEYS = ("format", "plan", "athlete", "season", "timezone", "source", "inputs", "files", "removed", "floors", "latest", "races", "changes")
 RACE_STATE_KEYS = ("seq", "stamp", "fingerprint", "deleted", "snapshot", "published")
-_FINGERPRINT = re.compile(r"^([0-9a-f]{32}|deleted)$")
+_FINGERPRINT = re.compile(r"^([0-9a-f]{32}|deleted)$")  # "deleted": state written by racecal 0.1
 _SOURCE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f\\]{1,400}$")
 
 

@@ -15,9 +15,12 @@ and every offset comes from ``zoneinfo``: a test checks every parser's UTC again
 from __future__ import annotations
 
 import calendar
+import hashlib
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from racecal import ics
@@ -238,3 +241,28 @@ def _moment(name: str, moment: datetime, tzid: str, *, ambiguous: bool) -> str:
     if ambiguous or offset.seconds % 60:
         return ics.line(name, ics.format_utc(moment))
     return ics.line(name, ics.format_local(moment), tzid=tzid)  # the wall-clock digits
+
+
+@cache
+def database_version() -> str:
+    """Which IANA tz database zoneinfo reads (its first directory on TZPATH with data, else the tzdata
+    package): a plan's output depends on it, so a tz update rebuilds plans that are otherwise unchanged."""
+    for folder in zoneinfo.TZPATH:
+        base = Path(folder)
+        if (base / "UTC").is_file() or (base / "Etc").is_dir():
+            try:
+                with (base / "tzdata.zi").open("rb") as handle:
+                    first = handle.readline(64).decode("ascii", "replace").strip()
+            except OSError:
+                first = ""
+            if first.startswith("# version "):
+                return first[10:]
+            # No version stamp: the list of zone files and their sizes stands for the data.
+            listing = sorted(f"{p.relative_to(base)}:{p.stat().st_size}" for p in base.rglob("*") if p.is_file())
+            return f"{folder}:" + hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16]
+    try:
+        import tzdata  # type: ignore[import-untyped]
+
+        return str(tzdata.IANA_VERSION)
+    except ImportError:
+        return "none"

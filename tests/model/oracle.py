@@ -201,11 +201,15 @@ class FeedView:
         return not self.events
 
 
+def _deleted(visible: Any) -> bool:
+    return isinstance(visible, tuple) and len(visible) == 2 and visible[0] == "deleted"
+
+
 @dataclass
 class RaceMemory:
     seq: int
     stamp: datetime
-    visible: Any  # None once deleted
+    visible: Any  # ("deleted", athlete) once deleted
     race: Race  # the last version published (a deleted race's tombstones are of it)
     feeds: dict[str, dict[str, datetime | None]]  # feed → uid → None (in the feed) or tombstone since
 
@@ -243,7 +247,9 @@ class Oracle:
         for race_id in [*races, *(r for r in memory.races if r not in races)]:
             race = races.get(race_id)
             old = memory.races.get(race_id)
-            visible = race.visible if race else None
+            # A deleted race's cancellations still name the athlete ("Removed: <athlete> – <race>"), so
+            # renaming the athlete is a visible change to them too (docs/history.md: any visible change).
+            visible = race.visible if race else ("deleted", memory.athlete)
             if old is None:
                 assert race is not None
                 seq = memory.floors.pop(race_id) + 1 if race_id in memory.floors else 0
@@ -281,7 +287,7 @@ class Oracle:
                     shapes = {}
                     for full in FEEDS:  # a tombstone's shape: the event as last carried in any feed
                         shapes.update({k.rsplit(".", 2)[0]: e for k, e in mem.race.events(plan_id, full).items()})
-                    current = mem.race.events(plan_id, feed) if mem.visible is not None else {}
+                    current = mem.race.events(plan_id, feed) if not _deleted(mem.visible) else {}
                     for key, since in mem.feeds[feed].items():
                         if since is None:
                             base = current[key]
