@@ -68,3 +68,15 @@ def test_check_validates_the_settings_as_build_does(project: Project) -> None:
     built = project.run("build", "--time", "2024-03-27T12:00:00Z")
     assert checked.stderr == built.stderr
     assert checked.stderr.startswith("schedules/jakob-ingebrigtsen-2024.yaml:1:1: athlete.slug: plan 'jakob-ingebrigtsen-2024' is listed under 'retired'")
+
+
+def test_build_reports_settings_and_plan_problems_in_one_run(project: Project) -> None:
+    """Regression: a broken racecal.yaml hid the plans' problems until it was fixed."""
+    (project.root / "racecal.yaml").write_text("title: Races\nrefresh_hours: lots\n")
+    project.edit("    status: tentative\n", "    status: tentativ\n")
+    for command in (("build", "--time", "2024-03-27T12:00:00Z"), ("diff",), ("check",)):
+        result = project.run(*command)
+        assert result.exit_code == 1, command
+        fields = [line.split(": ")[1] for line in result.stderr.splitlines()[:-1]]
+        assert fields == ["refresh_hours", "races[6].status"], (command, result.stderr)
+

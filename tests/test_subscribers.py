@@ -214,6 +214,9 @@ def test_documented_deployment_builds_daily_so_tombstones_expire() -> None:
     build_steps = [s for s in workflow["jobs"]["build"]["steps"] if "racecal build" in s.get("run", "")]
     assert [s["if"] for s in build_steps] == ["github.event_name != 'pull_request'"]
     assert workflow["jobs"]["deploy"]["if"] == "github.event_name != 'pull_request'"
+    # A failing diff piped into tee must fail its step: GitHub's `shell: bash` runs with -eo pipefail.
+    piped = [s for s in workflow["jobs"]["build"]["steps"] if "|" in s.get("run", "")]
+    assert piped and all(s.get("shell") == "bash" for s in piped)
 
 
 def test_renamed_sessions_day_after_day_cannot_grow_feeds_past_the_limits(project: Project) -> None:

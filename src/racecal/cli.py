@@ -81,7 +81,8 @@ def cli() -> None:
 # --- shared helpers ---------------------------------------------------------------------------------
 
 
-def _settings(path: Path | None, base_url: str | None) -> Settings:
+def _settings(path: Path | None, base_url: str | None, schedules: Path) -> Settings:
+    from racecal.load import load_schedules, read_all
     from racecal.settings import check_base_url
 
     problems: list[Problem] = []
@@ -89,6 +90,10 @@ def _settings(path: Path | None, base_url: str | None) -> Settings:
     if base_url is not None and (trouble := check_base_url(base_url)):
         raise click.BadParameter(trouble, param_hint="'--base-url'")
     if problems:
+        # Every problem in one run: the plans' too, not only the settings' (as check reports them).
+        plan_files, catalogue_files, read_problems = read_all(schedules)
+        problems += read_problems
+        load_schedules(plan_files, catalogue_files, problems)
         raise PlanError(problems)
     return settings.with_base_url(base_url)
 
@@ -336,7 +341,7 @@ def build_command(
 
     if refusal := output_refusal(out, schedules, Path.cwd()):
         raise click.BadParameter(refusal, param_hint="'--out'")
-    settings = _settings(config, base_url)
+    settings = _settings(config, base_url, schedules)
     target = real_output(out)
     with locked(target, wait, _say):
         staging = Staging.create(target)
@@ -390,7 +395,7 @@ def diff(
     from racecal import report
     from racecal.publish import NullSink, locked, real_output
 
-    settings = _settings(config, base_url)
+    settings = _settings(config, base_url, schedules)
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
     with locked(real_output(local), wait, _say, reader=True) if local and local.is_dir() else contextlib.nullcontext():
