@@ -470,3 +470,65 @@ def test_dripping_previous_server_is_bounded(built: Project, monkeypatch: pytest
     assert result.stderr == f"error: http://127.0.0.1:{port}/index.json: no complete answer within 1.5 s; giving up\n"
     assert 1.5 <= elapsed < 8, elapsed
     assert built.tree() == before
+
+
+def add_widget(directory: Path) -> dict[str, bytes]:
+    """A web app beside the site, with its own index.html and a state.json racecal did not write."""
+    files = {"widget/index.html": b"<p>widget</p>\n", "widget/state.json": b'{"counter":41}', "widget/app.js": b"count()\n"}
+    for name, data in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_bytes(data)
+    return files
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["build", "fresh"])
+def test_slug_directory_with_a_state_json_lost_its_files(built: Project, fresh: bool) -> None:
+    widget = add_widget(built.dist)
+    built.edit("status: tentative", "status: confirmed")
+    built.build(*(["--fresh"] if fresh else []), time=LATER_TIME)
+    after = built.tree()
+    assert {name: data for name, data in after.items() if name.startswith("widget/")} == widget
+
+
+def test_fresh_over_a_lost_index_replaces_only_real_plan_directories(built: Project) -> None:
+    """Without index.json, a directory counts as a plan's only when its state.json is a racecal state for it."""
+    widget = add_widget(built.dist)
+    (built.dist / "other-plan").mkdir()
+    (built.dist / "other-plan" / "state.json").write_text('{"format": 2, "plan": "jakob-ingebrigtsen-2024", "races": {}}')
+    (built.dist / "index.json").unlink()
+    (built.dist / PLAN_ID / "confirmed.ics").write_bytes(b"damaged")
+    built.build("--fresh", time=LATER_TIME)
+    after = built.tree()
+    assert {name: data for name, data in after.items() if name.startswith("widget/")} == widget
+    assert after["other-plan/state.json"] == b'{"format": 2, "plan": "jakob-ingebrigtsen-2024", "races": {}}'  # names another plan
+    assert after[f"{PLAN_ID}/confirmed.ics"].startswith(b"BEGIN:VCALENDAR")
+    assert "index.json" in after
+
+
+GIT_OWN = "refusing to publish into git's own files"
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        (".git", f"'.git' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        (".git/refs", f"'.git/refs' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        (".git/objects", f"'.git/objects' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        (".git/site", f"'.git/site' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        ("bare.git", "'bare.git' is a git directory (it has HEAD, objects and refs); " f"{GIT_OWN}. {KEEP_APART}"),
+        ("bare.git/site", "'bare.git/site' lies inside the bare git repository '{root}/bare.git'; " f"{GIT_OWN}. {KEEP_APART}"),
+        ("gitlink", "'gitlink' (which is '{root}/.git') is or lies inside a .git directory; " f"{GIT_OWN}. {KEEP_APART}"),
+    ],
+    ids=["dot-git", "refs", "objects", "inside-dot-git", "bare", "inside-bare", "symlink-to-dot-git"],
+)  # fmt: skip
+def test_out_git_directory_wrote_the_site_into_git(built: Project, out: str, message: str) -> None:
+    git = ["git", "-c", "init.defaultBranch=main", "init", "-q"]
+    subprocess.run([*git, str(built.root)], check=True)
+    subprocess.run([*git, "--bare", str(built.root / "bare.git")], check=True)
+    (built.root / "gitlink").symlink_to(".git")
+    before = {str(p): p.read_bytes() for p in sorted(built.root.rglob("*")) if p.is_file()}
+    for fresh in ([], ["--fresh"]):
+        result = built.run("build", "--out", out, "--time", LATER_TIME, *fresh)
+        assert result.exit_code == 2
+        assert result.stderr.endswith(f"Error: Invalid value for '--out': {message.format(root=built.root)}\n"), result.stderr
+    assert {str(p): p.read_bytes() for p in sorted(built.root.rglob("*")) if p.is_file()} == before
