@@ -162,7 +162,8 @@ STATE = f"dist/{PLAN_ID}/state.json"
          "error: dist/index.json: plans[0].files.'../state.json': not a file name racecal writes"),
         (lambda d: (d / "index.json").write_bytes(b"\xff\xfe"), "dist/index.json: not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
         (lambda d: (d / "index.json").write_text("[]"), "dist/index.json: document: not a racecal site index"),
-        (lambda d: (d / "index.json").unlink(), "dist: has files but no index.json, so it is not a racecal build; choose another --out, or pass --fresh to publish there (files racecal did not write are kept)"),
+        (lambda d: (d / "index.json").unlink(), "dist: has no index.json but holds .htaccess, .nojekyll, _headers, index.html and 3 more, which a build would replace, so it is not a racecal build "
+         "(or its index.json was lost); move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)"),
     ],
     ids=["edited-feed", "edited-state", "missing-feed", "state-not-json", "state-wrong-type", "state-negative-seq", "state-bad-time",
          "state-bad-snapshot", "state-bad-feed", "index-traversal", "index-bad-file-name", "index-not-utf8", "index-not-an-index", "not-a-racecal-dir"],
@@ -532,3 +533,33 @@ def test_out_git_directory_wrote_the_site_into_git(built: Project, out: str, mes
         assert result.exit_code == 2
         assert result.stderr.endswith(f"Error: Invalid value for '--out': {message.format(root=built.root)}\n"), result.stderr
     assert {str(p): p.read_bytes() for p in sorted(built.root.rglob("*")) if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: (d / "CNAME").write_text("races.example.org\n"), None),
+        (lambda d: [(d / ".well-known").mkdir(), (d / ".well-known" / "security.txt").write_text("Contact: x\n")], None),
+        (lambda d: [(d / "CNAME").write_text("x\n"), (d / "index.html").write_text("<p>old site</p>\n")],
+         "dist: has no index.json but holds index.html, which a build would replace, so it is not a racecal build (or its index.json was lost); "
+         "move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)"),
+        (lambda d: [(d / PLAN_ID).mkdir(), (d / PLAN_ID / "state.json").write_text(f'{{"format": 2, "plan": "{PLAN_ID}", "races": {{}}}}')],
+         f"dist: has no index.json but holds {PLAN_ID}, which a build would replace, so it is not a racecal build (or its index.json was lost); "
+         "move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)"),
+    ],
+    ids=["cname", "well-known", "old-index-html", "plan-directory"],
+)  # fmt: skip
+def test_first_build_into_a_web_root_with_only_a_cname_was_refused(project: Project, setup, message: str | None) -> None:  # type: ignore[no-untyped-def]
+    project.dist.mkdir()
+    setup(project.dist)
+    before = project.tree()
+    result = project.run("build", "--time", LATER_TIME)
+    if message is not None:
+        assert (result.exit_code, result.stderr) == (1, f"error: {message}\n")
+        assert project.tree() == before
+        return
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if not line.startswith("note: no base URL set")] == []  # said nothing of the CNAME
+    after = project.tree()
+    assert {name: after[name] for name in before} == before
+    assert {name.split("/")[0] for name in set(after) - set(before)} >= {"index.json", "index.html", PLAN_ID}

@@ -12,6 +12,7 @@ feed is caught instead of being silently overwritten or reused.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -24,6 +25,7 @@ from racecal.errors import PreviousBuildError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.history import PlanState, state_from_json
 from racecal.index import IndexEntry
+from racecal.publish import owned_entries
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
 URL_TIMEOUT_SECONDS = 20  # per socket operation
@@ -82,12 +84,24 @@ def read_previous(location: str | Path | None) -> Previous:
         return Previous(location=text)  # a first build: nothing published yet
     if not path.is_dir():
         raise PreviousBuildError(f"{path}: not a directory")
-    if not (path / "index.json").exists():
+    if not os.path.lexists(path / "index.json"):
+        # Files racecal did not write (a CNAME) are kept by every build, so a web root holding only
+        # those is a first build. What a build would overwrite must not be lost without a word.
+        owned = owned_entries(path)
+        if not owned:
+            return Previous(location=text)
         raise PreviousBuildError(
-            f"{path}: has files but no index.json, so it is not a racecal build; "
-            "choose another --out, or pass --fresh to publish there (files racecal did not write are kept)"
+            f"{path}: has no index.json but holds {_listed(owned)}, which a build would replace, so it is not a racecal build "
+            "(or its index.json was lost); move them away or choose another --out, or pass --fresh to replace them "
+            "(files racecal did not write are kept)"
         )
     return _read(str(path), _read_local, local_dir=path)
+
+
+def _listed(names: list[str], shown: int = 4) -> str:
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def _read_local(location: str) -> bytes:
