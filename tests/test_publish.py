@@ -563,3 +563,31 @@ def test_first_build_into_a_web_root_with_only_a_cname_was_refused(project: Proj
     after = project.tree()
     assert {name: after[name] for name in before} == before
     assert {name.split("/")[0] for name in set(after) - set(before)} >= {"index.json", "index.html", PLAN_ID}
+
+
+def namespaces_available() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_out_on_a_mount_point_failed_with_device_busy(project: Project) -> None:
+    if not namespaces_available():
+        pytest.skip("needs unshare -rm (user and mount namespaces) to mount a tmpfs as an unprivileged user")
+    project.dist.mkdir()
+    (project.dist / "under-the-mount").write_text("hidden by the mount\n")
+    # In a private mount namespace: dist/ becomes a tmpfs mount point, then racecal builds into it.
+    script = 'mount -t tmpfs tmpfs dist && "$@"; status=$?; ls -A dist; exit $status'
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", sys.executable, "-m", "racecal", "build", "--time", LATER_TIME, "-q"],
+        cwd=project.root, capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (1, "")  # and the mount was left empty (ls printed nothing)
+    assert done.stderr.endswith(
+        "error: cannot swap the new site into dist: it is a mount point (or on another filesystem than the directory beside it), "
+        "and racecal publishes by renaming a whole directory; publish into a directory inside the mount (--out dist/site) "
+        "or make --out a symbolic link to such a directory; dist was left as it was\n"
+    ), done.stderr
+    assert sorted(p.name for p in project.root.iterdir()) == [".dist.lock", "dist", "schedules"]  # no staging left behind
+    assert [p.name for p in project.dist.iterdir()] == ["under-the-mount"]

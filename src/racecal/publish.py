@@ -45,7 +45,7 @@ def _exchange(a: Path, b: Path) -> bool:
     err = ctypes.get_errno()
     if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
         return False
-    raise PublishError(f"cannot swap {b} into place: {os.strerror(err)}")
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _siblings(out: Path, kind: str) -> list[Path]:
@@ -199,6 +199,13 @@ class Staging:
             _remove(old)
         except OSError as exc:
             self.discard()
+            if exc.errno in (errno.EBUSY, errno.EXDEV):
+                raise PublishError(
+                    f"cannot swap the new site into {out}: it is a mount point (or on another filesystem than the directory beside it), "
+                    "and racecal publishes by renaming a whole directory; "
+                    f"publish into a directory inside the mount (--out {out}/site) or make --out a symbolic link to such a directory; "
+                    f"{out} was left as it was"
+                ) from None
             raise PublishError(f"cannot swap the new site into {out}: {exc.strerror or exc}; {out} was left as it was") from None
         except BaseException:
             self.discard()
