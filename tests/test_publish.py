@@ -591,3 +591,73 @@ def test_out_on_a_mount_point_failed_with_device_busy(project: Project) -> None:
     ), done.stderr
     assert sorted(p.name for p in project.root.iterdir()) == [".dist.lock", "dist", "schedules"]  # no staging left behind
     assert [p.name for p in project.dist.iterdir()] == ["under-the-mount"]
+
+
+@pytest.mark.parametrize(("code", "scheme"), [*((code, "ftp") for code in (301, 302, 303, 307, 308)), (302, "FTP"), (302, "file")])
+def test_previous_followed_a_redirect_to_ftp(built: Project, code: int, scheme: str) -> None:
+    import http.server
+    import socket
+    import threading
+
+    trap = socket.create_server(("127.0.0.1", 0))  # where the ftp:// redirect points; nothing may connect
+    trap.settimeout(0.2)
+    target = f"{scheme}://127.0.0.1:{trap.getsockname()[1]}/index.json" if scheme != "file" else "file:///etc/passwd"
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(code)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = built.tree()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        result = built.run("build", "--previous", origin, "--time", LATER_TIME)
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(TimeoutError):
+        trap.accept()
+    trap.close()
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: {origin}/index.json: redirected to {target!r}, which is not an http(s) address; "
+        "racecal follows redirects only to http(s) (give --previous the address the site is served from)\n",
+    )
+    assert built.tree() == before
+
+
+def test_previous_still_follows_a_redirect_to_https_or_http(built: Project) -> None:
+    import http.server
+    import threading
+
+    from conftest import serving
+
+    with serving(built.dist) as site:
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(301)
+                self.send_header("Location", f"{site}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        built.edit("status: tentative", "status: confirmed")
+        try:
+            result = built.run("build", "--previous", f"http://127.0.0.1:{server.server_address[1]}", "--time", LATER_TIME)
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert result.exit_code == 0, result.output
+    assert "promoted   Monaco Diamond League (Herculis), 12 July: confirmed" in result.stdout  # diffed against the redirected site
