@@ -153,3 +153,67 @@ def test_plan_files_of_publish_match_what_build_writes() -> None:
     """publish keeps files it did not publish; its list of plan files must not drift from build's."""
     golden = REPO / "tests" / "golden" / "dist" / PLAN_ID
     assert {p.name for p in golden.iterdir()} == PLAN_FILES
+
+
+SUB_FOLDER = "is in a sub-folder, where racecal does not look: plans go directly in schedules/; move it up, or rename it so it does not end in .yaml if it is not a plan"
+MEETS_SUB_FOLDER = (
+    "is in a sub-folder of schedules/meets/, where racecal does not look: the meet catalogue goes directly in schedules/meets/; "
+    "move it up, or rename it so it does not end in .yaml if it is not a catalogue"
+)
+
+
+def plan_moved_into_a_year_folder(p: Project) -> None:
+    (p.schedules / "2024").mkdir()
+    p.plan_file.rename(p.schedules / "2024" / p.plan_file.name)
+
+
+def meets_moved_into_a_sub_folder(p: Project) -> None:
+    (p.schedules / "meets" / "2024" / "outdoor").mkdir(parents=True)
+    for meets in (p.schedules / "meets").glob("*.yaml"):
+        meets.rename(p.schedules / "meets" / "2024" / "outdoor" / meets.name)
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (plan_moved_into_a_year_folder, f"schedules/2024/{PLAN_ID}.yaml:1:1: file: {SUB_FOLDER}\n1 problem in 1 file\n"),
+        (lambda p: [(p.schedules / "old" / "x").mkdir(parents=True), (p.schedules / "old" / "x" / "notes.YML").write_text("a: 1\n")],
+         f"schedules/old/x/notes.YML:1:1: file: {SUB_FOLDER}\n1 problem in 1 file\n"),
+    ],
+    ids=["year-folder", "deeper"],
+)  # fmt: skip
+def test_plans_in_sub_folders_were_silently_ignored(built: Project, setup: Callable[[Project], None], expected: str) -> None:
+    setup(built)
+    before = built.tree()
+    check = built.run("check")
+    assert (check.exit_code, check.stdout, check.stderr) == (1, "", expected)
+    build = built.run("build", "--time", LATER_TIME)
+    assert (build.exit_code, build.stderr) == (1, expected)
+    assert built.tree() == before  # nothing cancelled for anyone
+
+
+def test_meets_in_a_sub_folder_of_meets_were_silently_ignored(built: Project) -> None:
+    meets_moved_into_a_sub_folder(built)
+    check = built.run("check")
+    assert check.exit_code == 1
+    located = [line for line in check.stderr.splitlines() if "sub-folder" in line]
+    expected = sorted(f"schedules/meets/2024/outdoor/{p.name}:1:1: file: {MEETS_SUB_FOLDER}" for p in (built.schedules / "meets" / "2024" / "outdoor").iterdir())
+    assert located == expected and expected
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        lambda p: (p.schedules / f".#{PLAN_ID}.yaml").symlink_to("runner@laptop.4242:1700000000"),  # Emacs lock link (dangling)
+        lambda p: (p.schedules / f"._{PLAN_ID}.yaml").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "),  # AppleDouble
+        lambda p: (p.schedules / "meets" / "._meets.yaml").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00"),
+        lambda p: [(p.schedules / ".drafts").mkdir(), (p.schedules / ".drafts" / "plan.yaml").write_text("not: a plan\n")],
+    ],
+    ids=["emacs-lock", "apple-double", "apple-double-meets", "hidden-folder"],
+)  # fmt: skip
+def test_editor_side_files_broke_check_and_build(built: Project, setup: Callable[[Project], None]) -> None:
+    setup(built)
+    check = built.run("check")
+    assert (check.exit_code, check.stdout, check.stderr) == (0, "ok: 1 plan, no problems\n", "")
+    built.edit("status: tentative", "status: confirmed")
+    assert "wrote dist/ (1 plan, " in built.build(time=LATER_TIME).stdout

@@ -162,7 +162,8 @@ STATE = f"dist/{PLAN_ID}/state.json"
          "error: dist/index.json: plans[0].files.'../state.json': not a file name racecal writes"),
         (lambda d: (d / "index.json").write_bytes(b"\xff\xfe"), "dist/index.json: not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
         (lambda d: (d / "index.json").write_text("[]"), "dist/index.json: document: not a racecal site index"),
-        (lambda d: (d / "index.json").unlink(), "dist: has files but no index.json, so it is not a racecal build; choose another --out, or pass --fresh to publish there (files racecal did not write are kept)"),
+        (lambda d: (d / "index.json").unlink(), "dist: has no index.json but holds .htaccess, .nojekyll, _headers, index.html and 3 more, which a build would replace, so it is not a racecal build "
+         "(or its index.json was lost); move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)"),
     ],
     ids=["edited-feed", "edited-state", "missing-feed", "state-not-json", "state-wrong-type", "state-negative-seq", "state-bad-time",
          "state-bad-snapshot", "state-bad-feed", "index-traversal", "index-bad-file-name", "index-not-utf8", "index-not-an-index", "not-a-racecal-dir"],
@@ -470,3 +471,193 @@ def test_dripping_previous_server_is_bounded(built: Project, monkeypatch: pytest
     assert result.stderr == f"error: http://127.0.0.1:{port}/index.json: no complete answer within 1.5 s; giving up\n"
     assert 1.5 <= elapsed < 8, elapsed
     assert built.tree() == before
+
+
+def add_widget(directory: Path) -> dict[str, bytes]:
+    """A web app beside the site, with its own index.html and a state.json racecal did not write."""
+    files = {"widget/index.html": b"<p>widget</p>\n", "widget/state.json": b'{"counter":41}', "widget/app.js": b"count()\n"}
+    for name, data in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_bytes(data)
+    return files
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["build", "fresh"])
+def test_slug_directory_with_a_state_json_lost_its_files(built: Project, fresh: bool) -> None:
+    widget = add_widget(built.dist)
+    built.edit("status: tentative", "status: confirmed")
+    built.build(*(["--fresh"] if fresh else []), time=LATER_TIME)
+    after = built.tree()
+    assert {name: data for name, data in after.items() if name.startswith("widget/")} == widget
+
+
+def test_fresh_over_a_lost_index_replaces_only_real_plan_directories(built: Project) -> None:
+    """Without index.json, a directory counts as a plan's only when its state.json is a racecal state for it."""
+    widget = add_widget(built.dist)
+    (built.dist / "other-plan").mkdir()
+    (built.dist / "other-plan" / "state.json").write_text('{"format": 2, "plan": "jakob-ingebrigtsen-2024", "races": {}}')
+    (built.dist / "index.json").unlink()
+    (built.dist / PLAN_ID / "confirmed.ics").write_bytes(b"damaged")
+    built.build("--fresh", time=LATER_TIME)
+    after = built.tree()
+    assert {name: data for name, data in after.items() if name.startswith("widget/")} == widget
+    assert after["other-plan/state.json"] == b'{"format": 2, "plan": "jakob-ingebrigtsen-2024", "races": {}}'  # names another plan
+    assert after[f"{PLAN_ID}/confirmed.ics"].startswith(b"BEGIN:VCALENDAR")
+    assert "index.json" in after
+
+
+GIT_OWN = "refusing to publish into git's own files"
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        (".git", f"'.git' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        (".git/refs", f"'.git/refs' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        (".git/objects", f"'.git/objects' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        (".git/site", f"'.git/site' is or lies inside a .git directory; {GIT_OWN}. {KEEP_APART}"),
+        ("bare.git", "'bare.git' is a git directory (it has HEAD, objects and refs); " f"{GIT_OWN}. {KEEP_APART}"),
+        ("bare.git/site", "'bare.git/site' lies inside the bare git repository '{root}/bare.git'; " f"{GIT_OWN}. {KEEP_APART}"),
+        ("gitlink", "'gitlink' (which is '{root}/.git') is or lies inside a .git directory; " f"{GIT_OWN}. {KEEP_APART}"),
+    ],
+    ids=["dot-git", "refs", "objects", "inside-dot-git", "bare", "inside-bare", "symlink-to-dot-git"],
+)  # fmt: skip
+def test_out_git_directory_wrote_the_site_into_git(built: Project, out: str, message: str) -> None:
+    git = ["git", "-c", "init.defaultBranch=main", "init", "-q"]
+    subprocess.run([*git, str(built.root)], check=True)
+    subprocess.run([*git, "--bare", str(built.root / "bare.git")], check=True)
+    (built.root / "gitlink").symlink_to(".git")
+    before = {str(p): p.read_bytes() for p in sorted(built.root.rglob("*")) if p.is_file()}
+    for fresh in ([], ["--fresh"]):
+        result = built.run("build", "--out", out, "--time", LATER_TIME, *fresh)
+        assert result.exit_code == 2
+        assert result.stderr.endswith(f"Error: Invalid value for '--out': {message.format(root=built.root)}\n"), result.stderr
+    assert {str(p): p.read_bytes() for p in sorted(built.root.rglob("*")) if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: (d / "CNAME").write_text("races.example.org\n"), None),
+        (lambda d: [(d / ".well-known").mkdir(), (d / ".well-known" / "security.txt").write_text("Contact: x\n")], None),
+        (lambda d: [(d / "CNAME").write_text("x\n"), (d / "index.html").write_text("<p>old site</p>\n")],
+         "dist: has no index.json but holds index.html, which a build would replace, so it is not a racecal build (or its index.json was lost); "
+         "move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)"),
+        (lambda d: [(d / PLAN_ID).mkdir(), (d / PLAN_ID / "state.json").write_text(f'{{"format": 2, "plan": "{PLAN_ID}", "races": {{}}}}')],
+         f"dist: has no index.json but holds {PLAN_ID}, which a build would replace, so it is not a racecal build (or its index.json was lost); "
+         "move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)"),
+    ],
+    ids=["cname", "well-known", "old-index-html", "plan-directory"],
+)  # fmt: skip
+def test_first_build_into_a_web_root_with_only_a_cname_was_refused(project: Project, setup, message: str | None) -> None:  # type: ignore[no-untyped-def]
+    project.dist.mkdir()
+    setup(project.dist)
+    before = project.tree()
+    result = project.run("build", "--time", LATER_TIME)
+    if message is not None:
+        assert (result.exit_code, result.stderr) == (1, f"error: {message}\n")
+        assert project.tree() == before
+        return
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if not line.startswith("note: no base URL set")] == []  # said nothing of the CNAME
+    after = project.tree()
+    assert {name: after[name] for name in before} == before
+    assert {name.split("/")[0] for name in set(after) - set(before)} >= {"index.json", "index.html", PLAN_ID}
+
+
+def namespaces_available() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_out_on_a_mount_point_failed_with_device_busy(project: Project) -> None:
+    if not namespaces_available():
+        pytest.skip("needs unshare -rm (user and mount namespaces) to mount a tmpfs as an unprivileged user")
+    project.dist.mkdir()
+    (project.dist / "under-the-mount").write_text("hidden by the mount\n")
+    # In a private mount namespace: dist/ becomes a tmpfs mount point, then racecal builds into it.
+    script = 'mount -t tmpfs tmpfs dist && "$@"; status=$?; ls -A dist; exit $status'
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", sys.executable, "-m", "racecal", "build", "--time", LATER_TIME, "-q"],
+        cwd=project.root, capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (1, "")  # and the mount was left empty (ls printed nothing)
+    assert done.stderr.endswith(
+        "error: cannot swap the new site into dist: it is a mount point (or on another filesystem than the directory beside it), "
+        "and racecal publishes by renaming a whole directory; publish into a directory inside the mount (--out dist/site) "
+        "or make --out a symbolic link to such a directory; dist was left as it was\n"
+    ), done.stderr
+    assert sorted(p.name for p in project.root.iterdir()) == [".dist.lock", "dist", "schedules"]  # no staging left behind
+    assert [p.name for p in project.dist.iterdir()] == ["under-the-mount"]
+
+
+@pytest.mark.parametrize(("code", "scheme"), [*((code, "ftp") for code in (301, 302, 303, 307, 308)), (302, "FTP"), (302, "file")])
+def test_previous_followed_a_redirect_to_ftp(built: Project, code: int, scheme: str) -> None:
+    import http.server
+    import socket
+    import threading
+
+    trap = socket.create_server(("127.0.0.1", 0))  # where the ftp:// redirect points; nothing may connect
+    trap.settimeout(0.2)
+    target = f"{scheme}://127.0.0.1:{trap.getsockname()[1]}/index.json" if scheme != "file" else "file:///etc/passwd"
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(code)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = built.tree()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        result = built.run("build", "--previous", origin, "--time", LATER_TIME)
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(TimeoutError):
+        trap.accept()
+    trap.close()
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: {origin}/index.json: redirected to {target!r}, which is not an http(s) address; "
+        "racecal follows redirects only to http(s) (give --previous the address the site is served from)\n",
+    )
+    assert built.tree() == before
+
+
+def test_previous_still_follows_a_redirect_to_https_or_http(built: Project) -> None:
+    import http.server
+    import threading
+
+    from conftest import serving
+
+    with serving(built.dist) as site:
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(301)
+                self.send_header("Location", f"{site}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        built.edit("status: tentative", "status: confirmed")
+        try:
+            result = built.run("build", "--previous", f"http://127.0.0.1:{server.server_address[1]}", "--time", LATER_TIME)
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert result.exit_code == 0, result.output
+    assert "promoted   Monaco Diamond League (Herculis), 12 July: confirmed" in result.stdout  # diffed against the redirected site

@@ -144,3 +144,30 @@ def test_serve_invalid_host_or_port_is_a_usage_error(built: Project, args: list[
     assert result.exit_code == 2
     assert result.stderr.endswith(f"Error: {message}\n"), result.stderr
     assert "Traceback" not in result.output
+
+
+def test_serve_leaked_a_symlinked_index_html(built: Project) -> None:
+    secret = built.root / "secret.env"
+    secret.write_text("TOKEN=do-not-serve\n")
+    for name, index in (("leak", "index.html"), ("leak-htm", "index.htm")):
+        (built.dist / name).mkdir()
+        (built.dist / name / index).symlink_to(secret)
+    (built.dist / "fifo").mkdir()
+    os.mkfifo(built.dist / "fifo" / "index.html")
+    (built.dist / "alias").mkdir()
+    (built.dist / "alias" / "index.html").symlink_to(Path("..") / PLAN_ID / "index.html")  # inside: fine
+    with serving(built.dist) as origin:
+        for target in ("/leak/", "/leak-htm/", "/leak/?x", "/fifo/"):
+            for method in ("GET", "HEAD"):
+                response = raw_request(origin, f"{method} {target} HTTP/1.0\r\n\r\n".encode())
+                assert status_line(response) == "HTTP/1.0 404 File not found", (method, target)
+                assert b"do-not-serve" not in response
+        moved = raw_request(origin, b"GET /leak HTTP/1.0\r\n\r\n")
+        assert status_line(moved) == "HTTP/1.0 301 Moved Permanently"
+        assert b"\r\nLocation: /leak/\r\n" in moved and b"do-not-serve" not in moved
+        for target in ("/alias/", f"/{PLAN_ID}/"):
+            with urllib.request.urlopen(f"{origin}{target}", timeout=5) as answer:
+                assert answer.read() == (built.dist / PLAN_ID / "index.html").read_bytes()
+                assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+        with urllib.request.urlopen(f"{origin}/", timeout=5) as answer:
+            assert answer.read() == (built.dist / "index.html").read_bytes()

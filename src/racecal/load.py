@@ -142,18 +142,60 @@ def discover(schedules: Path, problems: list[Problem]) -> tuple[list[Path], list
 
     Every entry named *.yaml or *.yml (any case) that is not a real directory is returned, so that
     read_source reports symlinks, FIFOs and the like instead of their being skipped in silence.
+    Hidden names are skipped: editors leave lock links (.#plan.yaml) and macOS leaves ._plan.yaml
+    beside the real files. YAML files in sub-folders are reported by read_all (here the directory
+    may be any file's parent, where a walk has no business).
     """
 
     def yamls(d: Path) -> list[Path]:
         if not d.is_dir():
             return []
-        return sorted(p for p in d.iterdir() if p.suffix.lower() in YAML_SUFFIXES and (p.is_symlink() or not p.is_dir()))
+        return sorted(p for p in d.iterdir() if _is_yaml_name(p.name) and (p.is_symlink() or not p.is_dir()))
 
     meets = schedules / "meets"
     if meets.is_symlink():
         problems.append(Problem(shown_path(meets), 1, 1, "meets", "is a symbolic link; the meet catalogue must be a real directory inside the schedules directory"))
         return yamls(schedules), []
     return yamls(schedules), yamls(meets)
+
+
+def _is_yaml_name(name: str) -> bool:
+    return not name.startswith(".") and Path(name).suffix.lower() in YAML_SUFFIXES
+
+
+def _misplaced(schedules: Path, meets: Path, problems: list[Problem]) -> None:
+    """Report YAML files in sub-folders (not followed through symlinks; hidden folders skipped): a
+    plan that is never read would cancel every race in it for every subscriber, without a word."""
+    for top in sorted(p for p in _subdirectories(schedules) if p != meets):
+        for path in _yamls_below(top):
+            problems.append(Problem(
+                shown_path(path), 1, 1, "file",
+                f"is in a sub-folder, where racecal does not look: plans go directly in {shown_path(schedules)}/; "
+                f"move it up, or rename it so it does not end in .yaml if it is not a plan",
+            ))  # fmt: skip
+    if meets.is_dir() and not meets.is_symlink():
+        for top in sorted(_subdirectories(meets)):
+            for path in _yamls_below(top):
+                problems.append(Problem(
+                    shown_path(path), 1, 1, "file",
+                    f"is in a sub-folder of {shown_path(meets)}/, where racecal does not look: the meet catalogue goes directly in "
+                    f"{shown_path(meets)}/; move it up, or rename it so it does not end in .yaml if it is not a catalogue",
+                ))  # fmt: skip
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    try:
+        return [p for p in directory.iterdir() if not p.name.startswith(".") and p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []  # an unreadable schedules directory is reported where its files are read
+
+
+def _yamls_below(top: Path) -> list[Path]:
+    found: list[Path] = []
+    for root, dirs, files in os.walk(top):  # symlinked folders are not followed
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / name for name in sorted(files) if _is_yaml_name(name)]
+    return found
 
 
 # --- YAML → node tree -------------------------------------------------------------------------------
@@ -912,6 +954,7 @@ def read_all(schedules: Path) -> tuple[list[SourceFile], list[SourceFile], list[
         problems.append(Problem(str(schedules), 1, 1, "schedules", "is not a directory"))
         return [], [], problems
     plan_paths, meet_paths = discover(schedules, problems)
+    _misplaced(schedules, schedules / "meets", problems)
     plans = [s for s in (read_source(p, problems, schedules) for p in plan_paths) if s]
     meets = [s for s in (read_source(p, problems, schedules) for p in meet_paths) if s]
     return plans, meets, problems

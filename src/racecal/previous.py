@@ -12,18 +12,23 @@ feed is caught instead of being silently overwritten or reused.
 from __future__ import annotations
 
 import hashlib
+import http.client
+import os
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from racecal import index
 from racecal.errors import PreviousBuildError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.history import PlanState, state_from_json
 from racecal.index import IndexEntry
+from racecal.publish import owned_entries
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
 URL_TIMEOUT_SECONDS = 20  # per socket operation
@@ -82,12 +87,24 @@ def read_previous(location: str | Path | None) -> Previous:
         return Previous(location=text)  # a first build: nothing published yet
     if not path.is_dir():
         raise PreviousBuildError(f"{path}: not a directory")
-    if not (path / "index.json").exists():
+    if not os.path.lexists(path / "index.json"):
+        # Files racecal did not write (a CNAME) are kept by every build, so a web root holding only
+        # those is a first build. What a build would overwrite must not be lost without a word.
+        owned = owned_entries(path)
+        if not owned:
+            return Previous(location=text)
         raise PreviousBuildError(
-            f"{path}: has files but no index.json, so it is not a racecal build; "
-            "choose another --out, or pass --fresh to publish there (files racecal did not write are kept)"
+            f"{path}: has no index.json but holds {_listed(owned)}, which a build would replace, so it is not a racecal build "
+            "(or its index.json was lost); move them away or choose another --out, or pass --fresh to replace them "
+            "(files racecal did not write are kept)"
         )
     return _read(str(path), _read_local, local_dir=path)
+
+
+def _listed(names: list[str], shown: int = 4) -> str:
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def _read_local(location: str) -> bytes:
@@ -131,12 +148,46 @@ def _fetch(url: str) -> bytes:
     return result
 
 
+class _RedirectRefusedError(Exception):
+    def __init__(self, target: str) -> None:
+        self.target = target
+        super().__init__(target)
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to http(s): urllib's own handler also follows one to ftp://.
+
+    Checked before urllib's own check, so every refused scheme (ftp:, file:, data:) gets one message.
+    """
+
+    def http_error_302(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage
+    ) -> object:
+        location = headers.get("location") or headers.get("uri")
+        if location is not None:
+            target = urllib.parse.urljoin(req.full_url, location)
+            if urllib.parse.urlsplit(target).scheme.lower() not in ("http", "https"):
+                fp.close()
+                raise _RedirectRefusedError(target)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+
+
 def _fetch_unbounded(url: str) -> bytes:
-    # Only http(s) URLs reach here (read_previous checks the scheme).
+    # Only http(s) URLs reach here (read_previous checks the scheme; redirects are checked above).
     request = urllib.request.Request(url, headers={"User-Agent": "racecal", "Accept-Encoding": "identity"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=URL_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=URL_TIMEOUT_SECONDS) as response:
             data: bytes = response.read(MAX_PREVIOUS_FILE + 1)
+    except _RedirectRefusedError as exc:
+        raise PreviousBuildError(
+            f"{url}: redirected to {_shown_url(exc.target)}, which is not an http(s) address; "
+            "racecal follows redirects only to http(s) (give --previous the address the site is served from)"
+        ) from None
     except urllib.error.HTTPError as exc:
         raise PreviousBuildError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
@@ -145,6 +196,11 @@ def _fetch_unbounded(url: str) -> bytes:
     if len(data) > MAX_PREVIOUS_FILE:
         raise PreviousBuildError(f"{url}: larger than {MAX_PREVIOUS_FILE // 2**20} MiB")
     return data
+
+
+def _shown_url(url: str, limit: int = 200) -> str:
+    """A URL the server chose, quoted for a message: escapes for anything unprintable, cut short."""
+    return repr(url[:limit]) + ("…" if len(url) > limit else "")
 
 
 def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None) -> Previous:

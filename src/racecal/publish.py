@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from racecal import site
 from racecal.errors import PublishError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
+from racecal.history import READABLE_STATE_FORMATS
 from racecal.model import SLUG_RE
 
 _RENAME_EXCHANGE = 2
@@ -44,7 +45,7 @@ def _exchange(a: Path, b: Path) -> bool:
     err = ctypes.get_errno()
     if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
         return False
-    raise PublishError(f"cannot swap {b} into place: {os.strerror(err)}")
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _siblings(out: Path, kind: str) -> list[Path]:
@@ -198,6 +199,13 @@ class Staging:
             _remove(old)
         except OSError as exc:
             self.discard()
+            if exc.errno in (errno.EBUSY, errno.EXDEV):
+                raise PublishError(
+                    f"cannot swap the new site into {out}: it is a mount point (or on another filesystem than the directory beside it), "
+                    "and racecal publishes by renaming a whole directory; "
+                    f"publish into a directory inside the mount (--out {out}/site) or make --out a symbolic link to such a directory; "
+                    f"{out} was left as it was"
+                ) from None
             raise PublishError(f"cannot swap the new site into {out}: {exc.strerror or exc}; {out} was left as it was") from None
         except BaseException:
             self.discard()
@@ -231,29 +239,64 @@ def published_names(out: Path) -> set[str]:
     """What racecal published in ``out``, as relative paths: the site-level files, and each plan's
     directory with its files, as dist/index.json lists them.
 
-    So that --fresh can replace a damaged build, a directory with a slug for a name and a
-    state.json in it also counts as a plan directory, and the files racecal writes in every plan
-    directory count as its own there, whatever the index says.
+    A directory is racecal's when the index lists it. So that --fresh can replace a build whose
+    index is damaged or gone, a directory the index does not list also counts when its state.json is
+    a racecal plan state for a plan of that name; any other directory (a web app with its own
+    state.json) is foreign, kept as it is. In a plan directory, the files racecal writes in every plan directory count as its own.
     """
     names: set[str] = set(_site_files())
-    try:
-        index = json.loads(read_bounded(out / "index.json", MAX_INDEX_BYTES, follow_symlinks=False))
-        plans = index["plans"] if isinstance(index, dict) and index.get("generator") == "racecal" else []
-    except (OSError, ValueError, NotRegularFileError, TooLargeError, KeyError):
-        plans = []
     plan_files: dict[str, set[str]] = {}
-    for plan in plans if isinstance(plans, list) else []:
+    for plan in _indexed_plans(out):
         plan_id = plan.get("id") if isinstance(plan, dict) else None
         files = plan.get("files") if isinstance(plan, dict) else None
         if isinstance(plan_id, str) and SLUG_RE.match(plan_id):
             plan_files[plan_id] = {name for name in files if isinstance(name, str)} if isinstance(files, dict) else set()
     for entry in _entries(out):
-        if SLUG_RE.match(entry.name) and entry.is_dir(follow_symlinks=False) and (Path(entry.path) / "state.json").is_file():
-            plan_files.setdefault(entry.name, set())
+        if (
+            entry.name not in plan_files
+            and SLUG_RE.match(entry.name)
+            and entry.is_dir(follow_symlinks=False)
+            and is_plan_state(Path(entry.path) / "state.json", entry.name)
+        ):
+            plan_files[entry.name] = set()
     for plan_id, files in plan_files.items():
         names.add(plan_id)
         names.update(f"{plan_id}/{name}" for name in files | PLAN_FILES if "/" not in name)
     return names
+
+
+def _indexed_plans(out: Path) -> list[object]:
+    """The plan entries of ``out``'s index.json; none when there is no readable racecal index."""
+    try:
+        index = json.loads(read_bounded(out / "index.json", MAX_INDEX_BYTES, follow_symlinks=False))
+    except (OSError, ValueError, NotRegularFileError, TooLargeError):
+        return []
+    if not isinstance(index, dict) or index.get("generator") != "racecal" or not isinstance(index.get("plans"), list):
+        return []
+    plans: list[object] = index["plans"]
+    return plans
+
+
+def is_plan_state(path: Path, plan_id: str) -> bool:
+    """Whether ``path`` is a racecal plan state for ``plan_id`` (the shape only: a JSON object of a
+    format racecal writes, naming that plan, with races). Read bounded; a symlink is not followed."""
+    try:
+        state = json.loads(read_bounded(path, MAX_INDEX_BYTES, follow_symlinks=False))
+    except (OSError, ValueError, NotRegularFileError, TooLargeError):
+        return False
+    return (
+        isinstance(state, dict)
+        and type(state.get("format")) is int
+        and state["format"] in READABLE_STATE_FORMATS
+        and state.get("plan") == plan_id
+        and isinstance(state.get("races"), dict)
+    )
+
+
+def owned_entries(out: Path) -> list[str]:
+    """Entries of ``out`` that a build would replace: site-level files and plan directories."""
+    published = published_names(out)
+    return [entry.name for entry in _entries(out) if entry.name in published]
 
 
 def foreign_entries(out: Path) -> list[str]:
@@ -330,6 +373,12 @@ def _refusal_reason(out: Path, target: Path, schedules: Path, plans: Path, cwd: 
         return f"contains the schedules directory {str(schedules)!r}; refusing to publish there, as the site would replace your plans"
     if plans in target.parents:
         return f"lies inside the schedules directory {str(schedules)!r}; refusing to publish there"
+    if ".git" in target.parts:
+        return "is or lies inside a .git directory; refusing to publish into git's own files"
+    if _is_git_directory(target):
+        return "is a git directory (it has HEAD, objects and refs); refusing to publish into git's own files"
+    if bare := next((p for p in target.parents if _is_git_directory(p)), None):
+        return f"lies inside the bare git repository {str(bare)!r}; refusing to publish into git's own files"
     if target == cwd or target in cwd.parents:
         return "is or contains the current directory (your project); refusing to publish there"
     for repository in sorted({r for r in (_repository_root(plans), _repository_root(cwd)) if r is not None}):
@@ -338,6 +387,11 @@ def _refusal_reason(out: Path, target: Path, schedules: Path, plans: Path, cwd: 
     if os.path.lexists(target / ".git") and not is_racecal_build(target):
         return "is the root of a git repository (it has a .git entry) and holds no racecal build; refusing to publish there"
     return None
+
+
+def _is_git_directory(path: Path) -> bool:
+    """The shape git itself checks for (a .git directory or a bare repository)."""
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
 
 
 def _repository_root(inside: Path) -> Path | None:

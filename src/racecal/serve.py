@@ -2,7 +2,8 @@
 
 Each connection has its own thread and a socket timeout, so a slow or silent client holds only
 itself, and only for ``timeout`` seconds. Only regular files inside the served directory are
-served: a symlink that leads out of it is "not found", as is anything that is not a file.
+served: a symlink that leads out of it is "not found", as is anything that is not a file, also when
+it is a directory's index.html.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import http.server
 import io
 import os
+import urllib.parse
 from functools import partial
 from pathlib import Path
 
@@ -50,12 +52,25 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if not inside:
             self.send_error(404, "File not found")
             return None
-        if is_dir:
-            return super().send_head()
+        if not is_dir:
+            return self._send_file(real, root)
+        if not urllib.parse.urlsplit(self.path).path.endswith("/"):
+            return super().send_head()  # the stdlib's redirect to the address with a slash
+        # The stdlib would open index.html itself, following a symlink out of the directory.
+        for name in ("index.html", "index.htm"):
+            if os.path.lexists(real / name):
+                return self._send_file(real / name, root)
+        return self.list_directory(real)
+
+    def _send_file(self, path: Path, root: Path) -> io.BytesIO | None:
+        """A regular file that resolves inside ``root``; anything else is not found."""
         try:
+            real = path.resolve()
+            if real != root and root not in real.parents:
+                raise FileNotFoundError(path)
             data = read_bounded(real, MAX_SERVED_FILE, follow_symlinks=False)
             modified = email.utils.formatdate(real.stat().st_mtime, usegmt=True)
-        except (OSError, NotRegularFileError, TooLargeError):
+        except (ValueError, OSError, NotRegularFileError, TooLargeError):
             self.send_error(404, "File not found")
             return None
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
