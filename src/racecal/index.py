@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from racecal import ics, readback
 from racecal.load import MAX_YEAR, MIN_YEAR, _join
+from racecal.model import SLUG_RE
 from racecal.readback import JsonReader
 
 SITE_FORMAT = 2
@@ -25,6 +26,7 @@ MAX_SEQUENCE = 10_000
 ENTRY_KEYS = ("id", "athlete", "season", "counts", "feeds", "state", "source", "inputs", "latest", "pending", "expires", "removed", "meets", "files")
 COUNT_KEYS = ("confirmed", "tentative", "off")
 FEED_NAMES = ("all", "confirmed", "tentative")
+_MEET_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 # Every file a plan's directory holds; state.json is hashed last, over the others' hashes.
 PLAN_FILES = ("all.ics", "confirmed.ics", "tentative.ics", "index.html", "changes.atom", "changes.json", "state.json")
 
@@ -149,12 +151,12 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
             files[file_name] = digest
     meets: dict[str, str] = {}
     for meet_id, node in (r.mapping(fields["meets"], _join(name, "meets"), readback.keys_of(fields["meets"])) or {}).items() if "meets" in fields else []:
-        if r.slug(readback.node(meet_id), _join(_join(name, "meets"), meet_id)) is None:
-            continue
-        digest = r.text(node, _join(_join(name, "meets"), meet_id), limit=32)
-        if digest is not None and re.fullmatch(r"[0-9a-f]{32}", digest):
-            meets[meet_id] = digest
-        elif digest is not None:
+        # Ids and digests are checked by their exact shape (a slug, 32 hex digits): no text rules needed.
+        if not SLUG_RE.match(meet_id):
+            r.error(node, _join(_join(name, "meets"), meet_id), "meet ids are lowercase letters, digits and single hyphens")
+        elif isinstance(node, ScalarNode) and node.tag.endswith(":str") and _MEET_DIGEST.match(node.value):
+            meets[meet_id] = node.value
+        else:
             r.error(node, _join(_join(name, "meets"), meet_id), "expected 32 hex digits")
     if "files" in fields and "state.json" not in files:
         r.error(fields["files"], _join(name, "files"), "state.json is missing")
