@@ -86,6 +86,19 @@ def test_base_url_in_settings_is_checked_like_the_flag(built: Project, value: st
     assert built.tree() == before
 
 
+@pytest.mark.parametrize(("line", "expected"), [
+    ('refresh_hours: "6"\n', "racecal.yaml:1:16: refresh_hours: expected a whole number, got the text '6' (remove the quotes)"),
+    ("refresh_hours: '6'\n", "racecal.yaml:1:16: refresh_hours: expected a whole number, got the text '6' (remove the quotes)"),
+])  # fmt: skip
+def test_quoted_refresh_hours_is_text_not_a_number(built: Project, line: str, expected: str) -> None:
+    before = built.tree()
+    (built.root / "racecal.yaml").write_text(line)
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
+    assert built.tree() == before
+
+
 def test_base_url_with_crlf_in_settings_is_a_located_problem(built: Project) -> None:
     (built.root / "racecal.yaml").write_text('base_url: "https://x.example/\\r\\nX-INJECTED:yes"\n')
     result = built.run("build", "--time", LATER_TIME)
@@ -104,10 +117,10 @@ GOOD_PLAN_URLS = [*GOOD_BASE_URLS, "https://bücher.example/läufe", "https://�
 
 @pytest.mark.parametrize("value", GOOD_BASE_URLS)
 def test_real_base_urls_are_accepted(project: Project, value: str) -> None:
-    result = project.run("check")  # the project itself is fine; the flag is the variable
-    assert result.exit_code == 0
     result = project.run("build", "--time", LATER_TIME, "--base-url", value)
     assert result.exit_code == 0, result.output
+    page = (project.dist / PLAN_ID / "index.html").read_text()
+    assert f"{value.rstrip('/')}/{PLAN_ID}/all.ics" in page  # published as given
 
 
 def test_real_plan_urls_are_accepted(project: Project) -> None:
