@@ -692,3 +692,37 @@ def test_plan_file_dated_in_the_future_does_not_pin_the_build_time(project: Proj
     for stamp in stamps:
         when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         assert before <= when <= after, stamp
+
+
+# --- a build published before these rules ------------------------------------------------------------
+
+# Values an older racecal published (the rules for default-ignorables and URL hosts, credentials and
+# escapes came later): the next build must read them back, or the only way on is --fresh, which
+# restarts every subscriber's SEQUENCE. What makes feeds unsafe (bidi, controls) stays refused.
+PUBLISHED_BEFORE = [
+    ("hangul-filler", "text", "Meet\u3164", None),
+    ("joiner-after-space", "text", "Meet \u200dOne", None),
+    ("tags-outside-a-flag", "text", "Meet\U000e0041", None),
+    ("lone-percent", "url", "https://example.org/100%", None),
+    ("credentials", "url", "https://user:pw@example.org/", None),
+    ("bidi-still-refused", "text", "Meet \u202eenO", "contains the invisible formatting character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("control-still-refused", "text", "Meet\x07", "contains the control character U+0007"),
+    ("scheme-still-refused", "url", "javascript:alert(1)", "only http:// and https:// URLs are allowed, got 'javascript:alert(1)'"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "refused"), [pytest.param(k, v, m, id=i) for i, k, v, m in PUBLISHED_BEFORE])
+def test_build_published_before_the_ignorable_and_url_rules_is_still_read(kind: str, value: str, refused: str | None) -> None:
+    from racecal.errors import PreviousBuildError
+    from racecal.readback import JsonReader, node
+
+    reader = JsonReader("dist/p/state.json")
+    read = reader.url(node(value), "x") if kind == "url" else reader.text(node(value), "x", multiline=True)
+    if refused is None:
+        assert read == value
+        reader.check()
+    else:
+        assert read is None
+        with pytest.raises(PreviousBuildError) as error:
+            reader.check()
+        assert str(error.value) == f"dist/p/state.json: x: {refused}"

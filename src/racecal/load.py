@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
 import yaml
@@ -266,15 +266,16 @@ def character_name(code: int) -> str:
     return f"the {kind} U+{code:04X}" + (f" ({name})" if name else "")
 
 
-def check_url(value: str) -> str | None:
-    """None when ``value`` is an http(s) URL racecal may publish, else what is wrong with it."""
-    bad = forbidden_char(value, allow_format=False)
+def check_url(value: str, *, published: bool = False) -> str | None:
+    """None when ``value`` is an http(s) URL racecal may publish, else what is wrong with it.
+    A ``published`` URL is not held to the host, credential and escape rules (see Reader.published)."""
+    bad = forbidden_char(value, allow_format=False, published=published)
     if bad is not None:
         return f"contains {character_name(bad)}"
     parts = http_url_parts(value)
     if parts is None:
         return f"only http:// and https:// URLs are allowed, got {quoted(value)}"
-    return url_detail_problem(value, parts)
+    return None if published else url_detail_problem(value, parts)
 
 
 def http_url_parts(value: str) -> SplitResult | None:
@@ -384,11 +385,16 @@ def _flag_tags_end(value: str, start: int) -> int:
     return start
 
 
-def forbidden_char(value: str, *, allow_format: bool = True) -> int | None:
+# What racecal accepted before the default-ignorables were checked (see Reader.published).
+_PUBLISHED_FORMAT_CHARS = frozenset({*JOINERS, *range(0xE0020, 0xE0080)})
+
+
+def forbidden_char(value: str, *, allow_format: bool = True, published: bool = False) -> int | None:
     """The first character that must not appear in a name, note or URL: controls (including the
     ones XML 1.0 forbids), surrogates, noncharacters such as U+FFFE, line and paragraph separators,
     every other invisible formatting character (Cf) and every default-ignorable code point, except
-    the joiners, variation selectors and flag tags where real text needs them (none at all in URLs)."""
+    the joiners, variation selectors and flag tags where real text needs them (none at all in URLs).
+    ``published`` text is held only to the Cf rule (see Reader.published)."""
     index = 0
     previous = ""  # the general category of the last character, "" at the start of the text
     while index < len(value):
@@ -401,8 +407,11 @@ def forbidden_char(value: str, *, allow_format: bool = True) -> int | None:
         category = unicodedata.category(ch)
         if category in ("Cc", "Cs", "Zl", "Zp") or _is_noncharacter(code):
             return code
-        if code == BLACK_FLAG and allow_format:
+        if code == BLACK_FLAG and allow_format and not published:
             index = _flag_tags_end(value, index)
+        elif published:
+            if category == "Cf" and not (allow_format and code in _PUBLISHED_FORMAT_CHARS):
+                return code
         elif category == "Cf" or is_default_ignorable(code):
             if not allow_format:
                 return code
@@ -508,6 +517,12 @@ class Reader:
 
     path: str
     problems: list[Problem] = field(default_factory=list)
+    # Text read back from a build racecal published (readback.JsonReader) keeps the rules that make
+    # feeds and pages safe (no controls, no bidi or other format characters, http(s) URLs) but not the
+    # content rules added since (default-ignorables, URL hosts, credentials, % escapes): a build made
+    # by an older racecal must stay readable, or the only way on would be --fresh, which restarts
+    # every subscriber's SEQUENCE history. The plan that made it is checked in full.
+    published: ClassVar[bool] = False
 
     def error(self, node: Node, name: str, message: str) -> None:
         _add(self.problems, self.path, node, name, message)
@@ -557,7 +572,7 @@ class Reader:
         if "\r" in value or ("\n" in value and not multiline):
             self.error(node, name, "must be a single line")
             return None
-        bad = forbidden_char(value.replace("\n", " ").replace("\t", " ") if multiline else value)
+        bad = forbidden_char(value.replace("\n", " ").replace("\t", " ") if multiline else value, published=self.published)
         if bad is not None:
             self.error(node, name, f"contains {character_name(bad)}")
             return None
@@ -634,7 +649,7 @@ class Reader:
         value = self.text(node, name, limit=2000)
         if value is None:
             return None
-        trouble = check_url(value)
+        trouble = check_url(value, published=self.published)
         if trouble is not None:
             self.error(node, name, trouble)
             return None
