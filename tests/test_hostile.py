@@ -60,6 +60,8 @@ HOSTILE_BASE_URLS = [
     ("hyphen-ends-label", "https://races-.example.org/", "the host 'races-.example.org' is not a valid host name"),
     ("empty-label", "https://example..org/", "the host 'example..org' is not a valid host name"),
     ("not-an-ipv4", "https://999.1.1.1/races", "the host '999.1.1.1' is not a valid host name"),
+    ("text-after-ipv6", "http://[::1]x/", "the host '[::1]x' is not a valid host name"),
+    ("ipvfuture", "https://[v1.x]/", "the host '[v1.x]' is not a valid host name"),
     ("label-too-long", f"https://{'a' * 64}.org/", "the host of 68 characters is not a valid host name"),
     ("broken-percent-escape", "https://example.org/%zz", PERCENT + "'%zz'" + PERCENT_HINT),
     ("lone-percent", "https://example.org/100%", PERCENT + "'%'" + PERCENT_HINT),

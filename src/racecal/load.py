@@ -319,13 +319,18 @@ def url_detail_problem(value: str, parts: SplitResult) -> str | None:
 
 def _host_as_written(netloc: str) -> str:
     """The host of ``netloc`` with its case kept (SplitResult.hostname lowercases it)."""
-    if netloc.startswith("["):
-        return netloc[: netloc.index("]") + 1]  # urlsplit has checked the brackets and the address
+    if netloc.startswith("["):  # urlsplit has checked that the brackets close; not what follows them
+        host, _, after = netloc.partition("]")
+        return host + "]" + ("" if after == "" or after.startswith(":") else after)
     return netloc.partition(":")[0]
 
 
 def _is_host(host: str) -> bool:
-    if host.startswith("["):
+    if host.startswith("["):  # an IPv6 address; not IPvFuture ("[v1.x]"), which no browser takes
+        try:
+            ipaddress.IPv6Address(host.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            return False
         return True
     name = host.removesuffix(".")  # a fully qualified name ("example.org.") is still a name
     labels = name.split(".")
