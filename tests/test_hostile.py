@@ -112,7 +112,8 @@ def test_base_url_with_crlf_in_settings_is_a_located_problem(built: Project) -> 
 GOOD_BASE_URLS = ["https://example.org/races", "https://races.example.org", "http://localhost:8000/", "https://[2001:db8::1]:8443/cal/",
                   "https://xn--bcher-kva.example/", "https://example.org./", "https://example.org/team%20norway/", "https://192.0.2.7/x",
                   "https://my_site.example.org/"]  # fmt: skip
-GOOD_PLAN_URLS = [*GOOD_BASE_URLS, "https://bücher.example/läufe", "https://例え.テスト/パス", "https://en.wikipedia.org/wiki/Bislett_Games_(2024)",
+GOOD_PLAN_URLS = [*GOOD_BASE_URLS, "https://bücher.example/läufe", "https://例え.テスト/パス", "https://हिंदी.भारत/", "https://ไทย.ไทย/",
+                  "https://cafe\u0301.example/", "https://пример.рф/", "https://en.wikipedia.org/wiki/Bislett_Games_(2024)",
                   "https://www.nrk.no/sport/?x=1&y=a%2Fb#res", "https://worldathletics.org/competitions/diamond-league/meetings/2024/results",
                   "https://example.org/%E2%82%AC?q=%e2%82%ac"]  # fmt: skip
 

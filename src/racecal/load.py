@@ -292,9 +292,6 @@ def http_url_parts(value: str) -> SplitResult | None:
     return parts
 
 
-# One label of a host name: letters (any script, so IDN hosts written in Unicode pass), digits, marks,
-# hyphens and underscores (which browsers accept and some real hosts have), no hyphen at either end.
-_HOST_LABEL_CHARS = re.compile(r"^[^\W_]([\w-]*[^\W_])?$")
 MAX_HOST_LABEL = 63
 MAX_HOST_NAME = 253
 _PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -334,7 +331,7 @@ def _is_host(host: str) -> bool:
         return True
     name = host.removesuffix(".")  # a fully qualified name ("example.org.") is still a name
     labels = name.split(".")
-    if len(name) > MAX_HOST_NAME or not all(_HOST_LABEL_CHARS.match(label) for label in labels):
+    if len(name) > MAX_HOST_NAME or not all(_is_host_label(label) for label in labels):
         return False
     # A Unicode label travels as "xn--" + its punycode, which must fit the 63 octets of a DNS label.
     if any(len(label if label.isascii() else "xn--" + label.encode("punycode").decode()) > MAX_HOST_LABEL for label in labels):
@@ -345,6 +342,14 @@ def _is_host(host: str) -> bool:
         except ValueError:
             return False
     return True
+
+
+def _is_host_label(label: str) -> bool:
+    """Letters and digits of any script with their combining marks (so IDN hosts written in Unicode
+    pass: हिंदी.भारत), hyphens inside, and underscores (which browsers accept and some real hosts have)."""
+    if not label or label[0] == "-" or label[-1] == "-" or unicodedata.category(label[0])[0] == "M":
+        return False
+    return all(c.isalnum() or c in "-_" or unicodedata.category(c)[0] == "M" for c in label)
 
 
 def _is_noncharacter(code: int) -> bool:
