@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -38,6 +38,7 @@ def usage_error(stderr: str) -> str:
 
 # --- --base-url and base_url ------------------------------------------------------------------------
 
+PERCENT, PERCENT_HINT = "has a broken percent escape ", " (% must be followed by two hex digits; write %25 for a % sign)"
 WRONG_URL = "expected an http(s) URL without query or fragment, like https://example.org/races, got "
 HOSTILE_BASE_URLS = [
     ("crlf", "https://x.example/\r\nX-INJECTED:yes", "contains the control character U+000D"),
@@ -51,6 +52,19 @@ HOSTILE_BASE_URLS = [
     ("quote", 'https://x.example/"><script>', WRONG_URL + "'https://x.example/\"><script>'"),
     ("rlo", "https://x.example/\u202egro", "contains the invisible formatting character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
     ("no-host", "https://", WRONG_URL + "'https://'"),
+    # Each once accepted, and then written into every feed and page.
+    ("credentials", "https://user:pw@example.org", "must not contain a user name or password (they would be published in every feed)"),
+    ("empty-credentials", "https://@example.org/races", "must not contain a user name or password (they would be published in every feed)"),
+    ("command-in-host", "https://exa$(id).org", "the host 'exa$(id).org' is not a valid host name"),
+    ("hyphen-host", "https://-/", "the host '-' is not a valid host name"),
+    ("hyphen-ends-label", "https://races-.example.org/", "the host 'races-.example.org' is not a valid host name"),
+    ("empty-label", "https://example..org/", "the host 'example..org' is not a valid host name"),
+    ("not-an-ipv4", "https://999.1.1.1/races", "the host '999.1.1.1' is not a valid host name"),
+    ("text-after-ipv6", "http://[::1]x/", "the host '[::1]x' is not a valid host name"),
+    ("ipvfuture", "https://[v1.x]/", "the host '[v1.x]' is not a valid host name"),
+    ("label-too-long", f"https://{'a' * 64}.org/", "the host of 68 characters is not a valid host name"),
+    ("broken-percent-escape", "https://example.org/%zz", PERCENT + "'%zz'" + PERCENT_HINT),
+    ("lone-percent", "https://example.org/100%", PERCENT + "'%'" + PERCENT_HINT),
 ]
 
 
@@ -74,11 +88,67 @@ def test_base_url_in_settings_is_checked_like_the_flag(built: Project, value: st
     assert built.tree() == before
 
 
+@pytest.mark.parametrize(("line", "expected"), [
+    ('refresh_hours: "6"\n', "racecal.yaml:1:16: refresh_hours: expected a whole number, got the text '6' (remove the quotes)"),
+    ("refresh_hours: '6'\n", "racecal.yaml:1:16: refresh_hours: expected a whole number, got the text '6' (remove the quotes)"),
+])  # fmt: skip
+def test_quoted_refresh_hours_is_text_not_a_number(built: Project, line: str, expected: str) -> None:
+    before = built.tree()
+    (built.root / "racecal.yaml").write_text(line)
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
+    assert built.tree() == before
+
+
 def test_base_url_with_crlf_in_settings_is_a_located_problem(built: Project) -> None:
     (built.root / "racecal.yaml").write_text('base_url: "https://x.example/\\r\\nX-INJECTED:yes"\n')
     result = built.run("build", "--time", LATER_TIME)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == ["racecal.yaml:1:11: base_url: must be a single line", "1 problem in 1 file"]
+
+
+# Real shapes that must keep passing both checks (base URLs are ASCII: a host in Unicode goes as punycode).
+GOOD_BASE_URLS = ["https://example.org/races", "https://races.example.org", "http://localhost:8000/", "https://[2001:db8::1]:8443/cal/",
+                  "https://xn--bcher-kva.example/", "https://example.org./", "https://example.org/team%20norway/", "https://192.0.2.7/x",
+                  "https://my_site.example.org/"]  # fmt: skip
+GOOD_PLAN_URLS = [*GOOD_BASE_URLS, "https://bücher.example/läufe", "https://例え.テスト/パス", "https://हिंदी.भारत/", "https://ไทย.ไทย/",
+                  "https://cafe\u0301.example/", "https://пример.рф/", "https://en.wikipedia.org/wiki/Bislett_Games_(2024)",
+                  "https://www.nrk.no/sport/?x=1&y=a%2Fb#res", "https://worldathletics.org/competitions/diamond-league/meetings/2024/results",
+                  "https://example.org/%E2%82%AC?q=%e2%82%ac"]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", GOOD_BASE_URLS)
+def test_real_base_urls_are_accepted(project: Project, value: str) -> None:
+    result = project.run("build", "--time", LATER_TIME, "--base-url", value)
+    assert result.exit_code == 0, result.output
+    page = (project.dist / PLAN_ID / "index.html").read_text()
+    assert f"{value.rstrip('/')}/{PLAN_ID}/all.ics" in page  # published as given
+
+
+def test_real_plan_urls_are_accepted(project: Project) -> None:
+    races = "".join(f"  - {{id: r{i}, name: Meet, date: 2024-05-25, status: confirmed, url: \"{url}\"}}\n" for i, url in enumerate(GOOD_PLAN_URLS))
+    (project.schedules / "ok.yaml").write_text(BASE.split("races:")[0] + "races:\n" + races, encoding="utf-8")
+    result = project.run("check")
+    assert result.exit_code == 0, result.output
+
+
+PLAN_URL = "schedules/bad.yaml:10:10: races[0].url: "
+BAD_PLAN_URLS = [
+    ("credentials", "https://alice:hunter2@example.org/results", PLAN_URL + "must not contain a user name or password (they would be published in every feed)"),
+    ("command-in-host", "https://exa$(id).org/results", PLAN_URL + "the host 'exa$(id).org' is not a valid host name"),
+    ("symbol-in-unicode-host", "https://bücher\u2605.example/", PLAN_URL + "the host 'bücher\u2605.example' is not a valid host name"),
+    ("broken-percent-escape", "https://example.org/%zz", PLAN_URL + PERCENT + "'%zz'" + PERCENT_HINT),
+    ("variation-selector", "https://example.org/\u2764\uFE0F", PLAN_URL + "contains the invisible character U+FE0F (VARIATION SELECTOR-16)"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), [pytest.param(v, e, id=i) for i, v, e in BAD_PLAN_URLS])
+def test_plan_urls_pass_the_host_and_percent_rules(project: Project, value: str, expected: str) -> None:
+    (project.schedules / "bad.yaml").write_text(b("status: confirmed", f'status: confirmed\n    url: "{value}"'), encoding="utf-8")
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
 
 
 # --- files that are not plans are not echoed ---------------------------------------------------------
@@ -183,6 +253,72 @@ def test_bidi_and_format_characters_in_names_are_refused(project: Project, escap
     result = project.run("check")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [f"schedules/bad.yaml:7:11: races[0].name: contains the invisible formatting character {shown}", "1 problem in 1 file"]
+
+
+# Code points that render as nothing but are not format characters (Cf), and tags outside a flag:
+# each in a name once read as "Meet One" while carrying more. (YAML escapes, so the file shows them.)
+INVISIBLE = "schedules/bad.yaml:7:11: races[0].name: contains the invisible character "
+TAG = "schedules/bad.yaml:7:11: races[0].name: contains the invisible formatting character "
+INVISIBLE_NAMES = [
+    ("hangul-filler", "Meet One\u3164", INVISIBLE + "U+3164 (HANGUL FILLER)"),
+    ("halfwidth-hangul-filler", "Meet\uFFA0One", INVISIBLE + "U+FFA0 (HALFWIDTH HANGUL FILLER)"),
+    ("hangul-choseong-filler", "\u115FMeet One", INVISIBLE + "U+115F (HANGUL CHOSEONG FILLER)"),
+    ("hangul-jungseong-filler", "Meet \u1160One", INVISIBLE + "U+1160 (HANGUL JUNGSEONG FILLER)"),
+    ("combining-grapheme-joiner", "Meet\u034FOne", INVISIBLE + "U+034F (COMBINING GRAPHEME JOINER)"),
+    ("khmer-inherent-vowel", "Meet\u17B4One", INVISIBLE + "U+17B4 (KHMER VOWEL INHERENT AQ)"),
+    ("unassigned-ignorable", "Meet\U000E0002One", INVISIBLE + "U+E0002"),
+    ("unassigned-ignorable-bmp", "Meet\uFFF0One", INVISIBLE + "U+FFF0"),
+    ("variation-selector-first", "\uFE0FMeet One", INVISIBLE + "U+FE0F (VARIATION SELECTOR-16)"),
+    ("variation-selector-after-space", "Meet \uFE0EOne", INVISIBLE + "U+FE0E (VARIATION SELECTOR-15)"),
+    ("variation-selector-twice", "Meet\u2764\uFE0F\uFE0F", INVISIBLE + "U+FE0F (VARIATION SELECTOR-16)"),
+    ("joiner-first", "\u200DMeet One", TAG + "U+200D (ZERO WIDTH JOINER)"),
+    ("joiner-after-space", "Meet \u200COne", TAG + "U+200C (ZERO WIDTH NON-JOINER)"),
+    ("joiner-twice", "Meet\u200D\u200DOne", TAG + "U+200D (ZERO WIDTH JOINER)"),
+    ("tags-in-a-name", "Meet One\U000E0068\U000E0069", TAG + "U+E0068 (TAG LATIN SMALL LETTER H)"),
+    ("tags-after-a-letter", "Meet One\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", TAG + "U+E0067 (TAG LATIN SMALL LETTER G)"),
+    ("flag-without-cancel-tag", "Meet \U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074", TAG + "U+E0067 (TAG LATIN SMALL LETTER G)"),
+    ("cancel-tag-alone", "Meet One\U000E007F", TAG + "U+E007F (CANCEL TAG)"),
+    ("sentence-in-a-flag", "Meet \U0001F3F4" + "".join(f"\\U{0xE0000 + ord(c):08X}" for c in "confirmed") + "\U000E007F",
+     TAG + "U+E0063 (TAG LATIN SMALL LETTER C)"),
+    ("capital-tags-in-a-flag", "Meet \U0001F3F4\U000E0047\U000E0042\U000E0053\U000E0043\U000E0054\U000E007F",
+     TAG + "U+E0047 (TAG LATIN CAPITAL LETTER G)"),
+    ("language-tag", "Meet\U000E0001One", TAG + "U+E0001 (LANGUAGE TAG)"),
+]
+
+
+@pytest.mark.parametrize(("escaped", "expected"), [pytest.param(t, e, id=i) for i, t, e in INVISIBLE_NAMES])
+def test_invisible_characters_in_names_are_refused(project: Project, escaped: str, expected: str) -> None:
+    (project.schedules / "bad.yaml").write_text(b("name: Meet One", f'name: "{escaped}"'))
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
+
+
+# Names that need an ignorable code point where it does something: real emoji sequences (Unicode's
+# emoji-zwj-sequences and emoji-variation-sequences), ideographic and Mongolian variants, Persian.
+VISIBLE_NAMES = [
+    ("flag-scotland", "Glasgow \U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"),
+    ("flag-wales-then-text", "\U0001F3F4\U000E0067\U000E0062\U000E0077\U000E006C\U000E0073\U000E007F Cardiff"),
+    ("flag-england-in-a-sequence", "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"),
+    ("black-flag-alone", "Meet \U0001F3F4"),
+    ("pirate-flag", "Meet \U0001F3F4\u200D\u2620\uFE0F"),
+    ("heart-on-fire", "Meet \u2764\uFE0F\u200D\U0001F525"),
+    ("runner-with-skin-tone", "Meet \U0001F3C3\U0001F3FD\u200D\u2640\uFE0F"),
+    ("keycap", "Heat 1\uFE0F\u20E3"),
+    ("text-presentation", "Meet \u2764\uFE0E"),
+    ("cjk-ideographic-variant", "\u845B\U000E0100\u98FE\u533A"),
+    ("mongolian-variant", "\u182D\u180B\u1820"),
+    ("persian-non-joiner", "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645"),
+    ("korean-name", "\uAE40\uBBFC\uC218"),
+]
+
+
+@pytest.mark.parametrize("escaped", [pytest.param(t, id=i) for i, t in VISIBLE_NAMES])
+def test_joiners_variation_selectors_and_flag_tags_are_accepted_where_they_belong(project: Project, escaped: str) -> None:
+    text = b("name: Meet One", f'name: "{escaped}"')
+    (project.schedules / "ok.yaml").write_text(text)
+    result = project.run("check")
+    assert result.exit_code == 0, result.output
 
 
 def test_zero_width_joiner_in_emoji_and_names_is_accepted(project: Project) -> None:
@@ -543,15 +679,53 @@ def test_deep_files_are_never_composed_unchecked(style: str) -> None:
     assert _may_be_deep(text)
 
 
-def test_plan_file_dated_in_the_future_does_not_pin_the_build_time(project: Project) -> None:
-    """Outside git the build time comes from file times; a file from year 3000 must not become it."""
-    far = datetime(3000, 1, 1, tzinfo=UTC).timestamp()
-    os.utime(project.plan_file, (far, far))
+@pytest.mark.parametrize("ahead", [timedelta(hours=20), timedelta(days=365 * 976)], ids=["20-hours", "year-3000"])
+def test_plan_file_dated_in_the_future_does_not_pin_the_build_time(project: Project, ahead: timedelta) -> None:
+    """Outside git the build time comes from file times; a file dated ahead of the clock counts as the
+    clock's time (it used to count as the clock + 1 day, the slack meant only for --time)."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    future = (before + ahead).timestamp()
+    os.utime(project.plan_file, (future, future))
     done = racecal(project.root, "build", env={"SOURCE_DATE_EPOCH": ""})
+    after = datetime.now(UTC)
     assert done.returncode == 0, done.stderr
     feed = (project.dist / PLAN_ID / "all.ics").read_text()
     stamps = {line.split(":", 1)[1] for line in feed.splitlines() if line.startswith("DTSTAMP:")}
     assert stamps
     for stamp in stamps:
         when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        assert abs((when - datetime.now(UTC)).total_seconds() - 86400) < 600, stamp
+        assert before <= when <= after, stamp
+
+
+# --- a build published before these rules ------------------------------------------------------------
+
+# Values an older racecal published (the rules for default-ignorables and URL hosts, credentials and
+# escapes came later): the next build must read them back, or the only way on is --fresh, which
+# restarts every subscriber's SEQUENCE. What makes feeds unsafe (bidi, controls) stays refused.
+PUBLISHED_BEFORE = [
+    ("hangul-filler", "text", "Meet\u3164", None),
+    ("joiner-after-space", "text", "Meet \u200dOne", None),
+    ("tags-outside-a-flag", "text", "Meet\U000e0041", None),
+    ("lone-percent", "url", "https://example.org/100%", None),
+    ("credentials", "url", "https://user:pw@example.org/", None),
+    ("bidi-still-refused", "text", "Meet \u202eenO", "contains the invisible formatting character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    ("control-still-refused", "text", "Meet\x07", "contains the control character U+0007"),
+    ("scheme-still-refused", "url", "javascript:alert(1)", "only http:// and https:// URLs are allowed, got 'javascript:alert(1)'"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "refused"), [pytest.param(k, v, m, id=i) for i, k, v, m in PUBLISHED_BEFORE])
+def test_build_published_before_the_ignorable_and_url_rules_is_still_read(kind: str, value: str, refused: str | None) -> None:
+    from racecal.errors import PreviousBuildError
+    from racecal.readback import JsonReader, node
+
+    reader = JsonReader("dist/p/state.json")
+    read = reader.url(node(value), "x") if kind == "url" else reader.text(node(value), "x", multiline=True)
+    if refused is None:
+        assert read == value
+        reader.check()
+    else:
+        assert read is None
+        with pytest.raises(PreviousBuildError) as error:
+            reader.check()
+        assert str(error.value) == f"dist/p/state.json: x: {refused}"

@@ -119,13 +119,15 @@ def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
     paths = [Path(s.path) for s in sources]
     committed = _git_time(schedules)
     dirty = _git_dirty(schedules) if committed is not None else None
+    # A file stamped in the future (a skewed clock, a bad archive) would pin that time into every
+    # later build, since the build time never goes back: it counts as the wall clock's time. No
+    # slack here, unlike --time: nobody typed a file's time, so no time zone can explain it.
+    now = _wall_clock().timestamp()
     if committed is not None and dirty is not None:
         # Files not yet committed count by their modification time; committed ones by the commit.
-        times = [committed, *(p.stat().st_mtime for p in paths if p.resolve() in dirty)]
+        times = [committed, *(min(p.stat().st_mtime, now) for p in paths if p.resolve() in dirty)]
     else:
-        times = [p.stat().st_mtime for p in paths] or [0.0]
-    # A file stamped in the future (a skewed clock, a bad archive) would pin that time into every
-    # later build, since the build time never goes back: use the wall clock instead of it.
+        times = [min(p.stat().st_mtime, now) for p in paths] or [0.0]
     latest = min(max(times), _latest_build_time().timestamp())
     return datetime.fromtimestamp(int(max(latest, EARLIEST_BUILD_TIME.timestamp())), tz=UTC)
 

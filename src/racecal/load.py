@@ -9,6 +9,7 @@ no Python object is ever constructed from a tag.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import unicodedata
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -302,53 +303,177 @@ def character_name(code: int) -> str:
     kind = "noncharacter" if _is_noncharacter(code) else {
         "Cc": "control character", "Cf": "invisible formatting character", "Cs": "surrogate",
         "Zl": "line separator", "Zp": "paragraph separator",
-    }.get(unicodedata.category(char), "character")  # fmt: skip
+    }.get(unicodedata.category(char), "invisible character" if is_default_ignorable(code) else "character")  # fmt: skip
     name = "NUL" if code == 0 else unicodedata.name(char, "")
     return f"the {kind} U+{code:04X}" + (f" ({name})" if name else "")
 
 
-def check_url(value: str) -> str | None:
-    """None when ``value`` is an http(s) URL racecal may publish, else what is wrong with it."""
-    bad = forbidden_char(value, allow_format=False)
+def check_url(value: str, *, published: bool = False) -> str | None:
+    """None when ``value`` is an http(s) URL racecal may publish, else what is wrong with it.
+    A ``published`` URL is not held to the host, credential and escape rules (see Reader.published)."""
+    bad = forbidden_char(value, allow_format=False, published=published)
     if bad is not None:
         return f"contains {character_name(bad)}"
-    wrong = f"only http:// and https:// URLs are allowed, got {quoted(value)}"
+    parts = http_url_parts(value)
+    if parts is None:
+        return f"only http:// and https:// URLs are allowed, got {quoted(value)}"
+    return None if published else url_detail_problem(value, parts)
+
+
+def http_url_parts(value: str) -> SplitResult | None:
+    """``value`` split, when it is an http(s) URL with a host, no spaces and a port that is a number."""
     if any(c.isspace() for c in value):
-        return wrong
+        return None
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
-    except ValueError:  # an unclosed IPv6 host, "http://[::1"
-        return wrong
+    except ValueError:  # an unclosed or invalid IPv6 host, "http://[::1"
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return wrong
+        return None
+    return parts
+
+
+MAX_HOST_LABEL = 63
+MAX_HOST_NAME = 253
+_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def url_detail_problem(value: str, parts: SplitResult) -> str | None:
+    """What is wrong inside an http(s) URL that ``http_url_parts`` split: credentials, which would be
+    published in every feed; a host no resolver can look up (``exa$(id).org``, ``-``); a ``%`` that
+    starts no escape, which clients decode differently or refuse."""
+    if "@" in parts.netloc:
+        return "must not contain a user name or password (they would be published in every feed)"
+    host = _host_as_written(parts.netloc)
+    if not _is_host(host):
+        shown = quoted(host) if len(host) <= QUOTED_VALUE else f"of {len(host)} characters"
+        return f"the host {shown} is not a valid host name"
+    broken = _PERCENT_ESCAPE.search(value)
+    if broken is not None:
+        escape = value[broken.start() : broken.start() + 3]
+        return f"has a broken percent escape {quoted(escape)} (% must be followed by two hex digits; write %25 for a % sign)"
     return None
+
+
+def _host_as_written(netloc: str) -> str:
+    """The host of ``netloc`` with its case kept (SplitResult.hostname lowercases it)."""
+    if netloc.startswith("["):  # urlsplit has checked that the brackets close; not what follows them
+        host, _, after = netloc.partition("]")
+        return host + "]" + ("" if after == "" or after.startswith(":") else after)
+    return netloc.partition(":")[0]
+
+
+def _is_host(host: str) -> bool:
+    if host.startswith("["):  # an IPv6 address; not IPvFuture ("[v1.x]"), which no browser takes
+        try:
+            ipaddress.IPv6Address(host.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            return False
+        return True
+    name = host.removesuffix(".")  # a fully qualified name ("example.org.") is still a name
+    labels = name.split(".")
+    if len(name) > MAX_HOST_NAME or not all(_is_host_label(label) for label in labels):
+        return False
+    # A Unicode label travels as "xn--" + its punycode, which must fit the 63 octets of a DNS label.
+    if any(len(label if label.isascii() else "xn--" + label.encode("punycode").decode()) > MAX_HOST_LABEL for label in labels):
+        return False
+    if labels[-1].isascii() and labels[-1].isdigit():  # a numeric last label makes it an IPv4 address
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            return False
+    return True
+
+
+def _is_host_label(label: str) -> bool:
+    """Letters and digits of any script with their combining marks (so IDN hosts written in Unicode
+    pass: हिंदी.भारत), hyphens inside, and underscores (which browsers accept and some real hosts have)."""
+    if not label or label[0] == "-" or label[-1] == "-" or unicodedata.category(label[0])[0] == "M":
+        return False
+    return all(c.isalnum() or c in "-_" or unicodedata.category(c)[0] == "M" for c in label)
 
 
 def _is_noncharacter(code: int) -> bool:
     return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
-# Invisible formatting characters that do belong in names: the zero-width joiner and non-joiner (emoji
-# sequences, Persian and Indic scripts) and the tag characters of subdivision flags (Scotland, Wales).
-# Every other one (bidi overrides and isolates, U+061C, zero-width spaces) can make text read as
-# something it is not, such as a tentative race shown as "Confirmed".
-ALLOWED_FORMAT_CHARS = frozenset({0x200C, 0x200D, *range(0xE0020, 0xE0080)})
+# Unicode's Default_Ignorable_Code_Point list (DerivedCoreProperties.txt; unicodedata has no such
+# property): code points that render as nothing, assigned or not. Most are format characters (Cf);
+# the others are why this list exists: Hangul fillers (letters that draw nothing), the combining
+# grapheme joiner, Khmer inherent vowels, variation selectors and unassigned code points reserved
+# for more of them. Any of them can make a name carry text no one sees.
+DEFAULT_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+# The ignorables that real text needs, each only where it does something. The zero-width joiner and
+# non-joiner (emoji sequences, Persian and Indic scripts) after a visible character; variation
+# selectors (emoji or text presentation, CJK and Mongolian variants) after a base character; tag
+# characters only inside a subdivision flag (U+1F3F4, tags, U+E007F: England, Scotland, Wales).
+JOINERS = frozenset({0x200C, 0x200D})
+VARIATION_SELECTORS = frozenset({0x180B, 0x180C, 0x180D, 0x180F, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)})
+BLACK_FLAG, TAG_CANCEL = 0x1F3F4, 0xE007F
+# A flag's tags spell a subdivision id (UTS #51, Unicode CLDR): "gbsct" is a region of 2 letters or
+# 3 digits and 1-4 letters or digits, all lowercase. No other tags, so no room for hidden sentences.
+SUBDIVISION_TAGS = frozenset({*range(0xE0030, 0xE003A), *range(0xE0061, 0xE007B)})
+SUBDIVISION_ID_LENGTH = range(3, 8)
 
 
-def forbidden_char(value: str, *, allow_format: bool = True) -> int | None:
+def is_default_ignorable(code: int) -> bool:
+    return any(low <= code <= high for low, high in DEFAULT_IGNORABLE_RANGES)
+
+
+def _flag_tags_end(value: str, start: int) -> int:
+    """The index after the tag characters and U+E007F that follow ``value[start]``, when they are
+    there; else ``start`` (no flag tag sequence begins here)."""
+    end = start
+    while end < len(value) and ord(value[end]) in SUBDIVISION_TAGS:
+        end += 1
+    if end - start in SUBDIVISION_ID_LENGTH and end < len(value) and ord(value[end]) == TAG_CANCEL:
+        return end + 1
+    return start
+
+
+# What racecal accepted before the default-ignorables were checked (see Reader.published).
+_PUBLISHED_FORMAT_CHARS = frozenset({*JOINERS, *range(0xE0020, 0xE0080)})
+
+
+def forbidden_char(value: str, *, allow_format: bool = True, published: bool = False) -> int | None:
     """The first character that must not appear in a name, note or URL: controls (including the
     ones XML 1.0 forbids), surrogates, noncharacters such as U+FFFE, line and paragraph separators,
-    and invisible formatting characters other than ALLOWED_FORMAT_CHARS (none at all for URLs)."""
-    for ch in value:
+    every other invisible formatting character (Cf) and every default-ignorable code point, except
+    the joiners, variation selectors and flag tags where real text needs them (none at all in URLs).
+    ``published`` text is held only to the Cf rule (see Reader.published)."""
+    index = 0
+    previous = ""  # the general category of the last character, "" at the start of the text
+    while index < len(value):
+        ch = value[index]
         code = ord(ch)
+        index += 1
         if 0x20 <= code < 0x7F:
+            previous = "Zs" if code == 0x20 else "L"  # all that matters below: visible or not
             continue
         category = unicodedata.category(ch)
         if category in ("Cc", "Cs", "Zl", "Zp") or _is_noncharacter(code):
             return code
-        if category == "Cf" and not (allow_format and code in ALLOWED_FORMAT_CHARS):
-            return code
+        if code == BLACK_FLAG and allow_format and not published:
+            index = _flag_tags_end(value, index)
+        elif published:
+            if category == "Cf" and not (allow_format and code in _PUBLISHED_FORMAT_CHARS):
+                return code
+        elif category == "Cf" or is_default_ignorable(code):
+            if not allow_format:
+                return code
+            if code in JOINERS and previous[:1] in ("L", "M", "N", "P", "S", "V"):
+                category = "J"  # a joiner does not let another joiner follow
+            elif code in VARIATION_SELECTORS and previous[:1] in ("L", "N", "P", "S"):
+                category = "V"  # a variation selector may be followed by a joiner (❤️‍🔥)
+            else:
+                return code
+        previous = category
     return None
 
 
@@ -416,6 +541,18 @@ def quoted(value: str) -> str:
     return f"text of {len(value)} characters"
 
 
+def _as_text(node: ScalarNode) -> str | None:
+    """Why a number-like scalar is text, or None when it is a plain scalar. A number in quotes
+    (``lon: "10"``) or in a block scalar is a string to YAML and to every other reader of the file (the
+    JSON Schema, an editor), so it is not taken as a number here either. libyaml marks a plain scalar
+    with the style "", PyYAML with None; nodes readback.py makes from JSON carry None too."""
+    if node.style in ('"', "'"):
+        return f"the text {quoted(node.value)} (remove the quotes)"
+    if node.style in ("|", ">"):
+        return f"the text {quoted(node.value.strip())} (write the number after the colon, without {node.style})"
+    return None
+
+
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -432,6 +569,12 @@ class Reader:
 
     path: str
     problems: list[Problem] = field(default_factory=list)
+    # Text read back from a build racecal published (readback.JsonReader) keeps the rules that make
+    # feeds and pages safe (no controls, no bidi or other format characters, http(s) URLs) but not the
+    # content rules added since (default-ignorables, URL hosts, credentials, % escapes): a build made
+    # by an older racecal must stay readable, or the only way on would be --fresh, which restarts
+    # every subscriber's SEQUENCE history. The plan that made it is checked in full.
+    published: ClassVar[bool] = False
 
     def error(self, node: Node, name: str, message: str) -> None:
         _add(self.problems, self.path, node, name, message)
@@ -481,7 +624,7 @@ class Reader:
         if "\r" in value or ("\n" in value and not multiline):
             self.error(node, name, "must be a single line")
             return None
-        bad = forbidden_char(value.replace("\n", " ").replace("\t", " ") if multiline else value)
+        bad = forbidden_char(value.replace("\n", " ").replace("\t", " ") if multiline else value, published=self.published)
         if bad is not None:
             self.error(node, name, f"contains {character_name(bad)}")
             return None
@@ -505,6 +648,9 @@ class Reader:
         if not isinstance(node, ScalarNode) or not INT_RE.match(node.value):
             self.error(node, name, f"expected a whole number, got {_describe(node)}")
             return None
+        if (text := _as_text(node)) is not None:
+            self.error(node, name, f"expected a whole number, got {text}")
+            return None
         digits = node.value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros towards its limit
         if len(digits) > MAX_INT_DIGITS:  # out of range whatever it is; int() would refuse 4,301 digits
             self.error(node, name, f"must be between {low} and {high}, got a number of {len(digits)} digits")
@@ -518,6 +664,9 @@ class Reader:
     def number(self, node: Node, name: str, low: float, high: float) -> float | None:
         if not isinstance(node, ScalarNode) or not FLOAT_RE.match(node.value):
             self.error(node, name, f"expected a number, got {_describe(node)}")
+            return None
+        if (text := _as_text(node)) is not None:
+            self.error(node, name, f"expected a number, got {text}")
             return None
         value = float(node.value)
         if not low <= value <= high:
@@ -552,7 +701,7 @@ class Reader:
         value = self.text(node, name, limit=2000)
         if value is None:
             return None
-        trouble = check_url(value)
+        trouble = check_url(value, published=self.published)
         if trouble is not None:
             self.error(node, name, trouble)
             return None

@@ -77,6 +77,8 @@ def keys_of(value: Node) -> tuple[str, ...]:
 class JsonReader(Reader):
     """A Reader over JSON-made nodes; ``check`` raises every problem found, as one error."""
 
+    published = True
+
     def check(self) -> None:
         if self.problems:
             raise PreviousBuildError("\n".join(f"{p.path}: {p.field}: {p.message}" for p in sorted(self.problems)))

@@ -12,7 +12,7 @@ from jinja2 import Environment, TemplateSyntaxError, nodes
 
 from racecal.errors import Problem, suggestion
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
-from racecal.load import Reader, SourceFile, character_name, check_url, compose, forbidden_char, quoted
+from racecal.load import Reader, SourceFile, character_name, compose, forbidden_char, http_url_parts, quoted, url_detail_problem
 
 # RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
 CSS_COLOURS = {
@@ -76,9 +76,10 @@ def check_base_url(value: str) -> str | None:
     bad = forbidden_char(value, allow_format=False)
     if bad is not None:
         return f"contains {character_name(bad)}"
-    if not set(value) <= _BASE_URL_CHARS or check_url(value) is not None:
+    parts = http_url_parts(value)
+    if not set(value) <= _BASE_URL_CHARS or parts is None:
         return wrong
-    return None
+    return url_detail_problem(value, parts)
 
 
 def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
