@@ -235,7 +235,7 @@ def test_check_reports_every_problem_in_every_file_in_one_run(project: Project) 
     assert result.stderr.splitlines() == [
         "schedules/a.yaml:9:13: races[0].status: unknown status 'confimred'; did you mean 'confirmed'?",
         "schedules/b.yaml:8:11: races[0].date: '2024-02-30' is not a real date",
-        "schedules/meets/more.yaml:2:5: meets[0].id: duplicate meet id 'bislett-games-2024' (first in schedules/meets/2024.yaml:24)",
+        "schedules/meets/more.yaml:2:10: meets[0].id: duplicate meet id 'bislett-games-2024' (first in schedules/meets/2024.yaml:24)",
         "3 problems in 3 files",
     ]
 
@@ -253,7 +253,8 @@ def test_check_a_single_file_uses_the_catalogue_beside_it(project: Project) -> N
 
 def test_norway_is_not_false_and_times_are_not_sexagesimal(tmp_path: Path) -> None:
     """YAML 1.1 reads NO as false and 19:30 as 1170; racecal reads what the editor wrote."""
-    from racecal.load import SourceFile, parse_plan
+    from racecal.load import parse_plan
+    from racecal.yamlsource import SourceFile
 
     text = b("slug: test-runner", "slug: test-runner\n  country: NO").replace(
         "status: confirmed", "status: confirmed\n    timezone: Europe/Oslo\n    sessions:\n      - {name: Final, date: 2024-05-25, time: 19:30}"

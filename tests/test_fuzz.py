@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from conftest import EXAMPLE
 from racecal.build import build
 from racecal.errors import PlanError
-from racecal.load import SourceFile
 from racecal.previous import Previous
 from racecal.publish import NullSink
 from racecal.settings import Settings
+from racecal.yamlsource import SourceFile
 
 EXAMPLES = int(os.environ.get("RACECAL_FUZZ_EXAMPLES", "300"))
 PLAN = (EXAMPLE / "jakob-ingebrigtsen-2024.yaml").read_text()

@@ -324,3 +324,12 @@ def test_a_meet_edit_rebuilds_only_the_plans_that_use_it(built: Project) -> None
     # A meet that the other plan uses moves: that plan (and Jakob's) follow.
     catalogue.write_text(catalogue.read_text().replace("date: 2024-05-30", "date: 2024-05-31", 1))
     assert "(2 plans, 0 reused as they were; 2 moved)" in built.build(time="2024-04-13T08:00:00Z").stdout
+
+
+def test_change_summary_of_a_race_named_with_a_leading_space_reads_back_unchanged() -> None:
+    """Regression: read-back stripped change summaries like block scalars, so a race named " 0"
+    (quoted in YAML) made a no-op rebuild rewrite state.json."""
+    race = Race(id="a", name=" 0", start=date(2024, 1, 1), end=date(2024, 1, 1), status=Status.CONFIRMED)
+    plan = Plan(Athlete("A Runner", "a-runner"), 2024, (race,), "a-runner-2024.yaml")
+    first = compile_plan(plan, None, NOW, NOW, Settings(), INPUTS)
+    assert state_to_json(state_from_json(state_to_json(first.state), "state.json", plan.id)) == state_to_json(first.state)

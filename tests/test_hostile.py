@@ -346,10 +346,11 @@ def test_rlo_in_name_cannot_fake_confirmed_badge(project: Project, tmp_path: Pat
     need(chromium_available(), "Chromium (Debian package) with Playwright")
     from playwright.sync_api import sync_playwright
 
-    from racecal.load import SourceFile, parse_plan
+    from racecal.load import parse_plan
     from racecal.model import Status
     from racecal.settings import Settings
     from racecal.site import plan_page
+    from racecal.yamlsource import SourceFile
 
     problems: list[object] = []
     plan = parse_plan(SourceFile("p.yaml", b("status: confirmed", "status: tentative").encode()), {}, problems)
@@ -546,9 +547,10 @@ def test_fffe_in_plan_is_refused_and_atom_stays_well_formed(built: Project) -> N
     assert built.tree() == before
 
     # A history that already holds such characters (an older build, a hand edit) still gives XML.
-    from racecal.load import SourceFile, parse_plan
+    from racecal.load import parse_plan
     from racecal.settings import Settings
     from racecal.site import atom
+    from racecal.yamlsource import SourceFile
 
     plan = parse_plan(SourceFile("p.yaml", BASE.encode()), {}, [])
     assert plan is not None
@@ -588,7 +590,9 @@ def plan_at_limits(races: int, sessions: int, sources: int) -> str:
 def largest_accepted(sessions: int, sources: int) -> tuple[str, str]:
     """The plan with the most races of this shape that every limit allows, and the one with one more.
     The count comes from racecal's own per-race estimate; what is tested is what such a plan costs."""
-    from racecal.load import MAX_FILE_BYTES, MAX_PLAN_FEED_BYTES, MAX_RACES_PER_PLAN, SourceFile, _feed_bytes, parse_plan
+    from racecal.documents import MAX_RACES_PER_PLAN
+    from racecal.load import MAX_PLAN_FEED_BYTES, _feed_bytes, parse_plan
+    from racecal.yamlsource import MAX_FILE_BYTES, SourceFile
 
     one = parse_plan(SourceFile("p.yaml", plan_at_limits(1, sessions, sources).encode()), {}, [])
     assert one is not None
@@ -668,7 +672,7 @@ def test_deep_files_are_never_composed_unchecked(style: str) -> None:
     """The shortcut that skips the event pass must see every way YAML nests (depth by PyYAML's events)."""
     import yaml
 
-    from racecal.load import SAFE_COMPOSE_DEPTH, _may_be_deep
+    from racecal.yamlsource import SAFE_COMPOSE_DEPTH, _may_be_deep
 
     text = _nested(style, 2 * SAFE_COMPOSE_DEPTH + 50)
     depth = deepest = 0

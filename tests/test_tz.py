@@ -31,7 +31,9 @@ from hypothesis import strategies as st
 from conftest import JS_DIR, need
 from racecal import ics, tz
 from racecal.cli import cli
-from racecal.load import MAX_YEAR, MIN_YEAR, SourceFile, parse_plan
+from racecal.documents import MAX_YEAR, MIN_YEAR
+from racecal.load import parse_plan
+from racecal.yamlsource import SourceFile
 
 REPO = Path(__file__).resolve().parent.parent
 C_HARNESS = REPO / "tests" / "c" / "instants.c"

@@ -32,11 +32,12 @@ from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem
 from racecal.history import PlanOutput, compile_plan, state_to_json
 from racecal.index import IndexEntry
-from racecal.load import SourceFile, parse_catalogue, parse_plan
+from racecal.load import parse_catalogue, parse_plan
 from racecal.model import Meet
 from racecal.previous import Previous
 from racecal.settings import Settings
 from racecal.tz import database_version
+from racecal.yamlsource import SourceFile
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_PLANS = 64  # below this, starting workers costs more than it saves

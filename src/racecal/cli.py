@@ -21,9 +21,9 @@ from racecal.errors import PlanError, Problem, RacecalError, for_terminal
 
 if TYPE_CHECKING:
     from racecal.build import BuildResult, Sink
-    from racecal.load import SourceFile
     from racecal.previous import Previous
     from racecal.settings import Settings
+    from racecal.yamlsource import SourceFile
 
 # The pipeline's modules are imported inside the commands that need them, so `--version`, `--help`
 # and `check` do not pay for the whole pipeline (HTTP, process pools, locks) at start-up.
@@ -82,8 +82,9 @@ def cli() -> None:
 
 
 def _settings(path: Path | None, base_url: str | None, schedules: Path) -> Settings:
-    from racecal.load import load_schedules, read_all
+    from racecal.load import load_schedules
     from racecal.settings import check_base_url
+    from racecal.yamlsource import read_all
 
     problems: list[Problem] = []
     settings = _read_settings(path, problems)
@@ -100,14 +101,15 @@ def _settings(path: Path | None, base_url: str | None, schedules: Path) -> Setti
 
 def _read_settings(path: Path | None, problems: list[Problem]) -> Settings:
     """racecal.yaml (or --config), its problems added to ``problems``: check and build read it alike."""
-    from racecal.load import read_source
-    from racecal.settings import Settings, parse_settings
+    from racecal.load import load_settings
+    from racecal.settings import Settings
+    from racecal.yamlsource import read_source
 
     chosen = path or (Path(SETTINGS_FILE) if Path(SETTINGS_FILE).exists() else None)
     if chosen is None:
         return Settings()
     source = read_source(chosen, problems)
-    return parse_settings(source.path, source.data, problems) if source else Settings()
+    return load_settings(source, problems) if source else Settings()
 
 
 def _data_time(schedules: Path, sources: Sequence[SourceFile]) -> datetime:
@@ -228,7 +230,7 @@ def _run(
     progress: bool, sink: Sink, jobs: int, write_reused: bool = True,
 ) -> BuildResult:  # fmt: skip
     from racecal.build import build
-    from racecal.load import read_all
+    from racecal.yamlsource import read_all
 
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
@@ -291,7 +293,8 @@ def check(paths: tuple[Path, ...], config: Path | None) -> None:
       racecal check
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
     """
-    from racecal.load import discover, load_schedules, read_all, read_source
+    from racecal.load import load_schedules
+    from racecal.yamlsource import discover, read_all, read_source
 
     problems: list[Problem] = []
     settings = _read_settings(config, problems)

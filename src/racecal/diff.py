@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from racecal.model import ChangeType, Race, Status, feeds_for, race_to_dict
+from racecal.documents import encode
+from racecal.model import ChangeType, Race, Status, feeds_for
 from racecal.words import short_day, short_span
 
 # Every change type, in the order a person wants to read them.
@@ -106,7 +107,7 @@ def diff_race(plan_id: str, old: Race | None, new: Race | None) -> list[Change]:
         }[kind]
         changes.append(Change(plan_id, new.id, new.name, kind, f"{label}: {words}", feeds, "status", old.status.value, new.status.value))
 
-    old_d, new_d = race_to_dict(old), race_to_dict(new)
+    old_d, new_d = encode(old), encode(new)
     if any(old_d.get(k) != new_d.get(k) for k in _WHEN_FIELDS):
         changes.append(
             Change(plan_id, new.id, new.name, "moved", f"{new.name} moved from {_when(old)} to {_when(new)}", feeds, "when", when_value(old), when_value(new))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from racecal.text import QUOTED_VALUE, quoted
 
 
 @dataclass(frozen=True, order=True)
@@ -26,6 +29,16 @@ def suggestion(value: str, choices: Iterable[str], otherwise: str) -> str:
     """The tail of an "unknown …" message: "; did you mean 'x'?" for the closest choice, else ``otherwise``."""
     hint = difflib.get_close_matches(value, sorted(choices), n=1)
     return f"; did you mean '{hint[0]}'?" if hint else otherwise
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def field_path(parent: str, key: str) -> str:
+    """A field path like ``races[2].date``; keys that are not plain words are quoted, so an empty or
+    odd key (``''``, ``'a: b'``) still reads as a field in a message."""
+    shown = key if _PLAIN_KEY.match(key) and len(key) <= QUOTED_VALUE else quoted(key)
+    return f"{parent}.{shown}" if parent else shown
 
 
 class RacecalError(Exception):

@@ -25,11 +25,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from racecal import ics, readback
 from racecal.diff import Change, diff_race
-from racecal.errors import PreviousBuildError
+from racecal.documents import ATHLETE, LONG_TEXT, MAX_YEAR, MIN_YEAR, encode
+from racecal.errors import PreviousBuildError, field_path
 from racecal.feeds import EventDraft, PlacedEvent, calendar, event_bytes, event_key, render_race, uid_for
 from racecal.index import PLAN_FILES
-from racecal.load import LONG_TEXT, MAX_YEAR, MIN_YEAR, _athlete, _join
-from racecal.model import FEEDS, SLUG_RE, Athlete, ChangeType, Feed, Plan, Race, Status, feeds_for, race_from_dict, race_to_dict
+from racecal.model import FEEDS, SLUG_RE, Athlete, ChangeType, Feed, Plan, Race, Status, feeds_for
 from racecal.readback import JsonReader
 from racecal.settings import Settings
 
@@ -46,7 +46,7 @@ class RaceState:
     seq: int
     stamp: datetime
     fingerprint: str
-    snapshot: dict[str, Any]
+    snapshot: Race  # the race as last published: to diff against, and to cancel it once deleted
     published: dict[str, dict[str, datetime | None]]  # feed → uid → None (live) or tombstone start
     deleted: bool = False
 
@@ -221,7 +221,7 @@ def compile_plan(
             floors[race_id] = old.seq  # deleted long enough ago: forgotten, but not its SEQUENCE
             continue
         floors.pop(race_id, None)
-        old_race = race_from_dict(old.snapshot) if old else None
+        old_race = old.snapshot if old else None
 
         live_drafts = {d.key: d for d in p.drafts}
         for feed, entries in p.published.items():
@@ -236,13 +236,15 @@ def compile_plan(
                 placed[feed].append(PlacedEvent((draft.sort_key[0], uid), draft.tzid, draft.year, event_bytes(draft, uid, p.seq, p.stamp)))
 
         was_live = old is not None and not old.deleted
+        snapshot = race or old_race
+        assert snapshot is not None, "a pending race is in the plan or was published"
         if p.changed:
             changes += diff_race(plan.id, old_race if was_live else None, race)
         states[race_id] = RaceState(
             seq=p.seq,
             stamp=p.stamp,
             fingerprint=p.fingerprint,
-            snapshot=race_to_dict(race) if race else (old.snapshot if old else {}),
+            snapshot=snapshot,
             published=p.published,
             deleted=race is None,
         )
@@ -313,7 +315,7 @@ def state_to_json(state: PlanState) -> bytes:
                 "stamp": _time_text(r.stamp),
                 "fingerprint": r.fingerprint,
                 "deleted": r.deleted,
-                "snapshot": r.snapshot,
+                "snapshot": encode(r.snapshot),
                 "published": {f: {uid: _time_text(s) for uid, s in e.items()} for f, e in r.published.items()},
             }
             for rid, r in state.races.items()
@@ -351,7 +353,7 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
     stated_id = r.slug(top["plan"], "plan") if "plan" in top else None
     if stated_id is not None and stated_id != plan_id:
         r.error(top["plan"], "plan", f"{stated_id!r} does not match the index ({plan_id!r})")
-    athlete = _athlete(r, top["athlete"]) if "athlete" in top else None
+    athlete = r.object(ATHLETE, top["athlete"], "athlete") if "athlete" in top else None
     season = r.integer(top["season"], "season", MIN_YEAR, MAX_YEAR) if "season" in top else None
     timezone = r.timezone(top["timezone"], "timezone") if "timezone" in top else None
     source = r.text(top["source"], "source", limit=400) if "source" in top else None
@@ -360,7 +362,7 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
     inputs = r.digest(top["inputs"], "inputs", empty_ok=True) if "inputs" in top else None
     files: dict[str, str] = {}
     for name, value in (r.mapping(top["files"], "files", PLAN_FILES[:-1]) or {}).items() if "files" in top else []:
-        digest = r.digest(value, _join("files", name))
+        digest = r.digest(value, field_path("files", name))
         if digest:
             files[name] = digest
     removed = r.flag(top["removed"], "removed") if "removed" in top else False
@@ -368,12 +370,12 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
     floors: dict[str, int] = {}
     if "floors" in top:
         for race_id, value in (r.mapping(top["floors"], "floors", readback.keys_of(top["floors"])) or {}).items():
-            seq = r.integer(value, _join("floors", race_id), 0, MAX_SEQUENCE)
-            if _race_id_ok(r, value, _join("floors", race_id), race_id) and seq is not None:
+            seq = r.integer(value, field_path("floors", race_id), 0, MAX_SEQUENCE)
+            if _race_id_ok(r, value, field_path("floors", race_id), race_id) and seq is not None:
                 floors[race_id] = seq
     races: dict[str, RaceState] = {}
     for race_id, value in (r.mapping(top["races"], "races", readback.keys_of(top["races"])) or {}).items() if "races" in top else []:
-        name = _join("races", race_id)
+        name = field_path("races", race_id)
         if _race_id_ok(r, value, name, race_id):
             race = _race_state(r, value, name, race_id, plan_id)
             if race is not None:
@@ -398,32 +400,32 @@ def _race_state(r: JsonReader, value: Node, name: str, race_id: str, plan_id: st
     if fields is None or len(fields) < len(RACE_STATE_KEYS):
         return None
     before = len(r.problems)
-    seq = r.integer(fields["seq"], _join(name, "seq"), 0, MAX_SEQUENCE)
-    stamp = r.stamp(fields["stamp"], _join(name, "stamp"))
-    fingerprint = r.text(fields["fingerprint"], _join(name, "fingerprint"), limit=64)
+    seq = r.integer(fields["seq"], field_path(name, "seq"), 0, MAX_SEQUENCE)
+    stamp = r.stamp(fields["stamp"], field_path(name, "stamp"))
+    fingerprint = r.text(fields["fingerprint"], field_path(name, "fingerprint"), limit=64)
     if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
-        r.error(fields["fingerprint"], _join(name, "fingerprint"), "expected 32 hex digits")
-    deleted = r.flag(fields["deleted"], _join(name, "deleted"))
-    snapshot = r.race_snapshot(fields["snapshot"], _join(name, "snapshot"))
+        r.error(fields["fingerprint"], field_path(name, "fingerprint"), "expected 32 hex digits")
+    deleted = r.flag(fields["deleted"], field_path(name, "deleted"))
+    snapshot = r.race_snapshot(fields["snapshot"], field_path(name, "snapshot"))
     if snapshot is not None and snapshot.id != race_id:
-        r.error(fields["snapshot"], _join(name, "snapshot.id"), f"{snapshot.id!r} does not match the race id")
+        r.error(fields["snapshot"], field_path(name, "snapshot.id"), f"{snapshot.id!r} does not match the race id")
     published: dict[str, dict[str, datetime | None]] = {}
-    feeds = r.mapping(fields["published"], _join(name, "published"), FEEDS) or {}
+    feeds = r.mapping(fields["published"], field_path(name, "published"), FEEDS) or {}
     for feed, entries in feeds.items():
-        where = _join(_join(name, "published"), feed)
+        where = field_path(field_path(name, "published"), feed)
         published[feed] = {}
         for uid, since in (r.mapping(entries, where, readback.keys_of(entries)) or {}).items():
             if event_key(uid, plan_id, race_id, feed) is None:
-                r.error(since, _join(where, uid), f"not a UID of race {race_id!r} in this feed")
+                r.error(since, field_path(where, uid), f"not a UID of race {race_id!r} in this feed")
                 continue
             if isinstance(since, ScalarNode) and since.tag.endswith(":null"):
                 published[feed][uid] = None
             else:
-                published[feed][uid] = r.stamp(since, _join(where, uid))
+                published[feed][uid] = r.stamp(since, field_path(where, uid))
     if len(r.problems) > before:
         return None
     assert seq is not None and stamp is not None and fingerprint is not None and deleted is not None and snapshot is not None
-    return RaceState(seq, stamp, fingerprint, race_to_dict(snapshot), published, deleted)
+    return RaceState(seq, stamp, fingerprint, snapshot, published, deleted)
 
 
 MAX_SUMMARY = 64 * 1024  # a summary lists a race's sessions: 50 names of up to 200 characters, and more
@@ -437,25 +439,25 @@ def change_record(r: JsonReader, value: Node, name: str) -> dict[str, Any] | Non
         return None
     before = len(r.problems)
     out: dict[str, Any] = {}
-    if "build" in fields and (stamp := r.stamp(fields["build"], _join(name, "build"))):
+    if "build" in fields and (stamp := r.stamp(fields["build"], field_path(name, "build"))):
         out["build"] = ics.format_utc(stamp)
-    out["plan"] = r.slug(fields["plan"], _join(name, "plan")) if "plan" in fields else None
+    out["plan"] = r.slug(fields["plan"], field_path(name, "plan")) if "plan" in fields else None
     race = fields.get("race")
-    out["race"] = None if race is None or race.tag.endswith(":null") else r.slug(race, _join(name, "race"))
-    out["name"] = r.text(fields["name"], _join(name, "name")) if "name" in fields else None
-    kind = r.text(fields["type"], _join(name, "type"), limit=20) if "type" in fields else None
+    out["race"] = None if race is None or race.tag.endswith(":null") else r.slug(race, field_path(name, "race"))
+    out["name"] = r.text(fields["name"], field_path(name, "name")) if "name" in fields else None
+    kind = r.text(fields["type"], field_path(name, "type"), limit=20) if "type" in fields else None
     if kind is not None and kind not in tuple(ChangeType):
-        r.error(fields["type"], _join(name, "type"), f"unknown change type {kind!r}")
+        r.error(fields["type"], field_path(name, "type"), f"unknown change type {kind!r}")
     out["type"] = kind
-    out["summary"] = r.text(fields["summary"], _join(name, "summary"), multiline=True, limit=MAX_SUMMARY) if "summary" in fields else None
-    feeds = [f for f in (r.text(item, sub, limit=20) for sub, item in r.items(fields["feeds"], _join(name, "feeds"), 3)) if f] if "feeds" in fields else []
+    out["summary"] = r.text(fields["summary"], field_path(name, "summary"), multiline=True, limit=MAX_SUMMARY) if "summary" in fields else None
+    feeds = [f for f in (r.text(item, sub, limit=20) for sub, item in r.items(fields["feeds"], field_path(name, "feeds"), 3)) if f] if "feeds" in fields else []
     if any(f not in FEEDS for f in feeds):
-        r.error(fields["feeds"], _join(name, "feeds"), f"expected some of {', '.join(FEEDS)}")
+        r.error(fields["feeds"], field_path(name, "feeds"), f"expected some of {', '.join(FEEDS)}")
     out["feeds"] = feeds
     if "field" in fields:
-        out["field"] = r.text(fields["field"], _join(name, "field"), limit=64)
+        out["field"] = r.text(fields["field"], field_path(name, "field"), limit=64)
         for key in ("old", "new"):
-            out[key] = _plain_value(r, fields[key], _join(name, key)) if key in fields else None
+            out[key] = _plain_value(r, fields[key], field_path(name, key)) if key in fields else None
     if len(r.problems) > before:
         return None
     return out
@@ -467,7 +469,7 @@ def _plain_value(r: JsonReader, value: Node, name: str, depth: int = 0) -> Any:
         r.error(value, name, "nesting is too deep")
         return None
     if isinstance(value, MappingNode):
-        return {k.value: _plain_value(r, v, _join(name, k.value), depth + 1) for k, v in value.value}
+        return {k.value: _plain_value(r, v, field_path(name, k.value), depth + 1) for k, v in value.value}
     if isinstance(value, SequenceNode):
         return [_plain_value(r, v, f"{name}[{i}]", depth + 1) for i, v in enumerate(value.value)]
     tag = value.tag.rsplit(":", 1)[-1]

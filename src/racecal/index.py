@@ -16,7 +16,8 @@ from datetime import datetime
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from racecal import ics, readback
-from racecal.load import MAX_YEAR, MIN_YEAR, _join
+from racecal.documents import MAX_YEAR, MIN_YEAR
+from racecal.errors import field_path
 from racecal.model import SLUG_RE
 from racecal.readback import JsonReader
 
@@ -100,18 +101,18 @@ def decode(data: bytes, where: str) -> SiteIndex:
         if entry is None:
             continue
         if entry.plan_id in index.entries:
-            r.error(item, _join(sub, "id"), f"{entry.plan_id!r} is listed twice")
+            r.error(item, field_path(sub, "id"), f"{entry.plan_id!r} is listed twice")
             continue
         index.entries[entry.plan_id] = entry
     if "retired" in top:
         for plan_id, races in (r.mapping(top["retired"], "retired", readback.keys_of(top["retired"])) or {}).items():
-            name = _join("retired", plan_id)
+            name = field_path("retired", plan_id)
             if r.slug(readback.node(plan_id), name) is None:
                 continue
             index.retired[plan_id] = {}
             for race_id, seq_node in (r.mapping(races, name, readback.keys_of(races)) or {}).items():
-                seq = r.integer(seq_node, _join(name, race_id), 0, MAX_SEQUENCE)
-                if r.slug(readback.node(race_id), _join(name, race_id)) and seq is not None:
+                seq = r.integer(seq_node, field_path(name, race_id), 0, MAX_SEQUENCE)
+                if r.slug(readback.node(race_id), field_path(name, race_id)) and seq is not None:
                     index.retired[plan_id][race_id] = seq
     if "catalogue" in top:
         index.catalogue = r.digest(top["catalogue"], "catalogue") or ""
@@ -124,42 +125,42 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
     if fields is None:
         return None
     before = len(r.problems)
-    plan_id = r.slug(fields["id"], _join(name, "id")) if "id" in fields else None
-    athlete = r.text(fields["athlete"], _join(name, "athlete")) if "athlete" in fields else None
-    season = r.integer(fields["season"], _join(name, "season"), MIN_YEAR, MAX_YEAR) if "season" in fields else None
+    plan_id = r.slug(fields["id"], field_path(name, "id")) if "id" in fields else None
+    athlete = r.text(fields["athlete"], field_path(name, "athlete")) if "athlete" in fields else None
+    season = r.integer(fields["season"], field_path(name, "season"), MIN_YEAR, MAX_YEAR) if "season" in fields else None
     counts: dict[str, int] = {}
-    for key, node in (r.mapping(fields["counts"], _join(name, "counts"), COUNT_KEYS, required=COUNT_KEYS) or {}).items() if "counts" in fields else []:
-        number = r.integer(node, _join(_join(name, "counts"), key), 0, 1_000_000)
+    for key, node in (r.mapping(fields["counts"], field_path(name, "counts"), COUNT_KEYS, required=COUNT_KEYS) or {}).items() if "counts" in fields else []:
+        number = r.integer(node, field_path(field_path(name, "counts"), key), 0, 1_000_000)
         if number is not None:
             counts[key] = number
-    source = r.text(fields["source"], _join(name, "source"), limit=400) if "source" in fields else None
-    inputs = r.digest(fields["inputs"], _join(name, "inputs"), empty_ok=True) if "inputs" in fields else None
-    latest = r.stamp(fields["latest"], _join(name, "latest")) if "latest" in fields else None
+    source = r.text(fields["source"], field_path(name, "source"), limit=400) if "source" in fields else None
+    inputs = r.digest(fields["inputs"], field_path(name, "inputs"), empty_ok=True) if "inputs" in fields else None
+    latest = r.stamp(fields["latest"], field_path(name, "latest")) if "latest" in fields else None
     expires: datetime | None = None
     if "expires" in fields and not fields["expires"].tag.endswith(":null"):
-        expires = r.stamp(fields["expires"], _join(name, "expires"))
-    elif "pending" in fields and r.flag(fields["pending"], _join(name, "pending")) and latest is not None:
+        expires = r.stamp(fields["expires"], field_path(name, "expires"))
+    elif "pending" in fields and r.flag(fields["pending"], field_path(name, "pending")) and latest is not None:
         expires = latest  # format 1 knew only that tombstones were pending: rebuild the plan now
-    removed = bool(r.flag(fields["removed"], _join(name, "removed"))) if "removed" in fields else False
+    removed = bool(r.flag(fields["removed"], field_path(name, "removed"))) if "removed" in fields else False
     files: dict[str, str] = {}
-    for file_name, node in (r.mapping(fields["files"], _join(name, "files"), readback.keys_of(fields["files"])) or {}).items() if "files" in fields else []:
+    for file_name, node in (r.mapping(fields["files"], field_path(name, "files"), readback.keys_of(fields["files"])) or {}).items() if "files" in fields else []:
         if file_name not in PLAN_FILES:
-            r.error(node, _join(_join(name, "files"), file_name), "not a file name racecal writes")
+            r.error(node, field_path(field_path(name, "files"), file_name), "not a file name racecal writes")
             continue
-        digest = r.digest(node, _join(_join(name, "files"), file_name))
+        digest = r.digest(node, field_path(field_path(name, "files"), file_name))
         if digest:
             files[file_name] = digest
     meets: dict[str, str] = {}
-    for meet_id, node in (r.mapping(fields["meets"], _join(name, "meets"), readback.keys_of(fields["meets"])) or {}).items() if "meets" in fields else []:
+    for meet_id, node in (r.mapping(fields["meets"], field_path(name, "meets"), readback.keys_of(fields["meets"])) or {}).items() if "meets" in fields else []:
         # Ids and digests are checked by their exact shape (a slug, 32 hex digits): no text rules needed.
         if not SLUG_RE.match(meet_id):
-            r.error(node, _join(_join(name, "meets"), meet_id), "meet ids are lowercase letters, digits and single hyphens")
+            r.error(node, field_path(field_path(name, "meets"), meet_id), "meet ids are lowercase letters, digits and single hyphens")
         elif isinstance(node, ScalarNode) and node.tag.endswith(":str") and _MEET_DIGEST.match(node.value):
             meets[meet_id] = node.value
         else:
-            r.error(node, _join(_join(name, "meets"), meet_id), "expected 32 hex digits")
+            r.error(node, field_path(field_path(name, "meets"), meet_id), "expected 32 hex digits")
     if "files" in fields and "state.json" not in files:
-        r.error(fields["files"], _join(name, "files"), "state.json is missing")
+        r.error(fields["files"], field_path(name, "files"), "state.json is missing")
     if len(r.problems) > before or None in (plan_id, athlete, season, source, inputs, latest) or len(counts) < len(COUNT_KEYS):
         return None
     assert plan_id and athlete and season and source is not None and inputs is not None and latest

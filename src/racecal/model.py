@@ -1,8 +1,4 @@
-"""The plan model: immutable values, no I/O.
-
-A race snapshot (``race_to_dict``) is what the published state remembers of a race, so a later build
-can diff against it and still publish a cancellation for a race that was deleted from the plan.
-"""
+"""The plan model: immutable values, no I/O. ``documents.py`` declares how they are written."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, time
 from enum import StrEnum
-from typing import Any
 
 # Ids of athletes, plans, races, sessions and meets: they become file names and parts of UIDs.
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -65,9 +60,9 @@ class ChangeType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Venue:
-    name: str | None
-    city: str | None
-    country: str | None
+    name: str | None = None
+    city: str | None = None
+    country: str | None = None
     lat: float | None = None
     lon: float | None = None
 
@@ -159,119 +154,3 @@ class Plan:
     @property
     def title(self) -> str:
         return f"{self.athlete.name} {self.season}"
-
-
-# --- snapshots: the JSON form kept in the published state -----------------------------------------
-
-
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v not in (None, [], ())}
-
-
-def race_to_dict(race: Race) -> dict[str, Any]:
-    return _drop_none(
-        {
-            "id": race.id,
-            "name": race.name,
-            "start": race.start.isoformat(),
-            "end": race.end.isoformat(),
-            "status": race.status.value,
-            "meet_id": race.meet_id,
-            "series": race.series,
-            "venue": _drop_none(
-                {
-                    "name": race.venue.name,
-                    "city": race.venue.city,
-                    "country": race.venue.country,
-                    "lat": race.venue.lat,
-                    "lon": race.venue.lon,
-                }
-            )
-            if race.venue
-            else None,
-            "timezone": race.timezone,
-            "disciplines": list(race.disciplines),
-            "reason": race.reason,
-            "note": race.note,
-            "url": race.url,
-            "sources": [
-                _drop_none(
-                    {
-                        "outlet": s.outlet,
-                        "title": s.title,
-                        "url": s.url,
-                        "published": s.published.isoformat() if s.published else None,
-                        "quote": s.quote,
-                    }
-                )
-                for s in race.sources
-            ],
-            "result": _drop_none(
-                {"place": race.result.place, "time": race.result.time, "note": race.result.note}
-            )
-            if race.result
-            else None,
-            "sessions": [
-                {
-                    "id": s.id,
-                    "name": s.name,
-                    "day": s.day.isoformat(),
-                    "start": s.start.strftime("%H:%M"),
-                    "duration_minutes": s.duration_minutes,
-                }
-                for s in race.sessions
-            ],
-        }
-    )
-
-
-def race_from_dict(d: dict[str, Any]) -> Race:
-    """Inverse of ``race_to_dict``; raises KeyError/ValueError/TypeError on malformed input."""
-    venue = d.get("venue")
-    result = d.get("result")
-    return Race(
-        id=str(d["id"]),
-        name=str(d["name"]),
-        start=date.fromisoformat(d["start"]),
-        end=date.fromisoformat(d["end"]),
-        status=Status(d["status"]),
-        meet_id=d.get("meet_id"),
-        series=d.get("series"),
-        venue=Venue(
-            name=venue.get("name"),
-            city=venue.get("city"),
-            country=venue.get("country"),
-            lat=venue.get("lat"),
-            lon=venue.get("lon"),
-        )
-        if venue
-        else None,
-        timezone=d.get("timezone"),
-        disciplines=tuple(str(x) for x in d.get("disciplines", ())),
-        reason=d.get("reason"),
-        note=d.get("note"),
-        url=d.get("url"),
-        sources=tuple(
-            Source(
-                outlet=str(s["outlet"]),
-                title=s.get("title"),
-                url=s.get("url"),
-                published=date.fromisoformat(s["published"]) if s.get("published") else None,
-                quote=s.get("quote"),
-            )
-            for s in d.get("sources", ())
-        ),
-        result=Result(place=result.get("place"), time=result.get("time"), note=result.get("note"))
-        if result
-        else None,
-        sessions=tuple(
-            Session(
-                id=str(s["id"]),
-                name=str(s["name"]),
-                day=date.fromisoformat(s["day"]),
-                start=time.fromisoformat(s["start"]),
-                duration_minutes=int(s["duration_minutes"]),
-            )
-            for s in d.get("sessions", ())
-        ),
-    )

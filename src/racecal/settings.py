@@ -9,10 +9,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
+from yaml.nodes import Node
 
 from racecal.errors import Problem, suggestion
+from racecal.fields import Reader
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
-from racecal.load import Reader, SourceFile, character_name, compose, forbidden_char, http_url_parts, quoted, url_detail_problem
+from racecal.text import character_name, forbidden_char, http_url_parts, quoted, url_detail_problem
 
 # RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
 CSS_COLOURS = {
@@ -82,11 +84,10 @@ def check_base_url(value: str) -> str | None:
     return url_detail_problem(value, parts)
 
 
-def parse_settings(path: str, data: bytes, problems: list[Problem]) -> Settings:
-    root = compose(SourceFile(path, data), problems)
-    if root is None:
-        return Settings()
-    r = Reader(path, problems)
+def read_settings(r: Reader, root: Node) -> Settings:
+    """racecal.yaml's node tree (``load.load_settings`` composes it) as Settings; ``r.path`` is the
+    file, which own templates are found relative to."""
+    path, problems = r.path, r.problems
     fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates"))
     if fields is None:
         return Settings()

@@ -1,0 +1,234 @@
+"""What each YAML document holds, declared once: keys, kinds, limits, help.
+
+These declarations are the single definition of the plan, the meet catalogue and the race snapshot
+kept in ``state.json``: ``fields.Reader.read`` validates by them (allowed and required keys, each
+value's kind and limits), ``schema.py`` generates the JSON Schemas in ``schema/`` from them (a test
+fails when the committed files differ), and ``encode`` writes a model value back in the snapshot
+shape. What a declaration cannot say (a race's ``date`` or ``start``/``end``, values inherited from
+its meet, sessions inside the race's dates) is checked in ``load.py`` and said in the help text.
+
+A new optional race field is one line in ``RACE`` (reading, schema, snapshot, diff), one attribute
+of ``model.Race`` and what the feeds make of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, time
+from enum import Enum, StrEnum
+from typing import Any
+
+from racecal import model
+
+MIN_YEAR, MAX_YEAR = 1900, 2100
+SHORT_TEXT = 200
+LONG_TEXT = 5000
+MAX_RACES_PER_PLAN = 1000
+MAX_SESSIONS_PER_RACE = 50
+MAX_SOURCES_PER_RACE = 50
+MAX_DISCIPLINES = 20
+MAX_MEETS_PER_FILE = 10_000
+MAX_URL = 2000
+MAX_ID = 64  # slugs: they become file names and parts of UIDs
+
+
+class Kind(StrEnum):
+    TEXT = "text"  # one line
+    NOTE = "note"  # several lines allowed
+    SLUG = "slug"
+    URL = "url"
+    DATE = "date"
+    TIME = "time"
+    TIMEZONE = "timezone"
+    INTEGER = "integer"
+    NUMBER = "number"
+    STATUS = "status"
+    TEXTS = "texts"  # one line, or a list of them
+    OBJECT = "object"  # a mapping of ``shape``
+    LIST = "list"  # a list of ``shape`` mappings
+    MAP = "map"  # slug keys → ``shape`` mappings
+    SOURCES = "sources"  # a list of source ids or ``shape`` mappings
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: Kind
+    help: str = ""
+    required: bool = False
+    limit: int = 0  # characters for text, entries for lists; 0: the kind's default
+    low: float = 0
+    high: float = 0
+    shape: Shape | None = None
+    # Read by the document's own code, which needs context the field alone does not have (a race's
+    # dates for its sessions, the plan's shared sources); still declared here for the schema.
+    deferred: bool = False
+
+    @property
+    def text_limit(self) -> int:
+        return self.limit or {Kind.NOTE: LONG_TEXT, Kind.URL: MAX_URL, Kind.SLUG: MAX_ID, Kind.TIMEZONE: MAX_ID}.get(self.kind, SHORT_TEXT)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A mapping: its keys in the order they are documented, and the model class it becomes when
+    its keys are the model's fields (``None``: the document's code builds it)."""
+
+    name: str
+    help: str
+    fields: dict[str, Field]
+    model: type | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(k for k, f in self.fields.items() if f.required)
+
+    def but(self, name: str, /, *, drop: tuple[str, ...] = (), model: type | None = None, **changed: Field) -> Shape:
+        fields = {k: changed.get(k, f) for k, f in self.fields.items() if k not in drop}
+        return Shape(name, self.help, {**fields, **changed}, model)
+
+
+def text(about: str = "", *, limit: int = 0, required: bool = False) -> Field:
+    return Field(Kind.TEXT, about, required, limit)
+
+
+def note(about: str = "") -> Field:
+    return Field(Kind.NOTE, about)
+
+
+VENUE = Shape("venue", "Where a race is held: at least a name or a city.", {
+    "name": text("The stadium or course, as on the meet's own site."),
+    "city": text(),
+    "country": text(),
+    "lat": Field(Kind.NUMBER, "Latitude in degrees (with lon: the event's GEO).", low=-90, high=90),
+    "lon": Field(Kind.NUMBER, "Longitude in degrees (with lat).", low=-180, high=180),
+}, model.Venue)  # fmt: skip
+
+SOURCE = Shape("source", "Where the plan's information comes from, for readers to check.", {
+    "outlet": text("The newspaper, site or person that reported it.", required=True),
+    "title": text(limit=500),
+    "url": Field(Kind.URL),
+    "published": Field(Kind.DATE),
+    "quote": note("The words that say it, quoted from the source."),
+}, model.Source)  # fmt: skip
+
+RESULT = Shape("result", "The outcome, once the race is run.", {
+    "place": Field(Kind.INTEGER, low=1, high=10_000),
+    "time": text("The mark as the results list writes it, e.g. 3:26.73.", limit=32),
+    "note": note(),
+}, model.Result)  # fmt: skip
+
+SESSION = Shape("session", "A timed part of a race (a heat, a final), on one of the race's days, in the race's timezone.", {
+    "id": Field(Kind.SLUG, "Part of the session's UID; by default made from the name. Never change it once published."),
+    "name": text(required=True),
+    "date": Field(Kind.DATE, required=True),
+    "time": Field(Kind.TIME, "Local start time, 24-hour HH:MM (quote it: \"19:30\").", required=True),
+    "duration_minutes": Field(Kind.INTEGER, "Default 60.", low=1, high=24 * 60),
+})  # fmt: skip
+
+RACE = Shape("race", "One race: give a 'meet' from the catalogue, or at least a 'name' and a 'date'; any field given overrides the meet's.", {
+    "id": Field(Kind.SLUG, "Part of the race's UIDs: never change it once published.", required=True),
+    "meet": text("A meet id from the catalogue (schedules/meets/*.yaml).", limit=MAX_ID),
+    "name": text(),
+    "series": text("e.g. Diamond League."),
+    "date": Field(Kind.DATE, "A one-day race; or give start and end."),
+    "start": Field(Kind.DATE, "The first day of a race over several days."),
+    "end": Field(Kind.DATE, "The last day (inclusive)."),
+    "venue": Field(Kind.OBJECT, shape=VENUE),
+    "timezone": Field(Kind.TIMEZONE, "Needed for sessions; by default the meet's."),
+    "disciplines": Field(Kind.TEXTS, "e.g. 1500m, or a list."),
+    "status": Field(Kind.STATUS, "confirmed and tentative races are in their own calendars; withdrawn and cancelled ones are shown as cancelled.", required=True),
+    "reason": note("Why it was withdrawn or cancelled, or why it is tentative."),
+    "note": note(),
+    "url": Field(Kind.URL, "The meet's or the race's page."),
+    "sources": Field(Kind.SOURCES, "Sources: ids from the plan's 'sources', or sources written out.", limit=MAX_SOURCES_PER_RACE, shape=SOURCE, deferred=True),
+    "result": Field(Kind.OBJECT, shape=RESULT),
+    "sessions": Field(Kind.LIST, limit=MAX_SESSIONS_PER_RACE, shape=SESSION, deferred=True),
+})  # fmt: skip
+
+ATHLETE = Shape("athlete", "Whose plan this is.", {
+    "name": text(required=True),
+    "slug": Field(Kind.SLUG, "Used in file names and UIDs; never change it once published.", required=True),
+    "country": text(limit=MAX_ID),
+    "disciplines": Field(Kind.TEXTS),
+}, model.Athlete)  # fmt: skip
+
+PLAN = Shape("plan", "racecal plan: one athlete, one season", {
+    "athlete": Field(Kind.OBJECT, required=True, shape=ATHLETE),
+    "season": Field(Kind.INTEGER, "The year; with the athlete's slug it names the plan.", required=True, low=MIN_YEAR, high=MAX_YEAR),
+    "timezone": Field(Kind.TIMEZONE, "The calendar's display timezone (X-WR-TIMEZONE). Default UTC."),
+    "sources": Field(Kind.MAP, "Sources cited by id from races.", shape=SOURCE, deferred=True),
+    "races": Field(Kind.LIST, required=True, limit=MAX_RACES_PER_PLAN, shape=RACE, deferred=True),
+})  # fmt: skip
+
+MEET = Shape("meet", "A meet that races reference by id; a race may override any of its fields.", {
+    "id": Field(Kind.SLUG, "What races write as 'meet:'.", required=True),
+    "name": text(required=True),
+    "series": text("e.g. Diamond League."),
+    "date": Field(Kind.DATE, "A one-day meet; or give start and end."),
+    "start": Field(Kind.DATE),
+    "end": Field(Kind.DATE),
+    "venue": Field(Kind.OBJECT, shape=VENUE),
+    "timezone": Field(Kind.TIMEZONE, "The meet's local timezone, e.g. Europe/Oslo.", required=True),
+    "url": Field(Kind.URL),
+})  # fmt: skip
+
+CATALOGUE = Shape("catalogue", "racecal meet catalogue", {
+    "meets": Field(Kind.LIST, required=True, limit=MAX_MEETS_PER_FILE, shape=MEET, deferred=True),
+})  # fmt: skip
+
+# What state.json remembers of a race: the model's own fields (so ``encode`` writes it and
+# ``Reader.read`` reads it back into a Race directly), checked by the same kinds as a plan.
+SNAPSHOT_SESSION = Shape("snapshot_session", "A session as published.", {
+    "id": Field(Kind.SLUG, required=True),
+    "name": text(required=True),
+    "day": Field(Kind.DATE, required=True),
+    "start": Field(Kind.TIME, required=True),
+    "duration_minutes": Field(Kind.INTEGER, required=True, low=1, high=24 * 60),
+}, model.Session)  # fmt: skip
+
+SNAPSHOT = RACE.but(
+    "snapshot", drop=("meet", "date", "sources", "sessions"), model=model.Race,
+    name=text(required=True), start=Field(Kind.DATE, required=True), end=Field(Kind.DATE, required=True),
+    meet_id=Field(Kind.SLUG),
+    sources=Field(Kind.LIST, limit=MAX_SOURCES_PER_RACE, shape=SOURCE),
+    sessions=Field(Kind.LIST, limit=MAX_SESSIONS_PER_RACE, shape=SNAPSHOT_SESSION),
+)  # fmt: skip
+
+
+def encode(value: Any) -> Any:
+    """A model value as the JSON a snapshot keeps: dataclasses as objects in field order without
+    empty fields, dates as ISO dates, times as HH:MM, enums as their names, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if item is not None and item != ():
+                out[f.name] = encode(item)
+        return out
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, tuple | list):
+        return [encode(v) for v in value]
+    return value
+
+
+def snapshot_fields_match_model() -> list[str]:
+    """Snapshot keys that are not fields of the model they build (the test suite calls this: a model
+    field renamed without its snapshot entry would lose data silently)."""
+    wrong = []
+    for shape in (SNAPSHOT, SNAPSHOT_SESSION, VENUE, SOURCE, RESULT, ATHLETE):
+        assert shape.model is not None
+        names = {f.name for f in dataclasses.fields(shape.model)}
+        wrong += [f"{shape.name}.{k}" for k in shape.keys if k not in names]
+        wrong += [f"{shape.name}: model field {n!r} has no key" for n in names if n not in shape.keys]
+    return wrong
+

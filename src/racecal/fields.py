@@ -1,0 +1,296 @@
+"""Typed fields from YAML nodes, with every problem located (``file:line:col: field: message``).
+
+``Reader`` checks one value at a time from the raw scalar text and records problems instead of
+stopping at the first; ``Reader.read`` reads a whole mapping as its ``documents.Shape`` declares it.
+Plans, the meet catalogue, settings and everything read back from a published build (readback.py)
+go through it, so each rule exists once.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, time
+from functools import cache
+from typing import Any, ClassVar
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from racecal.documents import MAX_DISCIPLINES, MAX_ID, MAX_URL, MAX_YEAR, MIN_YEAR, SHORT_TEXT, VENUE, Field, Kind, Shape
+from racecal.errors import Problem, field_path, suggestion
+from racecal.model import SLUG_RE, Status
+from racecal.text import QUOTED_VALUE, character_name, check_url, forbidden_char, quoted
+from racecal.yamlsource import YAML_TAG, add_problem
+
+MAX_SPAN_DAYS = 60
+
+# ASCII classes only: `\d` would also take Arabic-Indic or fullwidth digits, which int() accepts but
+# date.fromisoformat() does not, so the same digits would pass in one field and fail in the next.
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
+INT_RE = re.compile(r"^[+-]?[0-9]+$")
+FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+MAX_INT_DIGITS = 9  # every whole number racecal takes is far smaller; int() of 4,301 digits raises
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _describe(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == YAML_TAG + "null":
+        return "nothing"
+    return quoted(node.value)
+
+
+
+def _as_text(node: ScalarNode) -> str | None:
+    """Why a number-like scalar is text, or None when it is a plain scalar. A number in quotes
+    (``lon: "10"``) or in a block scalar is a string to YAML and to every other reader of the file (the
+    JSON Schema, an editor), so it is not taken as a number here either. libyaml marks a plain scalar
+    with the style "", PyYAML with None; nodes readback.py makes from JSON carry None too."""
+    if node.style in ('"', "'"):
+        return f"the text {quoted(node.value)} (remove the quotes)"
+    if node.style in ("|", ">"):
+        return f"the text {quoted(node.value.strip())} (write the number after the colon, without {node.style})"
+    return None
+
+
+@dataclass
+class Reader:
+    """Validates one file's node tree, collecting problems instead of stopping at the first."""
+
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+    # Text read back from a build racecal published (readback.JsonReader) keeps the rules that make
+    # feeds and pages safe (no controls, no bidi or other format characters, http(s) URLs) but not the
+    # content rules added since (default-ignorables, URL hosts, credentials, % escapes): a build made
+    # by an older racecal must stay readable, or the only way on would be --fresh, which restarts
+    # every subscriber's SEQUENCE history. The plan that made it is checked in full.
+    published: ClassVar[bool] = False
+    # A YAML block scalar (``note: |``) ends in a newline the editor did not mean; JSON text is exact.
+    strips_blocks: ClassVar[bool] = True
+
+    def error(self, node: Node, name: str, message: str) -> None:
+        add_problem(self.problems, self.path, node, name, message)
+
+    def mapping(self, node: Node, name: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Node] | None:
+        if not isinstance(node, MappingNode):
+            # A whole file that is a single text is not a plan (a password file, a key, a .env):
+            # say so without quoting any of it.
+            got = "text, not YAML keys and values" if not name and isinstance(node, ScalarNode) and node.tag != YAML_TAG + "null" else _describe(node)
+            self.error(node, name or "document", f"expected a mapping, got {got}")
+            return None
+        out: dict[str, Node] = {}
+        for key, value in node.value:
+            k = key.value
+            if k in out:
+                continue  # reported as a duplicate key already
+            if k not in allowed:
+                suffix = suggestion(k, allowed, f"; expected one of: {', '.join(allowed)}")
+                self.error(key, field_path(name, k), "unknown key" + suffix)
+                continue
+            out[k] = value
+        for key in required:
+            if key not in out:
+                self.error(node, name or "document", f"missing required key '{key}'")
+        return out
+
+    def items(self, node: Node, name: str, limit: int) -> list[tuple[str, Node]]:
+        if not isinstance(node, SequenceNode):
+            self.error(node, name, f"expected a list, got {_describe(node)}")
+            return []
+        if len(node.value) > limit:
+            self.error(node, name, f"has {len(node.value)} entries; the limit is {limit}")
+            return []
+        return [(f"{name}[{i}]", item) for i, item in enumerate(node.value)]
+
+    def text(self, node: Node, name: str, *, multiline: bool = False, limit: int = SHORT_TEXT) -> str | None:
+        if not isinstance(node, ScalarNode) or node.tag == YAML_TAG + "null":
+            self.error(node, name, f"expected text, got {_describe(node)}")
+            return None
+        value: str = node.value.strip() if multiline and self.strips_blocks else node.value
+        if not value.strip():
+            self.error(node, name, "must not be empty")
+            return None
+        if len(value) > limit:
+            self.error(node, name, f"is {len(value)} characters long; the limit is {limit}")
+            return None
+        if "\r" in value or ("\n" in value and not multiline):
+            self.error(node, name, "must be a single line")
+            return None
+        bad = forbidden_char(value.replace("\n", " ").replace("\t", " ") if multiline else value, published=self.published)
+        if bad is not None:
+            self.error(node, name, f"contains {character_name(bad)}")
+            return None
+        return value
+
+    def texts(self, node: Node, name: str) -> tuple[str, ...]:
+        if isinstance(node, ScalarNode):  # a single discipline written without a list
+            value = self.text(node, name)
+            return (value,) if value else ()
+        values = (self.text(item, sub) for sub, item in self.items(node, name, MAX_DISCIPLINES))
+        return tuple(v for v in values if v)
+
+    def slug(self, node: Node, name: str) -> str | None:
+        value = self.text(node, name, limit=MAX_ID)
+        if value is not None and not SLUG_RE.match(value):
+            self.error(node, name, f"expected lowercase letters, digits and single hyphens (like 'jakob-ingebrigtsen'), got {value!r}")
+            return None
+        return value
+
+    def integer(self, node: Node, name: str, low: int, high: int) -> int | None:
+        if not isinstance(node, ScalarNode) or not INT_RE.match(node.value):
+            self.error(node, name, f"expected a whole number, got {_describe(node)}")
+            return None
+        if (text := _as_text(node)) is not None:
+            self.error(node, name, f"expected a whole number, got {text}")
+            return None
+        digits = node.value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros towards its limit
+        if len(digits) > MAX_INT_DIGITS:  # out of range whatever it is; int() would refuse 4,301 digits
+            self.error(node, name, f"must be between {low} and {high}, got a number of {len(digits)} digits")
+            return None
+        value = -int(digits) if node.value.startswith("-") else int(digits)
+        if not low <= value <= high:
+            self.error(node, name, f"must be between {low} and {high}, got {value}")
+            return None
+        return value
+
+    def number(self, node: Node, name: str, low: float, high: float) -> float | None:
+        if not isinstance(node, ScalarNode) or not FLOAT_RE.match(node.value):
+            self.error(node, name, f"expected a number, got {_describe(node)}")
+            return None
+        if (text := _as_text(node)) is not None:
+            self.error(node, name, f"expected a number, got {text}")
+            return None
+        value = float(node.value)
+        if not low <= value <= high:
+            shown = f"{value:g}" if len(node.value) <= QUOTED_VALUE else f"a number of {len(node.value)} characters"
+            self.error(node, name, f"must be between {low:g} and {high:g}, got {shown}")
+            return None
+        return value
+
+    def day(self, node: Node, name: str) -> date | None:
+        if not isinstance(node, ScalarNode) or not DATE_RE.match(node.value):
+            self.error(node, name, f"expected a date as YYYY-MM-DD, got {_describe(node)}")
+            return None
+        try:
+            value = date.fromisoformat(node.value)
+        except ValueError:
+            self.error(node, name, f"{node.value!r} is not a real date")
+            return None
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            self.error(node, name, f"year {value.year} is outside {MIN_YEAR}–{MAX_YEAR}")
+            return None
+        return value
+
+    def clock(self, node: Node, name: str) -> time | None:
+        match = TIME_RE.match(node.value) if isinstance(node, ScalarNode) else None
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            shown = _describe(node)
+            self.error(node, name, f"expected a 24-hour time as HH:MM (quote it: \"19:30\"), got {shown}")
+            return None
+        return time(int(match[1]), int(match[2]))
+
+    def url(self, node: Node, name: str) -> str | None:
+        value = self.text(node, name, limit=MAX_URL)
+        if value is None:
+            return None
+        trouble = check_url(value, published=self.published)
+        if trouble is not None:
+            self.error(node, name, trouble)
+            return None
+        return value
+
+    def timezone(self, node: Node, name: str) -> str | None:
+        value = self.text(node, name, limit=MAX_ID)
+        if value is None:
+            return None
+        if value not in known_timezones():
+            self.error(node, name, f"unknown timezone {quoted(value)}" + suggestion(value, known_timezones(), " (use an IANA name like 'Europe/Oslo')"))
+            return None
+        return value
+
+    def status(self, node: Node, name: str) -> Status | None:
+        value = self.text(node, name)
+        if value is None:
+            return None
+        try:
+            return Status(value)
+        except ValueError:
+            options = [s.value for s in Status]
+            self.error(node, name, f"unknown status {quoted(value)}" + suggestion(value, options, f"; expected one of: {', '.join(options)}"))
+            return None
+
+    # --- documents: mappings as documents.py declares them ---
+
+    def read(self, shape: Shape, node: Node, name: str) -> tuple[dict[str, Any], dict[str, Node]] | None:
+        """The valid values of ``node`` read as ``shape`` (deferred fields left to the caller, who
+        gets every field's node too); None when it is not a mapping. Problems are recorded, and an
+        invalid value is left out of the values."""
+        fields = self.mapping(node, name, shape.keys, shape.required)
+        if fields is None:
+            return None
+        values: dict[str, Any] = {}
+        for key, child in fields.items():
+            spec = shape.fields[key]
+            if not spec.deferred:
+                value = self.value(spec, child, field_path(name, key))
+                if value is not None:
+                    values[key] = value
+        return values, fields
+
+    def value(self, spec: Field, node: Node, name: str) -> Any:
+        kind = spec.kind
+        if kind is Kind.TEXT:
+            return self.text(node, name, limit=spec.text_limit)
+        if kind is Kind.NOTE:
+            return self.text(node, name, multiline=True, limit=spec.text_limit)
+        if kind is Kind.SLUG:
+            return self.slug(node, name)
+        if kind is Kind.URL:
+            return self.url(node, name)
+        if kind is Kind.DATE:
+            return self.day(node, name)
+        if kind is Kind.TIME:
+            return self.clock(node, name)
+        if kind is Kind.TIMEZONE:
+            return self.timezone(node, name)
+        if kind is Kind.INTEGER:
+            return self.integer(node, name, int(spec.low), int(spec.high))
+        if kind is Kind.NUMBER:
+            return self.number(node, name, spec.low, spec.high)
+        if kind is Kind.STATUS:
+            return self.status(node, name)
+        if kind is Kind.TEXTS:
+            return self.texts(node, name) or None
+        assert spec.shape is not None, f"{kind} needs a shape"
+        if kind is Kind.OBJECT:
+            return self.object(spec.shape, node, name)
+        if kind is Kind.LIST:
+            found = (self.object(spec.shape, item, sub) for sub, item in self.items(node, name, spec.limit))
+            return tuple(v for v in found if v is not None) or None
+        raise AssertionError(f"{kind} fields are read by their document's code")
+
+    def object(self, shape: Shape, node: Node, name: str) -> Any:
+        """``node`` as ``shape.model``, or None with its problems recorded."""
+        before = len(self.problems)
+        read = self.read(shape, node, name)
+        if read is None:
+            return None
+        values, fields = read
+        if shape is VENUE:
+            if ("lat" in fields) != ("lon" in fields):
+                self.error(node, name, "give both 'lat' and 'lon', or neither")
+            if "name" not in fields and "city" not in fields:
+                self.error(node, name, "needs at least a 'name' or a 'city'")
+        if len(self.problems) > before or shape.model is None:
+            return None
+        return shape.model(**values)

@@ -1,0 +1,204 @@
+"""Rules for the characters and URLs racecal publishes: pure string functions, no YAML.
+
+Every name, note and URL ends up in feeds and pages read by programs racecal does not control, so
+text that renders as nothing (controls, bidi and other format characters, default-ignorables) and
+URLs that clients read differently are refused where they are read, with a message naming them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from urllib.parse import SplitResult, urlsplit
+
+QUOTED_VALUE = 60  # longer values are described, not quoted, in messages
+
+
+def character_name(code: int) -> str:
+    """``the control character U+0000 (NUL)``-style words for a character no one can see."""
+    char = chr(code)
+    kind = "noncharacter" if _is_noncharacter(code) else {
+        "Cc": "control character", "Cf": "invisible formatting character", "Cs": "surrogate",
+        "Zl": "line separator", "Zp": "paragraph separator",
+    }.get(unicodedata.category(char), "invisible character" if is_default_ignorable(code) else "character")  # fmt: skip
+    name = "NUL" if code == 0 else unicodedata.name(char, "")
+    return f"the {kind} U+{code:04X}" + (f" ({name})" if name else "")
+
+
+def check_url(value: str, *, published: bool = False) -> str | None:
+    """None when ``value`` is an http(s) URL racecal may publish, else what is wrong with it.
+    A ``published`` URL is not held to the host, credential and escape rules (see Reader.published)."""
+    bad = forbidden_char(value, allow_format=False, published=published)
+    if bad is not None:
+        return f"contains {character_name(bad)}"
+    parts = http_url_parts(value)
+    if parts is None:
+        return f"only http:// and https:// URLs are allowed, got {quoted(value)}"
+    return None if published else url_detail_problem(value, parts)
+
+
+def http_url_parts(value: str) -> SplitResult | None:
+    """``value`` split, when it is an http(s) URL with a host, no spaces and a port that is a number."""
+    if any(c.isspace() for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+    except ValueError:  # an unclosed or invalid IPv6 host, "http://[::1"
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts
+
+
+MAX_HOST_LABEL = 63
+MAX_HOST_NAME = 253
+_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def url_detail_problem(value: str, parts: SplitResult) -> str | None:
+    """What is wrong inside an http(s) URL that ``http_url_parts`` split: credentials, which would be
+    published in every feed; a host no resolver can look up (``exa$(id).org``, ``-``); a ``%`` that
+    starts no escape, which clients decode differently or refuse."""
+    if "@" in parts.netloc:
+        return "must not contain a user name or password (they would be published in every feed)"
+    host = _host_as_written(parts.netloc)
+    if not _is_host(host):
+        shown = quoted(host) if len(host) <= QUOTED_VALUE else f"of {len(host)} characters"
+        return f"the host {shown} is not a valid host name"
+    broken = _PERCENT_ESCAPE.search(value)
+    if broken is not None:
+        escape = value[broken.start() : broken.start() + 3]
+        return f"has a broken percent escape {quoted(escape)} (% must be followed by two hex digits; write %25 for a % sign)"
+    return None
+
+
+def _host_as_written(netloc: str) -> str:
+    """The host of ``netloc`` with its case kept (SplitResult.hostname lowercases it)."""
+    if netloc.startswith("["):  # urlsplit has checked that the brackets close; not what follows them
+        host, _, after = netloc.partition("]")
+        return host + "]" + ("" if after == "" or after.startswith(":") else after)
+    return netloc.partition(":")[0]
+
+
+def _is_host(host: str) -> bool:
+    if host.startswith("["):  # an IPv6 address; not IPvFuture ("[v1.x]"), which no browser takes
+        try:
+            ipaddress.IPv6Address(host.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            return False
+        return True
+    name = host.removesuffix(".")  # a fully qualified name ("example.org.") is still a name
+    labels = name.split(".")
+    if len(name) > MAX_HOST_NAME or not all(_is_host_label(label) for label in labels):
+        return False
+    # A Unicode label travels as "xn--" + its punycode, which must fit the 63 octets of a DNS label.
+    if any(len(label if label.isascii() else "xn--" + label.encode("punycode").decode()) > MAX_HOST_LABEL for label in labels):
+        return False
+    if labels[-1].isascii() and labels[-1].isdigit():  # a numeric last label makes it an IPv4 address
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            return False
+    return True
+
+
+def _is_host_label(label: str) -> bool:
+    """Letters and digits of any script with their combining marks (so IDN hosts written in Unicode
+    pass: हिंदी.भारत), hyphens inside, and underscores (which browsers accept and some real hosts have)."""
+    if not label or label[0] == "-" or label[-1] == "-" or unicodedata.category(label[0])[0] == "M":
+        return False
+    return all(c.isalnum() or c in "-_" or unicodedata.category(c)[0] == "M" for c in label)
+
+
+def _is_noncharacter(code: int) -> bool:
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+# Unicode's Default_Ignorable_Code_Point list (DerivedCoreProperties.txt; unicodedata has no such
+# property): code points that render as nothing, assigned or not. Most are format characters (Cf);
+# the others are why this list exists: Hangul fillers (letters that draw nothing), the combining
+# grapheme joiner, Khmer inherent vowels, variation selectors and unassigned code points reserved
+# for more of them. Any of them can make a name carry text no one sees.
+DEFAULT_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+# The ignorables that real text needs, each only where it does something. The zero-width joiner and
+# non-joiner (emoji sequences, Persian and Indic scripts) after a visible character; variation
+# selectors (emoji or text presentation, CJK and Mongolian variants) after a base character; tag
+# characters only inside a subdivision flag (U+1F3F4, tags, U+E007F: England, Scotland, Wales).
+JOINERS = frozenset({0x200C, 0x200D})
+VARIATION_SELECTORS = frozenset({0x180B, 0x180C, 0x180D, 0x180F, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)})
+BLACK_FLAG, TAG_CANCEL = 0x1F3F4, 0xE007F
+# A flag's tags spell a subdivision id (UTS #51, Unicode CLDR): "gbsct" is a region of 2 letters or
+# 3 digits and 1-4 letters or digits, all lowercase. No other tags, so no room for hidden sentences.
+SUBDIVISION_TAGS = frozenset({*range(0xE0030, 0xE003A), *range(0xE0061, 0xE007B)})
+SUBDIVISION_ID_LENGTH = range(3, 8)
+
+
+def is_default_ignorable(code: int) -> bool:
+    return any(low <= code <= high for low, high in DEFAULT_IGNORABLE_RANGES)
+
+
+def _flag_tags_end(value: str, start: int) -> int:
+    """The index after the tag characters and U+E007F that follow ``value[start]``, when they are
+    there; else ``start`` (no flag tag sequence begins here)."""
+    end = start
+    while end < len(value) and ord(value[end]) in SUBDIVISION_TAGS:
+        end += 1
+    if end - start in SUBDIVISION_ID_LENGTH and end < len(value) and ord(value[end]) == TAG_CANCEL:
+        return end + 1
+    return start
+
+
+# What racecal accepted before the default-ignorables were checked (see Reader.published).
+_PUBLISHED_FORMAT_CHARS = frozenset({*JOINERS, *range(0xE0020, 0xE0080)})
+
+
+def forbidden_char(value: str, *, allow_format: bool = True, published: bool = False) -> int | None:
+    """The first character that must not appear in a name, note or URL: controls (including the
+    ones XML 1.0 forbids), surrogates, noncharacters such as U+FFFE, line and paragraph separators,
+    every other invisible formatting character (Cf) and every default-ignorable code point, except
+    the joiners, variation selectors and flag tags where real text needs them (none at all in URLs).
+    ``published`` text is held only to the Cf rule (see Reader.published)."""
+    index = 0
+    previous = ""  # the general category of the last character, "" at the start of the text
+    while index < len(value):
+        ch = value[index]
+        code = ord(ch)
+        index += 1
+        if 0x20 <= code < 0x7F:
+            previous = "Zs" if code == 0x20 else "L"  # all that matters below: visible or not
+            continue
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs", "Zl", "Zp") or _is_noncharacter(code):
+            return code
+        if code == BLACK_FLAG and allow_format and not published:
+            index = _flag_tags_end(value, index)
+        elif published:
+            if category == "Cf" and not (allow_format and code in _PUBLISHED_FORMAT_CHARS):
+                return code
+        elif category == "Cf" or is_default_ignorable(code):
+            if not allow_format:
+                return code
+            if code in JOINERS and previous[:1] in ("L", "M", "N", "P", "S", "V"):
+                category = "J"  # a joiner does not let another joiner follow
+            elif code in VARIATION_SELECTORS and previous[:1] in ("L", "N", "P", "S"):
+                category = "V"  # a variation selector may be followed by a joiner (❤️‍🔥)
+            else:
+                return code
+        previous = category
+    return None
+
+
+
+def quoted(value: str) -> str:
+    """A value the user wrote, quoted for a message when it is short and on one line; otherwise only
+    described, so that a file that was never meant to be a plan is not copied into a log."""
+    if len(value) <= QUOTED_VALUE and "\n" not in value:
+        return repr(value)
+    return f"text of {len(value)} characters"
