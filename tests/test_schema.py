@@ -10,7 +10,7 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from conftest import EXAMPLE, REPO
+from conftest import EXAMPLE, REPO, Project
 
 SCHEMAS = {name: json.loads((REPO / "schema" / name).read_text()) for name in ("plan.schema.json", "meets.schema.json")}
 REGISTRY = Registry().with_resources(
@@ -49,3 +49,82 @@ def test_schema_rejects_what_racecal_rejects() -> None:
         "'confimred' is not one of ['confirmed', 'tentative', 'withdrawn', 'cancelled']",
         "Additional properties are not allowed ('sesions' was unexpected)",
     ]
+
+
+def test_committed_schemas_are_the_generated_ones() -> None:
+    """schema/ is generated from documents.py (`racecal schema`); editing one without the other fails."""
+    from racecal.schema import SCHEMAS, rendered
+
+    for name in SCHEMAS:
+        assert (REPO / "schema" / name).read_text() == rendered(name), f"schema/{name} is stale: run racecal schema"
+
+
+def _plan_with(path: str, value: object) -> dict[str, object]:
+    plan: dict[str, object] = {
+        "athlete": {"name": "A Runner", "slug": "a-runner"},
+        "season": 2024,
+        "races": [{
+            "id": "r", "name": "Race", "date": "2024-06-01", "status": "confirmed", "timezone": "Europe/Oslo",
+            "venue": {"name": "Bislett", "lat": 59.9, "lon": 10.7}, "result": {"place": 1, "time": "3:30"},
+            "sources": [{"outlet": "NRK", "title": "Title"}],
+            "sessions": [{"name": "Final", "date": "2024-06-01", "time": "19:00", "duration_minutes": 10}],
+        }],
+    }  # fmt: skip
+    *parents, last = path.split(".")
+    target: object = plan
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target[key]  # type: ignore[index]
+    target[last] = value  # type: ignore[index]
+    return plan
+
+
+def _limit_cases() -> list[tuple[str, object, bool]]:
+    from racecal.documents import ATHLETE, MAX_DISCIPLINES, PLAN, RACE, RESULT, SESSION, SOURCE, VENUE
+
+    cases: list[tuple[str, object, bool]] = []
+    for path, spec in [("season", PLAN.fields["season"]), ("races.0.result.place", RESULT.fields["place"]),
+                       ("races.0.venue.lat", VENUE.fields["lat"]), ("races.0.venue.lon", VENUE.fields["lon"]),
+                       ("races.0.sessions.0.duration_minutes", SESSION.fields["duration_minutes"])]:  # fmt: skip
+        step = 1 if isinstance(spec.low, int) and spec.kind == "integer" else 0.5
+        number = int if spec.kind == "integer" else float
+        cases += [(path, number(spec.low), True), (path, number(spec.high), True), (path, number(spec.low - step), False), (path, number(spec.high + step), False)]
+    for path, spec in [("races.0.name", RACE.fields["name"]), ("races.0.note", RACE.fields["note"]),
+                       ("races.0.result.time", RESULT.fields["time"]), ("races.0.sources.0.title", SOURCE.fields["title"]),
+                       ("athlete.country", ATHLETE.fields["country"]), ("races.0.url", RACE.fields["url"])]:  # fmt: skip
+        prefix = "https://example.org/" if spec.kind == "url" else ""
+        for length in (spec.text_limit, spec.text_limit + 1):
+            cases.append((path, prefix + "x" * (length - len(prefix)), length == spec.text_limit))
+    cases += [("races.0.disciplines", ["1500m"] * n, n == MAX_DISCIPLINES) for n in (MAX_DISCIPLINES, MAX_DISCIPLINES + 1)]
+    cases += [("athlete.slug", "a" * n, n == 64) for n in (64, 65)]
+    return cases
+
+
+@pytest.mark.parametrize(("path", "value", "allowed"), _limit_cases(), ids=lambda v: v if isinstance(v, str) and len(v) < 40 else repr(v)[:12])
+def test_schema_and_racecal_agree_at_every_declared_limit(path: str, value: object, allowed: bool) -> None:
+    """At each limit and one step past it, the generated schema (judged by jsonschema) and racecal's
+    loader give the same verdict: the schema cannot drift from the loader (it once allowed any place)."""
+    from racecal.load import parse_plan
+    from racecal.yamlsource import SourceFile
+
+    plan = _plan_with(path, value)
+    schema_ok = not list(validator("plan.schema.json").iter_errors(plan))
+    problems: list[object] = []
+    racecal_ok = parse_plan(SourceFile("p.yaml", yaml.safe_dump(plan, allow_unicode=True).encode()), {}, problems) is not None  # type: ignore[arg-type]
+    assert (schema_ok, racecal_ok) == (allowed, allowed), problems
+
+
+def test_schema_command_writes_the_schemas_and_keeps_a_file_it_did_not_write(project: Project) -> None:
+    from racecal.schema import rendered
+
+    folder = project.root / "editor"
+    folder.mkdir()
+    (folder / "meets.schema.json").write_text('{"title": "my own"}\n')
+    result = project.run("schema", "editor")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "editor/meets.schema.json:1:1: file: exists and was not written by racecal; not replaced"
+    assert (folder / "meets.schema.json").read_text() == '{"title": "my own"}\n'
+    assert (folder / "plan.schema.json").read_text() == rendered("plan.schema.json")
+    (folder / "meets.schema.json").unlink()
+    assert project.run("schema", "editor").exit_code == 0
+    assert (folder / "meets.schema.json").read_text() == rendered("meets.schema.json")
+    assert project.run("schema", "missing").exit_code == 2

@@ -416,6 +416,29 @@ def diff(
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("schema"))
+def schema(directory: Path) -> None:
+    """Write the JSON Schemas of plans and the meet catalogue into DIRECTORY (default: schema).
+
+    Editors point their YAML language server at them for completion, hover help and errors while
+    typing; racecal check stays the authority. Only files racecal wrote are replaced.
+    """
+    from racecal.publish import write_generated
+    from racecal.schema import SCHEMAS, is_generated, rendered
+
+    if not directory.is_dir():
+        raise click.BadParameter(f"{_shown(str(directory))} is not a directory", param_hint="'DIRECTORY'")
+    kept = []
+    for name in SCHEMAS:
+        if not write_generated(directory / name, rendered(name), is_generated):
+            kept.append(name)
+    if kept:
+        _print_problems([Problem(for_terminal(str(directory / name)), 1, 1, "file", "exists and was not written by racecal; not replaced") for name in kept])
+        sys.exit(1)
+    click.echo(f"wrote {', '.join(SCHEMAS)} in {for_terminal(str(directory))}/")
+
+
+@cli.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"), show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0 picks a free port.")

@@ -8,11 +8,13 @@ ids unique within their file, and the size of the feeds a plan would make.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import operator
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -23,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from racecal.documents import CATALOGUE, MEET, PLAN, RACE, SESSION, SOURCE
 from racecal.errors import PlanError, Problem, field_path, suggestion
 from racecal.fields import MAX_SPAN_DAYS, Reader
-from racecal.model import SLUG_RE, Meet, Plan, Race, Session, Source
+from racecal.model import SLUG_RE, Meet, Plan, Race, Result, Session, Source, Venue
 from racecal.settings import Settings, read_settings
 from racecal.yamlsource import SourceFile, compose, read_all
 
@@ -164,17 +166,34 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
 def _feed_bytes(race: Race) -> int:
     """An upper bound on the bytes ``race`` adds to a feed: each of its events (one per session, or
     one) carries every text of the race at most twice (SUMMARY, LOCATION, CATEGORIES and URL repeat
-    what DESCRIPTION says), and escaping at most doubles a text."""
-    texts = [race.name, race.series, race.reason, race.note, race.url, *race.disciplines]
-    if race.venue:
-        texts += [race.venue.name, race.venue.city, race.venue.country]
-    if race.result:
-        texts += [race.result.time, race.result.note]
-    for source in race.sources:
-        texts += [source.outlet, source.title, source.quote, source.url]
-    texts += [session.name for session in race.sessions]
-    text_bytes = sum(len(t.encode()) for t in texts if t) + 100 * len(race.sessions)  # times and zones
+    what DESCRIPTION says), and escaping at most doubles a text. Every text field counts, so a field
+    added to the model is counted without a word here."""
+    text_bytes = _text_bytes(race) + 100 * len(race.sessions)  # times and zones
     return max(1, len(race.sessions)) * (4 * text_bytes + EVENT_OVERHEAD_BYTES)
+
+
+def _text_bytes(value: object) -> int:
+    total = 0
+    for item in _all_fields(type(value))(value):
+        if isinstance(item, str):
+            total += len(item) if item.isascii() else len(item.encode())
+        elif isinstance(item, tuple):
+            for part in item:
+                total += len(part.encode()) if isinstance(part, str) else _text_bytes(part)
+        elif type(item) in _NESTED:
+            total += _text_bytes(item)
+    return total
+
+
+_NESTED = frozenset({Venue, Source, Result, Session})  # the model values inside a Race
+_GETTERS: dict[type, Callable[[object], tuple[object, ...]]] = {}
+
+
+def _all_fields(cls: type) -> Callable[[object], tuple[object, ...]]:
+    """One C call that returns every field of a model value (the walk above runs for every race)."""
+    if cls not in _GETTERS:
+        _GETTERS[cls] = operator.attrgetter(*(f.name for f in dataclasses.fields(cls)))
+    return _GETTERS[cls]
 
 
 def _keys_of(node: Node) -> tuple[str, ...]:

@@ -431,3 +431,18 @@ class NullSink:
     def link(self, name: str, source: Path) -> None:
         _ = (name, source)
 
+
+
+def write_generated(path: Path, text: str, is_ours: Callable[[bytes], bool]) -> bool:
+    """Write ``text`` to ``path`` atomically, replacing only a file ``is_ours`` recognises as one
+    racecal generated (a file of the same name written by someone else is kept: returns False)."""
+    if path.is_symlink() or (path.exists() and (not path.is_file() or not is_ours(path.read_bytes()))):
+        return False
+    temporary = path.with_name(f".{path.name}.new-{os.getpid()}")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise _cannot_write(path, path.parent, exc) from None
+    return True
