@@ -129,7 +129,7 @@ CASES = [
     case('too-many-races', TOO_MANY,
          ['schedules/bad.yaml:6:3: races: has 20000 entries; the limit is 1000']),
     case('duplicate-plan-across-files', None,
-         ["schedules/bad.yaml:1:1: athlete.slug: plan 'test-runner-2024' (athlete and season) is also defined in schedules/bad-copy.yaml"]),
+         ["schedules/bad.yaml:3:9: athlete.slug: plan 'test-runner-2024' (athlete and season) is also defined in schedules/bad-copy.yaml"]),
     case('venue-typo', b("status: confirmed", "status: confirmed\n    venue: {name: Bislett, citty: Oslo}"),
          ["schedules/bad.yaml:10:28: races[0].venue.citty: unknown key; did you mean 'city'?"]),
     case('lat-out-of-range', b("status: confirmed", "status: confirmed\n    venue: {name: Bislett, lat: 95, lon: 10}"),

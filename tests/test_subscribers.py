@@ -190,7 +190,7 @@ def test_retired_plan_that_still_has_a_file_is_a_located_problem(built: Project)
     result = built.run("build", "--time", at(1))
     assert result.exit_code == 1
     assert result.stderr.startswith(
-        f"schedules/{PLAN_ID}.yaml:1:1: athlete.slug: plan '{PLAN_ID}' is listed under 'retired' in the settings; remove it there to publish it again\n"
+        f"schedules/{PLAN_ID}.yaml:5:9: athlete.slug: plan '{PLAN_ID}' is listed under 'retired' in the settings; remove it there to publish it again\n"
     )
 
 

@@ -32,7 +32,7 @@ from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem
 from racecal.history import PlanOutput, compile_plan, state_to_json
 from racecal.index import IndexEntry
-from racecal.load import parse_catalogue, parse_plan
+from racecal.load import parse_catalogue, parse_plan, plan_id_problem
 from racecal.model import Meet
 from racecal.previous import Previous
 from racecal.settings import Settings
@@ -149,8 +149,8 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
     plan = parse_plan(source, context.meets, problems)
     if plan is None:
         return problems, None
-    if retired := context.settings.retired_problem(source.path, plan.id):
-        return [retired], None
+    if retired := context.settings.retired_message(plan.id):
+        return [plan_id_problem(source, retired)], None
     used = {race.meet_id: context.meet_digests[race.meet_id] for race in plan.races if race.meet_id}
     inputs = inputs_digest(source, used, context.settings)
     output = compile_plan(
@@ -259,7 +259,7 @@ def build(
         if result is None:
             continue
         if result.plan_id in owners:
-            problems.append(Problem(source.path, 1, 1, "athlete.slug", f"plan {result.plan_id!r} (athlete and season) is also defined in {owners[result.plan_id]}"))
+            problems.append(plan_id_problem(source, f"plan {result.plan_id!r} (athlete and season) is also defined in {owners[result.plan_id]}"))
             continue
         owners[result.plan_id] = source.path
         compiled.append(result)

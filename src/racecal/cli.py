@@ -293,7 +293,7 @@ def check(paths: tuple[Path, ...], config: Path | None) -> None:
       racecal check
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
     """
-    from racecal.load import load_schedules
+    from racecal.load import load_schedules, plan_id_problem
     from racecal.yamlsource import discover, read_all, read_source
 
     problems: list[Problem] = []
@@ -308,8 +308,8 @@ def check(paths: tuple[Path, ...], config: Path | None) -> None:
             read_problems = []
         problems += read_problems
         loaded = load_schedules(plan_files, catalogue_files, problems)
-        shown = {source.ident: source.path for source in plan_files}
-        problems += [p for plan in loaded.plans if (p := settings.retired_problem(shown.get(plan.source_path, plan.source_path), plan.id))]
+        sources = {source.ident: source for source in plan_files}
+        problems += [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
         plan_count += len(loaded.plans)
     if problems:
         raise PlanError(problems)

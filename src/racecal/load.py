@@ -200,7 +200,7 @@ def _keys_of(node: Node) -> tuple[str, ...]:
     return tuple(k.value for k, _ in node.value) if isinstance(node, MappingNode) else ()
 
 
-def _child(node: Node, key: str) -> Node | None:
+def _child(node: Node | None, key: str) -> Node | None:
     if isinstance(node, MappingNode):
         for k, v in node.value:
             if k.value == key:
@@ -357,7 +357,7 @@ def load_schedules(plan_files: Sequence[SourceFile], catalogue_files: Sequence[S
         if plan is None:
             continue
         if plan.id in owners:
-            problems.append(Problem(source.path, 1, 1, "athlete.slug", f"plan {plan.id!r} (athlete and season) is also defined in {owners[plan.id]}"))
+            problems.append(plan_id_problem(source, f"plan {plan.id!r} (athlete and season) is also defined in {owners[plan.id]}"))
             continue
         owners[plan.id] = source.path
         plans.append(plan)
@@ -378,3 +378,11 @@ def load_settings(source: SourceFile, problems: list[Problem]) -> Settings:
     """racecal.yaml read and checked; the defaults where it cannot be read (problems say why)."""
     root = compose(source, problems)
     return Settings() if root is None else read_settings(Reader(source.path, problems), root)
+
+
+def plan_id_problem(source: SourceFile, message: str) -> Problem:
+    """A problem with a plan's id (its athlete and season: a duplicate, a retired plan), reported at
+    the plan's ``athlete.slug``, where an editor would change it."""
+    slug = _child(_child(compose(source, []), "athlete"), "slug")
+    line, column = (slug.start_mark.line + 1, slug.start_mark.column + 1) if slug else (1, 1)
+    return Problem(source.path, line, column, "athlete.slug", message)

@@ -46,11 +46,11 @@ class Settings:
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
 
-    def retired_problem(self, path: str, plan_id: str) -> Problem | None:
-        """A plan file whose id is retired: building it would publish what the editor retired."""
+    def retired_message(self, plan_id: str) -> str | None:
+        """What is wrong with a plan file whose id is retired: building it would publish what the editor retired."""
         if plan_id not in self.retired:
             return None
-        return Problem(path, 1, 1, "athlete.slug", f"plan {plan_id!r} is listed under 'retired' in the settings; remove it there to publish it again")
+        return f"plan {plan_id!r} is listed under 'retired' in the settings; remove it there to publish it again"
 
     def with_base_url(self, base_url: str | None) -> Settings:
         return self if base_url is None else replace(self, base_url=base_url.rstrip("/"))
