@@ -155,7 +155,9 @@ def main() -> None:
     print(f"  icalendar floor / racecal cold   {f.seconds / c.seconds:6.1f}×   (racecal writes 3 feeds + site; the floor 1 feed)")
     print(f"  racecal no-op                    {n.seconds:6.2f} s  (target < 0.5 s)")
     print(f"  racecal one race changed         {o.seconds:6.2f} s  (target < 1 s)")
-    print(f"  racecal peak RSS                 {max(c.peak_mib, n.peak_mib, o.peak_mib):6.0f} MiB (target < 150 MiB; yaml2ics {y.peak_mib:.0f} MiB)")
+    print(
+        f"  racecal peak RSS                 {max(c.peak_mib, n.peak_mib, o.peak_mib):6.0f} MiB (target < 150 MiB; yaml2ics {y.peak_mib:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -116,9 +116,7 @@ def icaljs_available() -> bool:
 
 def parse_icaljs(*paths: Path) -> dict[str, Any]:
     need(icaljs_available(), "node with ical.js")
-    done = subprocess.run(
-        ["node", str(JS_DIR / "parse.mjs"), *map(str, paths)], capture_output=True, text=True, check=False, timeout=120
-    )
+    done = subprocess.run(["node", str(JS_DIR / "parse.mjs"), *map(str, paths)], capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

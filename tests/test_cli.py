@@ -67,7 +67,9 @@ def test_check_validates_the_settings_as_build_does(project: Project) -> None:
     checked = project.run("check")
     built = project.run("build", "--time", "2024-03-27T12:00:00Z")
     assert checked.stderr == built.stderr
-    assert checked.stderr.startswith("schedules/jakob-ingebrigtsen-2024.yaml:5:9: athlete.slug: plan 'jakob-ingebrigtsen-2024' is listed under 'retired'")
+    assert checked.stderr.startswith(
+        "schedules/jakob-ingebrigtsen-2024.yaml:5:9: athlete.slug: plan 'jakob-ingebrigtsen-2024' is listed under 'retired'"
+    )
 
 
 def test_build_reports_settings_and_plan_problems_in_one_run(project: Project) -> None:
@@ -79,4 +81,3 @@ def test_build_reports_settings_and_plan_problems_in_one_run(project: Project) -
         assert result.exit_code == 1, command
         fields = [line.split(": ")[1] for line in result.stderr.splitlines()[:-1]]
         assert fields == ["refresh_hours", "races[6].status"], (command, result.stderr)
-

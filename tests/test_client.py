@@ -89,7 +89,9 @@ def test_calendar_client_follows_a_moved_and_a_withdrawn_race(built: Project, tm
             "2024-07-26 2024-08-11 Jakob Ingebrigtsen – Olympic Games Paris 2024",
         ]
 
-        built.edit("  - id: bislett\n    meet: bislett-games-2024\n", "  - id: bislett\n    meet: bislett-games-2024\n    date: 2024-05-31\n")
+        built.edit(
+            "  - id: bislett\n    meet: bislett-games-2024\n", "  - id: bislett\n    meet: bislett-games-2024\n    date: 2024-05-31\n"
+        )
         built.edit(
             "  - id: norwegian-championships\n    meet: norwegian-championships-2024\n    status: confirmed\n",
             "  - id: norwegian-championships\n    meet: norwegian-championships-2024\n    status: withdrawn\n",

@@ -154,7 +154,9 @@ def test_timed_sessions_resolve_to_the_same_instant_in_every_parser(tmp_path: Pa
     (tmp_path / "schedules").mkdir()
     (tmp_path / "schedules" / "test.yaml").write_text(TIMED_PLAN)
     runner = CliRunner()
-    result = runner.invoke(cli, ["build", "--schedules", str(tmp_path / "schedules"), "--out", str(tmp_path / "dist"), "--time", "2024-03-01T00:00:00Z"])
+    result = runner.invoke(
+        cli, ["build", "--schedules", str(tmp_path / "schedules"), "--out", str(tmp_path / "dist"), "--time", "2024-03-01T00:00:00Z"]
+    )
     assert result.exit_code == 0, result.output
     path = tmp_path / "dist" / "test-runner-2024" / "all.ics"
     text = path.read_text()

@@ -119,7 +119,10 @@ def test_fifo_plan_does_not_block(built: Project) -> None:
         "racecal.yaml:1:1: file: is a FIFO (named pipe), not a regular file\n2 problems in 2 files\n",
     )
     done = racecal(built, "build", "--time", LATER_TIME, timeout=20)  # the settings file, found by its default name
-    assert (done.returncode, done.stderr) == (1, "racecal.yaml:1:1: file: is a FIFO (named pipe), not a regular file\n1 problem in 1 file\n")
+    assert (done.returncode, done.stderr) == (
+        1,
+        "racecal.yaml:1:1: file: is a FIFO (named pipe), not a regular file\n1 problem in 1 file\n",
+    )
     assert built.tree() == before
 
 
@@ -197,7 +200,10 @@ def test_meets_in_a_sub_folder_of_meets_were_silently_ignored(built: Project) ->
     check = built.run("check")
     assert check.exit_code == 1
     located = [line for line in check.stderr.splitlines() if "sub-folder" in line]
-    expected = sorted(f"schedules/meets/2024/outdoor/{p.name}:1:1: file: {MEETS_SUB_FOLDER}" for p in (built.schedules / "meets" / "2024" / "outdoor").iterdir())
+    expected = sorted(
+        f"schedules/meets/2024/outdoor/{p.name}:1:1: file: {MEETS_SUB_FOLDER}"
+        for p in (built.schedules / "meets" / "2024" / "outdoor").iterdir()
+    )
     assert located == expected and expected
 
 

@@ -84,7 +84,11 @@ def text_mutations(draw: st.DrawFn) -> bytes:
         elif kind == "delete":
             text = text[:pos] + text[pos + draw(st.integers(1, 40)) :]
         elif kind == "replace":
-            text = text[:pos] + draw(st.sampled_from([":", "-", " ", "\t", "'", '"', "#", "&a", "*a", "!!", "{", "[", "\n", "\x00", "\u2028"])) + text[pos + 1 :]
+            text = (
+                text[:pos]
+                + draw(st.sampled_from([":", "-", " ", "\t", "'", '"', "#", "&a", "*a", "!!", "{", "[", "\n", "\x00", "\u2028"]))
+                + text[pos + 1 :]
+            )
         elif kind == "duplicate-line":
             i = draw(st.integers(0, len(lines) - 1))
             lines.insert(i, lines[i])

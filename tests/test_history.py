@@ -47,7 +47,7 @@ def make_season_of_changes(p: Project) -> None:
     start = text.index("  - id: eugene\n")
     end = text.index("  - id: bislett\n")
     p.plan_file.write_text(text[:start] + text[end:])  # delete Eugene
-    p.edit('note: \'"And then full focus on the Olympics after that."\'', "note: Full focus on the Olympics.")
+    p.edit("note: '\"And then full focus on the Olympics after that.\"'", "note: Full focus on the Olympics.")
 
 
 @pytest.fixture
@@ -169,7 +169,10 @@ def test_diff_exit_code_and_markdown(changed: Project, built: Project) -> None:
     result = changed.run("diff", "--exit-code", "--format", "markdown", "--time", LATER_TIME)
     assert result.exit_code == 1
     assert result.stdout.startswith("### racecal: calendar changes\n\n| plan | change | what | feeds |")
-    assert "| `jakob-ingebrigtsen-2024` | promoted | `Monaco Diamond League (Herculis), 12 July: confirmed` | all, confirmed, tentative |" in result.stdout
+    assert (
+        "| `jakob-ingebrigtsen-2024` | promoted | `Monaco Diamond League (Herculis), 12 July: confirmed` | all, confirmed, tentative |"
+        in result.stdout
+    )
     changed.build(time=LATER_TIME)
     assert changed.run("diff", "--exit-code", "--time", LATER_TIME).exit_code == 0
 
@@ -226,9 +229,9 @@ days = st.dates(min_value=date(2023, 1, 1), max_value=date(2026, 12, 31))
 
 
 # Text a plan can hold (load.py's rules): not blank, no control, format or separator characters.
-texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")), min_size=1, max_size=40).filter(
-    lambda t: t.strip() != ""
-)
+texts = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")), min_size=1, max_size=40
+).filter(lambda t: t.strip() != "")
 
 
 @st.composite
@@ -304,7 +307,9 @@ def test_diff_of_a_race_with_itself_is_empty_and_one_edit_is_one_change(race: Ra
 def test_a_meet_edit_rebuilds_only_the_plans_that_use_it(built: Project) -> None:
     """Regression: every plan's inputs hashed the whole catalogue, so one meet edit rebuilt every plan."""
     other = built.schedules / "other-runner-2024.yaml"
-    other.write_text("athlete: {name: Other Runner, slug: other-runner}\nseason: 2024\nraces:\n  - {id: bislett, meet: bislett-games-2024, status: confirmed}\n")
+    other.write_text(
+        "athlete: {name: Other Runner, slug: other-runner}\nseason: 2024\nraces:\n  - {id: bislett, meet: bislett-games-2024, status: confirmed}\n"
+    )
     built.build(time=LATER_TIME)
     untouched = (built.dist / "other-runner-2024" / "confirmed.ics").read_bytes()
     catalogue = built.schedules / "meets" / "2024.yaml"

@@ -77,7 +77,9 @@ def test_base_url_flag_with_crlf_cannot_inject_feed_lines(built: Project, value:
     assert built.tree() == before
 
 
-@pytest.mark.parametrize(("value", "message"), [pytest.param(v, m, id=i) for i, v, m in HOSTILE_BASE_URLS if "\n" not in v and "\r" not in v])
+@pytest.mark.parametrize(
+    ("value", "message"), [pytest.param(v, m, id=i) for i, v, m in HOSTILE_BASE_URLS if "\n" not in v and "\r" not in v]
+)
 def test_base_url_in_settings_is_checked_like_the_flag(built: Project, value: str, message: str) -> None:
     before = built.tree()
     quoted = value.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
@@ -127,7 +129,9 @@ def test_real_base_urls_are_accepted(project: Project, value: str) -> None:
 
 
 def test_real_plan_urls_are_accepted(project: Project) -> None:
-    races = "".join(f"  - {{id: r{i}, name: Meet, date: 2024-05-25, status: confirmed, url: \"{url}\"}}\n" for i, url in enumerate(GOOD_PLAN_URLS))
+    races = "".join(
+        f'  - {{id: r{i}, name: Meet, date: 2024-05-25, status: confirmed, url: "{url}"}}\n' for i, url in enumerate(GOOD_PLAN_URLS)
+    )
     (project.schedules / "ok.yaml").write_text(BASE.split("races:")[0] + "races:\n" + races, encoding="utf-8")
     result = project.run("check")
     assert result.exit_code == 0, result.output
@@ -135,11 +139,19 @@ def test_real_plan_urls_are_accepted(project: Project) -> None:
 
 PLAN_URL = "schedules/bad.yaml:10:10: races[0].url: "
 BAD_PLAN_URLS = [
-    ("credentials", "https://alice:hunter2@example.org/results", PLAN_URL + "must not contain a user name or password (they would be published in every feed)"),
+    (
+        "credentials",
+        "https://alice:hunter2@example.org/results",
+        PLAN_URL + "must not contain a user name or password (they would be published in every feed)",
+    ),
     ("command-in-host", "https://exa$(id).org/results", PLAN_URL + "the host 'exa$(id).org' is not a valid host name"),
     ("symbol-in-unicode-host", "https://bücher\u2605.example/", PLAN_URL + "the host 'bücher\u2605.example' is not a valid host name"),
     ("broken-percent-escape", "https://example.org/%zz", PLAN_URL + PERCENT + "'%zz'" + PERCENT_HINT),
-    ("variation-selector", "https://example.org/\u2764\uFE0F", PLAN_URL + "contains the invisible character U+FE0F (VARIATION SELECTOR-16)"),
+    (
+        "variation-selector",
+        "https://example.org/\u2764\ufe0f",
+        PLAN_URL + "contains the invisible character U+FE0F (VARIATION SELECTOR-16)",
+    ),
 ]
 
 
@@ -155,24 +167,51 @@ def test_plan_urls_pass_the_host_and_percent_rules(project: Project, value: str,
 
 SECRET = "hunter2-SECRET-d41d8cd98f00b204"
 NOT_PLANS = [
-    ("passwd", f"root:x:0:0:root:/root:/bin/bash\nalice:{SECRET}:1000:1000::/home/alice:/bin/sh\n",
-     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
-    ("openssh-key", f"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU{SECRET}\n-----END OPENSSH PRIVATE KEY-----\n",
-     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
-    ("pem-with-headers", f"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,{SECRET}\n\nMIIEow\n-----END RSA PRIVATE KEY-----\n",
-     "schedules/bad.yaml:2:10: yaml: mapping values are not allowed in this context"),
-    ("dotenv", f"DATABASE_URL=postgres://app:{SECRET}@db/app\nAPI_KEY={SECRET}\n",
-     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
-    ("git-credentials", f"https://alice:{SECRET}@github.com\n",
-     "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values"),
-    ("json-credentials", f'{{"type": "service_account", "private_key": "{SECRET}\n',
-     "schedules/bad.yaml:2:1: yaml: while scanning a quoted scalar: found unexpected end of stream"),
-    ("long-value", b("name: Meet One", f"name: {SECRET * 20}"),
-     "schedules/bad.yaml:7:11: races[0].name: is 620 characters long; the limit is 200"),
-    ("long-key", f"{SECRET * 3}: 1\n" + BASE,
-     "schedules/bad.yaml:1:1: text of 93 characters: unknown key; expected one of: athlete, season, timezone, sources, races"),
-    ("long-timezone-like", b("date: 2024-05-25", f"date: [{SECRET * 3}]"),
-     "schedules/bad.yaml:8:11: races[0].date: expected a date as YYYY-MM-DD, got a list"),
+    (
+        "passwd",
+        f"root:x:0:0:root:/root:/bin/bash\nalice:{SECRET}:1000:1000::/home/alice:/bin/sh\n",
+        "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values",
+    ),
+    (
+        "openssh-key",
+        f"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU{SECRET}\n-----END OPENSSH PRIVATE KEY-----\n",
+        "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values",
+    ),
+    (
+        "pem-with-headers",
+        f"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,{SECRET}\n\nMIIEow\n-----END RSA PRIVATE KEY-----\n",
+        "schedules/bad.yaml:2:10: yaml: mapping values are not allowed in this context",
+    ),
+    (
+        "dotenv",
+        f"DATABASE_URL=postgres://app:{SECRET}@db/app\nAPI_KEY={SECRET}\n",
+        "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values",
+    ),
+    (
+        "git-credentials",
+        f"https://alice:{SECRET}@github.com\n",
+        "schedules/bad.yaml:1:1: document: expected a mapping, got text, not YAML keys and values",
+    ),
+    (
+        "json-credentials",
+        f'{{"type": "service_account", "private_key": "{SECRET}\n',
+        "schedules/bad.yaml:2:1: yaml: while scanning a quoted scalar: found unexpected end of stream",
+    ),
+    (
+        "long-value",
+        b("name: Meet One", f"name: {SECRET * 20}"),
+        "schedules/bad.yaml:7:11: races[0].name: is 620 characters long; the limit is 200",
+    ),
+    (
+        "long-key",
+        f"{SECRET * 3}: 1\n" + BASE,
+        "schedules/bad.yaml:1:1: text of 93 characters: unknown key; expected one of: athlete, season, timezone, sources, races",
+    ),
+    (
+        "long-timezone-like",
+        b("date: 2024-05-25", f"date: [{SECRET * 3}]"),
+        "schedules/bad.yaml:8:11: races[0].date: expected a date as YYYY-MM-DD, got a list",
+    ),
 ]
 
 
@@ -223,7 +262,10 @@ def test_markdown_diff_does_not_render_links_or_mentions(built: Project) -> None
     import cmarkgfm
     from cmarkgfm.cmark import Options
 
-    built.edit("  - id: bislett\n    meet: bislett-games-2024\n", f'  - id: bislett\n    meet: bislett-games-2024\n    name: "{HOSTILE_NAME}"\n'.replace("\\|", "\\\\|"))
+    built.edit(
+        "  - id: bislett\n    meet: bislett-games-2024\n",
+        f'  - id: bislett\n    meet: bislett-games-2024\n    name: "{HOSTILE_NAME}"\n'.replace("\\|", "\\\\|"),
+    )
     result = built.run("diff", "--format", "markdown", "--time", LATER_TIME)
     assert result.exit_code == 0, result.output
     html = cmarkgfm.github_flavored_markdown_to_html(result.stdout, options=Options.CMARK_OPT_UNSAFE)
@@ -252,7 +294,10 @@ def test_bidi_and_format_characters_in_names_are_refused(project: Project, escap
     (project.schedules / "bad.yaml").write_text(b("name: Meet One", f'name: "Meet {escape}enO"'))
     result = project.run("check")
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [f"schedules/bad.yaml:7:11: races[0].name: contains the invisible formatting character {shown}", "1 problem in 1 file"]
+    assert result.stderr.splitlines() == [
+        f"schedules/bad.yaml:7:11: races[0].name: contains the invisible formatting character {shown}",
+        "1 problem in 1 file",
+    ]
 
 
 # Code points that render as nothing but are not format characters (Cf), and tags outside a flag:
@@ -261,28 +306,42 @@ INVISIBLE = "schedules/bad.yaml:7:11: races[0].name: contains the invisible char
 TAG = "schedules/bad.yaml:7:11: races[0].name: contains the invisible formatting character "
 INVISIBLE_NAMES = [
     ("hangul-filler", "Meet One\u3164", INVISIBLE + "U+3164 (HANGUL FILLER)"),
-    ("halfwidth-hangul-filler", "Meet\uFFA0One", INVISIBLE + "U+FFA0 (HALFWIDTH HANGUL FILLER)"),
-    ("hangul-choseong-filler", "\u115FMeet One", INVISIBLE + "U+115F (HANGUL CHOSEONG FILLER)"),
+    ("halfwidth-hangul-filler", "Meet\uffa0One", INVISIBLE + "U+FFA0 (HALFWIDTH HANGUL FILLER)"),
+    ("hangul-choseong-filler", "\u115fMeet One", INVISIBLE + "U+115F (HANGUL CHOSEONG FILLER)"),
     ("hangul-jungseong-filler", "Meet \u1160One", INVISIBLE + "U+1160 (HANGUL JUNGSEONG FILLER)"),
-    ("combining-grapheme-joiner", "Meet\u034FOne", INVISIBLE + "U+034F (COMBINING GRAPHEME JOINER)"),
-    ("khmer-inherent-vowel", "Meet\u17B4One", INVISIBLE + "U+17B4 (KHMER VOWEL INHERENT AQ)"),
-    ("unassigned-ignorable", "Meet\U000E0002One", INVISIBLE + "U+E0002"),
-    ("unassigned-ignorable-bmp", "Meet\uFFF0One", INVISIBLE + "U+FFF0"),
-    ("variation-selector-first", "\uFE0FMeet One", INVISIBLE + "U+FE0F (VARIATION SELECTOR-16)"),
-    ("variation-selector-after-space", "Meet \uFE0EOne", INVISIBLE + "U+FE0E (VARIATION SELECTOR-15)"),
-    ("variation-selector-twice", "Meet\u2764\uFE0F\uFE0F", INVISIBLE + "U+FE0F (VARIATION SELECTOR-16)"),
-    ("joiner-first", "\u200DMeet One", TAG + "U+200D (ZERO WIDTH JOINER)"),
-    ("joiner-after-space", "Meet \u200COne", TAG + "U+200C (ZERO WIDTH NON-JOINER)"),
-    ("joiner-twice", "Meet\u200D\u200DOne", TAG + "U+200D (ZERO WIDTH JOINER)"),
-    ("tags-in-a-name", "Meet One\U000E0068\U000E0069", TAG + "U+E0068 (TAG LATIN SMALL LETTER H)"),
-    ("tags-after-a-letter", "Meet One\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", TAG + "U+E0067 (TAG LATIN SMALL LETTER G)"),
-    ("flag-without-cancel-tag", "Meet \U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074", TAG + "U+E0067 (TAG LATIN SMALL LETTER G)"),
-    ("cancel-tag-alone", "Meet One\U000E007F", TAG + "U+E007F (CANCEL TAG)"),
-    ("sentence-in-a-flag", "Meet \U0001F3F4" + "".join(f"\\U{0xE0000 + ord(c):08X}" for c in "confirmed") + "\U000E007F",
-     TAG + "U+E0063 (TAG LATIN SMALL LETTER C)"),
-    ("capital-tags-in-a-flag", "Meet \U0001F3F4\U000E0047\U000E0042\U000E0053\U000E0043\U000E0054\U000E007F",
-     TAG + "U+E0047 (TAG LATIN CAPITAL LETTER G)"),
-    ("language-tag", "Meet\U000E0001One", TAG + "U+E0001 (LANGUAGE TAG)"),
+    ("combining-grapheme-joiner", "Meet\u034fOne", INVISIBLE + "U+034F (COMBINING GRAPHEME JOINER)"),
+    ("khmer-inherent-vowel", "Meet\u17b4One", INVISIBLE + "U+17B4 (KHMER VOWEL INHERENT AQ)"),
+    ("unassigned-ignorable", "Meet\U000e0002One", INVISIBLE + "U+E0002"),
+    ("unassigned-ignorable-bmp", "Meet\ufff0One", INVISIBLE + "U+FFF0"),
+    ("variation-selector-first", "\ufe0fMeet One", INVISIBLE + "U+FE0F (VARIATION SELECTOR-16)"),
+    ("variation-selector-after-space", "Meet \ufe0eOne", INVISIBLE + "U+FE0E (VARIATION SELECTOR-15)"),
+    ("variation-selector-twice", "Meet\u2764\ufe0f\ufe0f", INVISIBLE + "U+FE0F (VARIATION SELECTOR-16)"),
+    ("joiner-first", "\u200dMeet One", TAG + "U+200D (ZERO WIDTH JOINER)"),
+    ("joiner-after-space", "Meet \u200cOne", TAG + "U+200C (ZERO WIDTH NON-JOINER)"),
+    ("joiner-twice", "Meet\u200d\u200dOne", TAG + "U+200D (ZERO WIDTH JOINER)"),
+    ("tags-in-a-name", "Meet One\U000e0068\U000e0069", TAG + "U+E0068 (TAG LATIN SMALL LETTER H)"),
+    (
+        "tags-after-a-letter",
+        "Meet One\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+        TAG + "U+E0067 (TAG LATIN SMALL LETTER G)",
+    ),
+    (
+        "flag-without-cancel-tag",
+        "Meet \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074",
+        TAG + "U+E0067 (TAG LATIN SMALL LETTER G)",
+    ),
+    ("cancel-tag-alone", "Meet One\U000e007f", TAG + "U+E007F (CANCEL TAG)"),
+    (
+        "sentence-in-a-flag",
+        "Meet \U0001f3f4" + "".join(f"\\U{0xE0000 + ord(c):08X}" for c in "confirmed") + "\U000e007f",
+        TAG + "U+E0063 (TAG LATIN SMALL LETTER C)",
+    ),
+    (
+        "capital-tags-in-a-flag",
+        "Meet \U0001f3f4\U000e0047\U000e0042\U000e0053\U000e0043\U000e0054\U000e007f",
+        TAG + "U+E0047 (TAG LATIN CAPITAL LETTER G)",
+    ),
+    ("language-tag", "Meet\U000e0001One", TAG + "U+E0001 (LANGUAGE TAG)"),
 ]
 
 
@@ -297,19 +356,22 @@ def test_invisible_characters_in_names_are_refused(project: Project, escaped: st
 # Names that need an ignorable code point where it does something: real emoji sequences (Unicode's
 # emoji-zwj-sequences and emoji-variation-sequences), ideographic and Mongolian variants, Persian.
 VISIBLE_NAMES = [
-    ("flag-scotland", "Glasgow \U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"),
-    ("flag-wales-then-text", "\U0001F3F4\U000E0067\U000E0062\U000E0077\U000E006C\U000E0073\U000E007F Cardiff"),
-    ("flag-england-in-a-sequence", "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"),
-    ("black-flag-alone", "Meet \U0001F3F4"),
-    ("pirate-flag", "Meet \U0001F3F4\u200D\u2620\uFE0F"),
-    ("heart-on-fire", "Meet \u2764\uFE0F\u200D\U0001F525"),
-    ("runner-with-skin-tone", "Meet \U0001F3C3\U0001F3FD\u200D\u2640\uFE0F"),
-    ("keycap", "Heat 1\uFE0F\u20E3"),
-    ("text-presentation", "Meet \u2764\uFE0E"),
-    ("cjk-ideographic-variant", "\u845B\U000E0100\u98FE\u533A"),
-    ("mongolian-variant", "\u182D\u180B\u1820"),
-    ("persian-non-joiner", "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645"),
-    ("korean-name", "\uAE40\uBBFC\uC218"),
+    ("flag-scotland", "Glasgow \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"),
+    ("flag-wales-then-text", "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f Cardiff"),
+    (
+        "flag-england-in-a-sequence",
+        "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    ),
+    ("black-flag-alone", "Meet \U0001f3f4"),
+    ("pirate-flag", "Meet \U0001f3f4\u200d\u2620\ufe0f"),
+    ("heart-on-fire", "Meet \u2764\ufe0f\u200d\U0001f525"),
+    ("runner-with-skin-tone", "Meet \U0001f3c3\U0001f3fd\u200d\u2640\ufe0f"),
+    ("keycap", "Heat 1\ufe0f\u20e3"),
+    ("text-presentation", "Meet \u2764\ufe0e"),
+    ("cjk-ideographic-variant", "\u845b\U000e0100\u98fe\u533a"),
+    ("mongolian-variant", "\u182d\u180b\u1820"),
+    ("persian-non-joiner", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
+    ("korean-name", "\uae40\ubbfc\uc218"),
 ]
 
 
@@ -323,7 +385,12 @@ def test_joiners_variation_selectors_and_flag_tags_are_accepted_where_they_belon
 
 def test_zero_width_joiner_in_emoji_and_names_is_accepted(project: Project) -> None:
     # A family emoji and a Persian word written with a zero-width non-joiner: both need their joiners.
-    (project.schedules / "ok.yaml").write_text(b("name: Meet One", 'name: "Meet \\U0001F468\\u200D\\U0001F469\\u200D\\U0001F467 \\u0645\\u06CC\\u200C\\u062E\\u0648\\u0627\\u0647\\u0645"'))
+    (project.schedules / "ok.yaml").write_text(
+        b(
+            "name: Meet One",
+            'name: "Meet \\U0001F468\\u200D\\U0001F469\\u200D\\U0001F467 \\u0645\\u06CC\\u200C\\u062E\\u0648\\u0627\\u0647\\u0645"',
+        )
+    )
     result = project.run("check")
     assert result.exit_code == 0, result.output
 
@@ -331,7 +398,10 @@ def test_zero_width_joiner_in_emoji_and_names_is_accepted(project: Project) -> N
 def test_rlo_in_url_is_refused(project: Project) -> None:
     (project.schedules / "bad.yaml").write_text(b("status: confirmed", 'status: confirmed\n    url: "https://example.org/\\u200Dx"'))
     result = project.run("check")
-    assert result.stderr.splitlines()[0] == "schedules/bad.yaml:10:10: races[0].url: contains the invisible formatting character U+200D (ZERO WIDTH JOINER)"
+    assert (
+        result.stderr.splitlines()[0]
+        == "schedules/bad.yaml:10:10: races[0].url: contains the invisible formatting character U+200D (ZERO WIDTH JOINER)"
+    )
 
 
 @pytest.mark.external
@@ -387,16 +457,36 @@ DEEP = 25_000
 @pytest.mark.parametrize(
     ("where", "text", "expected"),
     [
-        pytest.param("schedules/bad.yaml", BASE + "note: " + "[" * DEEP + "]" * DEEP + "\n",
-                     "schedules/bad.yaml:10:38: yaml: nesting is too deep (the limit is 32)", id="plan-flow"),
-        pytest.param("schedules/bad.yaml", BASE + "note:\n" + "- " * DEEP + "x\n",
-                     "schedules/bad.yaml:11:63: yaml: nesting is too deep (the limit is 32)", id="plan-block"),
-        pytest.param("schedules/bad.yaml", BASE + "note: " + "{a: " * DEEP + "}" * DEEP + "\n",
-                     "schedules/bad.yaml:10:128: yaml: nesting is too deep (the limit is 32)", id="plan-mappings"),
-        pytest.param("schedules/meets/deep.yaml", "meets: " + "[" * DEEP + "]" * DEEP + "\n",
-                     "schedules/meets/deep.yaml:1:39: yaml: nesting is too deep (the limit is 32)", id="catalogue"),
-        pytest.param("racecal.yaml", "title: " + "[" * DEEP + "]" * DEEP + "\n",
-                     "racecal.yaml:1:39: yaml: nesting is too deep (the limit is 32)", id="settings"),
+        pytest.param(
+            "schedules/bad.yaml",
+            BASE + "note: " + "[" * DEEP + "]" * DEEP + "\n",
+            "schedules/bad.yaml:10:38: yaml: nesting is too deep (the limit is 32)",
+            id="plan-flow",
+        ),
+        pytest.param(
+            "schedules/bad.yaml",
+            BASE + "note:\n" + "- " * DEEP + "x\n",
+            "schedules/bad.yaml:11:63: yaml: nesting is too deep (the limit is 32)",
+            id="plan-block",
+        ),
+        pytest.param(
+            "schedules/bad.yaml",
+            BASE + "note: " + "{a: " * DEEP + "}" * DEEP + "\n",
+            "schedules/bad.yaml:10:128: yaml: nesting is too deep (the limit is 32)",
+            id="plan-mappings",
+        ),
+        pytest.param(
+            "schedules/meets/deep.yaml",
+            "meets: " + "[" * DEEP + "]" * DEEP + "\n",
+            "schedules/meets/deep.yaml:1:39: yaml: nesting is too deep (the limit is 32)",
+            id="catalogue",
+        ),
+        pytest.param(
+            "racecal.yaml",
+            "title: " + "[" * DEEP + "]" * DEEP + "\n",
+            "racecal.yaml:1:39: yaml: nesting is too deep (the limit is 32)",
+            id="settings",
+        ),
     ],
 )
 def test_25000_nested_brackets_do_not_crash(built: Project, where: str, text: str, expected: str) -> None:
@@ -410,14 +500,34 @@ def test_25000_nested_brackets_do_not_crash(built: Project, where: str, text: st
 
 HUGE = "1" * 4301
 HUGE_NUMBERS = [
-    ("season", b("season: 2024", f"season: {HUGE}"), "schedules/bad.yaml:4:9: season: must be between 1900 and 2100, got a number of 4301 digits"),
-    ("place", b("status: confirmed", f"status: confirmed\n    result: {{place: -{HUGE}}}"),
-     "schedules/bad.yaml:10:21: races[0].result.place: must be between 1 and 10000, got a number of 4301 digits"),
-    ("duration", b("date: 2024-05-25\n    status: confirmed", f"date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n      - {{name: F, date: 2024-05-25, time: \"20:00\", duration_minutes: {HUGE}}}"),
-     "schedules/bad.yaml:12:70: races[0].sessions[0].duration_minutes: must be between 1 and 1440, got a number of 4301 digits"),
-    ("latitude", b("status: confirmed", f"status: confirmed\n    venue: {{name: V, lat: {HUGE}.5, lon: 1}}"),
-     "schedules/bad.yaml:10:27: races[0].venue.lat: must be between -90 and 90, got a number of 4303 characters"),
-    ("key", f"{HUGE}: 1\n" + BASE, "schedules/bad.yaml:1:4302: yaml: mapping values are not allowed in this context"),  # a key is at most 1024 characters
+    (
+        "season",
+        b("season: 2024", f"season: {HUGE}"),
+        "schedules/bad.yaml:4:9: season: must be between 1900 and 2100, got a number of 4301 digits",
+    ),
+    (
+        "place",
+        b("status: confirmed", f"status: confirmed\n    result: {{place: -{HUGE}}}"),
+        "schedules/bad.yaml:10:21: races[0].result.place: must be between 1 and 10000, got a number of 4301 digits",
+    ),
+    (
+        "duration",
+        b(
+            "date: 2024-05-25\n    status: confirmed",
+            f'date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n      - {{name: F, date: 2024-05-25, time: "20:00", duration_minutes: {HUGE}}}',
+        ),
+        "schedules/bad.yaml:12:70: races[0].sessions[0].duration_minutes: must be between 1 and 1440, got a number of 4301 digits",
+    ),
+    (
+        "latitude",
+        b("status: confirmed", f"status: confirmed\n    venue: {{name: V, lat: {HUGE}.5, lon: 1}}"),
+        "schedules/bad.yaml:10:27: races[0].venue.lat: must be between -90 and 90, got a number of 4303 characters",
+    ),
+    (
+        "key",
+        f"{HUGE}: 1\n" + BASE,
+        "schedules/bad.yaml:1:4302: yaml: mapping values are not allowed in this context",
+    ),  # a key is at most 1024 characters
 ]
 
 
@@ -433,7 +543,10 @@ def test_4301_digit_refresh_hours_in_settings_is_a_located_problem(built: Projec
     (built.root / "racecal.yaml").write_text(f"refresh_hours: {HUGE}\n")
     result = built.run("build", "--time", LATER_TIME)
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == ["racecal.yaml:1:16: refresh_hours: must be between 1 and 168, got a number of 4301 digits", "1 problem in 1 file"]
+    assert result.stderr.splitlines() == [
+        "racecal.yaml:1:16: refresh_hours: must be between 1 and 168, got a number of 4301 digits",
+        "1 problem in 1 file",
+    ]
 
 
 # --- build times -------------------------------------------------------------------------------------
@@ -445,12 +558,32 @@ RANGE = "is not between 1970-01-01 and {latest} (a day after this machine's cloc
     ("args", "env", "expected"),
     [
         pytest.param(["--time", "9999-12-31T23:59:59Z"], {}, "Error: --time: 9999-12-31T23:59:59Z " + RANGE, id="time-9999"),
-        pytest.param(["--time", "0001-01-01T00:00:00+01:00"], {}, "Error: Invalid value for '--time': expected an ISO time like 2024-03-05T12:00:00Z, got '0001-01-01T00:00:00+01:00'", id="time-before-year-1"),
+        pytest.param(
+            ["--time", "0001-01-01T00:00:00+01:00"],
+            {},
+            "Error: Invalid value for '--time': expected an ISO time like 2024-03-05T12:00:00Z, got '0001-01-01T00:00:00+01:00'",
+            id="time-before-year-1",
+        ),
         pytest.param(["--time", "1969-12-31T23:59:59Z"], {}, "Error: --time: 1969-12-31T23:59:59Z " + RANGE, id="time-before-1970"),
         pytest.param([], {"SOURCE_DATE_EPOCH": "253402300799"}, "Error: SOURCE_DATE_EPOCH: 9999-12-31T23:59:59Z " + RANGE, id="epoch-9999"),
-        pytest.param([], {"SOURCE_DATE_EPOCH": "999999999999"}, "Error: SOURCE_DATE_EPOCH: 999999999999 is later than {latest} (a day after this machine's clock)", id="epoch-past-9999"),
-        pytest.param([], {"SOURCE_DATE_EPOCH": HUGE}, "Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got 4301 characters", id="epoch-4301-digits"),
-        pytest.param([], {"SOURCE_DATE_EPOCH": "-1"}, "Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got '-1'", id="epoch-negative"),
+        pytest.param(
+            [],
+            {"SOURCE_DATE_EPOCH": "999999999999"},
+            "Error: SOURCE_DATE_EPOCH: 999999999999 is later than {latest} (a day after this machine's clock)",
+            id="epoch-past-9999",
+        ),
+        pytest.param(
+            [],
+            {"SOURCE_DATE_EPOCH": HUGE},
+            "Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got 4301 characters",
+            id="epoch-4301-digits",
+        ),
+        pytest.param(
+            [],
+            {"SOURCE_DATE_EPOCH": "-1"},
+            "Error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 (ASCII digits), got '-1'",
+            id="epoch-negative",
+        ),
     ],
 )
 def test_far_future_time_is_refused(built: Project, args: list[str], env: dict[str, str], expected: str) -> None:
@@ -478,9 +611,18 @@ def test_time_within_a_day_ahead_is_accepted(built: Project) -> None:
 
 def test_nul_byte_is_not_reported_as_tab(project: Project) -> None:
     cases = {
-        "nul.yaml": (b("name: Meet One", "name: Meet\x00One"), "schedules/nul.yaml:7:15: yaml: the control character U+0000 (NUL) is not allowed in YAML; remove it"),
-        "soh.yaml": (b("name: Meet One", "name: Meet\x01One"), "schedules/soh.yaml:7:15: yaml: the control character U+0001 is not allowed in YAML; remove it"),
-        "tab.yaml": (b("    status: confirmed", "\tstatus: confirmed"), "schedules/tab.yaml:9:1: yaml: tab character: YAML indentation must use spaces"),
+        "nul.yaml": (
+            b("name: Meet One", "name: Meet\x00One"),
+            "schedules/nul.yaml:7:15: yaml: the control character U+0000 (NUL) is not allowed in YAML; remove it",
+        ),
+        "soh.yaml": (
+            b("name: Meet One", "name: Meet\x01One"),
+            "schedules/soh.yaml:7:15: yaml: the control character U+0001 is not allowed in YAML; remove it",
+        ),
+        "tab.yaml": (
+            b("    status: confirmed", "\tstatus: confirmed"),
+            "schedules/tab.yaml:9:1: yaml: tab character: YAML indentation must use spaces",
+        ),
     }
     for name, (text, _) in cases.items():
         (project.schedules / name).write_text(text)
@@ -492,12 +634,34 @@ def test_nul_byte_is_not_reported_as_tab(project: Project) -> None:
 ARABIC_2024 = "\u0662\u0660\u0662\u0664"  # ٢٠٢٤
 FULLWIDTH_20 = "\uff12\uff10"  # ２０
 DIGITS = [
-    ("season", b("season: 2024", f"season: {ARABIC_2024}"), f"schedules/bad.yaml:4:9: season: expected a whole number, got '{ARABIC_2024}'"),
-    ("date", b("date: 2024-05-25", f"date: {ARABIC_2024}-05-25"), f"schedules/bad.yaml:8:11: races[0].date: expected a date as YYYY-MM-DD, got '{ARABIC_2024}-05-25'"),
-    ("time", b("date: 2024-05-25\n    status: confirmed", f"date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n      - {{name: F, date: 2024-05-25, time: \"{FULLWIDTH_20}:00\"}}"),
-     f"schedules/bad.yaml:12:43: races[0].sessions[0].time: expected a 24-hour time as HH:MM (quote it: \"19:30\"), got '{FULLWIDTH_20}:00'"),
-    ("place", b("status: confirmed", f"status: confirmed\n    result: {{place: {FULLWIDTH_20}}}"), f"schedules/bad.yaml:10:21: races[0].result.place: expected a whole number, got '{FULLWIDTH_20}'"),
-    ("latitude", b("status: confirmed", f"status: confirmed\n    venue: {{name: V, lat: {FULLWIDTH_20}, lon: 1}}"), f"schedules/bad.yaml:10:27: races[0].venue.lat: expected a number, got '{FULLWIDTH_20}'"),
+    (
+        "season",
+        b("season: 2024", f"season: {ARABIC_2024}"),
+        f"schedules/bad.yaml:4:9: season: expected a whole number, got '{ARABIC_2024}'",
+    ),
+    (
+        "date",
+        b("date: 2024-05-25", f"date: {ARABIC_2024}-05-25"),
+        f"schedules/bad.yaml:8:11: races[0].date: expected a date as YYYY-MM-DD, got '{ARABIC_2024}-05-25'",
+    ),
+    (
+        "time",
+        b(
+            "date: 2024-05-25\n    status: confirmed",
+            f'date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n      - {{name: F, date: 2024-05-25, time: "{FULLWIDTH_20}:00"}}',
+        ),
+        f"schedules/bad.yaml:12:43: races[0].sessions[0].time: expected a 24-hour time as HH:MM (quote it: \"19:30\"), got '{FULLWIDTH_20}:00'",
+    ),
+    (
+        "place",
+        b("status: confirmed", f"status: confirmed\n    result: {{place: {FULLWIDTH_20}}}"),
+        f"schedules/bad.yaml:10:21: races[0].result.place: expected a whole number, got '{FULLWIDTH_20}'",
+    ),
+    (
+        "latitude",
+        b("status: confirmed", f"status: confirmed\n    venue: {{name: V, lat: {FULLWIDTH_20}, lon: 1}}"),
+        f"schedules/bad.yaml:10:27: races[0].venue.lat: expected a number, got '{FULLWIDTH_20}'",
+    ),
 ]
 
 
@@ -540,7 +704,10 @@ def test_escape_sequence_in_file_name_is_not_sent_to_the_terminal(project: Proje
 
 def test_fffe_in_plan_is_refused_and_atom_stays_well_formed(built: Project) -> None:
     before = built.tree()
-    built.edit("  - id: bislett\n    meet: bislett-games-2024\n", '  - id: bislett\n    meet: bislett-games-2024\n    name: "Bislett \\uFFFE Games"\n')
+    built.edit(
+        "  - id: bislett\n    meet: bislett-games-2024\n",
+        '  - id: bislett\n    meet: bislett-games-2024\n    name: "Bislett \\uFFFE Games"\n',
+    )
     result = built.run("build", "--time", LATER_TIME)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].endswith("yaml:57:11: races[3].name: contains the noncharacter U+FFFE")
@@ -575,15 +742,22 @@ def plan_at_limits(races: int, sessions: int, sources: int) -> str:
     out = ["athlete: {name: " + "N" * 200 + ", slug: limit-runner}", "season: 2024"]
     if sources:
         out.append("sources:")
-        out += [f"  s{i}: {{outlet: {'O' * 200}, title: {'T' * 500}, url: 'https://example.org/{'u' * 1900}', quote: '{long_text}'}}" for i in range(sources)]
+        out += [
+            f"  s{i}: {{outlet: {'O' * 200}, title: {'T' * 500}, url: 'https://example.org/{'u' * 1900}', quote: '{long_text}'}}"
+            for i in range(sources)
+        ]
     out.append("races:")
     for r in range(races):
-        out.append(f"  - id: r{r}\n    name: {'R' * 200}\n    date: 2024-06-01\n    timezone: Europe/Oslo\n    status: {('confirmed', 'tentative', 'withdrawn')[r % 3]}\n    note: '{long_text}'")
+        out.append(
+            f"  - id: r{r}\n    name: {'R' * 200}\n    date: 2024-06-01\n    timezone: Europe/Oslo\n    status: {('confirmed', 'tentative', 'withdrawn')[r % 3]}\n    note: '{long_text}'"
+        )
         if sources:
             out.append(f"    sources: [{', '.join(f's{i}' for i in range(sources))}]")
         if sessions:
             out.append("    sessions:")
-            out += [f"      - {{id: s{k}, name: {'S' * 200}, date: 2024-06-01, time: \"{10 + k % 10}:{k % 60:02d}\"}}" for k in range(sessions)]
+            out += [
+                f'      - {{id: s{k}, name: {"S" * 200}, date: 2024-06-01, time: "{10 + k % 10}:{k % 60:02d}"}}' for k in range(sessions)
+            ]
     return "\n".join(out) + "\n"
 
 
@@ -636,7 +810,9 @@ def test_plan_at_every_limit_builds_within_memory_bound(tmp_path: Path, sessions
     done = racecal(tmp_path, "check")
     assert done.returncode == 1
     assert "races: would make a feed of about" in done.stderr or "file: is 4.0 MiB" in done.stderr, done.stderr
-    sys.stderr.write(f"sessions={sessions} sources={sources}: largest file {max(sizes.values()) / 2**20:.1f} MiB, peak RSS {first:.0f}/{second:.0f} MiB\n")
+    sys.stderr.write(
+        f"sessions={sessions} sources={sources}: largest file {max(sizes.values()) / 2**20:.1f} MiB, peak RSS {first:.0f}/{second:.0f} MiB\n"
+    )
 
 
 def test_a_feed_budget_refuses_shared_sources_that_expand_past_it(project: Project) -> None:
@@ -646,7 +822,9 @@ def test_a_feed_budget_refuses_shared_sources_that_expand_past_it(project: Proje
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and lines[0].startswith("schedules/big.yaml:55:3: races: would make a feed of about ")
-    assert lines[0].endswith(" MiB; the limit is 16 MiB (every session repeats its race's notes and sources: use fewer sessions, sources or shorter texts)")
+    assert lines[0].endswith(
+        " MiB; the limit is 16 MiB (every session repeats its race's notes and sources: use fewer sessions, sources or shorter texts)"
+    )
 
 
 def test_limits_are_documented_as_enforced() -> None:

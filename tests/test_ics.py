@@ -10,11 +10,17 @@ from hypothesis import strategies as st
 from racecal import ics
 
 # Text a plan can hold: no control characters but the line breaks of notes.
-plan_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")) | st.sampled_from("\n;,\\:\"é🏃決"), min_size=1, max_size=400)
+plan_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")) | st.sampled_from('\n;,\\:"é🏃決'), min_size=1, max_size=400
+)
 
 
 def parsed_description(line: str) -> str:
-    cal = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VJOURNAL\r\nUID:x\r\nDTSTAMP:20240101T000000Z\r\n" + line + "\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n"
+    cal = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VJOURNAL\r\nUID:x\r\nDTSTAMP:20240101T000000Z\r\n"
+        + line
+        + "\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n"
+    )
     journal = icalendar.Calendar.from_ical(cal.encode()).walk("VJOURNAL")[0]
     return str(journal["DESCRIPTION"])
 

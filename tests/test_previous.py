@@ -106,9 +106,14 @@ def test_html_in_index_json_reaches_the_landing_page_escaped(built: Project) -> 
     ("edit", "message"),
     [
         (lambda i: i["plans"][0].update(season=int("9" * 5000)), "dist/index.json: not valid JSON (Exceeds the limit (4300 digits)"),
-        (lambda i: i["plans"][0].update(latest="20990101T000000Z"),
-         "dist/index.json: jakob-ingebrigtsen-2024: latest: 20990101T000000Z is later than the publication time 20240410T080000Z"),
-        (lambda i: i["plans"][0]["counts"].update(confirmed="<b>5</b>"), "dist/index.json: plans[0].counts.confirmed: expected a whole number, got '<b>5</b>'"),
+        (
+            lambda i: i["plans"][0].update(latest="20990101T000000Z"),
+            "dist/index.json: jakob-ingebrigtsen-2024: latest: 20990101T000000Z is later than the publication time 20240410T080000Z",
+        ),
+        (
+            lambda i: i["plans"][0]["counts"].update(confirmed="<b>5</b>"),
+            "dist/index.json: plans[0].counts.confirmed: expected a whole number, got '<b>5</b>'",
+        ),
         (lambda i: i.update(retired={"x": {"../y": 3}}), "dist/index.json: retired.x.'../y': expected lowercase letters"),
     ],
     ids=["4301-digit-integer", "latest-from-the-future", "counts-html", "retired-bad-race-id"],

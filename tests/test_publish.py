@@ -30,7 +30,9 @@ def write_big_corpus(schedules: Path, plans: int) -> None:
             f"  - {{id: r{i}, meet: bislett-games-2024, status: {'tentative' if i % 7 == 0 else 'confirmed'}, note: race {i}}}\n"
             for i in range(40)
         )
-        (schedules / f"athlete-{n:04d}.yaml").write_text(f"athlete: {{name: Athlete {n}, slug: athlete-{n:04d}}}\nseason: 2024\nraces:\n{races}")
+        (schedules / f"athlete-{n:04d}.yaml").write_text(
+            f"athlete: {{name: Athlete {n}, slug: athlete-{n:04d}}}\nseason: 2024\nraces:\n{races}"
+        )
 
 
 def racecal(project: Project, *args: str) -> subprocess.Popen[str]:
@@ -138,35 +140,80 @@ STATE = f"dist/{PLAN_ID}/state.json"
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda d: (d / PLAN_ID / "confirmed.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
-         f"dist/{PLAN_ID}/confirmed.ics: changed since it was published; restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"),
-        (lambda d: (d / PLAN_ID / "state.json").write_text("{}"),
-         f"{STATE}: changed since it was published; restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over"),
+        (
+            lambda d: (d / PLAN_ID / "confirmed.ics").write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
+            f"dist/{PLAN_ID}/confirmed.ics: changed since it was published; restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over",
+        ),
+        (
+            lambda d: (d / PLAN_ID / "state.json").write_text("{}"),
+            f"{STATE}: changed since it was published; restore it (it is rebuilt from the plans anyway) or pass --fresh to start the history over",
+        ),
         (lambda d: (d / PLAN_ID / "all.ics").unlink(), f"dist/{PLAN_ID}/all.ics: missing from the previous build"),
-        (lambda d: forge(d, "state.json", lambda t: "{not json"),
-         f"{STATE}: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
-        (lambda d: forge(d, "state.json", lambda t: t.replace('"seq":0', '"seq":"zero"', 1)), f"{STATE}: races.bislett.seq: expected a whole number, got 'zero'"),
-        (lambda d: forge(d, "state.json", lambda t: t.replace('"seq":0', '"seq":-1', 1)), f"{STATE}: races.bislett.seq: must be between 0 and 10000, got -1"),
-        (lambda d: forge(d, "state.json", lambda t: t.replace('"stamp":"20240327T120000Z"', '"stamp":"yesterday"', 1)),
-         f"{STATE}: races.bislett.stamp: expected a UTC time like 20240305T120000Z, got 'yesterday'"),
-        (lambda d: forge(d, "state.json", lambda t: t.replace('"status":"confirmed"', '"status":"sure"', 1)),
-         f"{STATE}: races.bislett.snapshot.status: unknown status 'sure'; expected one of: confirmed, tentative, withdrawn, cancelled"),
-        (lambda d: forge(d, "state.json", lambda t: t.replace('"published":{"all"', '"published":{"../x"', 1)),
-         f"{STATE}: races.bislett.published.'../x': unknown key; expected one of: all, confirmed, tentative"),
-        (lambda d: (d / "index.json").write_text(json.dumps({"format": 1, "generator": "racecal", "plans": [{"id": "../../etc"}]})),
-         "dist/index.json: plans[0]: missing required key 'athlete'\n" + "".join(
-             f"error: dist/index.json: plans[0]: missing required key '{k}'\n" for k in ("counts", "files", "inputs", "latest", "season", "source")
-         ) + "error: dist/index.json: plans[0].id: expected lowercase letters, digits and single hyphens (like 'jakob-ingebrigtsen'), got '../../etc'"),
-        (lambda d: (d / "index.json").write_text((d / "index.json").read_text().replace('"state.json":', '"../state.json":')),
-         "dist/index.json: plans[0].files: state.json is missing\n"
-         "error: dist/index.json: plans[0].files.'../state.json': not a file name racecal writes"),
-        (lambda d: (d / "index.json").write_bytes(b"\xff\xfe"), "dist/index.json: not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)"),
+        (
+            lambda d: forge(d, "state.json", lambda t: "{not json"),
+            f"{STATE}: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+        ),
+        (
+            lambda d: forge(d, "state.json", lambda t: t.replace('"seq":0', '"seq":"zero"', 1)),
+            f"{STATE}: races.bislett.seq: expected a whole number, got 'zero'",
+        ),
+        (
+            lambda d: forge(d, "state.json", lambda t: t.replace('"seq":0', '"seq":-1', 1)),
+            f"{STATE}: races.bislett.seq: must be between 0 and 10000, got -1",
+        ),
+        (
+            lambda d: forge(d, "state.json", lambda t: t.replace('"stamp":"20240327T120000Z"', '"stamp":"yesterday"', 1)),
+            f"{STATE}: races.bislett.stamp: expected a UTC time like 20240305T120000Z, got 'yesterday'",
+        ),
+        (
+            lambda d: forge(d, "state.json", lambda t: t.replace('"status":"confirmed"', '"status":"sure"', 1)),
+            f"{STATE}: races.bislett.snapshot.status: unknown status 'sure'; expected one of: confirmed, tentative, withdrawn, cancelled",
+        ),
+        (
+            lambda d: forge(d, "state.json", lambda t: t.replace('"published":{"all"', '"published":{"../x"', 1)),
+            f"{STATE}: races.bislett.published.'../x': unknown key; expected one of: all, confirmed, tentative",
+        ),
+        (
+            lambda d: (d / "index.json").write_text(json.dumps({"format": 1, "generator": "racecal", "plans": [{"id": "../../etc"}]})),
+            "dist/index.json: plans[0]: missing required key 'athlete'\n"
+            + "".join(
+                f"error: dist/index.json: plans[0]: missing required key '{k}'\n"
+                for k in ("counts", "files", "inputs", "latest", "season", "source")
+            )
+            + "error: dist/index.json: plans[0].id: expected lowercase letters, digits and single hyphens (like 'jakob-ingebrigtsen'), got '../../etc'",
+        ),
+        (
+            lambda d: (d / "index.json").write_text((d / "index.json").read_text().replace('"state.json":', '"../state.json":')),
+            "dist/index.json: plans[0].files: state.json is missing\n"
+            "error: dist/index.json: plans[0].files.'../state.json': not a file name racecal writes",
+        ),
+        (
+            lambda d: (d / "index.json").write_bytes(b"\xff\xfe"),
+            "dist/index.json: not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte)",
+        ),
         (lambda d: (d / "index.json").write_text("[]"), "dist/index.json: document: not a racecal site index"),
-        (lambda d: (d / "index.json").unlink(), "dist: has no index.json but holds .htaccess, .nojekyll, _headers, index.html and 3 more, which a build would replace, so it is not a racecal build "
-         "(or its index.json was lost); move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)"),
+        (
+            lambda d: (d / "index.json").unlink(),
+            "dist: has no index.json but holds .htaccess, .nojekyll, _headers, index.html and 3 more, which a build would replace, so it is not a racecal build "
+            "(or its index.json was lost); move them away or choose another --out, or pass --fresh to replace them (files racecal did not write are kept)",
+        ),
     ],
-    ids=["edited-feed", "edited-state", "missing-feed", "state-not-json", "state-wrong-type", "state-negative-seq", "state-bad-time",
-         "state-bad-snapshot", "state-bad-feed", "index-traversal", "index-bad-file-name", "index-not-utf8", "index-not-an-index", "not-a-racecal-dir"],
+    ids=[
+        "edited-feed",
+        "edited-state",
+        "missing-feed",
+        "state-not-json",
+        "state-wrong-type",
+        "state-negative-seq",
+        "state-bad-time",
+        "state-bad-snapshot",
+        "state-bad-feed",
+        "index-traversal",
+        "index-bad-file-name",
+        "index-not-utf8",
+        "index-not-an-index",
+        "not-a-racecal-dir",
+    ],
 )
 def test_a_broken_previous_build_is_refused_and_nothing_is_published(built: Project, damage, message: str) -> None:  # type: ignore[no-untyped-def]
     damage(built.dist)
@@ -244,7 +291,9 @@ def test_out_current_directory_with_plans_elsewhere_is_refused(built: Project) -
         for out in (".", str(site), ".."):
             result = CliRunner().invoke(cli, ["build", "--schedules", "../schedules", "--out", out, "--fresh"], catch_exceptions=False)
             assert result.exit_code == 2
-            reason = "is or contains the current directory (your project)" if out != ".." else "contains the schedules directory '../schedules'"
+            reason = (
+                "is or contains the current directory (your project)" if out != ".." else "contains the schedules directory '../schedules'"
+            )
             assert f"Error: Invalid value for '--out': {out!r}" in result.stderr, result.stderr
             assert reason in result.stderr
     finally:
@@ -326,7 +375,10 @@ def test_dangling_symlinked_out_is_refused_clearly(built: Project) -> None:
     built.dist.symlink_to("www/races")
     result = built.run("build", "--time", LATER_TIME)
     assert result.exit_code == 1
-    assert result.stderr == f"error: dist is a symbolic link to {built.root}/www/races, which is not a directory; create it or remove the link\n"
+    assert (
+        result.stderr
+        == f"error: dist is a symbolic link to {built.root}/www/races, which is not a directory; create it or remove the link\n"
+    )
     assert not (built.root / "www").exists()
     assert [p.name for p in built.root.iterdir() if p.name.startswith(".dist.") and p.name != ".dist.lock"] == []
 
@@ -401,7 +453,9 @@ def test_full_output_filesystem_is_a_clear_error_and_dist_is_untouched(built: Pr
     """
     done = in_namespace(built, script)
     assert done.stdout == "exit 1\nsame\n.\n..\n.dist.lock\ndist\nfiller\n", done.stdout + done.stderr
-    assert re.fullmatch(r"error: cannot write pub/\.dist\.new-\d+(/\S+)?: No space left on device; pub/dist was left as it was\n", done.stderr), done.stderr
+    assert re.fullmatch(
+        r"error: cannot write pub/\.dist\.new-\d+(/\S+)?: No space left on device; pub/dist was left as it was\n", done.stderr
+    ), done.stderr
 
 
 # --- diff and a concurrent publish -----------------------------------------------------------------------

@@ -87,7 +87,12 @@ def _limit_cases() -> list[tuple[str, object, bool]]:
                        ("races.0.sessions.0.duration_minutes", SESSION.fields["duration_minutes"])]:  # fmt: skip
         step = 1 if isinstance(spec.low, int) and spec.kind == "integer" else 0.5
         number = int if spec.kind == "integer" else float
-        cases += [(path, number(spec.low), True), (path, number(spec.high), True), (path, number(spec.low - step), False), (path, number(spec.high + step), False)]
+        cases += [
+            (path, number(spec.low), True),
+            (path, number(spec.high), True),
+            (path, number(spec.low - step), False),
+            (path, number(spec.high + step), False),
+        ]
     for path, spec in [("races.0.name", RACE.fields["name"]), ("races.0.note", RACE.fields["note"]),
                        ("races.0.result.time", RESULT.fields["time"]), ("races.0.sources.0.title", SOURCE.fields["title"]),
                        ("athlete.country", ATHLETE.fields["country"]), ("races.0.url", RACE.fields["url"])]:  # fmt: skip
@@ -99,7 +104,9 @@ def _limit_cases() -> list[tuple[str, object, bool]]:
     return cases
 
 
-@pytest.mark.parametrize(("path", "value", "allowed"), _limit_cases(), ids=lambda v: v if isinstance(v, str) and len(v) < 40 else repr(v)[:12])
+@pytest.mark.parametrize(
+    ("path", "value", "allowed"), _limit_cases(), ids=lambda v: v if isinstance(v, str) and len(v) < 40 else repr(v)[:12]
+)
 def test_schema_and_racecal_agree_at_every_declared_limit(path: str, value: object, allowed: bool) -> None:
     """At each limit and one step past it, the generated schema (judged by jsonschema) and racecal's
     loader give the same verdict: the schema cannot drift from the loader (it once allowed any place)."""

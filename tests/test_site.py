@@ -79,12 +79,20 @@ def test_outlook_button_subscribes_instead_of_downloading(project: Project) -> N
             assert href not in {f"{BASE}/{PLAN_ID}/{feed}.ics" for feed in ("all", "confirmed", "tentative")}, (kind, href)
             assert not re.fullmatch(r"\w+\.ics", href), (kind, href)
             if kind in ("outlook", "office"):
-                assert href.startswith(("https://outlook.live.com/calendar/0/addfromweb?url=", "https://outlook.office.com/calendar/0/addfromweb?url=", "#url-")), href
+                assert href.startswith(
+                    (
+                        "https://outlook.live.com/calendar/0/addfromweb?url=",
+                        "https://outlook.office.com/calendar/0/addfromweb?url=",
+                        "#url-",
+                    )
+                ), href
     assert f"URL:{BASE}/{PLAN_ID}/tentative.ics" in project.feed("tentative").decode()
 
 
 def test_settings_file_and_flag(project: Project) -> None:
-    (project.root / "racecal.yaml").write_text(f"title: Team Norway\nbase_url: {BASE}\nrefresh_hours: 12\ncolours: {{tentative: goldenrod}}\n")
+    (project.root / "racecal.yaml").write_text(
+        f"title: Team Norway\nbase_url: {BASE}\nrefresh_hours: 12\ncolours: {{tentative: goldenrod}}\n"
+    )
     project.build()
     feed = project.feed("tentative").decode()
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT12H" in feed and "COLOR:goldenrod" in feed
@@ -104,8 +112,14 @@ def test_bad_settings_are_located(project: Project) -> None:
 
 
 def test_text_from_yaml_is_escaped_and_only_http_urls_become_links(project: Project) -> None:
-    project.edit("  - id: bislett\n    meet: bislett-games-2024\n", '  - id: bislett\n    meet: bislett-games-2024\n    name: "<script>alert(1)</script>"\n')
-    project.edit("  plan-a:\n    outlet: News report quoting NRK\n", '  plan-a:\n    outlet: "<img src=x onerror=alert(2)>"\n    url: "https://example.org/a?b=1&c=\\"><script>"\n')
+    project.edit(
+        "  - id: bislett\n    meet: bislett-games-2024\n",
+        '  - id: bislett\n    meet: bislett-games-2024\n    name: "<script>alert(1)</script>"\n',
+    )
+    project.edit(
+        "  plan-a:\n    outlet: News report quoting NRK\n",
+        '  plan-a:\n    outlet: "<img src=x onerror=alert(2)>"\n    url: "https://example.org/a?b=1&c=\\"><script>"\n',
+    )
     project.build()
     html = (project.dist / PLAN_ID / "index.html").read_text()
     assert "<script>alert(1)</script>" not in html

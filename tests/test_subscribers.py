@@ -195,7 +195,9 @@ def test_retired_plan_that_still_has_a_file_is_a_located_problem(built: Project)
 
 
 def test_feed_near_the_google_subscription_limit_warns(project: Project) -> None:
-    races = "".join(f"  - {{id: r{i}, name: Race {i}, date: 2024-{1 + i % 12:02d}-{1 + i % 28:02d}, status: confirmed}}\n" for i in range(820))
+    races = "".join(
+        f"  - {{id: r{i}, name: Race {i}, date: 2024-{1 + i % 12:02d}-{1 + i % 28:02d}, status: confirmed}}\n" for i in range(820)
+    )
     (project.schedules / "big-2024.yaml").write_text(f"athlete: {{name: Big, slug: big}}\nseason: 2024\nraces:\n{races}")
     result = project.run("build", "--time", at(0))
     assert result.exit_code == 0, result.output
@@ -225,7 +227,10 @@ def test_renamed_sessions_day_after_day_cannot_grow_feeds_past_the_limits(projec
     note = "x" * 4000
 
     def plan(round_: int) -> str:
-        sessions = "".join(f'      - {{id: s{k}-v{round_}, name: Heat {k}, date: 2024-06-01, time: "{8 + k // 6:02d}:{k % 6 * 10:02d}"}}\n' for k in range(50))
+        sessions = "".join(
+            f'      - {{id: s{k}-v{round_}, name: Heat {k}, date: 2024-06-01, time: "{8 + k // 6:02d}:{k % 6 * 10:02d}"}}\n'
+            for k in range(50)
+        )
         races = "".join(
             f"  - id: r{r}\n    name: Race {r}\n    date: 2024-06-01\n    timezone: Europe/Oslo\n    status: confirmed\n    note: {note}\n    sessions:\n{sessions}"
             for r in range(4)
@@ -276,7 +281,15 @@ def test_a_tz_database_update_moves_sessions_with_a_higher_sequence(project: Pro
 
     def build(time: str, tzpath: Path | None) -> str:
         env = {**os.environ, **({"PYTHONTZPATH": str(tzpath)} if tzpath else {})}
-        done = subprocess.run([sys.executable, "-m", "racecal", "build", "--time", time], cwd=project.root, env=env, capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "racecal", "build", "--time", time],
+            cwd=project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 

@@ -64,7 +64,10 @@ def own_templates(project: Project, plan: str = OWN_PLAN) -> Path:
 
 
 def test_site_templates_override_the_packaged_ones_and_still_escape(project: Project) -> None:
-    project.edit("  - id: bislett\n    meet: bislett-games-2024\n", '  - id: bislett\n    meet: bislett-games-2024\n    name: "<script>alert(1)</script>"\n')
+    project.edit(
+        "  - id: bislett\n    meet: bislett-games-2024\n",
+        '  - id: bislett\n    meet: bislett-games-2024\n    name: "<script>alert(1)</script>"\n',
+    )
     own_templates(project)
     project.build()
 
@@ -107,14 +110,31 @@ def test_changing_a_site_template_rebuilds_the_pages(project: Project) -> None:
             {"plan.html": '<p>\n<a class="x"\n   title={{ plan.athlete.name }}>'},
             "nowhere/plan.html:2:1: templates: an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)",
         ),
-        ({"plan.html": "<p>\n\n{{ plan.athlete.name|safe }}</p>"}, "nowhere/plan.html:3:1: templates: |safe is not allowed: every value on a page is escaped"),
-        ({"page.html": "{% filter safe %}{{ x }}{% endfilter %}"}, "nowhere/page.html:1:1: templates: |safe is not allowed: every value on a page is escaped"),
+        (
+            {"plan.html": "<p>\n\n{{ plan.athlete.name|safe }}</p>"},
+            "nowhere/plan.html:3:1: templates: |safe is not allowed: every value on a page is escaped",
+        ),
+        (
+            {"page.html": "{% filter safe %}{{ x }}{% endfilter %}"},
+            "nowhere/page.html:1:1: templates: |safe is not allowed: every value on a page is escaped",
+        ),
         (
             {"changes.atom": "\n{% autoescape false %}{{ x }}{% endautoescape %}"},
             "nowhere/changes.atom:2:1: templates: {% autoescape %} is not allowed: every value on a page is escaped",
         ),
     ],
-    ids=["no-directory", "misspelt-name", "unknown-name", "syntax", "unknown-tag", "not-utf8", "unquoted-attribute", "safe-filter", "safe-block", "autoescape-off"],
+    ids=[
+        "no-directory",
+        "misspelt-name",
+        "unknown-name",
+        "syntax",
+        "unknown-tag",
+        "not-utf8",
+        "unquoted-attribute",
+        "safe-filter",
+        "safe-block",
+        "autoescape-off",
+    ],
 )
 def test_bad_site_templates_are_located(project: Project, files: dict[str, str | bytes], expected: str) -> None:
     (project.root / "racecal.yaml").write_text("templates: nowhere\n")
@@ -152,7 +172,7 @@ def test_static_site_templates_are_copied_as_they_are() -> None:
 
 # --- no template emits an unescaped value -------------------------------------------------------
 
-HOSTILE = 'Anna <img src=x onerror=alert(1)> "K" \'n\' & \u202eevitatneT\u202c \u200b end'
+HOSTILE = "Anna <img src=x onerror=alert(1)> \"K\" 'n' & \u202eevitatneT\u202c \u200b end"
 SHOWN = HOSTILE.replace("\u202e", "\ufffd").replace("\u202c", "\ufffd").replace("\u200b", "\ufffd")
 BAD_URL = "javascript:alert(1)"
 
@@ -180,10 +200,20 @@ def hostile_site() -> tuple[Plan, list[dict[str, object]], list[IndexEntry]]:
     source = Source(HOSTILE, title=HOSTILE, url=BAD_URL, published=date(2024, 3, 5), quote=HOSTILE)
     races = tuple(
         Race(
-            id=f"r{i}", name=HOSTILE, start=date(2024, 5, 30), end=date(2024, 5, 30), status=status,
-            venue=Venue(HOSTILE, HOSTILE, HOSTILE), timezone="Europe/Oslo", disciplines=(HOSTILE,), reason=HOSTILE,
-            note=HOSTILE, url=BAD_URL, sources=(source, Source(HOSTILE)),
-            sessions=(Session("s", HOSTILE, date(2024, 5, 30), time(20, 0), 60),), result=Result(1, HOSTILE, HOSTILE),
+            id=f"r{i}",
+            name=HOSTILE,
+            start=date(2024, 5, 30),
+            end=date(2024, 5, 30),
+            status=status,
+            venue=Venue(HOSTILE, HOSTILE, HOSTILE),
+            timezone="Europe/Oslo",
+            disciplines=(HOSTILE,),
+            reason=HOSTILE,
+            note=HOSTILE,
+            url=BAD_URL,
+            sources=(source, Source(HOSTILE)),
+            sessions=(Session("s", HOSTILE, date(2024, 5, 30), time(20, 0), 60),),
+            result=Result(1, HOSTILE, HOSTILE),
         )
         for i, status in enumerate(Status)
     )
@@ -222,7 +252,9 @@ def test_no_template_emits_an_unescaped_value(templates: tuple[tuple[str, str], 
 
     feed = ET.fromstring(atom(plan, history, settings, datetime(2024, 3, 5, tzinfo=UTC)).encode())
     assert feed.tag == f"{ATOM}feed"
-    assert {child.tag for child in feed.iter()} <= {f"{ATOM}{t}" for t in ("feed", "id", "title", "updated", "link", "author", "name", "entry", "content")}
+    assert {child.tag for child in feed.iter()} <= {
+        f"{ATOM}{t}" for t in ("feed", "id", "title", "updated", "link", "author", "name", "entry", "content")
+    }
     titles = [t.text for t in feed.iter(f"{ATOM}title")]
     assert titles[0] == (SHOWN if templates else f"{SHOWN} 2024: calendar changes")
     assert titles[1] == SHOWN

@@ -50,7 +50,9 @@ Instants = dict[str, tuple[int, int]]  # SUMMARY -> (start, end) as POSIX second
 
 def icaljs(paths: list[Path]) -> dict[str, Instants]:
     need(shutil.which("node") is not None and (JS_DIR / "node_modules" / "ical.js").is_dir(), "node with ical.js")
-    done = subprocess.run(["node", str(JS_DIR / "instants.mjs"), *map(str, paths)], capture_output=True, text=True, check=False, timeout=600)
+    done = subprocess.run(
+        ["node", str(JS_DIR / "instants.mjs"), *map(str, paths)], capture_output=True, text=True, check=False, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     return {file: {s: (a, b) for s, a, b in events} for file, events in json.loads(done.stdout).items()}
 
@@ -60,7 +62,12 @@ def libical_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libical"], capture_output=True, text=True, check=False)
     need(shutil.which("cc") is not None and flags.returncode == 0, "libical-dev and a C compiler")
     binary = tmp_path_factory.mktemp("libical") / "instants"
-    done = subprocess.run(["cc", "-O2", "-Wall", "-Werror", "-o", str(binary), str(C_HARNESS), *flags.stdout.split()], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["cc", "-O2", "-Wall", "-Werror", "-o", str(binary), str(C_HARNESS), *flags.stdout.split()],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return binary
 
@@ -177,7 +184,14 @@ def write_feed(path: Path, tzid: str, sessions: Iterable[tuple[str, datetime, in
     for summary, start, minutes in sessions:
         span = tz.session_span(start.date(), start.time(), minutes, tzid)
         years.append(span.end.year)
-        body += ["BEGIN:VEVENT", f"UID:{summary}", "DTSTAMP:20240101T000000Z", f"SUMMARY:{summary}", *tz.session_lines(span, tzid), "END:VEVENT"]
+        body += [
+            "BEGIN:VEVENT",
+            f"UID:{summary}",
+            "DTSTAMP:20240101T000000Z",
+            f"SUMMARY:{summary}",
+            *tz.session_lines(span, tzid),
+            "END:VEVENT",
+        ]
         begin = int(start.timestamp())
         want[summary] = (begin, begin + minutes * 60)
     head = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//racecal tests//EN", *tz.vtimezone(tzid, min(years), max(years))]
@@ -210,19 +224,25 @@ def draws(first_year: int) -> st.SearchStrategy[Draw]:
         year=st.sampled_from(years),
         minute=st.integers(0, 1439).map(lambda m: (m + 19 * 60) % 1440),
         step=st.integers(0, 1438).map(lambda s: (s + 37) % 1439 + 1),
-        durations=st.lists(st.integers(0, 24 * 60 - 1).map(lambda d: (d + 90) % 1440 + 1), min_size=1, max_size=4).map(lambda ds: (*ds, 24 * 60)),
+        durations=st.lists(st.integers(0, 24 * 60 - 1).map(lambda d: (d + 90) % 1440 + 1), min_size=1, max_size=4).map(
+            lambda ds: (*ds, 24 * 60)
+        ),
     )
 
 
 # Each example parses hundreds of thousands of events; shrinking would repeat that for minutes, and
 # the failing draw is printed anyway.
-many_zones = settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck), database=None)
+many_zones = settings(
+    max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck), database=None
+)
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
 @many_zones
 @given(draw=draws(first_year=2024))
-def test_every_zone_every_day_resolves_to_zoneinfo_instants_in_icaljs_and_libical(draw: Draw, shard: int, tmp_path_factory: pytest.TempPathFactory, libical_harness: Path) -> None:
+def test_every_zone_every_day_resolves_to_zoneinfo_instants_in_icaljs_and_libical(
+    draw: Draw, shard: int, tmp_path_factory: pytest.TempPathFactory, libical_harness: Path
+) -> None:
     directory = tmp_path_factory.mktemp("zones")
     want = zone_feeds(directory, draw, every_day=True, shard=shard)
     paths = [Path(p) for p in want]
@@ -233,7 +253,9 @@ def test_every_zone_every_day_resolves_to_zoneinfo_instants_in_icaljs_and_libica
 @pytest.mark.parametrize("shard", range(SHARDS))
 @many_zones
 @given(draw=draws(first_year=MIN_YEAR))  # local mean time offsets with seconds; 2024 is covered above and below
-def test_every_zone_resolves_to_zoneinfo_instants_in_vobject_and_icalendar(draw: Draw, shard: int, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_every_zone_resolves_to_zoneinfo_instants_in_vobject_and_icalendar(
+    draw: Draw, shard: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     directory = tmp_path_factory.mktemp("zones")
     want = zone_feeds(directory, draw, every_day=EVERY_DAY, shard=shard)
     bad: list[str] = []
@@ -249,7 +271,9 @@ def test_every_zone_resolves_to_zoneinfo_instants_in_vobject_and_icalendar(draw:
 def build_plan(tmp_path: Path, races: str) -> Path:
     schedules = tmp_path / "schedules"
     schedules.mkdir(exist_ok=True)
-    (schedules / "test.yaml").write_text("athlete: {name: Test Runner, slug: test-runner}\nseason: 2024\nraces:\n" + races, encoding="utf-8")
+    (schedules / "test.yaml").write_text(
+        "athlete: {name: Test Runner, slug: test-runner}\nseason: 2024\nraces:\n" + races, encoding="utf-8"
+    )
     args = ["build", "--schedules", str(schedules), "--out", str(tmp_path / "dist"), "--time", "2024-01-01T00:00:00Z"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -359,13 +383,29 @@ def test_24h_race_across_autumn_change_lasts_24h(tmp_path: Path, libical_harness
     """Regression: ends were naive clock arithmetic, so 24 hours from 12:00 on 26 October in Oslo ended
     at 12:00 the next day, 25 hours later; and ends in the repeated hour were read differently by each
     parser (some before the start). Every parser must agree with zoneinfo on start and elapsed end."""
-    races = "".join(race(f"r{i}", z, d, (date.fromisoformat(d) + timedelta(days=1)).isoformat(), [(f"{z} {d} {t} +{m}", d, t, m)]) for i, (z, d, t, m) in enumerate(ENDS))
+    races = "".join(
+        race(f"r{i}", z, d, (date.fromisoformat(d) + timedelta(days=1)).isoformat(), [(f"{z} {d} {t} +{m}", d, t, m)])
+        for i, (z, d, t, m) in enumerate(ENDS)
+    )
     path = build_plan(tmp_path, races)
     assert_every_parser_agrees(path, libical_harness, {f"{z} {d} {t} +{m}": zoneinfo_instants(z, d, t, m) for z, d, t, m in ENDS})
 
 
 def test_only_an_end_in_the_repeated_hour_is_written_in_utc(tmp_path: Path) -> None:
-    text = build_plan(tmp_path, race("r", "Europe/Oslo", "2024-10-26", "2024-10-27", [("Relay", "2024-10-26", "12:00", 1440), ("Late", "2024-10-27", "01:30", 60)])).read_bytes().decode()
+    text = (
+        build_plan(
+            tmp_path,
+            race(
+                "r",
+                "Europe/Oslo",
+                "2024-10-26",
+                "2024-10-27",
+                [("Relay", "2024-10-26", "12:00", 1440), ("Late", "2024-10-27", "01:30", 60)],
+            ),
+        )
+        .read_bytes()
+        .decode()
+    )
     assert "DTSTART;TZID=Europe/Oslo:20241026T120000\r\nDTEND;TZID=Europe/Oslo:20241027T110000\r\n" in text  # 24 h, not 25
     assert "DTSTART;TZID=Europe/Oslo:20241027T013000\r\nDTEND:20241027T003000Z\r\n" in text  # 02:30 CEST, the first 02:30
 
@@ -377,7 +417,8 @@ def load_sessions(sessions: str) -> tuple[list[str], list[str]]:
     """The ids racecal gives a race's sessions, and the problems it reports, for ``sessions`` as YAML."""
     text = (
         "athlete: {name: Test Runner, slug: test-runner}\nseason: 2024\nraces:\n"
-        "  - id: one\n    name: Meet One\n    date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n" + sessions
+        "  - id: one\n    name: Meet One\n    date: 2024-05-25\n    timezone: Europe/Oslo\n    status: confirmed\n    sessions:\n"
+        + sessions
     )
     problems: list = []
     plan = parse_plan(SourceFile("schedules/x.yaml", text.encode("utf-8")), {}, problems)
@@ -399,7 +440,9 @@ def test_cjk_and_emoji_session_names_get_distinct_ids(tmp_path: Path) -> None:
     assert (ids, []) == load_sessions(sessions_named(*names)), "ids must be the same in every build"
     assert load_sessions(sessions_named(*reversed(names)))[0] == list(reversed(ids)), "an id must not depend on position"
     # And the whole build carries each as its own event.
-    path = build_plan(tmp_path, race("r", "Asia/Tokyo", "2024-05-25", "2024-05-25", [(n, "2024-05-25", f"{10 + i}:00", 30) for i, n in enumerate(names)]))
+    path = build_plan(
+        tmp_path, race("r", "Asia/Tokyo", "2024-05-25", "2024-05-25", [(n, "2024-05-25", f"{10 + i}:00", 30) for i, n in enumerate(names)])
+    )
     summaries = [s.rsplit(": ", 1)[-1] for s in vobject_instants(path)]
     assert sorted(summaries) == sorted(names)
     uids = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("UID:")]
@@ -408,7 +451,13 @@ def test_cjk_and_emoji_session_names_get_distinct_ids(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("Økt 1", "okt-1"), ("Ærlig løp", "aerlig-lop"), ("Élite mile", "elite-mile"), ("Straße 5 km", "strasse-5-km"), ("1500m heats", "1500m-heats")],
+    [
+        ("Økt 1", "okt-1"),
+        ("Ærlig løp", "aerlig-lop"),
+        ("Élite mile", "elite-mile"),
+        ("Straße 5 km", "strasse-5-km"),
+        ("1500m heats", "1500m-heats"),
+    ],
 )
 def test_okt_1_keeps_its_letters(name: str, expected: str) -> None:
     """Regression: "Økt 1" became 'kt-1': letters outside ASCII were dropped, not spelt."""
@@ -420,7 +469,9 @@ def test_okt_1_keeps_its_letters(name: str, expected: str) -> None:
     [
         pytest.param(
             sessions_named("Final", "final"),
-            ["schedules/x.yaml:11:16: races[0].sessions[1].name: session 'final' gets the same id as session 'Final' ('final'); give one of them its own 'id:'"],
+            [
+                "schedules/x.yaml:11:16: races[0].sessions[1].name: session 'final' gets the same id as session 'Final' ('final'); give one of them its own 'id:'"
+            ],
             id="generated-ids-collide",
         ),
         pytest.param(
@@ -435,16 +486,19 @@ def test_colliding_session_ids_are_reported_by_name(sessions: str, expected: lis
 
 
 def test_colliding_names_are_fixed_by_an_id(tmp_path: Path) -> None:
-    ids, problems = load_sessions('      - {name: Final, date: 2024-05-25, time: "10:00"}\n      - {id: final-b, name: final, date: 2024-05-25, time: "11:00"}\n')
+    ids, problems = load_sessions(
+        '      - {name: Final, date: 2024-05-25, time: "10:00"}\n      - {id: final-b, name: final, date: 2024-05-25, time: "11:00"}\n'
+    )
     assert (ids, problems) == (["final", "final-b"], [])
 
 
 def test_check_exit_code_for_colliding_names(tmp_path: Path) -> None:
     schedules = tmp_path / "schedules"
     schedules.mkdir()
-    plan = "athlete: {name: Test Runner, slug: test-runner}\nseason: 2024\nraces:\n" + race("r", "Europe/Oslo", "2024-05-25", "2024-05-25", [("Final", "2024-05-25", "10:00", 30), ("final", "2024-05-25", "11:00", 30)])
+    plan = "athlete: {name: Test Runner, slug: test-runner}\nseason: 2024\nraces:\n" + race(
+        "r", "Europe/Oslo", "2024-05-25", "2024-05-25", [("Final", "2024-05-25", "10:00", 30), ("final", "2024-05-25", "11:00", 30)]
+    )
     (schedules / "test.yaml").write_text(plan, encoding="utf-8")
     result = CliRunner().invoke(cli, ["check", str(schedules)], catch_exceptions=False)
     assert result.exit_code == 1
     assert "session 'final' gets the same id as session 'Final' ('final')" in result.output
-

@@ -154,7 +154,13 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
     used = {race.meet_id: context.meet_digests[race.meet_id] for race in plan.races if race.meet_id}
     inputs = inputs_digest(source, used, context.settings)
     output = compile_plan(
-        plan, context.previous.state(plan.id), context.build_time, context.now, context.settings, inputs, context.previous.retired.get(plan.id)
+        plan,
+        context.previous.state(plan.id),
+        context.build_time,
+        context.now,
+        context.settings,
+        inputs,
+        context.previous.retired.get(plan.id),
     )
     return [], _emit(output, context.settings, context.build_time, context.sink, used)
 
@@ -193,7 +199,7 @@ def _size_warnings(plan_id: str, feeds: dict[str, bytes]) -> list[str]:
         if len(data) > WARN_FEED_BYTES or events > WARN_FEED_EVENTS:
             out.append(
                 f"{plan_id}/{feed}.ics has {events} events in {len(data) / 1024:.0f} KiB; Google Calendar reportedly stops "
-                f"reading subscriptions at about 1 MB or 1,100 events and drops the rest silently (docs/history.md, \"Size\", says how to split)"
+                f'reading subscriptions at about 1 MB or 1,100 events and drops the rest silently (docs/history.md, "Size", says how to split)'
             )
     return out
 
@@ -259,7 +265,9 @@ def build(
         if result is None:
             continue
         if result.plan_id in owners:
-            problems.append(plan_id_problem(source, f"plan {result.plan_id!r} (athlete and season) is also defined in {owners[result.plan_id]}"))
+            problems.append(
+                plan_id_problem(source, f"plan {result.plan_id!r} (athlete and season) is also defined in {owners[result.plan_id]}")
+            )
             continue
         owners[result.plan_id] = source.path
         compiled.append(result)
@@ -340,7 +348,9 @@ def _compile_in_worker(source: SourceFile) -> tuple[list[Problem], PlanDone | No
     return _compile_source(_worker_context, source)
 
 
-def _run_jobs(context: _Context, jobs: list[SourceFile], workers: int, progress: Progress | None) -> list[tuple[list[Problem], PlanDone | None]]:
+def _run_jobs(
+    context: _Context, jobs: list[SourceFile], workers: int, progress: Progress | None
+) -> list[tuple[list[Problem], PlanDone | None]]:
     total = len(jobs)
     results: list[tuple[list[Problem], PlanDone | None]] = []
     if workers > 1 and total >= PARALLEL_MIN_PLANS and "fork" in multiprocessing.get_all_start_methods():

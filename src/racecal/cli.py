@@ -152,7 +152,9 @@ def _epoch_time(value: str) -> datetime:
     try:
         return datetime.fromtimestamp(int(value), tz=UTC)
     except (ValueError, OverflowError, OSError):  # past year 9999
-        raise click.UsageError(f"SOURCE_DATE_EPOCH: {value} is later than {_latest_build_time():%Y-%m-%dT%H:%M:%SZ} (a day after this machine's clock)") from None
+        raise click.UsageError(
+            f"SOURCE_DATE_EPOCH: {value} is later than {_latest_build_time():%Y-%m-%dT%H:%M:%SZ} (a day after this machine's clock)"
+        ) from None
 
 
 def _checked_time(when: datetime, what: str) -> datetime:
@@ -239,7 +241,9 @@ def _run(
     requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
-        in_place = previous_at is None or (not previous_at.startswith(("http://", "https://")) and Path(previous_at).resolve() == out.resolve())
+        in_place = previous_at is None or (
+            not previous_at.startswith(("http://", "https://")) and Path(previous_at).resolve() == out.resolve()
+        )
         return build(
             plan_files, catalogue_files, previous, settings, requested, _publication_time(when), sink,
             progress=bar, workers=jobs, previous_is_output=in_place and not fresh, write_reused=write_reused,
@@ -272,10 +276,19 @@ def _colour() -> bool:
 # --- commands ---------------------------------------------------------------------------------------
 
 _schedules_option = click.option(
-    "--schedules", type=click.Path(path_type=Path), default=Path("schedules"), show_default=True, help="Plans directory (with meets/ inside)."
+    "--schedules",
+    type=click.Path(path_type=Path),
+    default=Path("schedules"),
+    show_default=True,
+    help="Plans directory (with meets/ inside).",
 )
 _previous_option = click.option("--previous", metavar="DIR|URL", help="The published build to compare with. Default: the output directory.")
-_time_option = click.option("--time", "when", metavar="ISO", help="Build time for changed events. Default: SOURCE_DATE_EPOCH, else when the plans last changed in git.")
+_time_option = click.option(
+    "--time",
+    "when",
+    metavar="ISO",
+    help="Build time for changed events. Default: SOURCE_DATE_EPOCH, else when the plans last changed in git.",
+)
 
 
 @cli.command()
@@ -325,7 +338,14 @@ def check(paths: tuple[Path, ...], config: Path | None) -> None:
 @click.option("--config", type=click.Path(path_type=Path), help=f"Site settings file. Default: ./{SETTINGS_FILE} if present.")
 @_time_option
 @click.option("--wait", type=float, default=60, show_default=True, help="Seconds to wait for another build of the same --out.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU count", help="Worker processes for large builds.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Worker processes for large builds.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 def build_command(
     schedules: Path, out: Path, previous: str | None, fresh: bool, base_url: str | None, config: Path | None,
@@ -369,7 +389,9 @@ def build_command(
     plans = len(result.plan_ids)
     state = "wrote" if written else "unchanged:"
     click.echo(
-        for_terminal(f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})")
+        for_terminal(
+            f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})"
+        )
     )
     if not settings.base_url:
         click.echo("note: no base URL set (--base-url or racecal.yaml); subscribe links are completed in the browser", err=True)
@@ -377,14 +399,22 @@ def build_command(
 
 @cli.command()
 @_schedules_option
-@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"), show_default=True, help="Where the published build is, if --previous is not given.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("dist"),
+    show_default=True,
+    help="Where the published build is, if --previous is not given.",
+)
 @_previous_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when something would change, like git diff --exit-code.")
 @click.option("--base-url", metavar="URL", help="As for build.")
 @click.option("--config", type=click.Path(path_type=Path), help="As for build.")
 @_time_option
-@click.option("--wait", type=float, default=60, show_default=True, help="Seconds to wait for a build that is publishing the previous build.")
+@click.option(
+    "--wait", type=float, default=60, show_default=True, help="Seconds to wait for a build that is publishing the previous build."
+)
 def diff(
     schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: str | None,
     wait: float,
@@ -433,7 +463,12 @@ def schema(directory: Path) -> None:
         if not write_generated(directory / name, rendered(name), is_generated):
             kept.append(name)
     if kept:
-        _print_problems([Problem(for_terminal(str(directory / name)), 1, 1, "file", "exists and was not written by racecal; not replaced") for name in kept])
+        _print_problems(
+            [
+                Problem(for_terminal(str(directory / name)), 1, 1, "file", "exists and was not written by racecal; not replaced")
+                for name in kept
+            ]
+        )
         sys.exit(1)
     click.echo(f"wrote {', '.join(SCHEMAS)} in {for_terminal(str(directory))}/")
 

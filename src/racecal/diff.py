@@ -110,11 +110,31 @@ def diff_race(plan_id: str, old: Race | None, new: Race | None) -> list[Change]:
     old_d, new_d = encode(old), encode(new)
     if any(old_d.get(k) != new_d.get(k) for k in _WHEN_FIELDS):
         changes.append(
-            Change(plan_id, new.id, new.name, "moved", f"{new.name} moved from {_when(old)} to {_when(new)}", feeds, "when", when_value(old), when_value(new))
+            Change(
+                plan_id,
+                new.id,
+                new.name,
+                "moved",
+                f"{new.name} moved from {_when(old)} to {_when(new)}",
+                feeds,
+                "when",
+                when_value(old),
+                when_value(new),
+            )
         )
     if any(old_d.get(k) != new_d.get(k) for k in _VENUE_FIELDS):
         changes.append(
-            Change(plan_id, new.id, new.name, "venue", f"{label}: venue changed from {_venue(old)} to {_venue(new)}", feeds, "venue", venue_value(old), venue_value(new))
+            Change(
+                plan_id,
+                new.id,
+                new.name,
+                "venue",
+                f"{label}: venue changed from {_venue(old)} to {_venue(new)}",
+                feeds,
+                "venue",
+                venue_value(old),
+                venue_value(new),
+            )
         )
     handled = {*_WHEN_FIELDS, *_VENUE_FIELDS, *_STATUS_FIELDS, "id"}
     for key in sorted((old_d.keys() | new_d.keys()) - handled):

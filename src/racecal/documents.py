@@ -231,4 +231,3 @@ def snapshot_fields_match_model() -> list[str]:
         wrong += [f"{shape.name}.{k}" for k in shape.keys if k not in names]
         wrong += [f"{shape.name}: model field {n!r} has no key" for n in names if n not in shape.keys]
     return wrong
-

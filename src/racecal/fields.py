@@ -50,7 +50,6 @@ def _describe(node: Node) -> str:
     return quoted(node.value)
 
 
-
 def _as_text(node: ScalarNode) -> str | None:
     """Why a number-like scalar is text, or None when it is a plain scalar. A number in quotes
     (``lon: "10"``) or in a block scalar is a string to YAML and to every other reader of the file (the
@@ -85,7 +84,11 @@ class Reader:
         if not isinstance(node, MappingNode):
             # A whole file that is a single text is not a plan (a password file, a key, a .env):
             # say so without quoting any of it.
-            got = "text, not YAML keys and values" if not name and isinstance(node, ScalarNode) and node.tag != YAML_TAG + "null" else _describe(node)
+            got = (
+                "text, not YAML keys and values"
+                if not name and isinstance(node, ScalarNode) and node.tag != YAML_TAG + "null"
+                else _describe(node)
+            )
             self.error(node, name or "document", f"expected a mapping, got {got}")
             return None
         out: dict[str, Node] = {}
@@ -195,7 +198,7 @@ class Reader:
         match = TIME_RE.match(node.value) if isinstance(node, ScalarNode) else None
         if not match or int(match[1]) > 23 or int(match[2]) > 59:
             shown = _describe(node)
-            self.error(node, name, f"expected a 24-hour time as HH:MM (quote it: \"19:30\"), got {shown}")
+            self.error(node, name, f'expected a 24-hour time as HH:MM (quote it: "19:30"), got {shown}')
             return None
         return time(int(match[1]), int(match[2]))
 
@@ -214,7 +217,11 @@ class Reader:
         if value is None:
             return None
         if value not in known_timezones():
-            self.error(node, name, f"unknown timezone {quoted(value)}" + suggestion(value, known_timezones(), " (use an IANA name like 'Europe/Oslo')"))
+            self.error(
+                node,
+                name,
+                f"unknown timezone {quoted(value)}" + suggestion(value, known_timezones(), " (use an IANA name like 'Europe/Oslo')"),
+            )
             return None
         return value
 
@@ -226,7 +233,9 @@ class Reader:
             return Status(value)
         except ValueError:
             options = [s.value for s in Status]
-            self.error(node, name, f"unknown status {quoted(value)}" + suggestion(value, options, f"; expected one of: {', '.join(options)}"))
+            self.error(
+                node, name, f"unknown status {quoted(value)}" + suggestion(value, options, f"; expected one of: {', '.join(options)}")
+            )
             return None
 
     # --- documents: mappings as documents.py declares them ---

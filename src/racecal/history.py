@@ -328,7 +328,21 @@ def state_to_json(state: PlanState) -> bytes:
     return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
-STATE_KEYS = ("format", "plan", "athlete", "season", "timezone", "source", "inputs", "files", "removed", "floors", "latest", "races", "changes")
+STATE_KEYS = (
+    "format",
+    "plan",
+    "athlete",
+    "season",
+    "timezone",
+    "source",
+    "inputs",
+    "files",
+    "removed",
+    "floors",
+    "latest",
+    "races",
+    "changes",
+)
 RACE_STATE_KEYS = ("seq", "stamp", "fingerprint", "deleted", "snapshot", "published")
 _FINGERPRINT = re.compile(r"^([0-9a-f]{32}|deleted)$")  # "deleted": state written by racecal 0.1
 _SOURCE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f\\]{1,400}$")
@@ -380,12 +394,14 @@ def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
             race = _race_state(r, value, name, race_id, plan_id)
             if race is not None:
                 races[race_id] = race
-    changes = [c for c in (change_record(r, item, sub) for sub, item in r.items(top["changes"], "changes", MAX_CHANGES_KEPT)) if c] if "changes" in top else []
+    changes = (
+        [c for c in (change_record(r, item, sub) for sub, item in r.items(top["changes"], "changes", MAX_CHANGES_KEPT)) if c]
+        if "changes" in top
+        else []
+    )
     r.check()
     assert stated_id and athlete and season and timezone and source is not None and inputs is not None and removed is not None
     return PlanState(stated_id, athlete, season, timezone, source, inputs, races, changes, files, floors, removed, newest)
-
-
 
 
 def _race_id_ok(r: JsonReader, value: Node, name: str, race_id: str) -> bool:
@@ -449,8 +465,14 @@ def change_record(r: JsonReader, value: Node, name: str) -> dict[str, Any] | Non
     if kind is not None and kind not in tuple(ChangeType):
         r.error(fields["type"], field_path(name, "type"), f"unknown change type {kind!r}")
     out["type"] = kind
-    out["summary"] = r.text(fields["summary"], field_path(name, "summary"), multiline=True, limit=MAX_SUMMARY) if "summary" in fields else None
-    feeds = [f for f in (r.text(item, sub, limit=20) for sub, item in r.items(fields["feeds"], field_path(name, "feeds"), 3)) if f] if "feeds" in fields else []
+    out["summary"] = (
+        r.text(fields["summary"], field_path(name, "summary"), multiline=True, limit=MAX_SUMMARY) if "summary" in fields else None
+    )
+    feeds = (
+        [f for f in (r.text(item, sub, limit=20) for sub, item in r.items(fields["feeds"], field_path(name, "feeds"), 3)) if f]
+        if "feeds" in fields
+        else []
+    )
     if any(f not in FEEDS for f in feeds):
         r.error(fields["feeds"], field_path(name, "feeds"), f"expected some of {', '.join(FEEDS)}")
     out["feeds"] = feeds

@@ -18,12 +18,7 @@ FOLD_OCTETS = 75
 def escape_text(value: str) -> str:
     """TEXT value escaping (RFC 5545 3.3.11). Line breaks become the two characters ``\\n``."""
     return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\r", "\\n")
-        .replace("\n", "\\n")
+        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
     )
 
 

@@ -24,7 +24,22 @@ from racecal.readback import JsonReader
 SITE_FORMAT = 2
 READABLE_SITE_FORMATS = (1, 2)  # 1 had `pending: bool` where 2 has `expires`
 MAX_SEQUENCE = 10_000
-ENTRY_KEYS = ("id", "athlete", "season", "counts", "feeds", "state", "source", "inputs", "latest", "pending", "expires", "removed", "meets", "files")
+ENTRY_KEYS = (
+    "id",
+    "athlete",
+    "season",
+    "counts",
+    "feeds",
+    "state",
+    "source",
+    "inputs",
+    "latest",
+    "pending",
+    "expires",
+    "removed",
+    "meets",
+    "files",
+)
 COUNT_KEYS = ("confirmed", "tentative", "off")
 FEED_NAMES = ("all", "confirmed", "tentative")
 _MEET_DIGEST = re.compile(r"^[0-9a-f]{32}$")
@@ -129,7 +144,11 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
     athlete = r.text(fields["athlete"], field_path(name, "athlete")) if "athlete" in fields else None
     season = r.integer(fields["season"], field_path(name, "season"), MIN_YEAR, MAX_YEAR) if "season" in fields else None
     counts: dict[str, int] = {}
-    for key, node in (r.mapping(fields["counts"], field_path(name, "counts"), COUNT_KEYS, required=COUNT_KEYS) or {}).items() if "counts" in fields else []:
+    for key, node in (
+        (r.mapping(fields["counts"], field_path(name, "counts"), COUNT_KEYS, required=COUNT_KEYS) or {}).items()
+        if "counts" in fields
+        else []
+    ):
         number = r.integer(node, field_path(field_path(name, "counts"), key), 0, 1_000_000)
         if number is not None:
             counts[key] = number
@@ -143,7 +162,11 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
         expires = latest  # format 1 knew only that tombstones were pending: rebuild the plan now
     removed = bool(r.flag(fields["removed"], field_path(name, "removed"))) if "removed" in fields else False
     files: dict[str, str] = {}
-    for file_name, node in (r.mapping(fields["files"], field_path(name, "files"), readback.keys_of(fields["files"])) or {}).items() if "files" in fields else []:
+    for file_name, node in (
+        (r.mapping(fields["files"], field_path(name, "files"), readback.keys_of(fields["files"])) or {}).items()
+        if "files" in fields
+        else []
+    ):
         if file_name not in PLAN_FILES:
             r.error(node, field_path(field_path(name, "files"), file_name), "not a file name racecal writes")
             continue
@@ -151,7 +174,11 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
         if digest:
             files[file_name] = digest
     meets: dict[str, str] = {}
-    for meet_id, node in (r.mapping(fields["meets"], field_path(name, "meets"), readback.keys_of(fields["meets"])) or {}).items() if "meets" in fields else []:
+    for meet_id, node in (
+        (r.mapping(fields["meets"], field_path(name, "meets"), readback.keys_of(fields["meets"])) or {}).items()
+        if "meets" in fields
+        else []
+    ):
         # Ids and digests are checked by their exact shape (a slug, 32 hex digits): no text rules needed.
         if not SLUG_RE.match(meet_id):
             r.error(node, field_path(field_path(name, "meets"), meet_id), "meet ids are lowercase letters, digits and single hyphens")

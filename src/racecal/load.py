@@ -69,7 +69,11 @@ def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem]) -> d
                 continue
             if meet.id in meets:
                 first = meets[meet.id]
-                r.error(_child(node, "id") or node, field_path(name, "id"), f"duplicate meet id {meet.id!r} (first in {first.path}:{first.node.start_mark.line + 1})")
+                r.error(
+                    _child(node, "id") or node,
+                    field_path(name, "id"),
+                    f"duplicate meet id {meet.id!r} (first in {first.path}:{first.node.start_mark.line + 1})",
+                )
                 continue
             meets[meet.id] = Located(meet, source.path, node)
     return {k: v.value for k, v in meets.items()}
@@ -147,7 +151,9 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
             continue
         if race.id in first_seen:
             id_node = _child(node, "id") or node
-            r.error(id_node, field_path(name, "id"), f"duplicate race id {race.id!r} (first on line {first_seen[race.id].start_mark.line + 1})")
+            r.error(
+                id_node, field_path(name, "id"), f"duplicate race id {race.id!r} (first on line {first_seen[race.id].start_mark.line + 1})"
+            )
             continue
         first_seen[race.id] = node
         races.append(race)
@@ -227,7 +233,11 @@ def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict
     if "meet" in values:
         meet = meets.get(values["meet"])
         if meet is None:
-            r.error(fields["meet"], field_path(name, "meet"), f"unknown meet {values['meet']!r}" + suggestion(values["meet"], meets, " (meets are defined in schedules/meets/*.yaml)"))
+            r.error(
+                fields["meet"],
+                field_path(name, "meet"),
+                f"unknown meet {values['meet']!r}" + suggestion(values["meet"], meets, " (meets are defined in schedules/meets/*.yaml)"),
+            )
     if "name" not in fields and "meet" not in fields:
         r.error(node, name, "missing required key 'name' (or a 'meet' from the catalogue)")
     title = values.get("name") if "name" in fields else (meet.name if meet else None)
@@ -245,7 +255,17 @@ def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict
     if len(r.problems) > before or title is None or span is None:
         return None
     meet_id = meet.id if meet else None
-    return Race(id=values["id"], name=title, start=span[0], end=span[1], status=values["status"], meet_id=meet_id, sources=sources, sessions=sessions, **plain)
+    return Race(
+        id=values["id"],
+        name=title,
+        start=span[0],
+        end=span[1],
+        status=values["status"],
+        meet_id=meet_id,
+        sources=sources,
+        sessions=sessions,
+        **plain,
+    )
 
 
 def _race_sources(r: Reader, node: Node, name: str, shared: dict[str, Source]) -> tuple[Source, ...]:
@@ -294,7 +314,11 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
             if explicit:
                 r.error(fields["id"], field_path(sub, "id"), f"duplicate session id {session_id!r}: session {other!r} has it too")
             else:
-                r.error(fields["name"], field_path(sub, "name"), f"session {title!r} gets the same id as session {other!r} ({session_id!r}); give one of them its own 'id:'")
+                r.error(
+                    fields["name"],
+                    field_path(sub, "name"),
+                    f"session {title!r} gets the same id as session {other!r} ({session_id!r}); give one of them its own 'id:'",
+                )
             continue
         if session_id is not None and title is not None:
             owners[session_id] = title
@@ -306,7 +330,26 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
 
 
 # Letters that Unicode decomposition leaves alone but that have a usual ASCII spelling ("Økt" → "okt").
-_ASCII_LETTERS = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ł": "l", "Ł": "L", "ı": "i"})
+_ASCII_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ł": "l",
+        "Ł": "L",
+        "ı": "i",
+    }
+)
 
 
 def _slugify(text: str) -> str:
@@ -362,7 +405,6 @@ def load_schedules(plan_files: Sequence[SourceFile], catalogue_files: Sequence[S
         owners[plan.id] = source.path
         plans.append(plan)
     return Schedules(tuple(plans), meets)
-
 
 
 def load_dir(schedules: Path) -> Schedules:

@@ -160,9 +160,7 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     Checked before urllib's own check, so every refused scheme (ftp:, file:, data:) gets one message.
     """
 
-    def http_error_302(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage
-    ) -> object:
+    def http_error_302(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage) -> object:
         location = headers.get("location") or headers.get("uri")
         if location is not None:
             target = urllib.parse.urljoin(req.full_url, location)

@@ -307,7 +307,9 @@ def foreign_entries(out: Path) -> list[str]:
         if entry.name not in published:
             foreign.append(entry.name)
         elif entry.is_dir(follow_symlinks=False) and entry.name not in _site_files():
-            foreign += [f"{entry.name}/{inner.name}" for inner in _entries(Path(entry.path)) if f"{entry.name}/{inner.name}" not in published]
+            foreign += [
+                f"{entry.name}/{inner.name}" for inner in _entries(Path(entry.path)) if f"{entry.name}/{inner.name}" not in published
+            ]
         elif entry.is_dir(follow_symlinks=False):
             foreign.append(entry.name)  # a directory named like a site file: not ours
     return sorted(foreign)
@@ -430,7 +432,6 @@ class NullSink:
 
     def link(self, name: str, source: Path) -> None:
         _ = (name, source)
-
 
 
 def write_generated(path: Path, text: str, is_ours: Callable[[bytes], bool]) -> bool:

@@ -31,7 +31,6 @@ _STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 MAX_JSON_DEPTH = 64
 
 
-
 def loads(data: bytes, where: str) -> Any:
     """JSON from a previous build, or a PreviousBuildError naming the file."""
     try:

@@ -33,7 +33,12 @@ _COMMON_DEFS: dict[str, Any] = {
     "date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "format": "date"},
     "time": {"type": "string", "pattern": "^([01]?[0-9]|2[0-3]):[0-5][0-9]$"},
     "url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": MAX_URL},
-    "timezone": {"type": "string", "pattern": "^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", "maxLength": MAX_ID, "description": "An IANA name such as Europe/Oslo."},
+    "timezone": {
+        "type": "string",
+        "pattern": "^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$",
+        "maxLength": MAX_ID,
+        "description": "An IANA name such as Europe/Oslo.",
+    },
     "status": {"enum": [s.value for s in Status]},
 }
 SCHEMAS = {"plan.schema.json": PLAN, "meets.schema.json": CATALOGUE}

@@ -109,7 +109,11 @@ def read_settings(r: Reader, root: Node) -> Settings:
             if name is None:
                 continue
             if name not in CSS_COLOURS:
-                r.error(node, f"colours.{feed}", f"unknown colour {name!r}" + suggestion(name, CSS_COLOURS, f"; choose one of: {', '.join(sorted(CSS_COLOURS))}"))
+                r.error(
+                    node,
+                    f"colours.{feed}",
+                    f"unknown colour {name!r}" + suggestion(name, CSS_COLOURS, f"; choose one of: {', '.join(sorted(CSS_COLOURS))}"),
+                )
                 continue
             colours[feed] = Colour(name)
         settings = replace(settings, colours=colours)
@@ -148,7 +152,11 @@ def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, st
             continue
         if entry.name not in TEMPLATE_NAMES or not entry.is_file():
             what = "a directory" if entry.is_dir() else "not a template racecal uses"
-            problems.append(Problem(shown, 1, 1, "templates", what + suggestion(entry.name, TEMPLATE_NAMES, f"; the names are: {', '.join(TEMPLATE_NAMES)}")))
+            problems.append(
+                Problem(
+                    shown, 1, 1, "templates", what + suggestion(entry.name, TEMPLATE_NAMES, f"; the names are: {', '.join(TEMPLATE_NAMES)}")
+                )
+            )
             continue
         try:  # a regular file inside the folder, bounded: never a FIFO, a device or a link out of it
             data = read_bounded(entry, MAX_TEMPLATE_BYTES, follow_symlinks=False)
@@ -178,11 +186,21 @@ def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, st
                          if not isinstance(n, nodes.Filter) or n.name == "safe"]  # fmt: skip
             if unescaped:
                 what = "|safe" if isinstance(unescaped[0], nodes.Filter) else "{% autoescape %}"
-                problems.append(Problem(shown, unescaped[0].lineno, 1, "templates", f"{what} is not allowed: every value on a page is escaped"))
+                problems.append(
+                    Problem(shown, unescaped[0].lineno, 1, "templates", f"{what} is not allowed: every value on a page is escaped")
+                )
                 continue
             if entry.name.endswith((".html", ".atom")) and (unquoted := _UNQUOTED_ATTRIBUTE.search(text)):
                 line = text.count("\n", 0, unquoted.start()) + 1
-                problems.append(Problem(shown, line, 1, "templates", "an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)"))
+                problems.append(
+                    Problem(
+                        shown,
+                        line,
+                        1,
+                        "templates",
+                        "an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)",
+                    )
+                )
                 continue
         own.append((entry.name, text))
     return tuple(own)

@@ -169,7 +169,9 @@ def render(name: str, settings: Settings, **values: object) -> str:
     except Exception as exc:
         # Jinja2 rewrites the traceback into template lines: the innermost one of the site's own
         # templates is where it failed ({{ 1/0 }} too). Without any, the fault is racecal's.
-        where = [(frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(exc.__traceback__) if frame.f_code.co_filename in _OWN]
+        where = [
+            (frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(exc.__traceback__) if frame.f_code.co_filename in _OWN
+        ]
         if not settings.templates or not (where or isinstance(exc, jinja2.TemplateError)):
             raise
         place = f"{where[-1][0]}, line {where[-1][1]}" if where else name
@@ -302,7 +304,8 @@ def race_view(race: Race) -> RaceView:
         result=result,
         url=race.url,
         sources=tuple(
-            SourceView(s.outlet + (f", {day_words(s.published)}" if s.published else ""), s.title or "", s.url, s.quote) for s in race.sources
+            SourceView(s.outlet + (f", {day_words(s.published)}" if s.published else ""), s.title or "", s.url, s.quote)
+            for s in race.sources
         ),
     )
 
@@ -314,7 +317,9 @@ class ChangeView:
     change: dict[str, Any]  # the record as in changes.json
 
 
-def plan_page(plan: Plan, races: tuple[Race, ...], history: list[dict[str, Any]], settings: Settings, as_of: date, removed: bool = False) -> str:
+def plan_page(
+    plan: Plan, races: tuple[Race, ...], history: list[dict[str, Any]], settings: Settings, as_of: date, removed: bool = False
+) -> str:
     ordered = sorted(races, key=lambda r: (r.start, r.end, r.id))
     facts = [plan.athlete.country or "", ", ".join(plan.athlete.disciplines)]
     return render(

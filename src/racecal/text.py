@@ -195,7 +195,6 @@ def forbidden_char(value: str, *, allow_format: bool = True, published: bool = F
     return None
 
 
-
 def quoted(value: str) -> str:
     """A value the user wrote, quoted for a message when it is short and on one line; otherwise only
     described, so that a file that was never meant to be a plan is not copied into a log."""

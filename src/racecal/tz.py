@@ -151,7 +151,9 @@ def vtimezone(tzid: str, first_year: int, last_year: int) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _yearly_rules(by_year: dict[int, tuple[Transition, ...]], first_year: int, last_year: int, window_start: int) -> list[tuple[Transition, _Rule]] | None:
+def _yearly_rules(
+    by_year: dict[int, tuple[Transition, ...]], first_year: int, last_year: int, window_start: int
+) -> list[tuple[Transition, _Rule]] | None:
     """The zone's two yearly changes with their rules, if every year the feed needs follows them.
 
     One year beyond the range must follow them too, or a one-year "pattern" would be generalised

@@ -105,7 +105,15 @@ def discover(schedules: Path, problems: list[Problem]) -> tuple[list[Path], list
 
     meets = schedules / "meets"
     if meets.is_symlink():
-        problems.append(Problem(shown_path(meets), 1, 1, "meets", "is a symbolic link; the meet catalogue must be a real directory inside the schedules directory"))
+        problems.append(
+            Problem(
+                shown_path(meets),
+                1,
+                1,
+                "meets",
+                "is a symbolic link; the meet catalogue must be a real directory inside the schedules directory",
+            )
+        )
         return yamls(schedules), []
     return yamls(schedules), yamls(meets)
 
@@ -168,7 +176,9 @@ def compose(source: SourceFile, problems: list[Problem]) -> Node | None:
         # depth is measured on the events first and the tree is composed only when it is shallow.
         too_deep = _too_deep(text) if _may_be_deep(text) else None
         if too_deep is not None:
-            problems.append(Problem(source.path, too_deep[0] + 1, too_deep[1] + 1, "yaml", f"nesting is too deep (the limit is {MAX_NESTING})"))
+            problems.append(
+                Problem(source.path, too_deep[0] + 1, too_deep[1] + 1, "yaml", f"nesting is too deep (the limit is {MAX_NESTING})")
+            )
             return None
         root = yaml.compose(text, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
@@ -247,7 +257,6 @@ def _yaml_message(exc: yaml.YAMLError, text: str, index: int) -> str:
     return f"{context}: {problem}" if context else problem
 
 
-
 def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
     """One pass over the node graph: aliases, tags, duplicate and non-text keys, nesting depth.
 
@@ -259,7 +268,9 @@ def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
     while stack:
         node, depth = stack.pop()
         if id(node) in seen:
-            add_problem(problems, path, node, "yaml", "anchors and aliases (&name / *name) are not supported; use the meet catalogue to share data")
+            add_problem(
+                problems, path, node, "yaml", "anchors and aliases (&name / *name) are not supported; use the meet catalogue to share data"
+            )
             return
         seen.add(id(node))
         if depth > MAX_NESTING:
@@ -289,7 +300,6 @@ def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
 
 def add_problem(problems: list[Problem], path: str, node: Node, field: str, message: str) -> None:
     problems.append(Problem(path, node.start_mark.line + 1, node.start_mark.column + 1, field, message))
-
 
 
 def read_all(schedules: Path) -> tuple[list[SourceFile], list[SourceFile], list[Problem]]:

@@ -102,7 +102,9 @@ class Race:
             key = uid(plan_id, self.id, s.id, feed)
             # The local time at the venue, as an instant; the end is elapsed time, whatever the clocks do.
             begin = datetime.combine(s.day, s.start, tzinfo=zone).astimezone(UTC)
-            out[key] = Expected(key, self.id, s.id, status, kind, self.name, s.name, begin, begin + timedelta(minutes=s.minutes), self.reason)
+            out[key] = Expected(
+                key, self.id, s.id, status, kind, self.name, s.name, begin, begin + timedelta(minutes=s.minutes), self.reason
+            )
         return out
 
 
@@ -295,7 +297,18 @@ class Oracle:
                             stem = key.rsplit(".", 2)[0]
                             session = stem[len(race_id) + 1 :] or None if stem.startswith(race_id) else None
                             known = shapes.get(stem)
-                            base = Expected(key, race_id, session, "CANCELLED", "tombstone", mem.race.name, known.session_name if known else None, None, None, None)
+                            base = Expected(
+                                key,
+                                race_id,
+                                session,
+                                "CANCELLED",
+                                "tombstone",
+                                mem.race.name,
+                                known.session_name if known else None,
+                                None,
+                                None,
+                                None,
+                            )
                         events[key] = Expected(**{**vars(base), "seq": mem.seq, "stamp": mem.stamp})
                 removed = not memory.present and not events
                 digest = (

@@ -75,8 +75,16 @@ def icaljs(paths: list[Path]) -> dict[Path, ParsedFeed]:
         feed = raw[str(path)]
         events = tuple(
             ParsedEvent(
-                e["uid"], e["summary"], e["status"], e["sequence"], stamp(e["dtstamp"]) or datetime.min, stamp(e["lastModified"]),
-                when(e["isDate"], e["start"]), when(e["isDate"], e["end"]), e["description"] or "", e["location"],
+                e["uid"],
+                e["summary"],
+                e["status"],
+                e["sequence"],
+                stamp(e["dtstamp"]) or datetime.min,
+                stamp(e["lastModified"]),
+                when(e["isDate"], e["start"]),
+                when(e["isDate"], e["end"]),
+                e["description"] or "",
+                e["location"],
             )
             for e in feed["events"]
         )
@@ -86,6 +94,21 @@ def icaljs(paths: list[Path]) -> dict[Path, ParsedFeed]:
 
 
 # --- vobject (dateutil's tzical reads the VTIMEZONE) -----------------------------------------------
+
+
+def _utc_equivalent_zones(text: str) -> list[str]:
+    """TZIDs of the VTIMEZONEs in ``text`` whose every observance has offset +0000."""
+    found, tzid, offsets = [], None, []
+    for line in text.splitlines():
+        if line == "BEGIN:VTIMEZONE":
+            tzid, offsets = None, []
+        elif line.startswith("TZID:") and not offsets:
+            tzid = line[5:]
+        elif line.startswith(("TZOFFSETFROM:", "TZOFFSETTO:")):
+            offsets.append(line.split(":", 1)[1])
+        elif line == "END:VTIMEZONE" and tzid and offsets and all(o in ("+0000", "-0000") for o in offsets):
+            found.append(tzid)
+    return found
 
 
 def vobject_(paths: list[Path]) -> dict[Path, ParsedFeed]:
@@ -99,7 +122,14 @@ def vobject_(paths: list[Path]) -> dict[Path, ParsedFeed]:
         registry = vars(vical)["__tzidMap"]
         registry.clear()
         registry["UTC"] = vical.utc
-        cal = vobject.readOne(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # vobject does not register a VTIMEZONE that equals UTC (pickTzid returns None for it) and then
+        # resolves the TZID in pytz's own database instead. Where that database disagrees with the
+        # feed (Antarctica/McMurdo before 1956: "-00" in tzdata, Auckland's +11:39 in pytz) vobject
+        # shows the wrong time whatever the feed says; the feed's own zone is registered for it.
+        for tzid in _utc_equivalent_zones(text):
+            registry[tzid] = vical.utc
+        cal = vobject.readOne(text)
         events, journals, kinds, stamps = [], [], [], []
         for comp in cal.getChildren():
             if not isinstance(comp, vobject.base.Component) or comp.name == "VTIMEZONE":
@@ -113,8 +143,14 @@ def vobject_(paths: list[Path]) -> dict[Path, ParsedFeed]:
             last = comp.contents.get("last-modified")
             events.append(
                 ParsedEvent(
-                    comp.uid.value, comp.summary.value, comp.status.value, int(comp.sequence.value), _utc(comp.dtstamp.value),
-                    _utc(last[0].value) if last else None, _when(comp.dtstart.value), _when(comp.dtend.value),
+                    comp.uid.value,
+                    comp.summary.value,
+                    comp.status.value,
+                    int(comp.sequence.value),
+                    _utc(comp.dtstamp.value),
+                    _utc(last[0].value) if last else None,
+                    _when(comp.dtstart.value),
+                    _when(comp.dtend.value),
                     comp.description.value if "description" in comp.contents else "",
                     comp.location.value if "location" in comp.contents else None,
                 )
@@ -157,9 +193,16 @@ def icalendar_(paths: list[Path]) -> dict[Path, ParsedFeed]:
                 continue
             events.append(
                 ParsedEvent(
-                    str(comp["UID"]), str(comp["SUMMARY"]), str(comp["STATUS"]), int(comp["SEQUENCE"]), _utc(comp["DTSTAMP"].dt),
-                    _utc(comp["LAST-MODIFIED"].dt) if "LAST-MODIFIED" in comp else None, when(comp["DTSTART"]), when(comp["DTEND"]),
-                    str(comp.get("DESCRIPTION", "")), str(comp["LOCATION"]) if "LOCATION" in comp else None,
+                    str(comp["UID"]),
+                    str(comp["SUMMARY"]),
+                    str(comp["STATUS"]),
+                    int(comp["SEQUENCE"]),
+                    _utc(comp["DTSTAMP"].dt),
+                    _utc(comp["LAST-MODIFIED"].dt) if "LAST-MODIFIED" in comp else None,
+                    when(comp["DTSTART"]),
+                    when(comp["DTEND"]),
+                    str(comp.get("DESCRIPTION", "")),
+                    str(comp["LOCATION"]) if "LOCATION" in comp else None,
                 )
             )
         name = cal.get("X-WR-CALNAME")
@@ -184,11 +227,16 @@ def libical(paths: list[Path]) -> dict[Path, ParsedFeed]:
         feed = raw[str(path)]
         events = tuple(
             ParsedEvent(
-                e["uid"], e["summary"], e["status"], e["sequence"], datetime.fromtimestamp(e["dtstamp"], UTC),
+                e["uid"],
+                e["summary"],
+                e["status"],
+                e["sequence"],
+                datetime.fromtimestamp(e["dtstamp"], UTC),
                 datetime.fromtimestamp(e["lastModified"], UTC) if e.get("lastModified") is not None else None,
                 date.fromisoformat(e["start"]) if e["isDate"] else datetime.fromtimestamp(e["start"], UTC),
                 date.fromisoformat(e["end"]) if e["isDate"] else datetime.fromtimestamp(e["end"], UTC),
-                e.get("description") or "", e.get("location"),
+                e.get("description") or "",
+                e.get("location"),
             )
             for e in feed["events"]
         )

@@ -103,7 +103,12 @@ def unmatched(views: dict[tuple[str, str], FeedView], shown: list[tuple[str, str
             start = _khal_start(event.start) if event.start else None  # a tombstone's times are not specified
             names = [n for n in (event.race_name, event.session_name) if n]
             for row in rows:
-                if row[0] == feed and row[2] == (event.status == "CANCELLED") and start in (None, row[3]) and all(n in row[1] for n in names):
+                if (
+                    row[0] == feed
+                    and row[2] == (event.status == "CANCELLED")
+                    and start in (None, row[3])
+                    and all(n in row[1] for n in names)
+                ):
                     rows.remove(row)
                     break
             else:

@@ -159,7 +159,9 @@ class Subscribers(RuleBasedStateMachine):
                 for uid, stamp in zip(feed.journals, feed.journal_stamps, strict=True):
                     mark = self.high_water.get((name, str(path), uid))
                     if mark and stamp < mark[1]:
-                        problems.append(f"[{name}] {path.parent.name}/{path.name}: {uid}: DTSTAMP went back from {mark[1]:%Y-%m-%d %H:%M} to {stamp:%Y-%m-%d %H:%M}")
+                        problems.append(
+                            f"[{name}] {path.parent.name}/{path.name}: {uid}: DTSTAMP went back from {mark[1]:%Y-%m-%d %H:%M} to {stamp:%Y-%m-%d %H:%M}"
+                        )
                     self.high_water[name, str(path), uid] = (0, stamp)
                 for event in feed.events:
                     mark = self.high_water.get((name, str(path), event.uid))
@@ -411,7 +413,17 @@ def test_every_parser_reads_each_session_at_the_instant_zoneinfo_gives(data: st.
             sessions = data.draw(sessions_for(zone, data.draw(st.integers(1900, 2098), label=f"year {n}")), label=f"sessions {n}")
             start, end = sessions_span(sessions)
             status = data.draw(st.sampled_from(["confirmed", "tentative"]))
-            races.append({"id": f"race-{n}", "name": f"Race {n}", "start": start, "end": end, "timezone": zone, "sessions": sessions, "status": status})
+            races.append(
+                {
+                    "id": f"race-{n}",
+                    "name": f"Race {n}",
+                    "start": start,
+                    "end": end,
+                    "timezone": zone,
+                    "sessions": sessions,
+                    "status": status,
+                }
+            )
         world.plans = {"anna.yaml": plan_doc("Anna Kowalska", 2024, races)}
         world.build()
         views = Oracle().build(world.schedules, world.now)

@@ -27,7 +27,11 @@ from racecal.cli import cli  # the system under test, run only as its command li
 
 # Every zone a plan may name ('localtime' is this machine's copy of one, not an IANA name);
 # RACECAL_MODEL_ZONES=UTC,Europe/Oslo narrows them to chase a history bug past a timezone one.
-ZONES = os.environ.get("RACECAL_MODEL_ZONES", "").split(",") if os.environ.get("RACECAL_MODEL_ZONES") else sorted(z for z in available_timezones() if z != "localtime")
+ZONES = (
+    os.environ.get("RACECAL_MODEL_ZONES", "").split(",")
+    if os.environ.get("RACECAL_MODEL_ZONES")
+    else sorted(z for z in available_timezones() if z != "localtime")
+)
 ATHLETES = ["Anna Kowalska", "Ben Osei", "Chloé Martin", "Dmitri Ivanov", "Eva Lindqvist", "Farah Haddad"]
 WORDS = ["Alpha", "Bislett", "Coastal", "Delta", "Eastern", "Fjord", "Golden", "Harbour", "Indoor", "Jubilee", "Kestrel", "Lakeside"]
 CITIES = [("Oslo", "Norway"), ("Rome", "Italy"), ("Eugene", "USA"), ("Nairobi", "Kenya"), ("Tokyo", "Japan"), ("Lima", "Peru")]
@@ -220,7 +224,9 @@ def compare(views: dict[tuple[str, str], FeedView], parsed: dict[Path, ParsedFee
             problems.append(f"{where}: VJOURNAL {list(got.journals)}, expected {list(want_journals)}")
         for stamp in got.journal_stamps:  # "the plan's latest build time": a time some build of it had
             if stamp not in world.build_times:
-                problems.append(f"{where}: VJOURNAL DTSTAMP {stamp:%Y-%m-%d %H:%M}, which no build had (builds: {_times(world.build_times)})")
+                problems.append(
+                    f"{where}: VJOURNAL DTSTAMP {stamp:%Y-%m-%d %H:%M}, which no build had (builds: {_times(world.build_times)})"
+                )
         says_removed = "(removed)" in (got.name or "")
         if (view.removed and not says_removed) or (view.present and says_removed):
             problems.append(f"{where}: calendar name {got.name!r}, {'expected' if view.removed else 'unexpected'} '(removed)'")
