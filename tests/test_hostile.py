@@ -911,3 +911,41 @@ def test_build_published_before_the_ignorable_and_url_rules_is_still_read(kind: 
         with pytest.raises(PreviousBuildError) as error:
             reader.check()
         assert str(error.value) == f"dist/p/state.json: x: {refused}"
+
+
+def test_feed_size_bound_counts_every_text_field_of_a_race() -> None:
+    """The bound that keeps a plan's feeds under MAX_PLAN_FEED_BYTES must grow with every text a race
+    carries, its venue's, sources', result's and sessions' included, or a field added to the model
+    could make feeds larger than the next build reads back."""
+    import dataclasses
+    from datetime import date, time
+
+    from racecal.load import _feed_bytes
+    from racecal.model import Race, Result, Session, Source, Status, Venue
+
+    long = "é" * 1000
+    base = Race(id="r", name="R", start=date(2024, 6, 1), end=date(2024, 6, 1), status=Status.CONFIRMED, venue=Venue("V"),
+                sources=(Source("O"),), result=Result(), sessions=(Session("s", "S", date(2024, 6, 1), time(19), 10),))  # fmt: skip
+    nested = {"venue": base.venue, "result": base.result}
+    grown = []
+    for f in dataclasses.fields(Race):
+        if "str" in str(f.type):
+            value: object = (long,) if str(f.type).startswith("tuple") else long
+            grown.append((f.name, _feed_bytes(dataclasses.replace(base, **{f.name: value}))))
+    for name, inner in nested.items():
+        for f in dataclasses.fields(inner):  # type: ignore[arg-type]
+            if "str" in str(f.type):
+                grown.append(
+                    (f"{name}.{f.name}", _feed_bytes(dataclasses.replace(base, **{name: dataclasses.replace(inner, **{f.name: long})})))
+                )  # type: ignore[type-var]
+    for f in dataclasses.fields(Source):
+        if "str" in str(f.type):
+            grown.append(
+                (
+                    f"sources.{f.name}",
+                    _feed_bytes(dataclasses.replace(base, sources=(dataclasses.replace(base.sources[0], **{f.name: long}),))),
+                )
+            )
+    grown.append(("sessions.name", _feed_bytes(dataclasses.replace(base, sessions=(dataclasses.replace(base.sessions[0], name=long),)))))
+    assert len(grown) > 15
+    assert [name for name, size in grown if size < _feed_bytes(base) + 4 * 1990] == []  # 2,000 bytes of é, counted 4 times

@@ -14,9 +14,12 @@ of ``model.Race`` and what the feeds make of it.
 from __future__ import annotations
 
 import dataclasses
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time
 from enum import Enum, StrEnum
+from functools import cached_property
 from typing import Any
 
 from racecal import model
@@ -64,7 +67,7 @@ class Field:
     # dates for its sessions, the plan's shared sources); still declared here for the schema.
     deferred: bool = False
 
-    @property
+    @cached_property
     def text_limit(self) -> int:
         return self.limit or {Kind.NOTE: LONG_TEXT, Kind.URL: MAX_URL, Kind.SLUG: MAX_ID, Kind.TIMEZONE: MAX_ID}.get(self.kind, SHORT_TEXT)
 
@@ -79,11 +82,11 @@ class Shape:
     fields: dict[str, Field]
     model: type | None = None
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
         return tuple(self.fields)
 
-    @property
+    @cached_property
     def required(self) -> tuple[str, ...]:
         return tuple(k for k, f in self.fields.items() if f.required)
 
@@ -203,13 +206,13 @@ SNAPSHOT = RACE.but(
 def encode(value: Any) -> Any:
     """A model value as the JSON a snapshot keeps: dataclasses as objects in field order without
     empty fields, dates as ISO dates, times as HH:MM, enums as their names, tuples as lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for f in dataclasses.fields(value):
-            item = getattr(value, f.name)
-            if item is not None and item != ():
-                out[f.name] = encode(item)
-        return out
+    kind = type(value)
+    if kind is str or kind is int or kind is float or value is None:
+        return value
+    fields = _model_fields(kind)
+    if fields is not None:
+        names, values_of = fields
+        return {name: encode(item) for name, item in zip(names, values_of(value), strict=True) if item is not None and item != ()}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, date):
@@ -219,6 +222,23 @@ def encode(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [encode(v) for v in value]
     return value
+
+
+_MODEL_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None] = {}
+
+
+def _model_fields(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
+    """A dataclass's field names and one C call that returns their values (encode runs for every
+    race of every build); None for other types."""
+    if kind not in _MODEL_FIELDS:
+        names = tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else ()
+        _MODEL_FIELDS[kind] = (names, _values_getter(names)) if len(names) > 1 else None
+    return _MODEL_FIELDS[kind]
+
+
+def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    getter = operator.attrgetter(*names)
+    return getter  # with two or more names attrgetter returns a tuple
 
 
 def snapshot_fields_match_model() -> list[str]:

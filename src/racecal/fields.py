@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from functools import cache
@@ -257,36 +257,12 @@ class Reader:
         return values, fields
 
     def value(self, spec: Field, node: Node, name: str) -> Any:
-        kind = spec.kind
-        if kind is Kind.TEXT:
-            return self.text(node, name, limit=spec.text_limit)
-        if kind is Kind.NOTE:
-            return self.text(node, name, multiline=True, limit=spec.text_limit)
-        if kind is Kind.SLUG:
-            return self.slug(node, name)
-        if kind is Kind.URL:
-            return self.url(node, name)
-        if kind is Kind.DATE:
-            return self.day(node, name)
-        if kind is Kind.TIME:
-            return self.clock(node, name)
-        if kind is Kind.TIMEZONE:
-            return self.timezone(node, name)
-        if kind is Kind.INTEGER:
-            return self.integer(node, name, int(spec.low), int(spec.high))
-        if kind is Kind.NUMBER:
-            return self.number(node, name, spec.low, spec.high)
-        if kind is Kind.STATUS:
-            return self.status(node, name)
-        if kind is Kind.TEXTS:
-            return self.texts(node, name) or None
-        assert spec.shape is not None, f"{kind} needs a shape"
-        if kind is Kind.OBJECT:
-            return self.object(spec.shape, node, name)
-        if kind is Kind.LIST:
-            found = (self.object(spec.shape, item, sub) for sub, item in self.items(node, name, spec.limit))
-            return tuple(v for v in found if v is not None) or None
-        raise AssertionError(f"{kind} fields are read by their document's code")
+        return _READ_KIND[spec.kind](self, spec, node, name)
+
+    def _list(self, spec: Field, node: Node, name: str) -> tuple[Any, ...] | None:
+        assert spec.shape is not None
+        found = (self.object(spec.shape, item, sub) for sub, item in self.items(node, name, spec.limit))
+        return tuple(v for v in found if v is not None) or None
 
     def object(self, shape: Shape, node: Node, name: str) -> Any:
         """``node`` as ``shape.model``, or None with its problems recorded."""
@@ -303,3 +279,27 @@ class Reader:
         if len(self.problems) > before or shape.model is None:
             return None
         return shape.model(**values)
+
+
+def _read_by_document(reader: Reader, spec: Field, node: Node, name: str) -> Any:
+    raise AssertionError(f"{spec.kind} fields are read by their document's code")
+
+
+_READ_KIND: dict[Kind, Callable[[Reader, Field, Node, str], Any]] = {
+    Kind.TEXT: lambda r, spec, node, name: r.text(node, name, limit=spec.text_limit),
+    Kind.NOTE: lambda r, spec, node, name: r.text(node, name, multiline=True, limit=spec.text_limit),
+    Kind.SLUG: lambda r, spec, node, name: r.slug(node, name),
+    Kind.URL: lambda r, spec, node, name: r.url(node, name),
+    Kind.DATE: lambda r, spec, node, name: r.day(node, name),
+    Kind.TIME: lambda r, spec, node, name: r.clock(node, name),
+    Kind.TIMEZONE: lambda r, spec, node, name: r.timezone(node, name),
+    Kind.INTEGER: lambda r, spec, node, name: r.integer(node, name, int(spec.low), int(spec.high)),
+    Kind.NUMBER: lambda r, spec, node, name: r.number(node, name, spec.low, spec.high),
+    Kind.STATUS: lambda r, spec, node, name: r.status(node, name),
+    Kind.TEXTS: lambda r, spec, node, name: r.texts(node, name) or None,
+    Kind.OBJECT: lambda r, spec, node, name: r.object(spec.shape, node, name),  # type: ignore[arg-type]
+    Kind.LIST: Reader._list,
+    Kind.MAP: _read_by_document,
+    Kind.SOURCES: _read_by_document,
+}
+assert set(_READ_KIND) == set(Kind), "every kind of field has a reader"
