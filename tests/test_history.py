@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from conftest import LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject, serving
 from racecal.diff import diff_race
-from racecal.history import GRACE, compile_plan, state_from_json, state_to_json
+from racecal.history import compile_plan
 from racecal.model import Athlete, Plan, Race, Status, Venue, feeds_for
 from racecal.settings import Settings
+from racecal.state import GRACE, state_from_json, state_to_json
 
 
 def uid(race: str, feed: str = "all") -> str:

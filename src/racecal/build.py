@@ -30,12 +30,13 @@ from typing import Any, Protocol
 from racecal import __version__, ics, index, site
 from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem
-from racecal.history import PlanOutput, compile_plan, state_to_json
+from racecal.history import PlanOutput, compile_plan
 from racecal.index import IndexEntry
 from racecal.load import parse_catalogue, parse_plan, plan_id_problem
 from racecal.model import Meet
 from racecal.previous import Previous
 from racecal.settings import Settings
+from racecal.state import state_to_json
 from racecal.tz import database_version
 from racecal.yamlsource import SourceFile
 

@@ -1,6 +1,7 @@
 """Previous race → new race: a list of typed changes. Pure.
 
-The JSON form of a change (``Change.to_dict``) is a documented, stable interface (docs/changes.md):
+The JSON form of a change (``Change.to_dict``, read back by ``change_record``) is a documented,
+stable interface (docs/changes.md):
 ``racecal diff --format json`` prints it and ``dist/<plan>/changes.json`` keeps it. ``old`` and
 ``new`` are machine-readable values (ISO dates and times, status names, venue fields); ``summary`` is
 the same change in words for a person.
@@ -11,8 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from racecal.documents import encode
-from racecal.model import ChangeType, Race, Status, feeds_for
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from racecal import ics
+from racecal.documents import LONG_TEXT, encode
+from racecal.errors import field_path
+from racecal.model import FEEDS, ChangeType, Race, Status, feeds_for
+from racecal.readback import JsonReader
 from racecal.words import short_day, short_span
 
 # Every change type, in the order a person wants to read them.
@@ -155,3 +161,68 @@ def _status_change(old: Status, new: Status) -> str:
     if new is Status.CANCELLED:
         return "cancelled"
     return "reinstated"
+
+
+# --- change records read back (changes.json, state.json) ---------------------------------------
+
+
+MAX_SUMMARY = 64 * 1024  # a summary lists a race's sessions: 50 names of up to 200 characters, and more
+CHANGE_KEYS = ("build", "plan", "race", "name", "type", "summary", "feeds", "field", "old", "new")
+
+
+def change_record(r: JsonReader, value: Node, name: str) -> dict[str, Any] | None:
+    """One entry of the change history as changes.json, the Atom feed and the page show it."""
+    fields = r.mapping(value, name, CHANGE_KEYS, required=("build", "plan", "name", "type", "summary", "feeds"))
+    if fields is None:
+        return None
+    before = len(r.problems)
+    out: dict[str, Any] = {}
+    if "build" in fields and (stamp := r.stamp(fields["build"], field_path(name, "build"))):
+        out["build"] = ics.format_utc(stamp)
+    out["plan"] = r.slug(fields["plan"], field_path(name, "plan")) if "plan" in fields else None
+    race = fields.get("race")
+    out["race"] = None if race is None or race.tag.endswith(":null") else r.slug(race, field_path(name, "race"))
+    out["name"] = r.text(fields["name"], field_path(name, "name")) if "name" in fields else None
+    kind = r.text(fields["type"], field_path(name, "type"), limit=20) if "type" in fields else None
+    if kind is not None and kind not in tuple(ChangeType):
+        r.error(fields["type"], field_path(name, "type"), f"unknown change type {kind!r}")
+    out["type"] = kind
+    out["summary"] = (
+        r.text(fields["summary"], field_path(name, "summary"), multiline=True, limit=MAX_SUMMARY) if "summary" in fields else None
+    )
+    feeds = (
+        [f for f in (r.text(item, sub, limit=20) for sub, item in r.items(fields["feeds"], field_path(name, "feeds"), 3)) if f]
+        if "feeds" in fields
+        else []
+    )
+    if any(f not in FEEDS for f in feeds):
+        r.error(fields["feeds"], field_path(name, "feeds"), f"expected some of {', '.join(FEEDS)}")
+    out["feeds"] = feeds
+    if "field" in fields:
+        out["field"] = r.text(fields["field"], field_path(name, "field"), limit=64)
+        for key in ("old", "new"):
+            out[key] = _plain_value(r, fields[key], field_path(name, key)) if key in fields else None
+    if len(r.problems) > before:
+        return None
+    return out
+
+
+def _plain_value(r: JsonReader, value: Node, name: str, depth: int = 0) -> Any:
+    """An old/new value of a change: JSON whose every text passes the plan's text checks."""
+    if depth > 4:
+        r.error(value, name, "nesting is too deep")
+        return None
+    if isinstance(value, MappingNode):
+        return {k.value: _plain_value(r, v, field_path(name, k.value), depth + 1) for k, v in value.value}
+    if isinstance(value, SequenceNode):
+        return [_plain_value(r, v, f"{name}[{i}]", depth + 1) for i, v in enumerate(value.value)]
+    tag = value.tag.rsplit(":", 1)[-1]
+    if tag == "null":
+        return None
+    if tag == "bool":
+        return value.value == "true"
+    if tag == "int":
+        return r.integer(value, name, -(10**9), 10**9)
+    if tag == "float":
+        return r.number(value, name, -1e9, 1e9)
+    return r.text(value, name, multiline=True, limit=LONG_TEXT) if value.value.strip() else value.value

@@ -22,9 +22,9 @@ from racecal.documents import MAX_DISCIPLINES, MAX_ID, MAX_URL, MAX_YEAR, MIN_YE
 from racecal.errors import Problem, field_path, suggestion
 from racecal.model import SLUG_RE, Status
 from racecal.text import QUOTED_VALUE, character_name, check_url, forbidden_char, quoted
-from racecal.yamlsource import YAML_TAG, add_problem
 
 MAX_SPAN_DAYS = 60
+_NULL_TAG = "tag:yaml.org,2002:null"  # what YAML gives ``key:`` with nothing after it
 
 # ASCII classes only: `\d` would also take Arabic-Indic or fullwidth digits, which int() accepts but
 # date.fromisoformat() does not, so the same digits would pass in one field and fail in the next.
@@ -45,7 +45,7 @@ def _describe(node: Node) -> str:
         return "a mapping"
     if isinstance(node, SequenceNode):
         return "a list"
-    if node.tag == YAML_TAG + "null":
+    if node.tag == _NULL_TAG:
         return "nothing"
     return quoted(node.value)
 
@@ -78,7 +78,7 @@ class Reader:
     strips_blocks: ClassVar[bool] = True
 
     def error(self, node: Node, name: str, message: str) -> None:
-        add_problem(self.problems, self.path, node, name, message)
+        self.problems.append(Problem(self.path, node.start_mark.line + 1, node.start_mark.column + 1, name, message))
 
     def mapping(self, node: Node, name: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict[str, Node] | None:
         if not isinstance(node, MappingNode):
@@ -86,7 +86,7 @@ class Reader:
             # say so without quoting any of it.
             got = (
                 "text, not YAML keys and values"
-                if not name and isinstance(node, ScalarNode) and node.tag != YAML_TAG + "null"
+                if not name and isinstance(node, ScalarNode) and node.tag != _NULL_TAG
                 else _describe(node)
             )
             self.error(node, name or "document", f"expected a mapping, got {got}")
@@ -116,7 +116,7 @@ class Reader:
         return [(f"{name}[{i}]", item) for i, item in enumerate(node.value)]
 
     def text(self, node: Node, name: str, *, multiline: bool = False, limit: int = SHORT_TEXT) -> str | None:
-        if not isinstance(node, ScalarNode) or node.tag == YAML_TAG + "null":
+        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG:
             self.error(node, name, f"expected text, got {_describe(node)}")
             return None
         value: str = node.value.strip() if multiline and self.strips_blocks else node.value

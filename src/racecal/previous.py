@@ -26,9 +26,9 @@ from typing import IO
 from racecal import index
 from racecal.errors import PreviousBuildError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
-from racecal.history import PlanState, state_from_json
 from racecal.index import IndexEntry
 from racecal.publish import owned_entries
+from racecal.state import PlanState, state_from_json
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
 URL_TIMEOUT_SECONDS = 20  # per socket operation

@@ -22,8 +22,8 @@ from filelock import FileLock, Timeout
 from racecal import site
 from racecal.errors import PublishError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
-from racecal.history import READABLE_STATE_FORMATS
 from racecal.model import SLUG_RE
+from racecal.state import READABLE_STATE_FORMATS
 
 _RENAME_EXCHANGE = 2
 MAX_INDEX_BYTES = 64 * 1024 * 1024

@@ -96,21 +96,6 @@ def icaljs(paths: list[Path]) -> dict[Path, ParsedFeed]:
 # --- vobject (dateutil's tzical reads the VTIMEZONE) -----------------------------------------------
 
 
-def _utc_equivalent_zones(text: str) -> list[str]:
-    """TZIDs of the VTIMEZONEs in ``text`` whose every observance has offset +0000."""
-    found, tzid, offsets = [], None, []
-    for line in text.splitlines():
-        if line == "BEGIN:VTIMEZONE":
-            tzid, offsets = None, []
-        elif line.startswith("TZID:") and not offsets:
-            tzid = line[5:]
-        elif line.startswith(("TZOFFSETFROM:", "TZOFFSETTO:")):
-            offsets.append(line.split(":", 1)[1])
-        elif line == "END:VTIMEZONE" and tzid and offsets and all(o in ("+0000", "-0000") for o in offsets):
-            found.append(tzid)
-    return found
-
-
 def vobject_(paths: list[Path]) -> dict[Path, ParsedFeed]:
     import vobject
     import vobject.icalendar as vical
@@ -123,12 +108,13 @@ def vobject_(paths: list[Path]) -> dict[Path, ParsedFeed]:
         registry.clear()
         registry["UTC"] = vical.utc
         text = path.read_text(encoding="utf-8")
-        # vobject does not register a VTIMEZONE that equals UTC (pickTzid returns None for it) and then
-        # resolves the TZID in pytz's own database instead. Where that database disagrees with the
-        # feed (Antarctica/McMurdo before 1956: "-00" in tzdata, Auckland's +11:39 in pytz) vobject
-        # shows the wrong time whatever the feed says; the feed's own zone is registered for it.
-        for tzid in _utc_equivalent_zones(text):
-            registry[tzid] = vical.utc
+        # vobject registers a VTIMEZONE only when it differs from UTC in 2000–2020 (tzinfo_eq); one that
+        # does not (a zone at +0000 then, or a feed's zone that starts after 2020) is looked up in
+        # pytz's own database instead, which ends in 2037 and differs from tzdata in places
+        # (Antarctica/McMurdo before 1956; Antarctica/Troll's DST in 2051). What is checked here is
+        # how vobject reads the feed, so each VTIMEZONE of the feed is registered under its TZID.
+        for zone in vobject.readOne(text).contents.get("vtimezone", []):
+            registry[zone.tzid.value] = zone.gettzinfo()
         cal = vobject.readOne(text)
         events, journals, kinds, stamps = [], [], [], []
         for comp in cal.getChildren():
