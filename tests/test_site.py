@@ -211,3 +211,9 @@ def test_page_works_without_javascript(built: Project) -> None:
         assert page.get_by_role("link", name="Download .ics").first.get_attribute("href") == "confirmed.ics"
         assert "built without a public address" in page.content()
         browser.close()
+
+
+def test_static_file_names_are_the_files_static_files_writes() -> None:
+    from racecal.site import static_file_names, static_files
+
+    assert static_file_names() == frozenset(static_files())

@@ -85,9 +85,7 @@ class Reader:
             # A whole file that is a single text is not a plan (a password file, a key, a .env):
             # say so without quoting any of it.
             got = (
-                "text, not YAML keys and values"
-                if not name and isinstance(node, ScalarNode) and node.tag != _NULL_TAG
-                else _describe(node)
+                "text, not YAML keys and values" if not name and isinstance(node, ScalarNode) and node.tag != _NULL_TAG else _describe(node)
             )
             self.error(node, name or "document", f"expected a mapping, got {got}")
             return None

@@ -232,7 +232,7 @@ def _cannot_write(where: Path, out: Path, exc: OSError) -> PublishError:
 
 
 def _site_files() -> frozenset[str]:
-    return frozenset({"index.html", "index.json", *site.static_files()})
+    return frozenset({"index.html", "index.json", *site.static_file_names()})
 
 
 def published_names(out: Path) -> set[str]:

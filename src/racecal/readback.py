@@ -12,6 +12,7 @@ written by racecal is one line, so a line and column would say nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, datetime
@@ -47,21 +48,35 @@ def node(value: Any, depth: int = 0) -> Node:
     """A JSON value as the YAML node the plan validators read."""
     if depth > MAX_JSON_DEPTH:
         raise PreviousBuildError("nesting is too deep")
-    if isinstance(value, dict):
-        pairs = [(ScalarNode(_TAG + "str", str(k), _MARK, _MARK), node(v, depth + 1)) for k, v in value.items()]
-        return MappingNode(_TAG + "map", pairs, _MARK, _MARK)
-    if isinstance(value, list):
-        return SequenceNode(_TAG + "seq", [node(v, depth + 1) for v in value], _MARK, _MARK)
+    kind = type(value)
+    if kind is str:
+        return ScalarNode(_STR, value, _MARK, _MARK)
+    if kind is dict:
+        inner = depth + 1
+        return MappingNode(_MAP, [(_key(k), node(v, inner)) for k, v in value.items()], _MARK, _MARK)
+    if kind is list:
+        inner = depth + 1
+        return SequenceNode(_SEQ, [node(v, inner) for v in value], _MARK, _MARK)
     if value is None:
         return ScalarNode(_TAG + "null", "null", _MARK, _MARK)
-    if isinstance(value, bool):
+    if kind is bool:
         return ScalarNode(_TAG + "bool", "true" if value else "false", _MARK, _MARK)
-    if isinstance(value, int):
+    if kind is int:
         return ScalarNode(_TAG + "int", str(value), _MARK, _MARK)
-    if isinstance(value, float):
+    if kind is float:
         text = repr(value)
         return ScalarNode(_TAG + "float", f"{value:.12f}" if "e" in text or "n" in text else text, _MARK, _MARK)
-    return ScalarNode(_TAG + "str", str(value), _MARK, _MARK)
+    return ScalarNode(_STR, str(value), _MARK, _MARK)
+
+
+_STR, _MAP, _SEQ = _TAG + "str", _TAG + "map", _TAG + "seq"
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(text: str) -> ScalarNode:
+    """A mapping key's node, shared: an index repeats the same few keys for every plan, and nodes are
+    only read."""
+    return ScalarNode(_STR, text, _MARK, _MARK)
 
 
 def keys_of(value: Node) -> tuple[str, ...]:

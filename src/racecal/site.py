@@ -417,6 +417,11 @@ def _atom_time(stamp: object) -> str:
 HOST_CONFIG = {"_headers": "_headers", ".htaccess": "htaccess"}
 
 
+def static_file_names() -> frozenset[str]:
+    """The names ``static_files`` writes, without rendering anything."""
+    return frozenset({*STATIC_NAMES, *HOST_CONFIG, ".nojekyll"})
+
+
 def static_files(settings: Settings | None = None) -> dict[str, str]:
     settings = settings or Settings()
     files = {name: static_text(name, settings) for name in STATIC_NAMES}
