@@ -16,12 +16,32 @@ def test_version() -> None:
     assert result.output == f"racecal, version {__version__}\n"
 
 
-@pytest.mark.parametrize("command", ["check", "build", "diff", "serve"])
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output
     assert f"racecal {command}" in result.output
+
+
+@pytest.mark.parametrize("args", [["-h"], *([c, "-h"] for c in COMMANDS)], ids=" ".join)
+def test_dash_h_is_help_everywhere(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert (result.exit_code, result.output) == (0, CliRunner().invoke(cli, [*args[:-1], "--help"]).output)
+
+
+def test_diff_exit_code_tells_changed_from_could_not_compare(built: Project) -> None:
+    """Regression: with --exit-code, a plan error and "something would change" both exited 1."""
+    assert built.run("diff", "--exit-code", "--time", LATER_TIME).exit_code == 0
+    built.edit("status: tentative", "status: confirmed")
+    assert built.run("diff", "--exit-code", "--time", LATER_TIME).exit_code == 1
+    built.edit("status: confirmed", "status: maybe")
+    broken = built.run("diff", "--exit-code", "--time", LATER_TIME)
+    assert broken.exit_code == 2 and "unknown status 'maybe'" in broken.stderr
+    assert built.run("diff", "--time", LATER_TIME).exit_code == 1  # without --exit-code: problems are 1, as everywhere
 
 
 def test_progress_only_on_a_terminal_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,6 +43,11 @@ def _print_problems(problems: Sequence[Problem]) -> None:
     click.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {files} file{'s' * (files != 1)}", err=True)
 
 
+# `racecal diff --exit-code` exits 1 for "something would change", so "could not compare" (bad plans,
+# an unreadable previous build) exits 2 there, as diff(1) and git diff --exit-code do.
+_TROUBLE_EXIT = "racecal.trouble_exit"
+
+
 class _Group(click.Group):
     """The one handler: racecal's own errors become messages on stderr and exit code 1, no traceback.
 
@@ -54,17 +59,17 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except PlanError as exc:
             _print_problems(exc.problems)
-            ctx.exit(1)
+            ctx.exit(ctx.meta.get(_TROUBLE_EXIT, 1))
         except RacecalError as exc:
             for line in str(exc).splitlines():
                 click.echo(for_terminal(f"error: {line}"), err=True)
-            ctx.exit(1)
+            ctx.exit(ctx.meta.get(_TROUBLE_EXIT, 1))
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was published", err=True)
             ctx.exit(130)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="racecal")
 def cli() -> None:
     """Turn athletes' competition plans (YAML) into calendar feeds people subscribe to.
@@ -408,7 +413,7 @@ def build_command(
 )
 @_previous_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("--exit-code", is_flag=True, help="Exit 1 when something would change, like git diff --exit-code.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when something would change and 2 when it cannot compare, like git diff --exit-code.")
 @click.option("--base-url", metavar="URL", help="As for build.")
 @click.option("--config", type=click.Path(path_type=Path), help="As for build.")
 @_time_option
@@ -430,6 +435,8 @@ def diff(
     from racecal import report
     from racecal.publish import NullSink, locked, real_output
 
+    if exit_code:
+        click.get_current_context().meta[_TROUBLE_EXIT] = 2
     settings = _settings(config, base_url, schedules)
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
@@ -452,6 +459,11 @@ def schema(directory: Path) -> None:
 
     Editors point their YAML language server at them for completion, hover help and errors while
     typing; racecal check stays the authority. Only files racecal wrote are replaced.
+
+    \b
+    Example:
+      racecal schema                # schema/plan.schema.json, schema/meets.schema.json
+      racecal schema .vscode
     """
     from racecal.publish import write_generated
     from racecal.schema import SCHEMAS, is_generated, rendered
