@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 from conftest import REPO, Project
 
@@ -34,25 +35,33 @@ def sessions() -> list[tuple[list[str], str]]:
     return out
 
 
-def test_readme_has_the_three_sessions() -> None:
-    assert [args for args, _ in sessions()] == [["check"], ["check"], ["diff"]]
+def test_readme_has_the_four_sessions() -> None:
+    assert [args for args, _ in sessions()] == [["init", "my-calendars", "--season", "2025"], ["check"], ["check"], ["diff"]]
+
+
+def test_session_init(tmp_path: Path) -> None:
+    args, output = sessions()[0]
+    result = Project(tmp_path).run(*args)
+    assert (result.exit_code, result.output) == (0, output)
+    checked = Project(tmp_path / "my-calendars").run("check")
+    assert (checked.exit_code, checked.output) == (0, "ok: 1 plan, no problems\n")
 
 
 def test_session_check_on_the_example(project: Project) -> None:
-    args, output = sessions()[0]
+    args, output = sessions()[1]
     result = project.run(*args)
     assert (result.exit_code, result.output) == (0, output)
 
 
 def test_session_check_with_mistakes(project: Project) -> None:
-    args, output = sessions()[1]
+    args, output = sessions()[2]
     (project.schedules / "anna.yaml").write_text(ANNA)
     result = project.run(*args)
     assert (result.exit_code, result.stderr) == (1, output)
 
 
 def test_session_diff_after_promoting_monaco_and_moving_bislett(built: Project) -> None:
-    args, output = sessions()[2]
+    args, output = sessions()[3]
     built.edit("    status: tentative\n", "    status: confirmed\n")
     built.edit("  - id: bislett\n    meet: bislett-games-2024\n", "  - id: bislett\n    meet: bislett-games-2024\n    date: 2024-05-31\n")
     result = built.run(*args, "--time", "2024-04-10T08:00:00Z")

@@ -413,7 +413,9 @@ def build_command(
 )
 @_previous_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("--exit-code", is_flag=True, help="Exit 1 when something would change and 2 when it cannot compare, like git diff --exit-code.")
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when something would change and 2 when it cannot compare, like git diff --exit-code."
+)
 @click.option("--base-url", metavar="URL", help="As for build.")
 @click.option("--config", type=click.Path(path_type=Path), help="As for build.")
 @_time_option
@@ -450,6 +452,57 @@ def diff(
         click.echo(report.as_text(result.changes, _colour()))
     if exit_code and result.changes:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path())
+@click.option("--season", type=click.IntRange(1900, 2100), help="The starter plan's season. Default: this year.")
+def init(directory: Path, season: int | None) -> None:
+    """Start a data repository in DIRECTORY (default: here) that racecal build works in with no flags.
+
+    Writes a commented starter plan and meet catalogue (only where there is no schedules/ yet),
+    racecal.yaml, JSON Schemas for editors, a GitHub Actions workflow that checks pull requests and
+    publishes to GitHub Pages daily and on every push, .gitignore and a README. Never replaces a file.
+
+    \b
+    Example:
+      racecal init my-calendars && cd my-calendars && racecal check && racecal build
+    """
+    from racecal.publish import write_new
+    from racecal.scaffold import files
+
+    if directory.exists() and not directory.is_dir():
+        raise click.BadParameter(f"{for_terminal(str(directory))} is not a directory", param_hint="'DIRECTORY'")
+    with_plans = not (directory / "schedules").exists()
+    year = season or _wall_clock().year
+    written, kept = write_new(directory, files(year, _install_spec(), with_plans=with_plans))
+    for name in written:
+        click.echo(f"wrote {for_terminal(str(directory / name))}")
+    for name in kept:
+        click.echo(f"kept  {for_terminal(str(directory / name))} (exists)")
+    if not with_plans:
+        click.echo(f"kept  {for_terminal(str(directory / 'schedules'))}/ as it is: no example plan added")
+    enter = "" if directory.resolve() == Path.cwd().resolve() else f"cd {for_terminal(str(directory))} && "
+    click.echo(f"next: {enter}racecal check && racecal build && racecal serve")
+
+
+def _install_spec() -> str:
+    """What CI should pip install: where this racecal came from, when that is a URL (PEP 610), else
+    this version from the package index."""
+    import json
+    from importlib import metadata
+
+    try:
+        origin = metadata.distribution("racecal").read_text("direct_url.json")
+        found = json.loads(origin) if origin else {}
+    except (metadata.PackageNotFoundError, ValueError):
+        found = {}
+    url, vcs = str(found.get("url", "")), found.get("vcs_info") or {}
+    if url.startswith("https://") and vcs.get("vcs") == "git":
+        return f"racecal @ git+{url}@{vcs.get('commit_id') or vcs.get('requested_revision') or 'HEAD'}"
+    if url.startswith("https://"):
+        return f"racecal @ {url}"
+    return f"racecal=={__version__}"
 
 
 @cli.command()

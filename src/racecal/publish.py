@@ -447,3 +447,30 @@ def write_generated(path: Path, text: str, is_ours: Callable[[bytes], bool]) -> 
         temporary.unlink(missing_ok=True)
         raise _cannot_write(path, path.parent, exc) from None
     return True
+
+
+def write_new(root: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Create each of ``files`` (relative path → text) under ``root`` that does not exist yet, with its
+    folders; never replace or follow anything that is there (a file, a folder, a dangling link).
+    Returns (written, kept). Each file appears whole or not at all."""
+    written: list[str] = []
+    kept: list[str] = []
+    for relative, text in files.items():
+        target = _safe_target(root, relative)
+        if target.exists() or target.is_symlink():
+            kept.append(relative)
+            continue
+        temporary = target.with_name(f".{target.name}.new-{os.getpid()}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(text, encoding="utf-8")
+            os.link(temporary, target)  # fails if the target appeared meanwhile: never replaces
+        except FileExistsError:
+            kept.append(relative)
+            continue
+        except OSError as exc:
+            raise PublishError(f"cannot write {target}: {exc.strerror or exc}") from None
+        finally:
+            temporary.unlink(missing_ok=True)
+        written.append(relative)
+    return written, kept
