@@ -32,7 +32,7 @@ from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem
 from racecal.history import PlanOutput, compile_plan
 from racecal.index import IndexEntry
-from racecal.load import parse_catalogue, parse_plan, plan_id_problem
+from racecal.load import Lookout, parse_catalogue, parse_plan, plan_id_problem
 from racecal.model import Meet
 from racecal.previous import Previous
 from racecal.settings import Settings
@@ -147,7 +147,8 @@ _worker_context: _Context | None = None  # a worker process's own: set once by i
 
 def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
     problems: list[Problem] = []
-    plan = parse_plan(source, context.meets, problems)
+    located: list[Problem] = []
+    plan = parse_plan(source, context.meets, problems, Lookout(today=context.now.date(), warnings=located))
     if plan is None:
         return problems, None
     if retired := context.settings.retired_message(plan.id):
@@ -163,7 +164,9 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
         inputs,
         context.previous.retired.get(plan.id),
     )
-    return [], _emit(output, context.settings, context.build_time, context.sink, used)
+    done = _emit(output, context.settings, context.build_time, context.sink, used)
+    done.warnings[:0] = [str(w) for w in sorted(located)]
+    return [], done
 
 
 def _emit(output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink, meets: dict[str, str] | None = None) -> PlanDone:

@@ -36,11 +36,15 @@ def main() -> None:
     cli(prog_name="racecal")
 
 
-def _print_problems(problems: Sequence[Problem]) -> None:
+def _print_problems(problems: Sequence[Problem], strict: bool = False) -> None:
+    """Every problem (and warning) on stderr, then a count of what fails the run."""
     for problem in problems:
         click.echo(for_terminal(str(problem)), err=True)
-    files = len({p.path for p in problems})
-    click.echo(f"{len(problems)} problem{'s' * (len(problems) != 1)} in {files} file{'s' * (files != 1)}", err=True)
+    failing = [p for p in problems if strict or not p.warning]
+    if not failing:
+        return
+    files = len({p.path for p in failing})
+    click.echo(f"{len(failing)} problem{'s' * (len(failing) != 1)} in {files} file{'s' * (files != 1)}", err=True)
 
 
 # `racecal diff --exit-code` exits 1 for "something would change", so "could not compare" (bad plans,
@@ -299,21 +303,35 @@ _time_option = click.option(
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--config", type=click.Path(path_type=Path), help=f"Site settings file. Default: ./{SETTINGS_FILE} if present.")
-def check(paths: tuple[Path, ...], config: Path | None) -> None:
+@click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="json: one document on stdout (docs/check.md); github: GitHub Actions annotations.",
+)
+def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) -> None:
     """Validate plans, the meet catalogue and the site settings; print every problem; exit 1 if any.
 
     PATHS are schedules directories or single plan files (default: schedules/). A plan file is
     checked against the meet catalogue in the meets/ folder beside it. Everything build would
-    refuse, check reports (settings included).
+    refuse, check reports (settings included). Warnings (a race outside its plan's season, a
+    tentative race already over, two races on the same days) do not fail the check unless --strict.
 
     \b
     Example:
       racecal check
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
+      racecal check --strict --format github
     """
-    from racecal.load import load_schedules, plan_id_problem
+    from racecal.load import Lookout, load_schedules, plan_id_problem
+    from racecal.report import check_as_github, check_as_json
     from racecal.yamlsource import discover, read_all, read_source
 
+    warnings: list[Problem] = []
+    lookout = Lookout(today=_wall_clock().date(), warnings=warnings)
     problems: list[Problem] = []
     settings = _read_settings(config, problems)
     plan_count = 0
@@ -325,13 +343,23 @@ def check(paths: tuple[Path, ...], config: Path | None) -> None:
             catalogue_files = [s for s in (read_source(p, problems, path.parent) for p in discover(path.parent, problems)[1]) if s]
             read_problems = []
         problems += read_problems
-        loaded = load_schedules(plan_files, catalogue_files, problems)
+        loaded = load_schedules(plan_files, catalogue_files, problems, lookout)
         sources = {source.ident: source for source in plan_files}
         problems += [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
         plan_count += len(loaded.plans)
-    if problems:
-        raise PlanError(problems)
-    click.echo(f"ok: {plan_count} plan{'s' * (plan_count != 1)}, no problems")
+    failed = bool(problems) or (strict and bool(warnings))
+    if fmt == "json":
+        click.echo(check_as_json(problems, warnings, plan_count, strict))
+    elif fmt == "github":
+        for line in check_as_github(problems, warnings, strict):
+            click.echo(line)
+    elif problems or warnings:
+        _print_problems(sorted(problems + warnings), strict)
+    if fmt == "text" and not failed:
+        shown = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
+        click.echo(f"ok: {plan_count} plan{'s' * (plan_count != 1)}, no problems{shown}")
+    if failed:
+        sys.exit(1)
 
 
 @cli.command(name="build")
@@ -386,7 +414,9 @@ def build_command(
         else:
             staging.discard()
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        located = ": warning: " in warning  # a plan's own (racecal check lists them); -q keeps to errors
+        if not (located and quiet):
+            click.echo(for_terminal(warning if located else f"warning: {warning}"), err=True)
     if quiet:
         return
     if result.changes:

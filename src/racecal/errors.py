@@ -20,9 +20,10 @@ class Problem:
     column: int  # 1-based
     field: str
     message: str
+    warning: bool = False  # something plausible but probably wrong: reported, fails only under --strict
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.field}: {self.message}"
+        return f"{self.path}:{self.line}:{self.column}: {self.field}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 def suggestion(value: str, choices: Iterable[str], otherwise: str) -> str:

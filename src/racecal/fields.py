@@ -68,6 +68,7 @@ class Reader:
 
     path: str
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     # Text read back from a build racecal published (readback.JsonReader) keeps the rules that make
     # feeds and pages safe (no controls, no bidi or other format characters, http(s) URLs) but not the
     # content rules added since (default-ignorables, URL hosts, credentials, % escapes): a build made
@@ -76,6 +77,9 @@ class Reader:
     published: ClassVar[bool] = False
     # A YAML block scalar (``note: |``) ends in a newline the editor did not mean; JSON text is exact.
     strips_blocks: ClassVar[bool] = True
+
+    def warn(self, node: Node, name: str, message: str) -> None:
+        self.warnings.append(Problem(self.path, node.start_mark.line + 1, node.start_mark.column + 1, name, message, warning=True))
 
     def error(self, node: Node, name: str, message: str) -> None:
         self.problems.append(Problem(self.path, node.start_mark.line + 1, node.start_mark.column + 1, name, message))

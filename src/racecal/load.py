@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import operator
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from racecal.documents import CATALOGUE, MEET, PLAN, RACE, SESSION, SOURCE
 from racecal.errors import PlanError, Problem, field_path, suggestion
 from racecal.fields import MAX_SPAN_DAYS, Reader
-from racecal.model import SLUG_RE, Meet, Plan, Race, Session, Source
+from racecal.model import SLUG_RE, Meet, Plan, Race, Session, Source, Status
 from racecal.settings import Settings, read_settings
 from racecal.yamlsource import SourceFile, compose, read_all
 
@@ -33,6 +34,9 @@ from racecal.yamlsource import SourceFile, compose, read_all
 # the sources it cites, so a small file can ask for a huge feed. 16 MiB keeps every feed far below the
 # 64 MiB a later build will read back (previous.MAX_PREVIOUS_FILE), and a build's memory bounded.
 MAX_PLAN_FEED_BYTES = 16 * 2**20
+# A race this far outside its plan's year is probably last year's meet ("meet: monaco-2024" in a 2025
+# plan); closer, it is a winter season across New Year (cross country in December, indoors in March).
+SEASON_SLACK = timedelta(days=92)
 EVENT_OVERHEAD_BYTES = 1000  # UID, dates, status, location, categories: generous for one event
 # Race fields that are the model's own, value for value; the others are worked out below.
 _DERIVED = {"id", "meet", "name", "date", "start", "end", "status", "sources", "sessions"}
@@ -52,7 +56,9 @@ class Located:
     node: Node
 
 
-def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem]) -> dict[str, Meet]:
+def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem], broken: dict[str, str] | None = None) -> dict[str, Meet]:
+    """The valid meets by id. ``broken`` collects the ids of meets that have problems of their own
+    (id → "file:line"), so a plan that races there is told so, not that the meet is unknown."""
     meets: dict[str, Located] = {}
     for source in sources:
         root = compose(source, problems)
@@ -66,6 +72,9 @@ def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem]) -> d
         for name, node in r.items(top[1]["meets"], "meets", meets_field.limit):
             meet = _meet(r, node, name)
             if meet is None:
+                meet_id = _child(node, "id")
+                if broken is not None and isinstance(meet_id, ScalarNode) and SLUG_RE.match(meet_id.value):
+                    broken.setdefault(meet_id.value, f"{source.path}:{node.start_mark.line + 1}")
                 continue
             if meet.id in meets:
                 first = meets[meet.id]
@@ -124,7 +133,18 @@ def _span(r: Reader, values: dict[str, Any], fields: dict[str, Node], name: str)
 # --- plans -----------------------------------------------------------------------------------------
 
 
-def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Problem]) -> Plan | None:
+@dataclass(frozen=True)
+class Lookout:
+    """What plausible mistakes are judged against: the day it is (a tentative race already over) and
+    the catalogue's broken meets. Warnings go to ``warnings``; without one, none are looked for."""
+
+    today: date | None = None
+    broken: Mapping[str, str] = field(default_factory=dict)
+    warnings: list[Problem] | None = None
+
+
+def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Problem], lookout: Lookout | None = None) -> Plan | None:
+    lookout = lookout or Lookout()
     root = compose(source, problems)
     if root is None:
         return None
@@ -134,6 +154,7 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
     if read is None:
         return None
     values, top = read
+    season = values.get("season")
     shared_sources: dict[str, Source] = {}
     if "sources" in top:
         fields = r.mapping(top["sources"], "sources", allowed=_keys_of(top["sources"]))
@@ -144,11 +165,13 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
                     shared_sources[key] = src
     races: list[Race] = []
     first_seen: dict[str, Node] = {}
+    names: dict[str, str] = {}
     races_field = PLAN.fields["races"]
     for name, node in r.items(top["races"], "races", races_field.limit) if "races" in top else []:
-        race = _race(r, node, name, meets, shared_sources)
+        race = _race(r, node, name, meets, shared_sources, lookout.broken)
         if race is None:
             continue
+        _look_at(r, race, node, name, season, lookout.today)
         if race.id in first_seen:
             id_node = _child(node, "id") or node
             r.error(
@@ -156,13 +179,17 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
             )
             continue
         first_seen[race.id] = node
+        names[race.id] = name
         races.append(race)
     if races and (size := sum(_feed_bytes(race) for race in races)) > MAX_PLAN_FEED_BYTES:
         r.error(top["races"], "races", (
             f"would make a feed of about {size / 2**20:.0f} MiB; the limit is {MAX_PLAN_FEED_BYTES // 2**20} MiB "
             "(every session repeats its race's notes and sources: use fewer sessions, sources or shorter texts)"
         ))  # fmt: skip
-    athlete, season = values.get("athlete"), values.get("season")
+    _overlaps(r, races, first_seen, names)
+    if lookout.warnings is not None and len(problems) == before:  # a plan with errors: those first
+        lookout.warnings.extend(r.warnings)
+    athlete = values.get("athlete")
     tz = values.get("timezone", "UTC" if "timezone" not in top else None)
     if len(problems) > before or athlete is None or season is None or tz is None:
         return None
@@ -239,7 +266,35 @@ def _source_key_ok(r: Reader, node: Node, key: str) -> bool:
     return False
 
 
-def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict[str, Source]) -> Race | None:
+def _look_at(r: Reader, race: Race, node: Node, name: str, season: int | None, today: date | None) -> None:
+    """Warnings for a race that is valid but probably not what the editor meant."""
+    dates = _child(node, "date") or _child(node, "start") or _child(node, "meet") or node
+    where = field_path(
+        name, "date" if _child(node, "date") else "start" if _child(node, "start") else "meet" if _child(node, "meet") else ""
+    )
+    if season is not None and not date(season, 1, 1) - SEASON_SLACK <= race.end and race.start <= date(season, 12, 31) + SEASON_SLACK:
+        last_year = " (last year's meet?)" if race.meet_id and _child(node, "meet") is dates else ""
+        r.warn(dates, where.rstrip("."), f"{race.start} is outside the plan's season {season}{last_year}")
+    # Only in a plan of this season or a later one: a past season's plan is a record, not a to-do list.
+    if today is not None and season is not None and season >= today.year and race.status is Status.TENTATIVE and race.end < today:
+        r.warn(
+            _child(node, "status") or node,
+            field_path(name, "status"),
+            f"still tentative, but it ended on {race.end}: confirm it, withdraw it or remove it",
+        )
+
+
+def _overlaps(r: Reader, races: list[Race], nodes: dict[str, Node], names: dict[str, str]) -> None:
+    """One athlete cannot run two meets on the same days: a warning on the later one."""
+    live = sorted((race for race in races if race.status.is_live), key=lambda race: (race.start, race.end, race.id))
+    for earlier, later in itertools.pairwise(live):
+        if later.start <= earlier.end:
+            node = nodes[later.id]
+            when = earlier.start.isoformat() + ("" if earlier.end == earlier.start else f"..{earlier.end}")
+            r.warn(_child(node, "id") or node, field_path(names[later.id], "id"), f"on the same days as race {earlier.id!r} ({when})")
+
+
+def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict[str, Source], broken: Mapping[str, str]) -> Race | None:
     before = len(r.problems)
     read = r.read(RACE, node, name)
     if read is None:
@@ -248,7 +303,13 @@ def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict
     meet: Meet | None = None
     if "meet" in values:
         meet = meets.get(values["meet"])
-        if meet is None:
+        if meet is None and values["meet"] in broken:
+            r.error(
+                fields["meet"],
+                field_path(name, "meet"),
+                f"meet {values['meet']!r} has problems of its own ({broken[values['meet']]}): fix them first",
+            )
+        elif meet is None:
             r.error(
                 fields["meet"],
                 field_path(name, "meet"),
@@ -406,13 +467,18 @@ class Schedules:
     meets: dict[str, Meet]
 
 
-def load_schedules(plan_files: Sequence[SourceFile], catalogue_files: Sequence[SourceFile], problems: list[Problem]) -> Schedules:
-    """Validate everything; problems accumulate in ``problems`` (the caller decides whether to raise)."""
-    meets = parse_catalogue(catalogue_files, problems)
+def load_schedules(
+    plan_files: Sequence[SourceFile], catalogue_files: Sequence[SourceFile], problems: list[Problem], lookout: Lookout | None = None
+) -> Schedules:
+    """Validate everything; problems accumulate in ``problems`` (the caller decides whether to raise),
+    warnings in ``lookout.warnings``."""
+    broken: dict[str, str] = {}
+    meets = parse_catalogue(catalogue_files, problems, broken)
+    lookout = replace(lookout or Lookout(), broken=broken)
     plans: list[Plan] = []
     owners: dict[str, str] = {}
     for source in plan_files:
-        plan = parse_plan(source, meets, problems)
+        plan = parse_plan(source, meets, problems, lookout)
         if plan is None:
             continue
         if plan.id in owners:

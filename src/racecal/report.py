@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from racecal.diff import TYPES, Change
-from racecal.errors import for_terminal
+from racecal.errors import Problem, for_terminal
 
 # ANSI colours per change type, used only when printing to a terminal.
 _COLOUR = {
@@ -81,3 +81,44 @@ def counts(changes: Sequence[Change]) -> str:
     for c in changes:
         tally[c.type] = tally.get(c.type, 0) + 1
     return ", ".join(f"{n} {t}" for t, n in sorted(tally.items(), key=lambda kv: TYPES.index(kv[0]))) or "no changes"
+
+
+# --- racecal check --------------------------------------------------------------------------------
+
+
+def check_as_json(problems: Sequence[Problem], warnings: Sequence[Problem], plans: int, strict: bool) -> str:
+    """``racecal check --format json`` (docs/check.md): a stable document, one entry per finding."""
+    findings = [
+        {
+            "path": p.path,
+            "line": p.line,
+            "column": p.column,
+            "field": p.field,
+            "severity": "warning" if p.warning else "error",
+            "message": p.message,
+        }
+        for p in sorted([*problems, *warnings])
+    ]
+    ok = not problems and not (strict and warnings)
+    return json.dumps({"format": 1, "ok": ok, "plans": plans, "problems": findings}, indent=2, ensure_ascii=False)
+
+
+def check_as_github(problems: Sequence[Problem], warnings: Sequence[Problem], strict: bool) -> list[str]:
+    """GitHub Actions workflow commands: each finding annotates its file and line in the pull
+    request. A warning under --strict is an error, since it fails the check."""
+    out = []
+    for p in sorted([*problems, *warnings]):
+        level = "warning" if p.warning and not strict else "error"
+        out.append(
+            f"::{level} file={_github_property(p.path)},line={p.line},col={p.column},title={_github_property(p.field)}::{_github_data(p.message)}"
+        )
+    return out
+
+
+def _github_data(text: str) -> str:
+    # The escapes GitHub's runner decodes; anything else a plan says stays text (no new command can start).
+    return for_terminal(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
