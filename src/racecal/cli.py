@@ -11,8 +11,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -572,29 +573,111 @@ def schema(directory: Path) -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"), show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0 picks a free port.")
-def serve(directory: Path, host: str, port: int) -> None:
+@click.option("--watch", is_flag=True, help="Rebuild a preview when plans, catalogue or settings change; pages reload.")
+@_schedules_option
+@click.option("--config", type=click.Path(path_type=Path), help=f"With --watch: site settings file. Default: ./{SETTINGS_FILE} if present.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the site in a browser.")
+def serve(directory: Path, host: str, port: int, watch: bool, schedules: Path, config: Path | None, open_browser: bool) -> None:
     """Preview the built site locally, with the headers calendar clients expect.
 
     .ics files are served as text/calendar; charset=utf-8, uncompressed, with ETag and Last-Modified.
+    With --watch, racecal builds a preview (in a temporary directory, against --dir as the previous
+    build, which it never writes), rebuilds it whenever a plan, the catalogue or the settings change,
+    and open pages reload; while the plans have problems, pages show them instead of a stale site.
 
     \b
     Example:
       racecal build && racecal serve --port 8000
+      racecal serve --watch --open
     """
-    from racecal.serve import make_server
+    import shutil
+    import tempfile
+    import threading
 
-    if not directory.is_dir():
+    from racecal.serve import Live, make_server
+
+    live: Live | None = None
+    preview: Path | None = None
+    stop = threading.Event()
+    if watch:
+        live = Live()
+        preview = Path(tempfile.mkdtemp(prefix="racecal-preview-"))
+        served = preview / "site"
+        rebuild = partial(_preview_build, served, directory, schedules, config, live)
+        rebuild()
+    elif not directory.is_dir():
         raise click.ClickException(f"{directory} does not exist; run racecal build first")
+    else:
+        served = directory
     try:
-        server = make_server(directory, host, port)
+        server = make_server(served, host, port, live=live)
     except OSError as exc:
+        if preview:
+            shutil.rmtree(preview, ignore_errors=True)
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
             raise click.BadParameter(f"cannot listen on {host!r}: {exc.strerror or exc}", param_hint="'--host'") from None
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
-    click.echo(f"serving {directory}/ on http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
+    url = f"http://{host}:{server.server_address[1]}/"
+    click.echo(f"serving {'a live preview of ' + str(schedules) if watch else str(directory)}/ on {url} (Ctrl-C to stop)")
+    if watch:
+        threading.Thread(target=_watch, args=(schedules, config, rebuild, stop), daemon=True).start()
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         server.server_close()
+        if preview:
+            shutil.rmtree(preview, ignore_errors=True)
+
+
+def _preview_build(served: Path, published: Path, schedules: Path, config: Path | None, live: Any) -> None:
+    """One rebuild of a live preview: into ``served``, against the published build (never written)."""
+    from racecal.publish import Staging
+
+    try:
+        settings = _settings(config, None, schedules)
+        staging = Staging.create(served)
+        try:
+            previous = str(published) if (published / "index.json").is_file() else None
+            result = _run(schedules, served, previous, previous is None and not served.exists(), settings, None, False, staging, 1)
+        except BaseException:
+            staging.discard()
+            raise
+        if result.unchanged:
+            staging.discard()
+        else:
+            staging.swap()
+    except PlanError as exc:
+        _print_problems(exc.problems)
+        live.rebuilt([for_terminal(str(p)) for p in exc.problems])
+        return
+    except RacecalError as exc:
+        click.echo(for_terminal(f"error: {exc}"), err=True)
+        live.rebuilt([for_terminal(str(exc))])
+        return
+    click.echo(
+        f"rebuilt: {len(result.plan_ids)} plan{'s' * (len(result.plan_ids) != 1)}; {len(result.changes)} change(s) against {published}/"
+    )
+    live.rebuilt([])
+
+
+def _watch(schedules: Path, config: Path | None, rebuild: Callable[[], None], stop: Any) -> None:
+    """Rebuild after each burst of changes to the plans, the catalogue or the settings file."""
+    import watchfiles
+
+    settings_file = (config or Path(SETTINGS_FILE)).resolve()
+    roots = [schedules.resolve(), settings_file.parent]
+    inside = schedules.resolve()
+
+    def wanted(_change: object, path: str) -> bool:
+        where = Path(path)
+        return where == settings_file or inside in where.parents
+
+    for _changes in watchfiles.watch(*roots, watch_filter=wanted, stop_event=stop, debounce=300, step=50, recursive=True):
+        rebuild()

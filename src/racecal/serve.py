@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import html
 import http.server
 import io
+import json
 import os
+import threading
 import urllib.parse
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -31,6 +35,43 @@ CONNECTION_TIMEOUT_SECONDS = 10.0
 MAX_SERVED_FILE = 256 * 1024 * 1024
 
 
+VERSION_PATH = "/__racecal__/version"
+# Injected into pages in a live preview only (never into a build): reload when a rebuild finished.
+RELOAD_SCRIPT = (
+    "<script>(function(){var seen=null;setInterval(function(){fetch('" + VERSION_PATH + "',{cache:'no-store'})"
+    ".then(function(r){return r.json()}).then(function(v){if(seen!==null&&v.version!==seen)location.reload();seen=v.version})"
+    ".catch(function(){})},1000)})();</script>"
+).encode()
+
+
+@dataclass
+class Live:
+    """A live preview's state: bumped after every rebuild; the problems of the last one, if it failed
+    (pages then show them instead of the stale site; feeds stay as last built)."""
+
+    version: int = 0
+    problems: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def rebuilt(self, problems: list[str]) -> None:
+        with self.lock:
+            self.version += 1
+            self.problems = problems
+
+    def snapshot(self) -> tuple[int, list[str]]:
+        with self.lock:
+            return self.version, list(self.problems)
+
+
+def problems_page(problems: list[str]) -> bytes:
+    items = "".join(f"<li><code>{html.escape(p)}</code></li>" for p in problems)
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>racecal: problems</title>"
+        "<body style='font-family:system-ui;margin:2rem'><h1>The plans have problems</h1>"
+        f"<p>Nothing was rebuilt; fix these and save (this page reloads):</p><ul>{items}</ul></body></html>"
+    ).encode() + RELOAD_SCRIPT
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files with ETag/Last-Modified and 304s; never compressed (Outlook fails on gzip)."""
 
@@ -40,6 +81,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         return TYPES.get(Path(path).suffix, "application/octet-stream")
 
     def send_head(self):  # type: ignore[no-untyped-def]
+        live: Live | None = self.server.live  # type: ignore[attr-defined]
+        if live is not None:
+            version, problems = live.snapshot()
+            request = urllib.parse.urlsplit(self.path).path
+            if request == VERSION_PATH:
+                return self._send_bytes(json.dumps({"version": version, "ok": not problems}).encode(), ".json")
+            if problems and (request.endswith("/") or request.endswith(".html")):
+                return self._send_bytes(problems_page(problems), ".html")
         root = Path(self.directory).resolve()
         try:
             path = Path(self.translate_path(self.path))
@@ -73,6 +122,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         except (ValueError, OSError, NotRegularFileError, TooLargeError):
             self.send_error(404, "File not found")
             return None
+        if self.server.live is not None and real.suffix == ".html":  # type: ignore[attr-defined]
+            data = data.replace(b"</body>", RELOAD_SCRIPT + b"</body>", 1) if b"</body>" in data else data + RELOAD_SCRIPT
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304)
@@ -85,6 +136,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", modified)
         self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        return io.BytesIO(data)
+
+    def _send_bytes(self, data: bytes, suffix: str) -> io.BytesIO:
+        self.send_response(200)
+        self.send_header("Content-Type", TYPES[suffix])
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
         self.end_headers()
         return io.BytesIO(data)
 
@@ -101,11 +160,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 
 def make_server(
-    directory: Path, host: str, port: int, quiet: bool = False, timeout: float = CONNECTION_TIMEOUT_SECONDS
+    directory: Path, host: str, port: int, quiet: bool = False, timeout: float = CONNECTION_TIMEOUT_SECONDS, live: Live | None = None
 ) -> http.server.ThreadingHTTPServer:
-    """Raises OSError when the address cannot be used (busy port, unknown host)."""
+    """Raises OSError when the address cannot be used (busy port, unknown host). With ``live``, pages
+    reload after each rebuild and show the problems of a failed one."""
     handler = type("BoundHandler", (Handler,), {"timeout": timeout})
     server = http.server.ThreadingHTTPServer((host, port), partial(handler, directory=str(directory)))
     server.daemon_threads = True
     server.quiet = quiet  # type: ignore[attr-defined]
+    server.live = live  # type: ignore[attr-defined]
     return server

@@ -1,0 +1,87 @@
+"""`racecal serve --watch`: a live preview that follows edits, shows problems instead of a stale
+site, and never writes the published build. Checked over HTTP against a real server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import PLAN_ID, REPO, Project
+
+
+@pytest.fixture
+def watching(built: Project) -> Iterator[tuple[Project, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=built.root, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, "serve --watch exited"
+            if found := re.search(r"on (http://127\.0\.0\.1:\d+/)", line):
+                url = found[1]
+        assert url
+        yield built, url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        data: bytes = response.read()
+        return data
+
+
+def wait_for_version(url: str, after: int) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state: dict[str, object] = json.loads(get(url + "__racecal__/version"))
+        if int(state["version"]) > after:  # type: ignore[call-overload]
+            return state
+        time.sleep(0.1)
+    raise AssertionError("no rebuild within 30 s")
+
+
+def test_an_edit_is_rebuilt_problems_replace_pages_and_dist_is_never_written(watching: tuple[Project, str]) -> None:
+    project, url = watching
+    published = project.tree()
+    first = json.loads(get(url + "__racecal__/version"))
+    assert first == {"version": 1, "ok": True}
+    page = get(url + f"{PLAN_ID}/")
+    assert b"__racecal__/version" in page  # the reload script, in the preview only
+    assert b"__racecal__" not in (project.dist / PLAN_ID / "index.html").read_bytes()
+
+    project.edit("    status: tentative\n", "    status: confirmed\n")  # Monaco promoted
+    state = wait_for_version(url, 1)
+    assert state["ok"] is True
+    confirmed = get(url + f"{PLAN_ID}/confirmed.ics").decode()
+    monaco = f"UID:monaco.{PLAN_ID}.confirmed@racecal"
+    assert monaco in confirmed and monaco.encode() not in project.feed("confirmed")
+
+    project.edit(
+        "    status: confirmed\n",
+        "    status: maybe\n",
+    )
+    state = wait_for_version(url, int(state["version"]))  # type: ignore[call-overload]
+    assert state["ok"] is False
+    problems = get(url).decode()
+    assert "unknown status &#x27;maybe&#x27;" in problems and f"schedules/{PLAN_ID}.yaml:" in problems
+    assert monaco in get(url + f"{PLAN_ID}/confirmed.ics").decode()  # feeds stay as last built
+
+    project.edit("    status: maybe\n", "    status: tentative\n")
+    state = wait_for_version(url, int(state["version"]))  # type: ignore[call-overload]
+    assert state["ok"] is True and b"The plans have problems" not in get(url)
+    assert project.tree() == published  # the published build was only ever read
