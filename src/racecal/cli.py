@@ -536,6 +536,76 @@ def _install_spec() -> str:
     return f"racecal=={__version__}"
 
 
+@cli.command(name="import")
+@click.argument("source")
+@click.option("--as", "kind", type=click.Choice(["plan", "meets"]), default="plan", show_default=True, help="What to write.")
+@click.option("--athlete", metavar="NAME", help="With --as plan: the athlete's name (the slug is made from it).")
+@click.option("--timezone", metavar="ZONE", help="For times that are UTC, floating or in a zone that is not an IANA name. Default: the calendar's X-WR-TIMEZONE, else UTC.")
+@_schedules_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write here (never over an existing file). Default: stdout.")
+def import_command(source: str, kind: str, athlete: str | None, timezone: str | None, schedules: Path, out: Path | None) -> None:
+    """Turn an .ics calendar (a file or an http(s) URL) into plan or meet-catalogue YAML to review.
+
+    Other tools' calendars (Google, Apple, Outlook exports, a federation's feed) and racecal's own
+    feeds are read with icalendar. Meets already in the catalogue are recognised; a recurring event
+    is refused; ids are stable across re-imports. Nothing is written when the calendar has problems.
+
+    \b
+    Example:
+      racecal import season.ics --athlete "Anna Kowalska" --out schedules/anna-kowalska-2025.yaml
+      racecal import https://example.org/federation.ics --as meets > meets-new.yaml
+    """
+    from racecal.importer import import_calendar
+    from racecal.load import load_schedules
+    from racecal.yamlsource import read_all
+
+    if timezone is not None and timezone not in _zones():
+        raise click.BadParameter(f"unknown timezone {timezone!r} (use an IANA name like Europe/Oslo)", param_hint="'--timezone'")
+    if out is not None and (out.exists() or out.is_symlink()):
+        raise click.BadParameter(f"{for_terminal(str(out))} exists; racecal import never replaces a file", param_hint="'--out'")
+    if source.startswith(("http://", "https://")):
+        from racecal.previous import fetch_url
+
+        data, where = fetch_url(source), source
+    else:
+        from racecal.files import NotRegularFileError, TooLargeError, read_bounded
+
+        try:
+            data, where = read_bounded(Path(source), 64 * 2**20, follow_symlinks=True), source
+        except (OSError, NotRegularFileError, TooLargeError) as exc:
+            raise click.BadParameter(f"{for_terminal(source)} cannot be read ({getattr(exc, 'strerror', None) or exc})", param_hint="'SOURCE'") from None
+    meets = {}
+    if schedules.is_dir():
+        _, catalogue_files, _ = read_all(schedules)
+        meets = dict(load_schedules([], catalogue_files, []).meets)
+    who = (athlete, _slug_of(athlete)) if athlete else None
+    result = import_calendar(data, where, kind=kind, timezone=timezone, athlete=who, meets=meets, season=_wall_clock().year)
+    if result.problems:
+        raise PlanError(result.problems)
+    if out is None:
+        click.echo(result.text, nl=False)
+        return
+    from racecal.publish import write_new
+
+    written, _kept = write_new(out.parent if str(out.parent) else Path(), {out.name: result.text})
+    if not written:
+        raise click.BadParameter(f"{for_terminal(str(out))} exists; racecal import never replaces a file", param_hint="'--out'")
+    click.echo(f"wrote {for_terminal(str(out))} ({result.count} event{'s' * (result.count != 1)}); review it, then racecal check", err=True)
+
+
+def _zones() -> frozenset[str]:
+    from racecal.fields import known_timezones
+
+    return known_timezones()
+
+
+def _slug_of(name: str) -> str:
+    import unicodedata
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:64].strip("-") or "athlete"
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("schema"))
 def schema(directory: Path) -> None:

@@ -122,6 +122,11 @@ def _read_local(location: str) -> bytes:
         raise PreviousBuildError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
+def fetch_url(url: str) -> bytes:
+    """An http(s) resource within the size limit and the deadline (``racecal import`` uses it too)."""
+    return _fetch(url)
+
+
 def _fetch(url: str) -> bytes:
     """One file of a live site, within a total deadline.
 

@@ -1,0 +1,154 @@
+"""`racecal import`: calendars other tools wrote, and racecal's own, become YAML an editor reviews.
+Checked on calendars from ical-generator (node), vobject (Python) and hand-made fixtures in the
+shapes Google, Outlook and Apple export, on broken ones, and by a round trip through racecal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import icalendar
+import yaml
+
+from conftest import JS_DIR, PLAN_ID, REPO, Project, need
+
+FIXTURES = REPO / "tests" / "fixtures" / "ics"
+
+
+def imported(project: Project, *args: str) -> dict[str, object]:
+    result = project.run("import", *args)
+    assert result.exit_code == 0, result.output
+    document = yaml.safe_load(result.stdout)
+    assert isinstance(document, dict)
+    return document
+
+
+def events(path: Path) -> dict[str, tuple[object, ...]]:
+    """UID → what a subscriber sees of the event's time, status and place (icalendar's reading)."""
+    calendar = icalendar.Calendar.from_ical(path.read_bytes())
+    out = {}
+    for event in calendar.walk("VEVENT"):
+        start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+        instant = lambda v: v.astimezone(UTC) if isinstance(v, datetime) else v  # noqa: E731
+        out[str(event["UID"])] = (instant(start), instant(end), str(event["STATUS"]), str(event.get("LOCATION", "")), str(event["SUMMARY"]))
+    return out
+
+
+def test_importing_racecals_own_feed_and_building_it_gives_the_same_races(built: Project, tmp_path: Path) -> None:
+    """The round trip: what racecal published, imported against the same catalogue and built again,
+    gives the same events (UIDs, times, statuses, places, titles) in every feed."""
+    again = Project(tmp_path / "again")
+    (again.schedules / "meets").mkdir(parents=True)
+    shutil.copytree(built.schedules / "meets", again.schedules / "meets", dirs_exist_ok=True)
+    source = built.dist / PLAN_ID / "all.ics"
+    result = again.run("import", str(source), "--athlete", "Jakob Ingebrigtsen", "--out", f"schedules/{PLAN_ID}.yaml")
+    assert result.exit_code == 0, result.output
+    assert again.run("check").output == "ok: 1 plan, no problems\n"
+    again.build()
+    for feed in ("all", "confirmed", "tentative"):
+        assert events(again.dist / PLAN_ID / f"{feed}.ics") == events(built.dist / PLAN_ID / f"{feed}.ics"), feed
+
+
+def test_sessions_in_a_zone_come_back_as_sessions_at_the_same_instants(project: Project, tmp_path: Path) -> None:
+    (project.schedules / "s-2025.yaml").write_text(
+        "athlete: {name: S Runner, slug: s}\nseason: 2025\nraces:\n"
+        "  - {id: worlds, name: World Championships, start: 2025-09-13, end: 2025-09-15, timezone: Asia/Tokyo, status: confirmed,\n"
+        "     sessions: [{name: Heats, date: 2025-09-13, time: '19:05', duration_minutes: 40}, {name: Final, date: 2025-09-15, time: '21:20'}]}\n"
+    )
+    project.build()
+    again = Project(tmp_path / "again")
+    (again.schedules / "meets").mkdir(parents=True)
+    # No --athlete: a racecal feed's UIDs and titles name its plan and athlete.
+    assert again.run("import", str(project.dist / "s-2025" / "all.ics"), "--out", "schedules/s-2025.yaml").exit_code == 0
+    plan = yaml.safe_load((again.schedules / "s-2025.yaml").read_text())
+    assert plan["athlete"] == {"name": "S Runner", "slug": "s"}
+    race = plan["races"][0]
+    assert race["timezone"] == "Asia/Tokyo" and [s["id"] for s in race["sessions"]] == ["heats", "final"]
+    again.build()
+    assert events(again.dist / "s-2025" / "all.ics") == events(project.dist / "s-2025" / "all.ics")
+
+
+def test_a_calendar_written_by_ical_generator_under_node(project: Project, tmp_path: Path) -> None:
+    need(shutil.which("node") is not None and (JS_DIR / "node_modules" / "ical-generator").is_dir(), "node with ical-generator")
+    written = subprocess.run(
+        ["node", str(JS_DIR / "generate.mjs")], capture_output=True, check=True, env={**os.environ, "TZ": "Europe/Oslo"}
+    )
+    (tmp_path / "federation.ics").write_bytes(written.stdout)
+    plan = imported(project, str(tmp_path / "federation.ics"), "--athlete", "Anna Kowalska")
+    assert plan["athlete"] == {"name": "Anna Kowalska", "slug": "anna-kowalska"} and plan["season"] == 2025
+    races = plan["races"]
+    assert isinstance(races, list)
+    assert races[0]["name"] == "Bislett Games 1500m" and races[0]["timezone"] == "Europe/Oslo"
+    assert races[0]["sessions"] == [
+        {"name": "Bislett Games 1500m", "date": datetime(2025, 6, 12).date(), "time": "19:30", "duration_minutes": 45}
+    ]
+    assert races[0]["venue"] == {"name": "Bislett stadion, Oslo"} and races[0]["url"] == "https://example.org/bislett"
+    assert races[1] == {"id": "european-championships-2025", "name": "European Championships", "start": datetime(2025, 8, 11).date(),
+                        "end": datetime(2025, 8, 16).date(), "status": "tentative"}  # fmt: skip
+
+
+def test_a_calendar_written_by_vobject(project: Project, tmp_path: Path) -> None:
+    import vobject
+    from vobject.icalendar import utc
+
+    calendar = vobject.iCalendar()
+    event = calendar.add("vevent")
+    event.add("uid").value = "one@vobject.example"
+    event.add("summary").value = "Diamond League Final"
+    event.add("dtstart").value = datetime(2025, 8, 28, 18, 0, tzinfo=utc)  # UTC: shown in --timezone
+    event.add("dtend").value = datetime(2025, 8, 28, 18, 30, tzinfo=utc)
+    event.add("location").value = "Letzigrund"
+    event.add("geo").value = "47.3826;8.5045"
+    (tmp_path / "v.ics").write_text(calendar.serialize())
+    plan = imported(project, str(tmp_path / "v.ics"), "--athlete", "A", "--timezone", "Europe/Zurich")
+    race = plan["races"][0]  # type: ignore[index]
+    assert race["timezone"] == "Europe/Zurich" and race["sessions"][0]["time"] == "20:00"
+    assert race["venue"] == {"name": "Letzigrund", "lat": 47.3826, "lon": 8.5045}
+
+
+def test_outlook_windows_zone_names_are_converted_to_the_chosen_zone(project: Project) -> None:
+    plan = imported(project, str(FIXTURES / "outlook.ics"), "--athlete", "A", "--timezone", "Europe/Monaco")
+    race = plan["races"][0]  # type: ignore[index]
+    assert race["id"] == "herculis-5000m-2025" and race["timezone"] == "Europe/Monaco"
+    assert race["sessions"] == [{"name": "Herculis 5000m", "date": datetime(2025, 7, 5).date(), "time": "19:30"}]
+
+
+def test_google_export_all_day_and_utc_times_in_the_calendars_zone(project: Project) -> None:
+    plan = imported(project, str(FIXTURES / "google.ics"), "--athlete", "A")
+    first, second = plan["races"]  # type: ignore[misc]
+    assert (first["start"], first["end"], first["status"]) == (datetime(2025, 6, 14).date(), datetime(2025, 6, 15).date(), "confirmed")
+    assert second["timezone"] == "Europe/Oslo" and second["sessions"][0]["time"] == "19:30" and second["status"] == "tentative"
+
+
+def test_reimporting_gives_the_same_ids_and_text(project: Project) -> None:
+    once = project.run("import", str(FIXTURES / "google.ics"), "--athlete", "A").stdout
+    assert once == project.run("import", str(FIXTURES / "google.ics"), "--athlete", "A").stdout
+    assert [r["id"] for r in yaml.safe_load(once)["races"]] == ["prefontaine-classic-2025", "zurich-weltklasse-1500m-2025"]
+
+
+def test_meets_already_in_the_catalogue_are_recognised(project: Project, tmp_path: Path) -> None:
+    """Bislett Games on the catalogue's day is the catalogue's meet, whatever the title's wording."""
+    (tmp_path / "b.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//x//EN\r\nBEGIN:VEVENT\r\nUID:b@x\r\nDTSTAMP:20240101T000000Z\r\n"
+        "DTSTART;VALUE=DATE:20240530\r\nSUMMARY:Bislett Games\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    plan = imported(project, str(tmp_path / "b.ics"), "--athlete", "A")
+    assert plan["races"] == [{"id": "bislett-games-2024", "meet": "bislett-games-2024", "status": "confirmed"}]
+    assert imported(project, str(tmp_path / "b.ics"), "--as", "meets") == {"meets": []}
+
+
+def test_recurring_and_broken_calendars_are_refused_and_nothing_is_written(project: Project, tmp_path: Path) -> None:
+    out = "schedules/new.yaml"
+    recurring = project.run("import", str(FIXTURES / "apple-recurring.ics"), "--athlete", "A", "--out", out)
+    assert recurring.exit_code == 1 and not (project.root / out).exists()
+    assert "events[0]: 'Track session' repeats (RRULE)" in recurring.stderr
+    (tmp_path / "broken.ics").write_text("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025-13-45\r\nEND:VEVENT\r\n")
+    broken = project.run("import", str(tmp_path / "broken.ics"), "--out", out)
+    assert broken.exit_code == 1 and not (project.root / out).exists()
+    assert broken.stderr.startswith(f"{tmp_path / 'broken.ics'}:1:1: calendar: ")
+    (project.root / out).write_text("mine\n")
+    assert project.run("import", str(FIXTURES / "google.ics"), "--out", out).exit_code == 2
+    assert (project.root / out).read_text() == "mine\n"
