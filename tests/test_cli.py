@@ -101,3 +101,18 @@ def test_build_reports_settings_and_plan_problems_in_one_run(project: Project) -
         assert result.exit_code == 1, command
         fields = [line.split(": ")[1] for line in result.stderr.splitlines()[:-1]]
         assert fields == ["refresh_hours", "races[6].status"], (command, result.stderr)
+
+
+@pytest.mark.parametrize("previous", ["https://exa mple.org", "http://[::1", "ftp://x/", "file:///etc"])
+def test_a_previous_that_is_not_a_directory_or_http_url_is_a_usage_error(built: Project, previous: str) -> None:
+    """Regression (found by a tester): malformed URLs gave tracebacks; other schemes were taken as paths."""
+    result = built.run("diff", "--exit-code", "--previous", previous, "--time", LATER_TIME)
+    assert result.exit_code == 2 and "Invalid value for '--previous'" in result.stderr
+
+
+def test_a_named_previous_that_does_not_exist_is_an_error_not_a_first_build(built: Project) -> None:
+    """Regression (found by a tester): every race was reported "added" and --exit-code said "changes"."""
+    result = built.run("diff", "--exit-code", "--previous", "no-such-dir", "--time", LATER_TIME)
+    assert result.exit_code == 2 and "no-such-dir: does not exist" in result.stderr
+    assert built.run("build", "--previous", "no-such-dir", "--out", "elsewhere", "--time", LATER_TIME).exit_code == 1
+    assert not (built.root / "elsewhere").exists()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import icalendar
@@ -14,6 +17,8 @@ from click.testing import CliRunner
 
 from conftest import REPO
 from racecal.cli import cli
+
+FIXTURES = REPO / "tests" / "fixtures" / "ics"
 
 
 def run(cwd: Path, *args: str) -> tuple[int, str, str]:
@@ -53,7 +58,8 @@ def test_init_never_replaces_anything_and_adds_no_example_athlete_to_real_plans(
     assert (tmp_path / "README.md").read_text() == "mine\n"
     assert (tmp_path / "racecal.yaml").is_symlink() and not (tmp_path / "elsewhere.yaml").exists()
     assert list((tmp_path / "schedules").iterdir()) == []
-    assert "kept  README.md (exists)" in out and "kept  racecal.yaml (exists)" in out
+    assert "kept  README.md (exists)" in out
+    assert "kept  racecal.yaml (racecal.yaml is a symbolic link; racecal does not write through it)" in out
     assert out.splitlines()[-1] == "next: racecal check && racecal build && racecal serve"
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     code, out, _ = run(tmp_path, "init")
@@ -75,7 +81,8 @@ def test_the_starter_workflow_is_the_documented_one_with_its_own_install_and_fir
     assert starter[True] == documented[True]  # `on:` is YAML 1.1's true
     assert starter["permissions"] == documented["permissions"] and starter["jobs"]["deploy"] == documented["jobs"]["deploy"]
     steps = starter["jobs"]["build"]["steps"]
-    assert steps[2]["run"] == 'pip install "$RACECAL"' and starter["env"]["RACECAL"].startswith("racecal")
+    assert any(s.get("run") == 'pip install "$RACECAL"' for s in steps) and starter["env"]["RACECAL"].startswith("racecal")
+    assert any(s.get("uses", "").startswith("actions/configure-pages@") for s in steps)  # the real address, custom domains too
     previous = next(s for s in steps if s.get("name") == "Previous build")["run"]
     assert "404)" in previous and "*) echo" in previous and "exit 1" in previous
     assert any(s.get("run") == 'racecal build "$PREVIOUS" --base-url "$SITE"' for s in steps)
@@ -84,8 +91,9 @@ def test_the_starter_workflow_is_the_documented_one_with_its_own_install_and_fir
 @pytest.mark.slow
 def test_the_wheel_installs_in_a_clean_venv_and_runs_the_whole_flow_outside_this_repository(tmp_path: Path) -> None:
     """Templates, starter files and schemas are package data: a wheel built by pip from this tree,
-    installed in a fresh virtualenv (dependencies from the package index), runs init, check, build,
-    diff and schema in a directory that has nothing of this repository."""
+    installed in a fresh virtualenv (dependencies from the package index), walks the whole path in a
+    directory that has nothing of this repository: init, an edit, check (a warning, then --strict
+    failing), import, build, diff, schema, and serve --watch picking up an edit over HTTP."""
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)], check=True)
     (wheel,) = wheels.glob("racecal-*.whl")
@@ -104,9 +112,60 @@ def test_the_wheel_installs_in_a_clean_venv_and_runs_the_whole_flow_outside_this
     work.mkdir()
     step("init", "--season", "2031")
     assert step("check") == "ok: 1 plan, no problems\n"
+    # An editor's plausible mistake: a second race on the Example Games' days. A warning, not an error,
+    # until --strict.
+    plan = work / "schedules" / "example-runner-2031.yaml"
+    plan.write_text(plan.read_text() + "  - {id: relay, name: Relay, date: 2031-06-13, status: confirmed}\n")
+    warned = subprocess.run([racecal, "check"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert (warned.returncode, warned.stdout) == (0, "ok: 1 plan, no problems, 1 warning\n")
+    assert "races[2].id: warning: on the same days as race 'example-games'" in warned.stderr
+    assert subprocess.run([racecal, "check", "--strict"], cwd=work, env=env, capture_output=True, timeout=120).returncode == 1
+    step("import", str(FIXTURES / "google.ics"), "--athlete", "Anna Kowalska", "--out", "schedules/anna-kowalska-2025.yaml")
     step("build")
     assert (work / "dist" / "index.html").read_text().count("Example Runner") >= 1
+    assert (work / "dist" / "anna-kowalska-2025" / "all.ics").read_bytes().count(b"BEGIN:VEVENT") == 2
     assert (work / "dist" / "style.css").stat().st_size > 0
     assert step("diff") == "No changes.\n"
     step("schema", ".")
     assert (work / "plan.schema.json").exists()
+    # serve --watch follows an edit, checked over HTTP.
+    server = subprocess.Popen(
+        [racecal, "serve", "--watch", "--port", "0"], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert server.stdout is not None
+        url = ""
+        while not url:
+            line = server.stdout.readline()
+            assert line, "serve --watch exited"
+            url = found[1] if (found := re.search(r"(http://127\.0\.0\.1:\d+/)", line)) else ""
+        edited = plan.read_text().replace("name: Relay", "name: Mixed Relay")
+        deadline = time.monotonic() + 60
+        while b"Mixed Relay" not in urllib.request.urlopen(url + "example-runner-2031/all.ics", timeout=10).read():
+            assert time.monotonic() < deadline, "the edit never reached the preview"
+            plan.write_text(edited)  # again: an edit in the first instant may come before the watcher starts
+            time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert b"Mixed Relay" not in (work / "dist" / "example-runner-2031" / "all.ics").read_bytes()  # dist/ untouched
+
+
+def test_init_never_writes_through_a_symlinked_folder(tmp_path: Path) -> None:
+    """Regression (found by a tester): a .github or schema symlink was followed, and the workflow and
+    schemas landed outside the repository."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / ".github").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "repo" / "schema").symlink_to(tmp_path / "nowhere")  # dangling
+    code, out, _ = run(tmp_path, "init", "repo", "--season", "2031")
+    assert code == 0 and list((tmp_path / "elsewhere").iterdir()) == []
+    assert "kept  repo/.github/workflows/publish.yml (.github is a symbolic link; racecal does not write through it)" in out
+    assert "kept  repo/schema/plan.schema.json (schema is a symbolic link; racecal does not write through it)" in out
+
+
+def test_init_under_a_file_and_the_next_line_quoted(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    assert run(tmp_path, "init", "f/sub")[0] == 2  # was a traceback
+    code, out, _ = run(tmp_path, "init", "my cal", "--season", "2031")
+    assert code == 0 and out.splitlines()[-1] == "next: cd 'my cal' && racecal check && racecal build && racecal serve"

@@ -50,6 +50,11 @@ INJECTIONS = [
     ("foreign-uid", lambda s: s["races"]["bislett"]["published"]["all"].update({"eugene.other-plan-2024.all@racecal": None}),
      "races.bislett.published.all.'eugene.other-plan-2024.all@racecal': not a UID of race 'bislett' in this feed"),
     ("race-id-path", lambda s: s["races"].update({"../x": s["races"]["bislett"]}), "races.'../x': race ids are lowercase letters"),
+    # Found by fuzzing a field path: "$" in the id patterns let one trailing newline through, so a
+    # published UID's session part could end a content line and start an injected one.
+    ("uid-session-newline", lambda s: s["races"]["bislett"]["published"]["all"].update({"bislett.s\n.jakob-ingebrigtsen-2024.all@racecal": "20240301T000000Z"}),
+     "not a UID of race 'bislett' in this feed"),
+    ("race-id-newline", lambda s: s["floors"].update({"x\n": 3}), "race ids are lowercase letters"),
     ("deep-nesting", set_race("note", json.loads("[" * 900 + "]" * 900)), "nesting is too deep"),
     ("change-type", lambda s: s["changes"][0].update(type="<script>"), "changes[0].type: unknown change type '<script>'"),
     ("name-rlo", set_race("name", "Bislett \u202edemrifnoC"), "races.bislett.snapshot.name: contains"),

@@ -120,3 +120,40 @@ def test_github_annotations_point_at_the_file_and_cannot_start_a_command(project
     assert check_as_github([hostile], [], False) == [
         "::error file=a%2Cb%3Ac.yaml,line=1,col=2,title=x%3Ay::50%25 done%0A::error::forged\\x0d"
     ]
+
+
+def test_a_race_after_the_season_warns_too(project: Project, today_is: object) -> None:
+    """Regression (found by a tester): operator precedence made the after-season side never fire."""
+    today_is("2025-03-01")  # type: ignore[operator]
+    write(project, plan("{id: later, name: Later, date: 2026-07-11, status: confirmed}", season=2025))
+    assert (
+        project.run("check").stderr
+        == "schedules/a-runner.yaml:4:36: races[0].date: warning: 2026-07-11 is outside the plan's season 2025\n"
+    )
+
+
+def test_overlaps_beyond_the_next_race_warn_and_a_double_at_one_meet_does_not(project: Project, today_is: object) -> None:
+    """Regression (found by a tester): only neighbouring races were compared; and a 1500/5000 double
+    at one championship meet was warned about as a clash."""
+    today_is("2025-01-01")  # type: ignore[operator]
+    write(project, plan(
+        "{id: long, name: Long, start: 2025-06-01, end: 2025-06-10, status: confirmed}",
+        "{id: b, name: B, date: 2025-06-02, status: confirmed}",
+        "{id: c, name: C, date: 2025-06-05, status: tentative}",
+        "{id: games-1500, meet: games-2025, status: confirmed}",
+        "{id: games-5000, meet: games-2025, status: confirmed}",
+    ))  # fmt: skip
+    assert project.run("check").stderr.splitlines() == [
+        "schedules/a-runner.yaml:5:10: races[1].id: warning: on the same days as race 'long' (2025-06-01..2025-06-10)",
+        "schedules/a-runner.yaml:6:10: races[2].id: warning: on the same days as race 'long' (2025-06-01..2025-06-10)",
+    ]
+
+
+def test_a_newline_in_a_file_name_cannot_start_a_line_of_its_own(project: Project) -> None:
+    """Regression (found by a tester): a plan named "x\\n::error::inj.yaml" (git allows it) put a line
+    starting "::error::" into the output, which a CI runner reads as a command."""
+    (project.schedules / "x\n::error::inj.yaml").write_text("athlete: 1\n")
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert not any(line.startswith("::") for line in result.stderr.splitlines())
+    assert "schedules/x\\n::error::inj.yaml:1:10: athlete: expected a mapping" in result.stderr

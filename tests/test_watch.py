@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -45,12 +46,18 @@ def get(url: str) -> bytes:
         return data
 
 
-def wait_for_version(url: str, after: int) -> dict[str, object]:
+def wait_for_version(url: str, after: int, touch: Path | None = None) -> dict[str, object]:
+    """The preview's state once a rebuild after ``after`` finished. ``touch`` is written again every
+    two seconds meanwhile: an edit in the first instant can come before the watcher is set up."""
     deadline = time.monotonic() + 30
+    last_touch = time.monotonic()
     while time.monotonic() < deadline:
         state: dict[str, object] = json.loads(get(url + "__racecal__/version"))
         if int(state["version"]) > after:  # type: ignore[call-overload]
             return state
+        if touch is not None and time.monotonic() - last_touch > 2:
+            touch.write_bytes(touch.read_bytes())
+            last_touch = time.monotonic()
         time.sleep(0.1)
     raise AssertionError("no rebuild within 30 s")
 
@@ -65,7 +72,7 @@ def test_an_edit_is_rebuilt_problems_replace_pages_and_dist_is_never_written(wat
     assert b"__racecal__" not in (project.dist / PLAN_ID / "index.html").read_bytes()
 
     project.edit("    status: tentative\n", "    status: confirmed\n")  # Monaco promoted
-    state = wait_for_version(url, 1)
+    state = wait_for_version(url, 1, project.plan_file)
     assert state["ok"] is True
     confirmed = get(url + f"{PLAN_ID}/confirmed.ics").decode()
     monaco = f"UID:monaco.{PLAN_ID}.confirmed@racecal"

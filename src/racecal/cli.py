@@ -37,10 +37,16 @@ def main() -> None:
     cli(prog_name="racecal")
 
 
+def _one_line(text: str) -> str:
+    """A finding as one terminal line: a newline in a file name (git allows them) would otherwise
+    start a line of its own, which a CI runner may read as a command (``::error::…``)."""
+    return for_terminal(text.replace("\n", "\\n"))
+
+
 def _print_problems(problems: Sequence[Problem], strict: bool = False) -> None:
     """Every problem (and warning) on stderr, then a count of what fails the run."""
     for problem in problems:
-        click.echo(for_terminal(str(problem)), err=True)
+        click.echo(_one_line(str(problem)), err=True)
     failing = [p for p in problems if strict or not p.warning]
     if not failing:
         return
@@ -230,11 +236,30 @@ def _parse_time(value: str) -> datetime:
 
 
 def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
+    from racecal.errors import PreviousBuildError
     from racecal.previous import Previous, read_previous
 
     if fresh:
         return Previous()
+    if previous is not None and "://" not in previous and not Path(previous).exists():
+        # Named on purpose, so not a first build: comparing with nothing would report every race as new.
+        raise PreviousBuildError(f"{previous}: does not exist (--previous names a published build; to start over, use --fresh)")
     return read_previous(previous if previous is not None else out)
+
+
+def _previous_option_value(value: str | None) -> str | None:
+    """--previous as a directory or an http(s) URL (scheme in any case); anything else is a usage error."""
+    from racecal.text import http_url_parts
+
+    if value is None or "://" not in value:
+        return value
+    scheme, rest = value.split("://", 1)
+    if scheme.lower() not in ("http", "https"):
+        raise click.BadParameter(f"{_shown(value)}: only a directory or an http(s) URL", param_hint="'--previous'")
+    normal = f"{scheme.lower()}://{rest}"
+    if http_url_parts(normal) is None:
+        raise click.BadParameter(f"{_shown(value)} is not a valid http(s) URL", param_hint="'--previous'")
+    return normal
 
 
 def _run(
@@ -400,6 +425,7 @@ def build_command(
 
     if refusal := output_refusal(out, schedules, Path.cwd()):
         raise click.BadParameter(refusal, param_hint="'--out'")
+    previous = _previous_option_value(previous)
     settings = _settings(config, base_url, schedules)
     target = real_output(out)
     with locked(target, wait, _say):
@@ -414,10 +440,15 @@ def build_command(
             staging.swap()
         else:
             staging.discard()
+    held = 0  # a plan's own warnings under -q: counted, not listed (racecal check lists them)
     for warning in result.warnings:
-        located = ": warning: " in warning  # a plan's own (racecal check lists them); -q keeps to errors
-        if not (located and quiet):
-            click.echo(for_terminal(warning if located else f"warning: {warning}"), err=True)
+        located = ": warning: " in warning
+        if located and quiet:
+            held += 1
+        else:
+            click.echo(_one_line(warning if located else f"warning: {warning}"), err=True)
+    if held:
+        click.echo(f"{held} warning{'s' * (held != 1)} in the plans (racecal check lists them)", err=True)
     if quiet:
         return
     if result.changes:
@@ -470,6 +501,7 @@ def diff(
 
     if exit_code:
         click.get_current_context().meta[_TROUBLE_EXIT] = 2
+    previous = _previous_option_value(previous)
     settings = _settings(config, base_url, schedules)
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
@@ -487,7 +519,11 @@ def diff(
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path())
-@click.option("--season", type=click.IntRange(1900, 2100), help="The starter plan's season. Default: this year.")
+@click.option(
+    "--season",
+    type=click.IntRange(1900, 2100),
+    help="The starter plan's season. Default: this year until June, then next year (plans are made ahead).",
+)
 def init(directory: Path, season: int | None) -> None:
     """Start a data repository in DIRECTORY (default: here) that racecal build works in with no flags.
 
@@ -499,21 +535,33 @@ def init(directory: Path, season: int | None) -> None:
     Example:
       racecal init my-calendars && cd my-calendars && racecal check && racecal build
     """
+    import shlex
+
     from racecal.publish import write_new
     from racecal.scaffold import files
 
-    if directory.exists() and not directory.is_dir():
-        raise click.BadParameter(f"{for_terminal(str(directory))} is not a directory", param_hint="'DIRECTORY'")
-    with_plans = not (directory / "schedules").exists()
-    year = season or _wall_clock().year
-    written, kept = write_new(directory, files(year, _install_spec(), with_plans=with_plans))
+    for place in (directory, *directory.parents):
+        if place.exists() and not place.is_dir():
+            raise click.BadParameter(f"{for_terminal(str(place))} is not a directory", param_hint="'DIRECTORY'")
+    with_plans = not (directory / "schedules").exists() and not (directory / "schedules").is_symlink()
+    today = _wall_clock()
+    # A starter plan's races fall in its season: dated in the past, a new repository would warn at once.
+    year = season or (today.year if today.month <= 6 else today.year + 1)
+    install = _install_spec()
+    written, kept = write_new(directory, files(year, install, with_plans=with_plans))
     for name in written:
         click.echo(f"wrote {for_terminal(str(directory / name))}")
-    for name in kept:
-        click.echo(f"kept  {for_terminal(str(directory / name))} (exists)")
+    for name, reason in kept:
+        click.echo(f"kept  {for_terminal(str(directory / name))} ({for_terminal(reason)})")
     if not with_plans:
         click.echo(f"kept  {for_terminal(str(directory / 'schedules'))}/ as it is: no example plan added")
-    enter = "" if directory.resolve() == Path.cwd().resolve() else f"cd {for_terminal(str(directory))} && "
+    if ".github/workflows/publish.yml" in written and not install.startswith("racecal @ "):
+        click.echo(
+            f"note: the workflow installs {install!r} from the package index; if racecal is not there, set RACECAL in "
+            ".github/workflows/publish.yml to where it is (pip's form: racecal @ git+https://…)",
+            err=True,
+        )
+    enter = "" if directory.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(for_terminal(str(directory)))} && "
     click.echo(f"next: {enter}racecal check && racecal build && racecal serve")
 
 
@@ -540,7 +588,11 @@ def _install_spec() -> str:
 @click.argument("source")
 @click.option("--as", "kind", type=click.Choice(["plan", "meets"]), default="plan", show_default=True, help="What to write.")
 @click.option("--athlete", metavar="NAME", help="With --as plan: the athlete's name (the slug is made from it).")
-@click.option("--timezone", metavar="ZONE", help="For times that are UTC, floating or in a zone that is not an IANA name. Default: the calendar's X-WR-TIMEZONE, else UTC.")
+@click.option(
+    "--timezone",
+    metavar="ZONE",
+    help="For times that are UTC, floating or in a zone that is not an IANA name. Default: the calendar's X-WR-TIMEZONE, else UTC.",
+)
 @_schedules_option
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write here (never over an existing file). Default: stdout.")
 def import_command(source: str, kind: str, athlete: str | None, timezone: str | None, schedules: Path, out: Path | None) -> None:
@@ -573,7 +625,9 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
         try:
             data, where = read_bounded(Path(source), 64 * 2**20, follow_symlinks=True), source
         except (OSError, NotRegularFileError, TooLargeError) as exc:
-            raise click.BadParameter(f"{for_terminal(source)} cannot be read ({getattr(exc, 'strerror', None) or exc})", param_hint="'SOURCE'") from None
+            raise click.BadParameter(
+                f"{for_terminal(source)} cannot be read ({getattr(exc, 'strerror', None) or exc})", param_hint="'SOURCE'"
+            ) from None
     meets = {}
     if schedules.is_dir():
         _, catalogue_files, _ = read_all(schedules)
@@ -587,9 +641,10 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
         return
     from racecal.publish import write_new
 
-    written, _kept = write_new(out.parent if str(out.parent) else Path(), {out.name: result.text})
+    written, kept = write_new(out.parent if str(out.parent) else Path(), {out.name: result.text})
     if not written:
-        raise click.BadParameter(f"{for_terminal(str(out))} exists; racecal import never replaces a file", param_hint="'--out'")
+        reason = kept[0][1] if kept else "exists"
+        raise click.BadParameter(f"{for_terminal(str(out))}: {reason}; racecal import never replaces a file", param_hint="'--out'")
     click.echo(f"wrote {for_terminal(str(out))} ({result.count} event{'s' * (result.count != 1)}); review it, then racecal check", err=True)
 
 
@@ -688,9 +743,9 @@ def serve(directory: Path, host: str, port: int, watch: bool, schedules: Path, c
             raise click.BadParameter(f"cannot listen on {host!r}: {exc.strerror or exc}", param_hint="'--host'") from None
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
     url = f"http://{host}:{server.server_address[1]}/"
-    click.echo(f"serving {'a live preview of ' + str(schedules) if watch else str(directory)}/ on {url} (Ctrl-C to stop)")
     if watch:
         threading.Thread(target=_watch, args=(schedules, config, rebuild, stop), daemon=True).start()
+    click.echo(f"serving {'a live preview of ' + str(schedules) if watch else str(directory)}/ on {url} (Ctrl-C to stop)")
     if open_browser:
         import webbrowser
 

@@ -32,13 +32,13 @@ def suggestion(value: str, choices: Iterable[str], otherwise: str) -> str:
     return f"; did you mean '{hint[0]}'?" if hint else otherwise
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch: "$" would let a key end in a newline
 
 
 def field_path(parent: str, key: str) -> str:
     """A field path like ``races[2].date``; keys that are not plain words are quoted, so an empty or
     odd key (``''``, ``'a: b'``) still reads as a field in a message."""
-    shown = key if _PLAIN_KEY.match(key) and len(key) <= QUOTED_VALUE else quoted(key)
+    shown = key if _PLAIN_KEY.fullmatch(key) and len(key) <= QUOTED_VALUE else quoted(key)
     return f"{parent}.{shown}" if parent else shown
 
 

@@ -28,10 +28,10 @@ _NULL_TAG = "tag:yaml.org,2002:null"  # what YAML gives ``key:`` with nothing af
 
 # ASCII classes only: `\d` would also take Arabic-Indic or fullwidth digits, which int() accepts but
 # date.fromisoformat() does not, so the same digits would pass in one field and fail in the next.
-DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
-INT_RE = re.compile(r"^[+-]?[0-9]+$")
-FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})\Z")
+INT_RE = re.compile(r"^[+-]?[0-9]+\Z")
+FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\Z")
 MAX_INT_DIGITS = 9  # every whole number racecal takes is far smaller; int() of 4,301 digits raises
 
 
@@ -152,11 +152,12 @@ class Reader:
         return value
 
     def integer(self, node: Node, name: str, low: int, high: int) -> int | None:
+        # A number in quotes or in a block scalar (its text ends in a newline) gets its own message.
+        if isinstance(node, ScalarNode) and INT_RE.match(node.value.strip()) and (text := _as_text(node)) is not None:
+            self.error(node, name, f"expected a whole number, got {text}")
+            return None
         if not isinstance(node, ScalarNode) or not INT_RE.match(node.value):
             self.error(node, name, f"expected a whole number, got {_describe(node)}")
-            return None
-        if (text := _as_text(node)) is not None:
-            self.error(node, name, f"expected a whole number, got {text}")
             return None
         digits = node.value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros towards its limit
         if len(digits) > MAX_INT_DIGITS:  # out of range whatever it is; int() would refuse 4,301 digits
@@ -169,11 +170,12 @@ class Reader:
         return value
 
     def number(self, node: Node, name: str, low: float, high: float) -> float | None:
+        # A number in quotes or in a block scalar (its text ends in a newline) gets its own message.
+        if isinstance(node, ScalarNode) and FLOAT_RE.match(node.value.strip()) and (text := _as_text(node)) is not None:
+            self.error(node, name, f"expected a number, got {text}")
+            return None
         if not isinstance(node, ScalarNode) or not FLOAT_RE.match(node.value):
             self.error(node, name, f"expected a number, got {_describe(node)}")
-            return None
-        if (text := _as_text(node)) is not None:
-            self.error(node, name, f"expected a number, got {text}")
             return None
         value = float(node.value)
         if not low <= value <= high:

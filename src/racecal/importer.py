@@ -29,7 +29,9 @@ import yaml
 from racecal.errors import Problem
 from racecal.model import SLUG_RE, Meet
 
-_RACECAL_UID = re.compile(r"^(?P<race>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\.(?P<session>[a-z0-9]+(?:-[a-z0-9]+)*))?\.(?P<plan>[a-z0-9-]+)\.(?P<feed>all|confirmed|tentative)@racecal$")
+_RACECAL_UID = re.compile(
+    r"^(?P<race>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\.(?P<session>[a-z0-9]+(?:-[a-z0-9]+)*))?\.(?P<plan>[a-z0-9-]+)\.(?P<feed>all|confirmed|tentative)@racecal\Z"
+)
 _PREFIXES = ("Tentative: ", "Withdrawn: ", "Cancelled: ", "Removed: ")
 _STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "cancelled"}
 MAX_EVENTS = 5000
@@ -105,7 +107,15 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
     uid = str(component.get("UID", "")) or f"event-{index}"
     name = f"events[{index}]"
     if "RRULE" in component or "RDATE" in component:
-        problems.append(Problem(where, 1, 1, name, f"{_one_line(str(component.get('SUMMARY', uid)))!r} repeats (RRULE): racecal plans list each race; expand it in your calendar app first"))
+        problems.append(
+            Problem(
+                where,
+                1,
+                1,
+                name,
+                f"{_one_line(str(component.get('SUMMARY', uid)))!r} repeats (RRULE): racecal plans list each race; expand it in your calendar app first",
+            )
+        )
         return None
     if "DTSTART" not in component:
         problems.append(Problem(where, 1, 1, name, "has no DTSTART"))
@@ -132,7 +142,11 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
         event.timezone, event.time, event.minutes = zone, local.time().replace(second=0, microsecond=0), minutes
     else:
         event.start = start
-        last = (end - timedelta(days=1)) if isinstance(end, date) and end > start else start + ((duration or timedelta(days=1)) - timedelta(days=1))
+        last = (
+            (end - timedelta(days=1))
+            if isinstance(end, date) and end > start
+            else start + ((duration or timedelta(days=1)) - timedelta(days=1))
+        )
         event.end = max(start, last)
     event.location = _one_line(str(component.get("LOCATION", ""))).strip() or None
     if "GEO" in component:
@@ -248,7 +262,11 @@ def _plan(events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str
         if event.time is not None:
             if meet_timezone := event.timezone:
                 race.setdefault("timezone", meet_timezone)
-            session: dict[str, Any] = {"name": (event.session_name or event.title)[:200], "date": event.start, "time": event.time.strftime("%H:%M")}
+            session: dict[str, Any] = {
+                "name": (event.session_name or event.title)[:200],
+                "date": event.start,
+                "time": event.time.strftime("%H:%M"),
+            }
             if event.session_id and SLUG_RE.match(event.session_id):
                 session = {"id": event.session_id, **session}
             if event.minutes and event.minutes != 60:
@@ -277,4 +295,3 @@ def _catalogue(events: list[_Event], meets: dict[str, Meet], target: str) -> dic
             meet["url"] = event.url
         out[meet_id] = meet
     return {"meets": list(out.values())}
-

@@ -42,7 +42,7 @@ ENTRY_KEYS = (
 )
 COUNT_KEYS = ("confirmed", "tentative", "off")
 FEED_NAMES = ("all", "confirmed", "tentative")
-_MEET_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+_MEET_DIGEST = re.compile(r"^[0-9a-f]{32}\Z")
 # Every file a plan's directory holds; state.json is hashed last, over the others' hashes.
 PLAN_FILES = ("all.ics", "confirmed.ics", "tentative.ics", "index.html", "changes.atom", "changes.json", "state.json")
 

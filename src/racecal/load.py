@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import operator
 import re
 import unicodedata
@@ -272,7 +271,7 @@ def _look_at(r: Reader, race: Race, node: Node, name: str, season: int | None, t
     where = field_path(
         name, "date" if _child(node, "date") else "start" if _child(node, "start") else "meet" if _child(node, "meet") else ""
     )
-    if season is not None and not date(season, 1, 1) - SEASON_SLACK <= race.end and race.start <= date(season, 12, 31) + SEASON_SLACK:
+    if season is not None and not (date(season, 1, 1) - SEASON_SLACK <= race.end and race.start <= date(season, 12, 31) + SEASON_SLACK):
         last_year = " (last year's meet?)" if race.meet_id and _child(node, "meet") is dates else ""
         r.warn(dates, where.rstrip("."), f"{race.start} is outside the plan's season {season}{last_year}")
     # Only in a plan of this season or a later one: a past season's plan is a record, not a to-do list.
@@ -287,7 +286,11 @@ def _look_at(r: Reader, race: Race, node: Node, name: str, season: int | None, t
 def _overlaps(r: Reader, races: list[Race], nodes: dict[str, Node], names: dict[str, str]) -> None:
     """One athlete cannot run two meets on the same days: a warning on the later one."""
     live = sorted((race for race in races if race.status.is_live), key=lambda race: (race.start, race.end, race.id))
-    for earlier, later in itertools.pairwise(live):
+    latest: Race | None = None  # of the races so far, the one that ends last
+    for later in live:
+        earlier, latest = latest, later if latest is None or later.end > latest.end else latest
+        if earlier is None or (later.meet_id is not None and later.meet_id == earlier.meet_id):
+            continue  # two races at one meet (a 1500/5000 double) are one trip, not a clash
         if later.start <= earlier.end:
             node = nodes[later.id]
             when = earlier.start.isoformat() + ("" if earlier.end == earlier.start else f"..{earlier.end}")

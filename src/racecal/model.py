@@ -8,7 +8,7 @@ from datetime import date, time
 from enum import StrEnum
 
 # Ids of athletes, plans, races, sessions and meets: they become file names and parts of UIDs.
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
 class Status(StrEnum):

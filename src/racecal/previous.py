@@ -196,6 +196,8 @@ def _fetch_unbounded(url: str) -> bytes:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PreviousBuildError(f"{url}: cannot be reached ({reason})") from None
+    except (http.client.InvalidURL, ValueError) as exc:  # a URL urllib cannot even send
+        raise PreviousBuildError(f"{_shown_url(url)}: not a valid URL ({str(exc)[:80]})") from None
     if len(data) > MAX_PREVIOUS_FILE:
         raise PreviousBuildError(f"{url}: larger than {MAX_PREVIOUS_FILE // 2**20} MiB")
     return data

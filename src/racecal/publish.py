@@ -449,28 +449,48 @@ def write_generated(path: Path, text: str, is_ours: Callable[[bytes], bool]) -> 
     return True
 
 
-def write_new(root: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:
+def write_new(root: Path, files: dict[str, str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Create each of ``files`` (relative path → text) under ``root`` that does not exist yet, with its
-    folders; never replace or follow anything that is there (a file, a folder, a dangling link).
-    Returns (written, kept). Each file appears whole or not at all."""
+    folders; never replace or follow anything that is there (a file, a folder, a symlink, dangling
+    or not, as the file or as any folder on the way). Returns (written, kept with the reason). Each
+    file appears whole or not at all."""
     written: list[str] = []
-    kept: list[str] = []
+    kept: list[tuple[str, str]] = []
     for relative, text in files.items():
         target = _safe_target(root, relative)
-        if target.exists() or target.is_symlink():
-            kept.append(relative)
+        if reason := _in_the_way(root, target):
+            kept.append((relative, reason))
             continue
         temporary = target.with_name(f".{target.name}.new-{os.getpid()}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            if reason := _in_the_way(root, target):  # appeared meanwhile
+                kept.append((relative, reason))
+                continue
             temporary.write_text(text, encoding="utf-8")
             os.link(temporary, target)  # fails if the target appeared meanwhile: never replaces
         except FileExistsError:
-            kept.append(relative)
+            kept.append((relative, "exists"))
             continue
         except OSError as exc:
-            raise PublishError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise PublishError(
+                f"cannot write {target}: {exc.strerror or exc}" + (f" (wrote {', '.join(written)})" if written else "")
+            ) from None
         finally:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
         written.append(relative)
     return written, kept
+
+
+def _in_the_way(root: Path, target: Path) -> str | None:
+    """Why ``target`` (inside ``root``) cannot be created without replacing or following something."""
+    for part in [*reversed(target.relative_to(root).parents[:-1]), target.relative_to(root)]:
+        here = root / part
+        if here.is_symlink():
+            return f"{part.as_posix()} is a symbolic link; racecal does not write through it"
+        if here == target and here.exists():
+            return "exists"
+        if here != target and here.exists() and not here.is_dir():
+            return f"{part.as_posix()} is a file, not a folder"
+    return None

@@ -28,7 +28,7 @@ from racecal.model import Race
 
 _TAG = "tag:yaml.org,2002:"
 _MARK = Mark("json", 0, 0, 0, None, None)  # type: ignore[arg-type]  # no buffer: JSON has no useful position
-_STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
+_STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z\Z")
 MAX_JSON_DEPTH = 64
 
 

@@ -7,6 +7,7 @@ writes them, and never replaces a file that exists.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 from racecal.schema import SCHEMAS, rendered
@@ -31,7 +32,9 @@ def files(year: int, install: str, *, with_plans: bool) -> dict[str, str]:
         if target in STARTER_PLANS and not with_plans:
             continue
         text = resources.files("racecal").joinpath("starter", template).read_text(encoding="utf-8")
-        out[target.replace("{year}", str(year))] = text.replace("{year}", str(year)).replace("{install}", install)
+        # The install spec goes into a double-quoted YAML scalar: JSON's escaping is YAML's there.
+        quoted_install = json.dumps(install)[1:-1]
+        out[target.replace("{year}", str(year))] = text.replace("{year}", str(year)).replace("{install}", quoted_install)
     for name in SCHEMAS:
         out[f"schema/{name}"] = rendered(name)
     return out

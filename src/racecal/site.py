@@ -404,7 +404,7 @@ def atom(plan: Plan, history: list[dict[str, Any]], settings: Settings, updated:
     )
 
 
-_STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
+_STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z\Z")
 
 
 def _atom_time(stamp: object) -> str:

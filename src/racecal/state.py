@@ -132,8 +132,8 @@ STATE_KEYS = (
     "changes",
 )
 RACE_STATE_KEYS = ("seq", "stamp", "fingerprint", "deleted", "snapshot", "published")
-_FINGERPRINT = re.compile(r"^([0-9a-f]{32}|deleted)$")  # "deleted": state written by racecal 0.1
-_SOURCE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f\\]{1,400}$")
+_FINGERPRINT = re.compile(r"^([0-9a-f]{32}|deleted)\Z")  # "deleted": state written by racecal 0.1
+_SOURCE_PATH = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00-\x1f\\]{1,400}\Z")
 
 
 def state_from_json(data: bytes, where: str, plan_id: str) -> PlanState:
