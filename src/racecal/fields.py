@@ -151,14 +151,21 @@ class Reader:
             return None
         return value
 
+    def _numeral(self, node: Node, name: str, pattern: re.Pattern[str], what: str) -> bool:
+        """Whether ``node`` is a plain scalar written as ``pattern``; else one error that says why. A
+        number in quotes or in a block scalar (its text ends in a newline) gets its own message."""
+        if isinstance(node, ScalarNode) and pattern.match(node.value.strip()) and (text := _as_text(node)) is not None:
+            self.error(node, name, f"expected {what}, got {text}")
+            return False
+        if not isinstance(node, ScalarNode) or not pattern.match(node.value):
+            self.error(node, name, f"expected {what}, got {_describe(node)}")
+            return False
+        return True
+
     def integer(self, node: Node, name: str, low: int, high: int) -> int | None:
-        # A number in quotes or in a block scalar (its text ends in a newline) gets its own message.
-        if isinstance(node, ScalarNode) and INT_RE.match(node.value.strip()) and (text := _as_text(node)) is not None:
-            self.error(node, name, f"expected a whole number, got {text}")
+        if not self._numeral(node, name, INT_RE, "a whole number"):
             return None
-        if not isinstance(node, ScalarNode) or not INT_RE.match(node.value):
-            self.error(node, name, f"expected a whole number, got {_describe(node)}")
-            return None
+        assert isinstance(node, ScalarNode)
         digits = node.value.lstrip("+-").lstrip("0") or "0"  # int() counts leading zeros towards its limit
         if len(digits) > MAX_INT_DIGITS:  # out of range whatever it is; int() would refuse 4,301 digits
             self.error(node, name, f"must be between {low} and {high}, got a number of {len(digits)} digits")
@@ -170,13 +177,9 @@ class Reader:
         return value
 
     def number(self, node: Node, name: str, low: float, high: float) -> float | None:
-        # A number in quotes or in a block scalar (its text ends in a newline) gets its own message.
-        if isinstance(node, ScalarNode) and FLOAT_RE.match(node.value.strip()) and (text := _as_text(node)) is not None:
-            self.error(node, name, f"expected a number, got {text}")
+        if not self._numeral(node, name, FLOAT_RE, "a number"):
             return None
-        if not isinstance(node, ScalarNode) or not FLOAT_RE.match(node.value):
-            self.error(node, name, f"expected a number, got {_describe(node)}")
-            return None
+        assert isinstance(node, ScalarNode)
         value = float(node.value)
         if not low <= value <= high:
             shown = f"{value:g}" if len(node.value) <= QUOTED_VALUE else f"a number of {len(node.value)} characters"
