@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 from pathlib import Path
@@ -94,9 +96,19 @@ def test_the_wheel_installs_in_a_clean_venv_and_runs_the_whole_flow_outside_this
     installed in a fresh virtualenv (dependencies from the package index), walks the whole path in a
     directory that has nothing of this repository: init, an edit, check (a warning, then --strict
     failing), import, build, diff, schema, and serve --watch picking up an edit over HTTP."""
+    # The standard front-end builds the sdist, then the wheel from the sdist: so the sdist carries
+    # everything too. Built from a copy, so this tree gets no build/ or egg-info.
+    source = tmp_path / "source"
+    shutil.copytree(
+        REPO, source, ignore=shutil.ignore_patterns(".git", ".venv*", "node_modules", "dist", "bench", "tests", "*.egg-info", "build")
+    )
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)], check=True)
+    subprocess.run([sys.executable, "-m", "build", "-q", "--outdir", str(wheels), str(source)], check=True, capture_output=True)
     (wheel,) = wheels.glob("racecal-*.whl")
+    (sdist,) = wheels.glob("racecal-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    assert any(n.endswith("racecal/starter/publish.yml") for n in names) and any(n.endswith("racecal/templates/plan.html") for n in names)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)], check=True)
