@@ -9,6 +9,7 @@ the model, and no Python object is ever constructed from a tag.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,8 +225,18 @@ def _may_be_deep(text: str) -> bool:
 def _too_deep(text: str) -> tuple[int, int] | None:
     """Where (0-based line, column) the node tree would first be deeper than MAX_NESTING, counted as
     ``_check_structure`` does (the document is level 1, a scalar one level below its collection)."""
+    try:
+        return _first_too_deep(yaml.parse(text, Loader=_loader()))
+    except yaml.MarkedYAMLError:
+        # libyaml ≥ 0.2.6 refuses nesting past 1,000 while its scanner is still looking ahead for a
+        # simple key, before it yields the event racecal would stop at. PyYAML's own parser has no
+        # such limit and keeps an explicit stack too; it only runs on files that deep.
+        return _first_too_deep(yaml.parse(text, Loader=yaml.SafeLoader))
+
+
+def _first_too_deep(events: Iterator[yaml.Event]) -> tuple[int, int] | None:
     depth = 0
-    for event in yaml.parse(text, Loader=_loader()):
+    for event in events:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_NESTING:
