@@ -301,3 +301,35 @@ def test_a_tz_database_update_moves_sessions_with_a_higher_sequence(project: Pro
     final = next(e for e in parse_vobject(project.dist / "t-2024" / "all.ics") if e["summary"].endswith("Final"))
     assert final["start"].astimezone(UTC) == datetime(2024, 6, 10, 11, tzinfo=UTC)  # 20:00 at +09:00
     assert final["sequence"] == 1
+
+
+def test_a_removed_sessions_cancellation_keeps_its_bytes_while_the_plan_changes_elsewhere(project: Project, tmp_path: Path) -> None:
+    """Regression (found by the subscriber model): a removed session's cancellation was drawn from the
+    previous snapshot, which the next build no longer had, so when another race of the plan changed
+    it turned from the timed session into the race's all-day span under the same SEQUENCE."""
+    both = '[{id: heat, name: Heat, date: 2024-06-10, time: "18:00"}, {id: final, name: Final, date: 2024-06-11, time: "20:00"}]'
+    heat_only = '[{id: heat, name: Heat, date: 2024-06-10, time: "18:00"}]'
+    race = "  - {{id: r1, name: R, start: 2024-06-10, end: 2024-06-11, timezone: Europe/Oslo, status: confirmed, sessions: {}}}\n"
+    head = "athlete: {name: T, slug: t}\nseason: 2024\nraces:\n"
+    other = "  - {id: r2, name: Other, date: 2024-07-01, status: confirmed}\n"
+    path = project.schedules / "t-2024.yaml"
+    path.write_text(head + race.format(both))
+    project.build(time=at(0))
+    path.write_text(head + race.format(heat_only))  # the final is dropped: cancelled
+    project.build(time=at(1))
+    first = tmp_path / "first.ics"
+    first.write_bytes(project.feed("all", "t-2024"))
+    path.write_text(head + race.format(heat_only) + other)  # another race is added
+    project.build(time=at(2))
+    final = uid("r1.final", "all", "t-2024")
+    before = {e["uid"]: e for e in parse_icalendar(first)}[final]
+    after = {e["uid"]: e for e in parse_icalendar(project.dist / "t-2024" / "all.ics")}[final]
+    assert before["status"] == after["status"] == "CANCELLED"
+    assert after == before
+    assert _event_bytes(first.read_bytes(), final) == _event_bytes(project.feed("all", "t-2024"), final)
+
+
+def _event_bytes(feed: bytes, event_uid: str) -> bytes:
+    events = [e for e in feed.split(b"BEGIN:VEVENT\r\n")[1:] if f"UID:{event_uid}\r\n".encode() in e]
+    assert len(events) == 1
+    return events[0]

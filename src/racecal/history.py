@@ -98,9 +98,9 @@ def _tombstone_reason(race: Race | None, feed: str, session_removed: bool, migra
 
 
 def _tombstone_draft(plan: Plan, key: str, reason: str, candidates: list[Race]) -> EventDraft:
-    """The cancelled form of the event ``key``: rendered from the first race that still has it (the
-    current race, else the last published snapshot), else as the race's all-day span (an event removed
-    from a snapshot that is no longer kept: the UID is what clients match on)."""
+    """The cancelled form of the event ``key``: rendered from the race while it is in the plan, else
+    from its last published snapshot; a session neither has is cancelled as the race's all-day span
+    (the UID is what clients match on, and these bytes stay the same from build to build)."""
     for source in candidates:
         for draft in render_race(plan, source, reason):
             if draft.key == key:
@@ -180,7 +180,10 @@ def compile_plan(
                     draft = live_drafts[key]
                 else:
                     reason = _tombstone_reason(race, feed, session_removed=key not in live_drafts, migrated=feed in p.live)
-                    draft = _tombstone_draft(plan, key, reason, [r for r in (race, old_race) if r is not None])
+                    # From the race as it is while it is in the plan: a removed session's cancellation
+                    # must not be drawn from the previous snapshot, which the next build no longer has
+                    # (its bytes would change under the same SEQUENCE).
+                    draft = _tombstone_draft(plan, key, reason, [race] if race is not None else [old_race] if old_race else [])
                 placed[feed].append(PlacedEvent((draft.sort_key[0], uid), draft.tzid, draft.year, event_bytes(draft, uid, p.seq, p.stamp)))
 
         was_live = old is not None and not old.deleted
