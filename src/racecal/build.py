@@ -17,6 +17,7 @@ write into the same staging directory. Output bytes do not depend on the number 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -27,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from racecal import __version__, ics, index, site
+from racecal import __version__, groups, ics, index, site
 from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem
+from racecal.groups import Member
 from racecal.history import PlanOutput, compile_plan
 from racecal.index import IndexEntry
 from racecal.load import Lookout, parse_catalogue, parse_plan, plan_id_problem
@@ -74,6 +76,7 @@ class PlanDone:
     changes: list[Change]
     entry: IndexEntry
     warnings: list[str]
+    member: Member | None = None  # the plan as its groups need it; only when it belongs to one
 
 
 def catalogue_digest(catalogue: Sequence[SourceFile]) -> str:
@@ -164,12 +167,18 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
         inputs,
         context.previous.retired.get(plan.id),
     )
-    done = _emit(output, context.settings, context.build_time, context.sink, used)
+    member_of = tuple(g.id for g in context.settings.groups if g.includes(plan.athlete))
+    done = _emit(output, context.settings, context.build_time, context.sink, used, groups=member_of)
     done.warnings[:0] = [str(w) for w in sorted(located)]
+    if member_of:
+        done.member = Member(plan.id, plan.athlete, plan.season, plan.timezone, plan.races)
     return [], done
 
 
-def _emit(output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink, meets: dict[str, str] | None = None) -> PlanDone:
+def _emit(
+    output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink, meets: dict[str, str] | None = None,
+    *, group: bool = False, groups: tuple[str, ...] = (),
+) -> PlanDone:  # fmt: skip
     state = output.state
     plan = state.plan(output.races)
     files = {f"{feed}.ics": data for feed, data in output.feeds.items()}
@@ -192,6 +201,8 @@ def _emit(output: PlanOutput, settings: Settings, build_time: datetime, sink: Si
         files={**state.files, "state.json": hashlib.sha256(files["state.json"]).hexdigest()},
         removed=state.removed,
         meets=meets or {},
+        group=group,
+        groups=groups,
     )
     return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds))
 
@@ -227,7 +238,7 @@ def build(
     ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched."""
     build_time = effective_build_time(requested_time, now, previous)
     catalogue = catalogue_digest(catalogue_files)
-    by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed}
+    by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed and not entry.group}
 
     # The catalogue is parsed (and validated) only when its files changed since the previous build,
     # or some plan must be compiled; otherwise every meet is as it was published.
@@ -277,6 +288,9 @@ def build(
         compiled.append(result)
     if problems:
         raise PlanError(problems)
+    reused_members = _group_calendars(context, compiled, reused, owners, write_reused, problems)
+    if problems:
+        raise PlanError(problems)
 
     # Plans whose file is gone keep valid feeds: their races cancelled for the grace period, then no
     # events, until an editor retires them (docs/history.md, "Deleted and retired plans").
@@ -295,8 +309,10 @@ def build(
             continue
         state = previous.state(plan_id)
         assert state is not None
-        output = compile_plan(state.plan(), state, build_time, now, settings, removed_inputs, removed=True)
-        compiled.append(_emit(output, settings, build_time, sink))
+        output = compile_plan(
+            dataclasses.replace(state.plan(), group=entry.group), state, build_time, now, settings, removed_inputs, removed=True
+        )
+        compiled.append(_emit(output, settings, build_time, sink, group=entry.group))
 
     entries: dict[str, IndexEntry] = {}
     changes: list[Change] = []
@@ -306,12 +322,13 @@ def build(
         changes += result.changes
         warnings += result.warnings
     for plan_id in reused:
-        entries[plan_id] = previous.entries[plan_id]
+        entries[plan_id] = reused_members.get(plan_id, previous.entries[plan_id])
 
     ordered = [entries[k] for k in sorted(entries)]
+    defined = {g.id: groups.definition_digest(g) for g in settings.groups}
     site_files = {
         "index.html": site.index_page(ordered, settings).encode(),
-        "index.json": index.encode(ordered, retired, catalogue).encode(),
+        "index.json": index.encode(ordered, retired, catalogue, defined).encode(),
         **{name: text.encode() for name, text in site.static_files(settings).items()},
     }
     outcome = BuildResult(
@@ -331,6 +348,79 @@ def build(
     for name, data in site_files.items():
         sink.write(name, data)
     return outcome
+
+
+def _group_calendars(
+    context: _Context, compiled: list[PlanDone], reused: list[str], owners: dict[str, str], write_reused: bool, problems: list[Problem]
+) -> dict[str, IndexEntry]:
+    """Compile (or reuse) every group's calendar for every season it has, or had, members in; add
+    them to ``compiled`` or ``reused`` and ``owners``. Returns the reused plans' index entries with
+    their memberships brought up to date (a group's definition may have changed)."""
+    settings, previous = context.settings, context.previous
+    if not settings.groups and not any(e.group for e in previous.entries.values()):
+        return {}
+    defined = {g.id: groups.definition_digest(g) for g in settings.groups}
+    changed = [g for g in settings.groups if previous.groups.get(g.id) != defined[g.id]]
+    done_members = {d.plan_id: d for d in compiled}
+    membership: dict[str, tuple[str, ...]] = {d.plan_id: d.entry.groups for d in compiled}
+    refreshed: dict[str, IndexEntry] = {}
+    for plan_id in reused:
+        entry = previous.entries[plan_id]
+        if entry.group or entry.removed:
+            continue
+        kept = {g for g in entry.groups if g in defined and g not in {c.id for c in changed}}
+        if changed:  # who belongs to a new or redefined group is decided from the plan's athlete
+            state = previous.state(plan_id)
+            assert state is not None
+            kept |= {g.id for g in changed if g.includes(state.athlete)}
+        membership[plan_id] = tuple(g.id for g in settings.groups if g.id in kept)
+        if membership[plan_id] != entry.groups:
+            refreshed[plan_id] = dataclasses.replace(entry, groups=membership[plan_id])
+
+    def season_of(plan_id: str) -> int:
+        return done_members[plan_id].entry.season if plan_id in done_members else previous.entries[plan_id].season
+
+    def inputs_of(plan_id: str) -> str:
+        return done_members[plan_id].entry.inputs if plan_id in done_members else previous.entries[plan_id].inputs
+
+    common = f"{__version__}\0{database_version()}\0{settings.fingerprint()}"
+    for group in settings.groups:
+        seasons = {season_of(p) for p, member_of in membership.items() if group.id in member_of}
+        seasons |= {e.season for e in previous.entries.values() if e.group and e.plan_id == groups.group_plan_id(group, e.season)}
+        for season in sorted(seasons):
+            plan_id = groups.group_plan_id(group, season)
+            old = previous.entries.get(plan_id)
+            if plan_id in settings.retired:
+                continue
+            if plan_id in owners or (old is not None and not old.group):
+                where, line, column, name = group.where
+                holder = owners.get(plan_id, "a plan deleted earlier")
+                problems.append(Problem(where, line, column, name,
+                    f"group {group.id!r} would publish {plan_id!r}, which is the plan of {holder}; give the group another id"))  # fmt: skip
+                continue
+            members = sorted(p for p, member_of in membership.items() if group.id in member_of and season_of(p) == season)
+            inputs = groups.inputs_digest(group, {p: inputs_of(p) for p in members}, common)
+            owners[plan_id] = group.where[0]
+            if old is not None and _reusable(old, inputs, context.now, previous, write_reused):
+                previous.verify(plan_id)
+                reused.append(plan_id)
+                continue
+            plan = groups.compose(group, season, [_member(p, done_members, previous) for p in members], group.where[0])
+            output = compile_plan(plan, previous.state(plan_id) if old else None, context.build_time, context.now, settings, inputs,
+                                  previous.retired.get(plan_id))  # fmt: skip
+            compiled.append(_emit(output, settings, context.build_time, context.sink, group=True))
+    return refreshed
+
+
+def _member(plan_id: str, compiled: dict[str, PlanDone], previous: Previous) -> Member:
+    if plan_id in compiled:
+        member = compiled[plan_id].member
+        assert member is not None, "a compiled plan in a group carries its races"
+        return member
+    state = previous.state(plan_id)
+    assert state is not None
+    live = tuple(r.snapshot for r in state.races.values() if not r.deleted)
+    return Member(plan_id, state.athlete, state.season, state.timezone, live)
 
 
 def _start_worker(context: _Context) -> None:

@@ -39,6 +39,8 @@ ENTRY_KEYS = (
     "removed",
     "meets",
     "files",
+    "group",
+    "groups",
 )
 COUNT_KEYS = ("confirmed", "tentative", "off")
 FEED_NAMES = ("all", "confirmed", "tentative")
@@ -60,8 +62,18 @@ class IndexEntry:
     files: dict[str, str]  # file name → sha256, state.json included
     removed: bool = False  # the plan file was deleted; its feeds stay valid calendars
     meets: dict[str, str] = field(default_factory=dict)  # catalogue meets the plan uses → their digests
+    group: bool = False  # a group's calendar (docs/groups.md), not an athlete's plan
+    groups: tuple[str, ...] = ()  # the groups this plan was a member of, as they were defined then
 
     def to_json(self) -> dict[str, object]:
+        own: dict[str, object] = {}  # written only when set, so sites without groups read as before
+        if self.group:
+            own["group"] = True
+        if self.groups:
+            own["groups"] = list(self.groups)
+        return {**self._fields(), **own}
+
+    def _fields(self) -> dict[str, object]:
         return {
             "id": self.plan_id,
             "athlete": self.athlete,
@@ -84,13 +96,15 @@ class SiteIndex:
     entries: dict[str, IndexEntry] = field(default_factory=dict)
     retired: dict[str, dict[str, int]] = field(default_factory=dict)  # plan id → race id → last SEQUENCE
     catalogue: str = ""  # sha256 of the catalogue files it was built from
+    groups: dict[str, str] = field(default_factory=dict)  # group id → digest of its definition then
 
 
-def encode(entries: list[IndexEntry], retired: dict[str, dict[str, int]], catalogue: str) -> str:
+def encode(entries: list[IndexEntry], retired: dict[str, dict[str, int]], catalogue: str, groups: dict[str, str] | None = None) -> str:
     # One plan per line: compact enough for the C encoder, still readable in a diff.
     lines = ",\n".join(json.dumps(e.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in entries)
     floors = json.dumps(retired, sort_keys=True, separators=(",", ":"))
-    return f'{{"format":{SITE_FORMAT},"generator":"racecal","catalogue":"{catalogue}","retired":{floors},"plans":[\n{lines}\n]}}\n'
+    defined = f'"groups":{json.dumps(groups, sort_keys=True, separators=(",", ":"))},' if groups else ""
+    return f'{{"format":{SITE_FORMAT},"generator":"racecal","catalogue":"{catalogue}",{defined}"retired":{floors},"plans":[\n{lines}\n]}}\n'
 
 
 def decode(data: bytes, where: str) -> SiteIndex:
@@ -100,7 +114,7 @@ def decode(data: bytes, where: str) -> SiteIndex:
     if not isinstance(root, MappingNode):
         r.problem("document", "not a racecal site index")
         r.check()
-    top = r.mapping(root, "", ("format", "generator", "catalogue", "retired", "plans"), required=("format", "generator", "plans"))
+    top = r.mapping(root, "", ("format", "generator", "catalogue", "groups", "retired", "plans"), required=("format", "generator", "plans"))
     if top is None:
         r.check()
         raise AssertionError("unreachable")
@@ -131,6 +145,13 @@ def decode(data: bytes, where: str) -> SiteIndex:
                     index.retired[plan_id][race_id] = seq
     if "catalogue" in top:
         index.catalogue = r.digest(top["catalogue"], "catalogue") or ""
+    for group_id, node in (r.mapping(top["groups"], "groups", readback.keys_of(top["groups"])) or {}).items() if "groups" in top else []:
+        if not SLUG_RE.match(group_id):
+            r.error(node, field_path("groups", group_id), "group ids are lowercase letters, digits and single hyphens")
+        elif isinstance(node, ScalarNode) and node.tag.endswith(":str") and _MEET_DIGEST.match(node.value):
+            index.groups[group_id] = node.value
+        else:
+            r.error(node, field_path("groups", group_id), "expected 32 hex digits")
     r.check()
     return index
 
@@ -186,9 +207,15 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
             meets[meet_id] = node.value
         else:
             r.error(node, field_path(field_path(name, "meets"), meet_id), "expected 32 hex digits")
+    group = bool(r.flag(fields["group"], field_path(name, "group"))) if "group" in fields else False
+    groups = (
+        tuple(g for s, n in r.items(fields["groups"], field_path(name, "groups"), 1_000) if (g := r.slug(n, s)))
+        if "groups" in fields
+        else ()
+    )
     if "files" in fields and "state.json" not in files:
         r.error(fields["files"], field_path(name, "files"), "state.json is missing")
     if len(r.problems) > before or None in (plan_id, athlete, season, source, inputs, latest) or len(counts) < len(COUNT_KEYS):
         return None
     assert plan_id and athlete and season and source is not None and inputs is not None and latest
-    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets)
+    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets, group, groups)

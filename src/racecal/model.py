@@ -146,6 +146,7 @@ class Plan:
     races: tuple[Race, ...]
     source_path: str = ""
     timezone: str = "UTC"  # the calendar's display timezone (X-WR-TIMEZONE)
+    group: bool = False  # a group's calendar: its races are named after their athletes (groups.py)
 
     @property
     def id(self) -> str:
@@ -154,3 +155,33 @@ class Plan:
     @property
     def title(self) -> str:
         return f"{self.athlete.name} {self.season}"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A view across athletes defined in the settings (docs/groups.md): its athletes by slug, plus
+    every athlete whose plan matches all of its selectors. Each season it has members in is a
+    calendar of its own, ``<id>-<season>``, like a plan."""
+
+    id: str
+    name: str
+    athletes: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()  # selector: the plan's athlete.country is one of these
+    disciplines: frozenset[str] = frozenset()  # selector: the plan's athlete has one of these
+    timezone: str | None = None  # the calendars' display timezone; by default their members' most common
+    where: tuple[str, int, int, str] = ("", 1, 1, "groups")  # the id's file, line, column and field, for messages
+
+    def includes(self, athlete: Athlete) -> bool:
+        if athlete.slug in self.athletes:
+            return True
+        if not (self.countries or self.disciplines):
+            return False
+        if self.countries and (athlete.country or "").casefold() not in {c.casefold() for c in self.countries}:
+            return False
+        wanted = {d.casefold() for d in self.disciplines}
+        return not wanted or any(d.casefold() in wanted for d in athlete.disciplines)
+
+    def fingerprint(self) -> str:
+        """What its calendars depend on from the settings (not where it is written)."""
+        parts = (self.id, self.name, sorted(self.athletes), sorted(self.countries), sorted(self.disciplines), self.timezone)
+        return repr(parts)

@@ -42,6 +42,7 @@ class Previous:
     entries: dict[str, IndexEntry] = field(default_factory=dict)
     retired: dict[str, dict[str, int]] = field(default_factory=dict)  # plan id → race id → last SEQUENCE
     catalogue: str = ""  # sha256 of the catalogue files the previous build was made from
+    groups: dict[str, str] = field(default_factory=dict)  # group id → digest of its definition then
     get: Callable[[str], bytes] | None = None
     _states: dict[str, PlanState] = field(default_factory=dict)
 
@@ -210,4 +211,12 @@ def _shown_url(url: str, limit: int = 200) -> str:
 
 def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None) -> Previous:
     site = index.decode(get(f"{base}/index.json"), f"{base}/index.json")
-    return Previous(location=base, local_dir=local_dir, entries=site.entries, retired=site.retired, catalogue=site.catalogue, get=get)
+    return Previous(
+        location=base,
+        local_dir=local_dir,
+        entries=site.entries,
+        retired=site.retired,
+        catalogue=site.catalogue,
+        groups=site.groups,
+        get=get,
+    )

@@ -11,9 +11,10 @@ from pathlib import Path
 from jinja2 import Environment, TemplateSyntaxError, nodes
 from yaml.nodes import Node
 
-from racecal.errors import Problem, suggestion
+from racecal.errors import Problem, field_path, suggestion
 from racecal.fields import Reader
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
+from racecal.model import Group
 from racecal.text import character_name, forbidden_char, http_url_parts, quoted, url_detail_problem
 
 # RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
@@ -45,6 +46,7 @@ class Settings:
     colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
+    groups: tuple[Group, ...] = ()  # views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them
 
     def retired_message(self, plan_id: str) -> str | None:
         """What is wrong with a plan file whose id is retired: building it would publish what the editor retired."""
@@ -88,7 +90,7 @@ def read_settings(r: Reader, root: Node) -> Settings:
     """racecal.yaml's node tree (``load.load_settings`` composes it) as Settings; ``r.path`` is the
     file, which own templates are found relative to."""
     path, problems = r.path, r.problems
-    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates"))
+    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates", "groups"))
     if fields is None:
         return Settings()
     settings = Settings()
@@ -120,6 +122,8 @@ def read_settings(r: Reader, root: Node) -> Settings:
     if "retired" in fields:
         ids = [r.slug(node, sub) for sub, node in r.items(fields["retired"], "retired", 10_000)]
         settings = replace(settings, retired=frozenset(i for i in ids if i))
+    if "groups" in fields:
+        settings = replace(settings, groups=_read_groups(r, fields["groups"]))
     if "templates" in fields and (folder := r.text(fields["templates"], "templates", limit=500)):
         before = len(problems)
         own = read_templates(Path(path).parent / folder, problems)
@@ -128,6 +132,42 @@ def read_settings(r: Reader, root: Node) -> Settings:
         elif len(problems) == before:
             settings = replace(settings, templates=own)
     return settings
+
+
+MAX_GROUPS = 1_000
+MAX_GROUP_ATHLETES = 10_000
+
+
+def _read_groups(r: Reader, node: Node) -> tuple[Group, ...]:
+    groups: dict[str, Group] = {}
+    for sub, item in r.items(node, "groups", MAX_GROUPS):
+        fields = r.mapping(item, sub, ("id", "name", "athletes", "country", "disciplines", "timezone"), required=("id", "name"))
+        if fields is None or "id" not in fields or "name" not in fields:
+            continue
+        before = len(r.problems)
+        group_id = r.slug(fields["id"], field_path(sub, "id"))
+        name = r.text(fields["name"], field_path(sub, "name"))
+        athletes = (
+            [r.slug(n, s) for s, n in r.items(fields["athletes"], field_path(sub, "athletes"), MAX_GROUP_ATHLETES)]
+            if "athletes" in fields
+            else []
+        )
+        countries = r.texts(fields["country"], field_path(sub, "country")) if "country" in fields else ()
+        disciplines = r.texts(fields["disciplines"], field_path(sub, "disciplines")) if "disciplines" in fields else ()
+        timezone = r.timezone(fields["timezone"], field_path(sub, "timezone")) if "timezone" in fields else None
+        if not ({"athletes", "country", "disciplines"} & fields.keys()):
+            r.error(item, sub, "a group needs 'athletes' (slugs), or selectors 'country' and/or 'disciplines', or both")
+        if group_id in groups:
+            r.error(fields["id"], field_path(sub, "id"), f"{group_id!r} is defined twice")
+            continue
+        if len(r.problems) > before or group_id is None or name is None:
+            continue
+        mark = fields["id"].start_mark
+        groups[group_id] = Group(
+            group_id, name, frozenset(a for a in athletes if a), frozenset(countries), frozenset(disciplines), timezone,
+            (r.path, mark.line + 1, mark.column + 1, field_path(sub, "id")),
+        )  # fmt: skip
+    return tuple(groups.values())
 
 
 # What a site may override (README, "Your own templates"). Pages and the Atom feed are escaped

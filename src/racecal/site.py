@@ -355,11 +355,13 @@ class PlanListing:
 
 
 def index_page(entries: list[IndexEntry], settings: Settings) -> str:
-    plans = [
+    listed = [
         PlanListing(e.plan_id, e.athlete, e.season, e.removed, e.counts["confirmed"], e.counts["tentative"], e.counts["off"], e)
         for e in entries
     ]
-    return render("index.html", settings, up="", plans=plans)
+    plans = [p for p in listed if not p.entry.group]
+    groups = [p for p in listed if p.entry.group]
+    return render("index.html", settings, up="", plans=plans, groups=groups)
 
 
 def counts(races: tuple[Race, ...]) -> dict[str, int]:

@@ -1,0 +1,276 @@
+"""Group calendars (docs/groups.md), checked against what the YAML says, read without racecal's code.
+
+Membership is worked out here from the plans' YAML and the documented rule; feeds are read with
+icalendar, vobject and ical.js; a group event is compared with the same race in the athlete's own
+track, so "exactly as in the athlete's feed" means what another parser sees, not what racecal meant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO, parse_icalendar, parse_icaljs, parse_vobject
+from racecal.cli import cli
+
+FEDERATION = REPO / "examples" / "federation"
+TIMES = [f"2026-11-{day:02d}T12:00:00Z" for day in range(1, 29)]
+TRACKS = {"confirmed": "confirmed", "tentative": "tentative"}
+
+
+@dataclass
+class Site:
+    root: Path
+    step: int = 0
+
+    @property
+    def dist(self) -> Path:
+        return self.root / "dist"
+
+    def build(self, *extra: str, expect: int = 0) -> str:
+        from click.testing import CliRunner
+
+        cwd = os.getcwd()
+        os.chdir(self.root)
+        try:
+            result = CliRunner().invoke(cli, ["build", "--time", TIMES[self.step], *extra], catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        self.step += 1
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    def plans(self) -> dict[str, dict[str, Any]]:
+        return {p.stem: yaml.safe_load(p.read_text()) for p in sorted((self.root / "schedules").glob("*.yaml"))}
+
+    def groups(self) -> list[dict[str, Any]]:
+        return list(yaml.safe_load((self.root / "racecal.yaml").read_text()).get("groups", []))
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.root / name
+        text = path.read_text()
+        assert old in text, (old, name)
+        path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    shutil.copytree(FEDERATION, tmp_path / "fed")
+    return Site(tmp_path / "fed")
+
+
+def members(site: Site, group: dict[str, Any]) -> list[str]:
+    """docs/groups.md: listed by slug, or matching every selector given (country; any discipline)."""
+    out = []
+    for plan_id, plan in site.plans().items():
+        athlete = plan["athlete"]
+        listed = athlete["slug"] in group.get("athletes", [])
+        selectors = [k for k in ("country", "disciplines") if k in group]
+        countries = [group["country"]] if isinstance(group.get("country"), str) else group.get("country", [])
+        wanted = group.get("disciplines", [])
+        matches = bool(selectors) and (
+            ("country" not in group or str(athlete.get("country", "")).casefold() in {c.casefold() for c in countries})
+            and ("disciplines" not in group or any(d in wanted for d in athlete.get("disciplines", [])))
+        )
+        if listed or matches:
+            out.append(plan_id)
+    return out
+
+
+def group_uid(slug: str, race_id: str, group_plan: str, feed: str) -> str:
+    """docs/groups.md, "Identity": the race id's first 40 characters, a hyphen, 12 hex digits of
+    sha256(slug NUL race id); then the group calendar's id and the feed, as athletes' UIDs."""
+    digest = hashlib.sha256(f"{slug}\0{race_id}".encode()).hexdigest()[:12]
+    return f"{race_id[:40].rstrip('-')}-{digest}.{group_plan}.{feed}@racecal"
+
+
+def by_uid(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    uids = [e["uid"] for e in events]
+    assert len(uids) == len(set(uids)), "a UID twice in one calendar"
+    return {e["uid"]: e for e in events}
+
+
+def check_group_feeds(site: Site) -> None:
+    """Every race of every member is in each group feed exactly as in the athlete's own feed (same
+    instants, status, sequence-independent), and nothing else is live there."""
+    plans = site.plans()
+    for group in site.groups():
+        for feed in ("all", "confirmed", "tentative"):
+            expected: dict[str, dict[str, Any]] = {}
+            for plan_id in members(site, group):
+                plan = plans[plan_id]
+                suffix = f".{plan_id}.{feed}@racecal"
+                for athlete_uid, event in by_uid(parse_icalendar(site.dist / plan_id / f"{feed}.ics")).items():
+                    if not athlete_uid.endswith(suffix):
+                        continue  # the empty calendar's journal
+                    race_id, _, session = athlete_uid[: -len(suffix)].partition(".")
+                    own_uid = group_uid(plan["athlete"]["slug"], race_id, f"{group['id']}-{plan['season']}", feed)
+                    expected[own_uid.replace(".", f".{session}.", 1) if session else own_uid] = {
+                        **event,
+                        "athlete": plan["athlete"]["name"],
+                    }
+            seasons = {plans[p]["season"] for p in members(site, group)}
+            got: dict[str, dict[str, Any]] = {}
+            for season in seasons:
+                got |= by_uid(parse_icalendar(site.dist / f"{group['id']}-{season}" / f"{feed}.ics"))
+            live = {u: e for u, e in got.items() if e["status"] != "CANCELLED"}
+            assert set(live) == {u for u, e in expected.items() if e["status"] != "CANCELLED"}, (group["id"], feed)
+            for event_uid, want in expected.items():
+                have = got[event_uid]
+                assert (have["start"], have["end"], have["status"]) == (want["start"], want["end"], want["status"]), event_uid
+                assert have["summary"] == want["summary"] or have["status"] == want["status"] == "CANCELLED", event_uid
+
+
+def test_group_feeds_carry_every_members_races_as_their_own_feeds_do(site: Site) -> None:
+    site.build()
+    assert {p.name for p in site.dist.iterdir() if p.is_dir()} >= {"team-nordvik-2027", "distance-squad-2027"}
+    check_group_feeds(site)
+    # The guest from another country is in no group; the squad has its two named athletes.
+    assert members(site, site.groups()[0]) == ["ada-fjell-2027", "erik-stav-2027", "tomas-berg-2027"]
+    assert members(site, site.groups()[1]) == ["ada-fjell-2027", "tomas-berg-2027"]
+
+
+def test_group_feeds_parse_in_vobject_and_icaljs_with_the_same_events(site: Site) -> None:
+    site.build()
+    paths = [site.dist / "team-nordvik-2027" / f"{feed}.ics" for feed in ("all", "confirmed", "tentative")]
+    seen = parse_icaljs(*paths)
+    for path in paths:
+        reference = {e["uid"]: e["status"] for e in parse_icalendar(path)}
+        assert {e["uid"]: e["status"] for e in parse_vobject(path)} == reference
+        assert {e["uid"]: e["status"] for e in seen[str(path)]["events"]} == reference
+        assert reference  # every feed of this group has events
+
+
+def test_leaving_and_rejoining_a_group_is_a_change_of_the_same_events(site: Site) -> None:
+    site.build()
+    team = "team-nordvik-2027"
+    nationals = group_uid("tomas-berg", "nationals", team, "confirmed")
+    first = by_uid(parse_icalendar(site.dist / team / "confirmed.ics"))[nationals]
+    assert first["status"] == "CONFIRMED"
+    site.edit("schedules/tomas-berg-2027.yaml", "country: Nordvik", "country: Solmark")  # he changes federation
+    site.build()
+    gone = by_uid(parse_icalendar(site.dist / team / "confirmed.ics"))[nationals]
+    assert gone["status"] == "CANCELLED" and gone["sequence"] > first["sequence"]
+    check_group_feeds(site)
+    site.edit("schedules/tomas-berg-2027.yaml", "country: Solmark", "country: Nordvik")  # and back
+    site.build()
+    back = by_uid(parse_icalendar(site.dist / team / "confirmed.ics"))[nationals]
+    assert back["status"] == "CONFIRMED" and back["sequence"] > gone["sequence"]
+    assert (back["start"], back["end"]) == (first["start"], first["end"])
+    check_group_feeds(site)
+
+
+def test_a_promotion_in_a_plan_moves_the_race_between_the_groups_tracks(site: Site) -> None:
+    site.build()
+    site.edit("schedules/ada-fjell-2027.yaml", "    status: tentative", "    status: confirmed")
+    out = site.build()
+    assert "team-nordvik-2027:" in out and "promoted" in out  # the build names the group's change
+    check_group_feeds(site)
+    tentative = by_uid(parse_icalendar(site.dist / "team-nordvik-2027" / "tentative.ics"))
+    assert tentative[group_uid("ada-fjell", "fjord-classic", "team-nordvik-2027", "tentative")]["status"] == "CANCELLED"
+
+
+def test_group_calendars_are_rebuilt_only_when_their_inputs_change(site: Site) -> None:
+    site.build()
+    inode = {g: (site.dist / g / "all.ics").stat().st_ino for g in ("team-nordvik-2027", "distance-squad-2027")}
+    site.edit("schedules/lina-sol-2027.yaml", "status: confirmed", "status: tentative")  # in no group
+    site.build()
+    # Reused calendars are hard-linked from the previous build, never written again.
+    assert {g: (site.dist / g / "all.ics").stat().st_ino for g in inode} == inode
+    site.edit("schedules/erik-stav-2027.yaml", "status: tentative", "status: withdrawn")  # in the team, not the squad
+    site.build()
+    assert (site.dist / "team-nordvik-2027" / "all.ics").stat().st_ino != inode["team-nordvik-2027"]
+    assert (site.dist / "distance-squad-2027" / "all.ics").stat().st_ino == inode["distance-squad-2027"]
+    check_group_feeds(site)
+    before = {p: p.read_bytes() for p in site.dist.rglob("*") if p.is_file()}
+    assert "unchanged" in site.build()
+    assert {p: p.read_bytes() for p in site.dist.rglob("*") if p.is_file()} == before
+
+
+def test_a_redefined_group_takes_its_new_members(site: Site) -> None:
+    site.build()
+    site.edit("racecal.yaml", "athletes: [ada-fjell, tomas-berg]", "athletes: [ada-fjell, lina-sol]")
+    site.edit("racecal.yaml", "disciplines: [10000m]", "disciplines: [800m]")
+    site.build()
+    check_group_feeds(site)
+    squad = by_uid(parse_icalendar(site.dist / "distance-squad-2027" / "all.ics"))
+    assert squad[group_uid("lina-sol", "island-relays", "distance-squad-2027", "all")]["status"] == "CONFIRMED"
+    assert squad[group_uid("tomas-berg", "nationals", "distance-squad-2027", "all")]["status"] == "CANCELLED"
+
+
+def test_a_removed_groups_feeds_stay_valid_calendars(site: Site) -> None:
+    site.build()
+    text = (site.root / "racecal.yaml").read_text()
+    (site.root / "racecal.yaml").write_text(text[: text.index("  # A squad")])
+    site.build()
+    events = parse_icalendar(site.dist / "distance-squad-2027" / "all.ics")
+    assert events and all(e["status"] == "CANCELLED" for e in events)
+    parse_vobject(site.dist / "distance-squad-2027" / "confirmed.ics")
+
+
+def test_the_landing_page_lists_groups_apart_from_athletes(site: Site) -> None:
+    site.build()
+    page = (site.dist / "index.html").read_text()
+    assert page.index("<h2>Groups</h2>") < page.index('href="team-nordvik-2027/index.html"') < page.index("<h2>Athletes</h2>")
+    assert page.index("<h2>Athletes</h2>") < page.index('href="lina-sol-2027/index.html"')
+    group_page = (site.dist / "team-nordvik-2027" / "index.html").read_text()
+    assert "Team Nordvik" in group_page and "all.ics" in group_page and "Tomas Berg – Nordvik Championships" in group_page
+
+
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    [
+        ("groups:\n  - {id: Team, name: T, country: X}\n", "racecal.yaml:2:10: groups[0].id: expected lowercase letters"),
+        ("groups:\n  - {id: t, name: T}\n", "racecal.yaml:2:5: groups[0]: a group needs 'athletes'"),
+        (
+            "groups:\n  - {id: t, name: T, country: X}\n  - {id: t, name: U, country: Y}\n",
+            "racecal.yaml:3:10: groups[1].id: 't' is defined twice",
+        ),
+        ("groups:\n  - {id: t, name: T, contry: X}\n", "racecal.yaml:2:22: groups[0].contry:"),
+        ("groups:\n  - {id: t, name: T, athletes: [Ada]}\n", "racecal.yaml:2:33: groups[0].athletes[0]: expected lowercase letters"),
+        ("groups:\n  - {id: t, name: T, country: X, timezone: Mars/Base}\n", "racecal.yaml:2:44: groups[0].timezone: unknown timezone"),
+        (
+            "groups:\n  - {id: ada-fjell, name: T, country: Nordvik}\n",
+            "racecal.yaml:2:10: groups[0].id: group 'ada-fjell' would publish 'ada-fjell-2027', which is the plan of schedules/ada-fjell-2027.yaml",
+        ),
+    ],
+    ids=["id-not-a-slug", "no-members", "duplicate-id", "unknown-key", "athlete-not-a-slug", "bad-timezone", "id-makes-a-plan-id"],
+)
+def test_group_definitions_are_checked_with_located_messages(site: Site, groups: str, expected: str) -> None:
+    (site.root / "racecal.yaml").write_text(groups)
+    out = site.build(expect=1)
+    assert expected in out, out
+    assert "Traceback" not in out
+    assert not site.dist.exists()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["ada-fjell", "tomas-berg", "erik-stav", "lina-sol"]), st.sampled_from(
+    ["confirmed", "tentative", "withdrawn", "cancelled", "Nordvik", "Solmark"])), min_size=1, max_size=4))  # fmt: skip
+def test_group_feeds_follow_any_sequence_of_edits(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str]]) -> None:
+    root = tmp_path_factory.mktemp("fed") / "fed"
+    shutil.copytree(FEDERATION, root)
+    site = Site(root)
+    site.build()
+    for slug, change in steps:
+        path = root / "schedules" / f"{slug}-2027.yaml"
+        plan = yaml.safe_load(path.read_text())
+        if change in ("Nordvik", "Solmark"):
+            plan["athlete"]["country"] = change
+        else:
+            plan["races"][0]["status"] = change
+            plan["races"][0].setdefault("reason", "Changed.") if change in ("withdrawn", "cancelled") else plan["races"][0].pop(
+                "reason", None
+            )
+        path.write_text(yaml.safe_dump(plan, allow_unicode=True))
+        site.build()
+        check_group_feeds(site)
