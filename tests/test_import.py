@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import icalendar
+import pytest
 import yaml
 
 from conftest import JS_DIR, PLAN_ID, REPO, Project, need
@@ -152,3 +153,68 @@ def test_recurring_and_broken_calendars_are_refused_and_nothing_is_written(proje
     (project.root / out).write_text("mine\n")
     assert project.run("import", str(FIXTURES / "google.ics"), "--out", out).exit_code == 2
     assert (project.root / out).read_text() == "mine\n"
+
+
+def _calendar(*events: str) -> str:
+    body = "".join(f"BEGIN:VEVENT\r\n{e}END:VEVENT\r\n" for e in events)
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{body}END:VCALENDAR\r\n"
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        (["UID:a\r\nSUMMARY:Bad\r\nDTSTART:notadate\r\n"], "events[0]: 'Bad': DTSTART is not a date or a date-time"),
+        (["UID:a\r\nSUMMARY:Feb\r\nDTSTART;VALUE=DATE:20250230\r\n"], "events[0]: 'Feb': DTSTART is not a date or a date-time"),
+        (["UID:a\r\nSUMMARY:P\r\nDTSTART;VALUE=PERIOD:20250601T100000Z/PT1H\r\n"], "events[0]: 'P': DTSTART is not a date or a date-time"),
+        (
+            ["UID:a\r\nSUMMARY:Mixed\r\nDTSTART;VALUE=DATE:20250601\r\nDTEND:20250603T180000Z\r\n"],
+            "DTEND is not of the same kind as DTSTART",
+        ),
+        (["UID:a\r\nSUMMARY:D\r\nDTSTART:20250601T100000Z\r\nDURATION:P99999999D\r\n"], "events[0]: 'D': DURATION is longer than a year"),
+        (
+            ["UID:a\r\nSUMMARY:Two\r\nDTSTART:20250601T100000Z\r\nDTSTART:20250602T100000Z\r\n"],
+            "events[0]: 'Two': DTSTART is given more than once",
+        ),
+        (["UID:a\r\nSUMMARY:One\r\nSUMMARY:Two\r\nDTSTART;VALUE=DATE:20250601\r\n"], "events[0]: SUMMARY is given more than once"),
+        (
+            ["UID:a\r\nSUMMARY:First\r\nDTSTART;VALUE=DATE:20250601\r\n", "UID:a\r\nSUMMARY:Second\r\nDTSTART;VALUE=DATE:20250701\r\n"],
+            "events[1]: has the UID of events[0]",
+        ),
+        (
+            ["UID:a\r\nSUMMARY:\u202eevil\r\nDTSTART;VALUE=DATE:20250601\r\n"],
+            "would not pass racecal check: races[0].name: contains the invisible",
+        ),
+        (["UID:a\r\nSUMMARY:Year\r\nDTSTART;VALUE=DATE:22000601\r\n"], "its dates are outside the years 1900–2100"),
+        (["UID:a\r\nSUMMARY:Geo\r\nGEO:200;400\r\nDTSTART;VALUE=DATE:20250601\r\n"], "would not pass racecal check: races[0].venue.lat"),
+    ],
+    ids=[
+        "not-a-date",
+        "feb-30",
+        "period",
+        "date-and-date-time",
+        "huge-duration",
+        "two-dtstarts",
+        "two-summaries",
+        "duplicate-uid-lost-an-event",
+        "bidi-name-check-refused",
+        "year-2200",
+        "geo-out-of-range",
+    ],
+)
+def test_what_crashed_or_was_written_for_check_to_refuse_is_a_located_problem(
+    project: Project, tmp_path: Path, events: list[str], expected: str
+) -> None:
+    """Regressions from an independent tester: these tracebacked, lost an event without a word, or
+    wrote YAML that racecal check then refused. Now: one located line each, exit 1, nothing written."""
+    source = tmp_path / "in.ics"
+    source.write_text(_calendar(*events), newline="")
+    out = project.root / "schedules" / "new.yaml"
+    done = project.run("import", str(source), "--athlete", "Test Runner", "--out", str(out))
+    assert done.exit_code == 1, done.output
+    assert expected in done.stderr and done.stderr.startswith(f"{source}:1:1: ")
+    assert "Traceback" not in done.output and not out.exists()
+
+
+def test_a_malformed_url_is_an_error_not_a_traceback(project: Project) -> None:
+    done = project.run("import", "http://[::1")
+    assert done.exit_code == 1 and "not a valid URL" in done.stderr and "Traceback" not in done.output

@@ -22,6 +22,7 @@ from racecal.errors import PlanError, Problem, RacecalError, for_terminal
 
 if TYPE_CHECKING:
     from racecal.build import BuildResult, Sink
+    from racecal.model import Meet
     from racecal.previous import Previous
     from racecal.settings import Settings
     from racecal.yamlsource import SourceFile
@@ -636,6 +637,7 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
     result = import_calendar(data, where, kind=kind, timezone=timezone, athlete=who, meets=meets, season=_wall_clock().year)
     if result.problems:
         raise PlanError(result.problems)
+    _check_imported(result.text, where, kind, meets, out)
     if out is None:
         click.echo(result.text, nl=False)
         return
@@ -646,6 +648,34 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
         reason = kept[0][1] if kept else "exists"
         raise click.BadParameter(f"{for_terminal(str(out))}: {reason}; racecal import never replaces a file", param_hint="'--out'")
     click.echo(f"wrote {for_terminal(str(out))} ({result.count} event{'s' * (result.count != 1)}); review it, then racecal check", err=True)
+
+
+def _check_imported(text: str, where: str, kind: str, meets: dict[str, Meet], out: Path | None) -> None:
+    """What import wrote must pass racecal check: whatever the calendar holds that a plan cannot
+    (a character refused in names, a span too long, a year out of range) is reported against the
+    source, and nothing is written."""
+    from racecal.load import Lookout, parse_catalogue, parse_plan
+    from racecal.yamlsource import SourceFile
+
+    problems: list[Problem] = []
+    generated = SourceFile(str(out) if out else "(output)", text.encode())
+    if kind == "plan":
+        parse_plan(generated, meets, problems, Lookout())
+    else:
+        catalogue = parse_catalogue([generated], problems)
+        problems += [
+            Problem(where, 1, 1, f"meets: {meet_id}", "is already in the catalogue; import would define it twice")
+            for meet_id in sorted(catalogue.keys() & meets.keys())
+        ]
+    if problems:
+        raise PlanError(
+            [
+                Problem(where, 1, 1, "import", f"the {kind} it makes would not pass racecal check: {p.field}: {p.message}")
+                if p.path != where
+                else p
+                for p in problems
+            ]
+        )
 
 
 def _zones() -> frozenset[str]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from racecal.documents import MAX_YEAR, MIN_YEAR
 from racecal.errors import Problem
 from racecal.model import SLUG_RE, Meet
 
@@ -81,12 +82,18 @@ def import_calendar(
     target = timezone or _iana(str(calendar.get("X-WR-TIMEZONE", ""))) or "UTC"
     problems: list[Problem] = []
     events: list[_Event] = []
+    uids: dict[str, int] = {}
     for index, component in enumerate(calendar.walk("VEVENT")):
         if index >= MAX_EVENTS:
             problems.append(Problem(where, 1, 1, "calendar", f"more than {MAX_EVENTS} events; split the file"))
             break
         event = _event(component, index, target, where, problems)
         if event is not None:
+            if "UID" in component and (first := uids.setdefault(event.uid, index)) != index:
+                # Two events with one UID are one event to every client (a recurring one is refused above);
+                # importing one would lose the other without a word.
+                problems.append(Problem(where, 1, 1, f"events[{index}]", f"has the UID of events[{first}]; a calendar's UIDs are unique"))
+                continue
             events.append(event)
     if problems:
         return Imported("", problems)
@@ -120,6 +127,9 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
     if "DTSTART" not in component:
         problems.append(Problem(where, 1, 1, name, "has no DTSTART"))
         return None
+    if twice := [key for key in _SINGLE if isinstance(component.get(key), list)]:
+        problems.append(Problem(where, 1, 1, name, f"{twice[0]} is given more than once; an event has one"))
+        return None
     title = _one_line(str(component.get("SUMMARY", ""))).strip() or "Untitled"
     if title.startswith("Removed: ") and _RACECAL_UID.match(uid):
         return None  # a racecal cancellation of a race deleted from its plan: not a race
@@ -128,9 +138,19 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
         status = "withdrawn"
     for prefix in _PREFIXES:
         title = title.removeprefix(prefix)
-    start = component.decoded("DTSTART")
-    end = component.decoded("DTEND") if "DTEND" in component else None
-    duration = component.decoded("DURATION") if "DURATION" in component else None
+    try:
+        start, end, duration = _times(component)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        problems.append(
+            Problem(
+                where,
+                1,
+                1,
+                name,
+                f"{_one_line(title)!r}: {exc if isinstance(exc, _TimesError) else 'its DTSTART, DTEND or DURATION cannot be read'}",
+            )
+        )
+        return None
     day = start.date() if isinstance(start, datetime) else start
     event = _Event(uid, title, day, day, status)
     if isinstance(start, datetime):
@@ -163,6 +183,37 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
         else:
             event.title = title
     return event
+
+
+_SINGLE = ("UID", "SUMMARY", "STATUS", "LOCATION", "URL", "GEO", "DTEND", "DURATION")  # at most once in a VEVENT (RFC 5545)
+
+
+class _TimesError(ValueError):
+    pass
+
+
+def _times(component: Any) -> tuple[date, date | None, timedelta | None]:
+    """DTSTART, DTEND and DURATION, each of the type RFC 5545 allows and of one kind (dates, or
+    date-times), within the years a plan can hold; else why not."""
+    values = []
+    for key in ("DTSTART", "DTEND", "DURATION"):
+        if key in component and isinstance(component[key], list):
+            raise _TimesError(f"{key} is given more than once")
+        values.append(component.decoded(key) if key in component else None)
+    start, end, duration = values
+    if not isinstance(start, date):
+        raise _TimesError("DTSTART is not a date or a date-time")
+    if end is not None and (not isinstance(end, date) or isinstance(end, datetime) != isinstance(start, datetime)):
+        raise _TimesError("DTEND is not of the same kind as DTSTART (both dates, or both date-times)")
+    if duration is not None and not isinstance(duration, timedelta):
+        raise _TimesError("DURATION is not a duration")
+    if isinstance(start, datetime) and isinstance(end, datetime) and (start.tzinfo is None) != (end.tzinfo is None):
+        raise _TimesError("DTSTART and DTEND mix a floating time with a zoned one")
+    if duration is not None and abs(duration) > timedelta(days=366):
+        raise _TimesError("DURATION is longer than a year")
+    if not MIN_YEAR <= start.year <= MAX_YEAR or (end is not None and not MIN_YEAR <= end.year <= MAX_YEAR):
+        raise _TimesError(f"its dates are outside the years {MIN_YEAR}–{MAX_YEAR} a plan can hold")
+    return start, end, duration
 
 
 def _zone_of(prop: Any, value: datetime, target: str) -> str:

@@ -183,7 +183,10 @@ _OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
 def _fetch_unbounded(url: str) -> bytes:
     # Only http(s) URLs reach here (read_previous checks the scheme; redirects are checked above).
-    request = urllib.request.Request(url, headers={"User-Agent": "racecal", "Accept-Encoding": "identity"})  # noqa: S310
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "racecal", "Accept-Encoding": "identity"})  # noqa: S310
+    except ValueError as exc:  # an unclosed IPv6 host, say
+        raise PreviousBuildError(f"{_shown_url(url)}: not a valid URL ({str(exc)[:80]})") from None
     try:
         with _OPENER.open(request, timeout=URL_TIMEOUT_SECONDS) as response:
             data: bytes = response.read(MAX_PREVIOUS_FILE + 1)
