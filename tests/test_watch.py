@@ -92,3 +92,23 @@ def test_an_edit_is_rebuilt_problems_replace_pages_and_dist_is_never_written(wat
     state = wait_for_version(url, int(state["version"]))  # type: ignore[call-overload]
     assert state["ok"] is True and b"The plans have problems" not in get(url)
     assert project.tree() == published  # the published build was only ever read
+
+
+def test_sigterm_removes_the_preview_directory(built: Project, tmp_path: Path) -> None:
+    """Regression (independent tester): `kill` or `timeout` (SIGTERM) left the whole preview site in
+    the temporary directory; only Ctrl-C cleaned up."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=built.root, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src"), "TMPDIR": str(temp)},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        while "serving a live preview" not in (line := proc.stdout.readline()):
+            assert line, "serve --watch exited"
+        assert [p.name.startswith("racecal-preview-") for p in temp.iterdir()] == [True]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert list(temp.iterdir()) == []

@@ -746,6 +746,7 @@ def serve(directory: Path, host: str, port: int, watch: bool, schedules: Path, c
       racecal serve --watch --open
     """
     import shutil
+    import signal
     import tempfile
     import threading
 
@@ -754,41 +755,49 @@ def serve(directory: Path, host: str, port: int, watch: bool, schedules: Path, c
     live: Live | None = None
     preview: Path | None = None
     stop = threading.Event()
-    if watch:
-        live = Live()
-        preview = Path(tempfile.mkdtemp(prefix="racecal-preview-"))
-        served = preview / "site"
-        rebuild = partial(_preview_build, served, directory, schedules, config, live)
-        rebuild()
-    elif not directory.is_dir():
-        raise click.ClickException(f"{directory} does not exist; run racecal build first")
-    else:
-        served = directory
+    # SIGTERM (kill, timeout, a service manager) stops the preview as Ctrl-C does, so the temporary
+    # site is removed either way, also while the first build is still running.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server = make_server(served, host, port, live=live)
-    except OSError as exc:
-        if preview:
-            shutil.rmtree(preview, ignore_errors=True)
-        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
-            raise click.BadParameter(f"cannot listen on {host!r}: {exc.strerror or exc}", param_hint="'--host'") from None
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
-    url = f"http://{host}:{server.server_address[1]}/"
-    if watch:
-        threading.Thread(target=_watch, args=(schedules, config, rebuild, stop), daemon=True).start()
-    click.echo(f"serving {'a live preview of ' + str(schedules) if watch else str(directory)}/ on {url} (Ctrl-C to stop)")
-    if open_browser:
-        import webbrowser
+        if watch:
+            live = Live()
+            preview = Path(tempfile.mkdtemp(prefix="racecal-preview-"))
+            served = preview / "site"
+            rebuild = partial(_preview_build, served, directory, schedules, config, live)
+            rebuild()
+        elif not directory.is_dir():
+            raise click.ClickException(f"{directory} does not exist; run racecal build first")
+        else:
+            served = directory
+        try:
+            server = make_server(served, host, port, live=live)
+        except OSError as exc:
+            if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                raise click.BadParameter(f"cannot listen on {host!r}: {exc.strerror or exc}", param_hint="'--host'") from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
+        url = f"http://{host}:{server.server_address[1]}/"
+        if watch:
+            threading.Thread(target=_watch, args=(schedules, config, rebuild, stop), daemon=True).start()
+        click.echo(f"serving {'a live preview of ' + str(schedules) if watch else str(directory)}/ on {url} (Ctrl-C to stop)")
+        if open_browser:
+            import webbrowser
 
-        webbrowser.open(url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+            webbrowser.open(url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.set()
+            server.server_close()
     finally:
-        stop.set()
-        server.server_close()
         if preview:
             shutil.rmtree(preview, ignore_errors=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _preview_build(served: Path, published: Path, schedules: Path, config: Path | None, live: Any) -> None:
