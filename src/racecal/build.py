@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from racecal import __version__, groups, ics, index, site
@@ -288,7 +289,8 @@ def build(
         compiled.append(result)
     if problems:
         raise PlanError(problems)
-    reused_members = _group_calendars(context, compiled, reused, owners, write_reused, problems)
+    defined = {g.id: groups.definition_digest(g) for g in settings.groups}
+    reused_members = _group_calendars(context, defined, compiled, reused, owners, write_reused, problems)
     if problems:
         raise PlanError(problems)
 
@@ -325,7 +327,6 @@ def build(
         entries[plan_id] = reused_members.get(plan_id, previous.entries[plan_id])
 
     ordered = [entries[k] for k in sorted(entries)]
-    defined = {g.id: groups.definition_digest(g) for g in settings.groups}
     site_files = {
         "index.html": site.index_page(ordered, settings).encode(),
         "index.json": index.encode(ordered, retired, catalogue, defined).encode(),
@@ -351,16 +352,18 @@ def build(
 
 
 def _group_calendars(
-    context: _Context, compiled: list[PlanDone], reused: list[str], owners: dict[str, str], write_reused: bool, problems: list[Problem]
-) -> dict[str, IndexEntry]:
+    context: _Context, defined: dict[str, str], compiled: list[PlanDone], reused: list[str], owners: dict[str, str],
+    write_reused: bool, problems: list[Problem],
+) -> dict[str, IndexEntry]:  # fmt: skip
     """Compile (or reuse) every group's calendar for every season it has, or had, members in; add
     them to ``compiled`` or ``reused`` and ``owners``. Returns the reused plans' index entries with
-    their memberships brought up to date (a group's definition may have changed)."""
+    their memberships brought up to date (a group's definition may have changed). ``defined``: each
+    group's definition digest."""
     settings, previous = context.settings, context.previous
     if not settings.groups and not any(e.group for e in previous.entries.values()):
         return {}
-    defined = {g.id: groups.definition_digest(g) for g in settings.groups}
     changed = [g for g in settings.groups if previous.groups.get(g.id) != defined[g.id]]
+    unchanged = {g for g in defined if g not in {c.id for c in changed}}
     done_members = {d.plan_id: d for d in compiled}
     membership: dict[str, tuple[str, ...]] = {d.plan_id: d.entry.groups for d in compiled}
     refreshed: dict[str, IndexEntry] = {}
@@ -368,7 +371,7 @@ def _group_calendars(
         entry = previous.entries[plan_id]
         if entry.group or entry.removed:
             continue
-        kept = {g for g in entry.groups if g in defined and g not in {c.id for c in changed}}
+        kept = {g for g in entry.groups if g in unchanged}
         if changed:  # who belongs to a new or redefined group is decided from the plan's athlete
             state = previous.state(plan_id)
             assert state is not None
@@ -405,7 +408,9 @@ def _group_calendars(
                 previous.verify(plan_id)
                 reused.append(plan_id)
                 continue
-            plan = groups.compose(group, season, [_member(p, done_members, previous) for p in members], group.where[0])
+            # Published as the group's source: the settings file's name, not the path it was given by.
+            source = Path(group.where[0]).name
+            plan = groups.compose(group, season, [_member(p, done_members, previous) for p in members], source)
             output = compile_plan(plan, previous.state(plan_id) if old else None, context.build_time, context.now, settings, inputs,
                                   previous.retired.get(plan_id))  # fmt: skip
             compiled.append(_emit(output, settings, context.build_time, context.sink, group=True))
