@@ -14,7 +14,7 @@ import icalendar
 import pytest
 import yaml
 
-from conftest import JS_DIR, PLAN_ID, REPO, Project, need
+from conftest import JS_DIR, PLAN_ID, REPO, Project, need, serving
 
 FIXTURES = REPO / "tests" / "fixtures" / "ics"
 
@@ -211,10 +211,107 @@ def test_what_crashed_or_was_written_for_check_to_refuse_is_a_located_problem(
     out = project.root / "schedules" / "new.yaml"
     done = project.run("import", str(source), "--athlete", "Test Runner", "--out", str(out))
     assert done.exit_code == 1, done.output
-    assert expected in done.stderr and done.stderr.startswith(f"{source}:1:1: ")
+    assert expected in done.stderr and done.stderr.startswith(f"{source}:")
     assert "Traceback" not in done.output and not out.exists()
 
 
 def test_a_malformed_url_is_an_error_not_a_traceback(project: Project) -> None:
     done = project.run("import", "http://[::1")
     assert done.exit_code == 1 and "not a valid URL" in done.stderr and "Traceback" not in done.output
+
+
+def test_a_race_with_sessions_on_three_days_comes_back_with_its_names_and_zone(project: Project, tmp_path: Path) -> None:
+    """Regression (independent tester): sessions on a third day fell outside the race's imported
+    dates (check refused the plan), "Økt 1: warmup" came back as "warmup", and the plan's own zone
+    (X-WR-TIMEZONE) was lost. The events of the rebuilt feed are the original's."""
+    (project.schedules / "k-2025.yaml").write_text(
+        "athlete: {name: Anna K, slug: anna-k}\nseason: 2025\ntimezone: America/New_York\nraces:\n"
+        "  - {id: rome, name: European Championships, start: 2025-06-08, end: 2025-06-11, timezone: Europe/Rome, status: confirmed,\n"
+        "     sessions: [{name: 1500m heats, date: 2025-06-08, time: '10:05', duration_minutes: 45},\n"
+        "                {name: 1500m final, date: 2025-06-10, time: '21:50'},\n"
+        "                {name: 'Økt 1: warmup', date: 2025-06-11, time: '23:30', duration_minutes: 120}]}\n"
+    )
+    project.build()
+    again = Project(tmp_path / "again")
+    (again.schedules / "meets").mkdir(parents=True)
+    assert again.run("import", str(project.dist / "anna-k-2025" / "all.ics"), "--out", "schedules/k-2025.yaml").exit_code == 0
+    assert again.run("check").exit_code == 0
+    plan = yaml.safe_load((again.schedules / "k-2025.yaml").read_text())
+    assert plan["timezone"] == "America/New_York"
+    race = plan["races"][0]
+    assert (race["start"], race["end"]) == (datetime(2025, 6, 8).date(), datetime(2025, 6, 11).date())
+    assert [s["name"] for s in race["sessions"]] == ["1500m heats", "1500m final", "Økt 1: warmup"]
+    again.build()
+    for feed in ("all", "confirmed"):
+        assert events(again.dist / "anna-k-2025" / f"{feed}.ics") == events(project.dist / "anna-k-2025" / f"{feed}.ics")
+
+
+def test_multi_day_timed_and_outlook_all_day_events_become_races_over_their_days(project: Project, tmp_path: Path) -> None:
+    """Regression (independent tester): both became one day with a 24-hour session (Outlook's a day
+    early, at 22:00 UTC)."""
+    source = tmp_path / "in.ics"
+    source.write_text(
+        _calendar(
+            "UID:a\r\nSUMMARY:Three days\r\nDTSTART;TZID=Europe/Oslo:20250601T090000\r\nDTEND;TZID=Europe/Oslo:20250603T180000\r\n",
+            'UID:b\r\nSUMMARY:Nationals\r\nX-MICROSOFT-CDO-ALLDAYEVENT:TRUE\r\nDTSTART;TZID="W. Europe Standard Time":20250612T000000\r\n'
+            'DTEND;TZID="W. Europe Standard Time":20250615T000000\r\n',
+            'UID:c\r\nSUMMARY:Evening meet\r\nDTSTART;TZID="W. Europe Standard Time":20250701T190000\r\n'
+            'DTEND;TZID="W. Europe Standard Time":20250701T203000\r\n',
+        ),
+        newline="",
+    )
+    plan = imported(project, str(source), "--athlete", "Åsa Ørn-Ærø")
+    assert plan["athlete"] == {"name": "Åsa Ørn-Ærø", "slug": "asa-orn-aero"}  # spelt, not dropped
+    three, nationals, evening = plan["races"]  # type: ignore[misc]
+    assert (three["start"], three["end"], "sessions" in three) == (datetime(2025, 6, 1).date(), datetime(2025, 6, 3).date(), False)
+    assert (nationals["start"], nationals["end"]) == (datetime(2025, 6, 12).date(), datetime(2025, 6, 14).date())
+    # Without --timezone, a Windows zone name is its IANA zone (CLDR's mapping), at the time as written.
+    assert evening["timezone"] == "Europe/Berlin" and evening["sessions"][0]["time"] == "19:00"
+
+
+def test_problems_name_the_line_of_their_event_and_a_fold_may_split_a_character(project: Project, tmp_path: Path) -> None:
+    """Regressions (independent tester): every problem was at 1:1; a line folded inside a UTF-8
+    character (RFC 5545 3.1 says to unfold bytes first) was refused as not UTF-8."""
+    source = tmp_path / "in.ics"
+    source.write_bytes(
+        _calendar(
+            "UID:a\r\nSUMMARY:First\r\nDTSTART;VALUE=DATE:20250601\r\n", "UID:a\r\nSUMMARY:Second\r\nDTSTART;VALUE=DATE:20250701\r\n"
+        ).encode()
+    )
+    done = project.run("import", str(source), "--athlete", "A")
+    assert done.stderr.startswith(f"{source}:9:1: events[1]: has the UID of events[0]")
+    source.write_bytes(
+        _calendar("UID:a\r\nSUMMARY:\xc3\r\n \x98kt\r\nDTSTART;VALUE=DATE:20250601\r\n".encode("latin-1").decode("latin-1")).encode(
+            "latin-1"
+        )
+    )
+    plan = imported(project, str(source), "--athlete", "A")
+    assert plan["races"][0]["name"] == "Økt"  # type: ignore[index]
+
+
+def test_a_secret_calendar_address_is_not_copied_into_the_yaml(project: Project, tmp_path: Path) -> None:
+    """Regression (independent tester): the URL, with its token, was the YAML's first line."""
+    site = tmp_path / "site"
+    (site / "private-0123456789abcdef").mkdir(parents=True)
+    shutil.copy(FIXTURES / "google.ics", site / "private-0123456789abcdef" / "basic.ics")
+    with serving(site) as url:
+        done = project.run("import", f"{url}/private-0123456789abcdef/basic.ics", "--athlete", "A")
+        assert done.exit_code == 0, done.output
+        assert "0123456789abcdef" not in done.stdout and done.stdout.startswith("# Imported from a calendar on 127.0.0.1 ")
+        webcal = project.run("import", url.replace("http://", "webcal://") + "/private-0123456789abcdef/basic.ics", "--athlete", "A")
+        # webcal:// names an https calendar (this test server speaks plain http, so the TLS handshake fails).
+        assert webcal.exit_code == 1 and f"{url.replace('http://', 'https://')}/private" in webcal.stderr
+        credentials = project.run("import", url.replace("http://", "http://user:pw@") + "/x.ics")
+        assert credentials.exit_code == 2 and "user name or password" in credentials.output
+
+
+def test_an_imported_one_event_race_is_not_named_twice_in_its_feed(project: Project, tmp_path: Path) -> None:
+    """Regression (independent tester): the feed said "Anna – Mityng: Mityng"."""
+    source = tmp_path / "in.ics"
+    source.write_text(
+        _calendar("UID:a\r\nSUMMARY:Mityng\r\nDTSTART;TZID=Europe/Warsaw:20250601T180000\r\nDTEND;TZID=Europe/Warsaw:20250601T190000\r\n"),
+        newline="",
+    )
+    assert project.run("import", str(source), "--athlete", "Anna", "--out", "schedules/anna-2025.yaml").exit_code == 0
+    project.build()
+    assert [e[4] for e in events(project.dist / "anna-2025" / "all.ics").values()] == ["Anna – Mityng"]

@@ -682,7 +682,7 @@ def test_previous_followed_a_redirect_to_ftp(built: Project, code: int, scheme: 
     assert (result.exit_code, result.stderr) == (
         1,
         f"error: {origin}/index.json: redirected to {target!r}, which is not an http(s) address; "
-        "racecal follows redirects only to http(s) (give --previous the address the site is served from)\n",
+        "racecal follows redirects only to http(s)\n",
     )
     assert built.tree() == before
 

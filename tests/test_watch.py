@@ -112,3 +112,40 @@ def test_sigterm_removes_the_preview_directory(built: Project, tmp_path: Path) -
         proc.terminate()
         proc.wait(timeout=10)
     assert list(temp.iterdir()) == []
+
+
+def test_template_edits_and_a_moved_schedules_folder_are_followed(built: Project) -> None:
+    """Regressions (independent tester): edits to the site's own templates were not rebuilt, moving
+    schedules/ away left the old site served, and the problems page's reload script came after
+    </html>."""
+    own = built.root / "site-templates"
+    own.mkdir()
+    (own / "style.css").write_text("body { color: black }\n")
+    (built.root / "racecal.yaml").write_text("templates: site-templates\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=built.root, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        while not (found := re.search(r"on (http://127\.0\.0\.1:\d+/)", line := proc.stdout.readline())):
+            assert line, "serve --watch exited"
+        url = found[1]
+        version = int(wait_for_version(url, 0)["version"])  # type: ignore[call-overload]
+        (own / "style.css").write_text("body { color: navy } /* edited */\n")
+        version = int(wait_for_version(url, version, own / "style.css")["version"])  # type: ignore[call-overload]
+        assert b"/* edited */" in get(url + "style.css")
+        built.schedules.rename(built.root / "elsewhere")
+        state = wait_for_version(url, version)
+        assert state["ok"] is False
+        page = get(url)
+        assert page.index(b"__racecal__/version") < page.index(b"</body></html>") and page.endswith(b"</body></html>")
+        (built.root / "elsewhere").rename(built.schedules)
+        state = wait_for_version(url, int(state["version"]))  # type: ignore[call-overload]
+        assert state["ok"] is True
+        built.edit("    status: tentative\n", "    status: confirmed\n")  # still followed after the move
+        state = wait_for_version(url, int(state["version"]), built.plan_file)  # type: ignore[call-overload]
+        assert f"UID:monaco.{PLAN_ID}.confirmed@racecal" in get(url + f"{PLAN_ID}/confirmed.ics").decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -610,22 +610,38 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
     """
     from racecal.importer import import_calendar
     from racecal.load import load_schedules
+    from racecal.text import slugify
     from racecal.yamlsource import read_all
 
     if timezone is not None and timezone not in _zones():
         raise click.BadParameter(f"unknown timezone {timezone!r} (use an IANA name like Europe/Oslo)", param_hint="'--timezone'")
     if out is not None and (out.exists() or out.is_symlink()):
         raise click.BadParameter(f"{for_terminal(str(out))} exists; racecal import never replaces a file", param_hint="'--out'")
-    if source.startswith(("http://", "https://")):
+    if athlete is not None and (athlete != " ".join(athlete.split()) or not athlete):
+        raise click.BadParameter("must be a name on one line, without leading or trailing spaces", param_hint="'--athlete'")
+    scheme, _, rest = source.partition("://")
+    if scheme.lower() in ("http", "https", "webcal"):
+        from urllib.parse import urlsplit
+
         from racecal.previous import fetch_url
 
-        data, where = fetch_url(source), source
+        # webcal:// is how subscribe links name an http(s) calendar (racecal's own pages use it).
+        url = f"{'https' if scheme.lower() == 'webcal' else scheme.lower()}://{rest}"
+        try:
+            credentials = urlsplit(url).username is not None or urlsplit(url).password is not None
+        except ValueError:
+            credentials = False  # fetch_url says what is wrong with it
+        if credentials:
+            raise click.BadParameter("a URL with a user name or password is refused; racecal does not send them", param_hint="'SOURCE'")
+        data, where = fetch_url(url), url
     else:
         from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 
         try:
             data, where = read_bounded(Path(source), 64 * 2**20, follow_symlinks=True), source
-        except (OSError, NotRegularFileError, TooLargeError) as exc:
+        except TooLargeError:
+            raise click.BadParameter(f"{for_terminal(source)} is larger than 64 MiB; split the calendar", param_hint="'SOURCE'") from None
+        except (OSError, NotRegularFileError) as exc:
             raise click.BadParameter(
                 f"{for_terminal(source)} cannot be read ({getattr(exc, 'strerror', None) or exc})", param_hint="'SOURCE'"
             ) from None
@@ -633,7 +649,7 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
     if schedules.is_dir():
         _, catalogue_files, _ = read_all(schedules)
         meets = dict(load_schedules([], catalogue_files, []).meets)
-    who = (athlete, _slug_of(athlete)) if athlete else None
+    who = (athlete, slugify(athlete, "athlete")) if athlete else None
     result = import_calendar(data, where, kind=kind, timezone=timezone, athlete=who, meets=meets, season=_wall_clock().year)
     if result.problems:
         raise PlanError(result.problems)
@@ -682,13 +698,6 @@ def _zones() -> frozenset[str]:
     from racecal.fields import known_timezones
 
     return known_timezones()
-
-
-def _slug_of(name: str) -> str:
-    import unicodedata
-
-    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:64].strip("-") or "athlete"
 
 
 @cli.command()
@@ -776,7 +785,8 @@ def serve(directory: Path, host: str, port: int, watch: bool, schedules: Path, c
             if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
                 raise click.BadParameter(f"cannot listen on {host!r}: {exc.strerror or exc}", param_hint="'--host'") from None
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
-        url = f"http://{host}:{server.server_address[1]}/"
+        shown_host = f"[{host.strip('[]')}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
+        url = f"http://{shown_host}:{server.server_address[1]}/"
         if watch:
             threading.Thread(target=_watch, args=(schedules, config, rebuild, stop), daemon=True).start()
         click.echo(f"serving {'a live preview of ' + str(schedules) if watch else str(directory)}/ on {url} (Ctrl-C to stop)")
@@ -825,23 +835,54 @@ def _preview_build(served: Path, published: Path, schedules: Path, config: Path 
         click.echo(for_terminal(f"error: {exc}"), err=True)
         live.rebuilt([for_terminal(str(exc))])
         return
-    click.echo(
-        f"rebuilt: {len(result.plan_ids)} plan{'s' * (len(result.plan_ids) != 1)}; {len(result.changes)} change(s) against {published}/"
-    )
+    against = f"against {published}/" if (published / "index.json").is_file() else "since the preview's last build (no published build yet)"
+    click.echo(f"rebuilt: {len(result.plan_ids)} plan{'s' * (len(result.plan_ids) != 1)}; {len(result.changes)} change(s) {against}")
     live.rebuilt([])
 
 
 def _watch(schedules: Path, config: Path | None, rebuild: Callable[[], None], stop: Any) -> None:
-    """Rebuild after each burst of changes to the plans, the catalogue or the settings file."""
+    """Rebuild after each burst of changes to the plans, the catalogue, the settings file or the
+    site's own templates; also when schedules/ itself is moved, deleted or comes back.
+
+    Two watchers: one on the settings file's folder, not recursive (it is usually the project root,
+    with .git/ and virtualenvs below), and one on schedules/ and the templates folder, recursive.
+    The second starts over whenever the first sees a change, since the settings may now name
+    another templates folder, or schedules/ may be somewhere new."""
+    import threading
+
     import watchfiles
 
     settings_file = (config or Path(SETTINGS_FILE)).resolve()
-    roots = [schedules.resolve(), settings_file.parent]
-    inside = schedules.resolve()
+    top = schedules.resolve()
+    lock = threading.Lock()
+    moved = threading.Event()
 
-    def wanted(_change: object, path: str) -> bool:
-        where = Path(path)
-        return where == settings_file or inside in where.parents
+    def rebuild_once() -> None:
+        with lock:
+            rebuild()
 
-    for _changes in watchfiles.watch(*roots, watch_filter=wanted, stop_event=stop, debounce=300, step=50, recursive=True):
-        rebuild()
+    def at_top(_change: object, path: str) -> bool:
+        return Path(path) in (settings_file, top)
+
+    def watch_top() -> None:
+        for _changes in watchfiles.watch(
+            settings_file.parent, watch_filter=at_top, stop_event=stop, debounce=300, step=50, recursive=False
+        ):
+            moved.set()
+            rebuild_once()
+
+    threading.Thread(target=watch_top, daemon=True).start()
+    while not stop.is_set():
+        moved.clear()
+        templates = _read_settings(config, []).templates_dir if settings_file.is_file() else None
+        roots = [p.resolve() for p in (top, templates) if p is not None and p.is_dir()]
+        if not roots:
+            stop.wait(0.5)
+            continue
+        for changes in watchfiles.watch(
+            *roots, stop_event=stop, debounce=300, step=50, recursive=True, yield_on_timeout=True, rust_timeout=1000
+        ):
+            if changes:
+                rebuild_once()
+            if moved.is_set() or not all(r.is_dir() for r in roots):
+                break

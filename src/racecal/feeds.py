@@ -132,7 +132,9 @@ def _events(race: Race, title: str, shared: list[str]) -> list[EventDraft]:
     drafts = []
     for session in race.sessions:
         span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
-        body = ics.join([ics.text("SUMMARY", f"{title}: {session.name}"), *session_lines(span, race.timezone), *shared])
+        # A race's only session named as the race itself (an imported one-event race) is not named twice.
+        summary = title if session.name == race.name else f"{title}: {session.name}"
+        body = ics.join([ics.text("SUMMARY", summary), *session_lines(span, race.timezone), *shared])
         start = span.start.replace(tzinfo=None)
         instants = f"{ics.format_utc(span.start)}/{ics.format_utc(span.end)}"
         drafts.append(EventDraft(session.id, (start.isoformat(), f"{race.id}.{session.id}"), race.timezone, span.end.year, body, instants))

@@ -4,12 +4,18 @@ review. Parsing real-world calendars is icalendar's home, so icalendar parses; r
 Mapping: each VEVENT is a race (``--as plan``) or a meet (``--as meets``). All-day events keep their
 dates (DTEND is exclusive); a timed event becomes a one-session race in its own zone: a TZID that is
 an IANA name is kept, any other (Outlook's "W. Europe Standard Time", a UTC or floating time) is
-converted to the zone given with ``--timezone`` (default: the calendar's X-WR-TIMEZONE, else UTC).
+converted to the zone given with ``--timezone`` (default: a Windows zone name's IANA zone by CLDR's
+mapping; otherwise the calendar's X-WR-TIMEZONE, else UTC).
+A timed event longer than a day, and an Outlook all-day event (X-MICROSOFT-CDO-ALLDAYEVENT, written
+as midnight to midnight), become a race over its days.
 Events of a racecal feed are recognised by their UIDs and grouped back into races with sessions, so
 importing what racecal published and building it gives the same races. Ids are stable across
-re-imports: a racecal race id, else a slug of the title and year (the UID's digest on a clash). A
-recurring event is refused with a message; a plan race at a catalogue meet (same first day, similar
-name) refers to the meet instead of repeating it.
+re-imports: a racecal race id, else a slug of the title and year (the UID's digest on a clash: the
+first such event by date keeps the plain id, so a same-named event added earlier in the year takes
+it over; the imported YAML is for review, and its ids are fixed once it is committed). A recurring
+event is refused with a message; a plan race at a catalogue meet (same first day, similar name)
+refers to the meet instead of repeating it. Whatever a plan cannot hold (see ``racecal check``) is
+reported and nothing is written.
 """
 
 from __future__ import annotations
@@ -17,18 +23,19 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import unicodedata
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from racecal.documents import MAX_YEAR, MIN_YEAR
 from racecal.errors import Problem
 from racecal.model import SLUG_RE, Meet
+from racecal.text import slugify
 
 _RACECAL_UID = re.compile(
     r"^(?P<race>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\.(?P<session>[a-z0-9]+(?:-[a-z0-9]+)*))?\.(?P<plan>[a-z0-9-]+)\.(?P<feed>all|confirmed|tentative)@racecal\Z"
@@ -36,6 +43,8 @@ _RACECAL_UID = re.compile(
 _PREFIXES = ("Tentative: ", "Withdrawn: ", "Cancelled: ", "Removed: ")
 _STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "cancelled"}
 MAX_EVENTS = 5000
+_BEGIN_VEVENT = re.compile(rb"(?im)^BEGIN:VEVENT\r?$")
+_FOLD = re.compile(rb"\r?\n[ \t]")
 
 
 @dataclass
@@ -71,10 +80,19 @@ def import_calendar(
     """``data`` (an .ics) as YAML of ``kind`` ("plan" or "meets"); every problem located to ``where``."""
     import icalendar  # only this command needs it
 
+    # Where each event starts, for messages (icalendar keeps no positions); counted before parsing,
+    # so a calendar far over the limit is refused without building it in memory.
+    lines = [data.count(b"\n", 0, m.start()) + 1 for m in _BEGIN_VEVENT.finditer(data)]
+    if len(lines) > MAX_EVENTS:
+        return Imported(
+            "", [Problem(where, lines[MAX_EVENTS], 1, "calendar", f"has {len(lines)} events; the limit is {MAX_EVENTS}: split the file")]
+        )
+    # Unfolded before decoding: a folded line may split a UTF-8 character (RFC 5545, 3.1).
+    unfolded = _FOLD.sub(b"", data)
     try:
-        calendar = icalendar.Calendar.from_ical(data.decode("utf-8-sig"))
+        calendar = icalendar.Calendar.from_ical(unfolded.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        return Imported("", [Problem(where, data.count(b"\n", 0, exc.start) + 1, 1, "calendar", "is not UTF-8 text")])
+        return Imported("", [Problem(where, _line_of(data, exc.start), 1, "calendar", "is not UTF-8 text")])
     except (ValueError, KeyError, IndexError) as exc:
         return Imported("", [Problem(where, 1, 1, "calendar", f"not a valid iCalendar file ({str(exc)[:120]})")])
     if calendar.name != "VCALENDAR":
@@ -84,21 +102,24 @@ def import_calendar(
     events: list[_Event] = []
     uids: dict[str, int] = {}
     for index, component in enumerate(calendar.walk("VEVENT")):
-        if index >= MAX_EVENTS:
+        if index >= MAX_EVENTS:  # nested or lower-case ones the count above did not see
             problems.append(Problem(where, 1, 1, "calendar", f"more than {MAX_EVENTS} events; split the file"))
             break
-        event = _event(component, index, target, where, problems)
+        line = lines[index] if index < len(lines) else 1
+        event = _event(component, index, line, (target, timezone), where, problems)
         if event is not None:
             if "UID" in component and (first := uids.setdefault(event.uid, index)) != index:
                 # Two events with one UID are one event to every client (a recurring one is refused above);
                 # importing one would lose the other without a word.
-                problems.append(Problem(where, 1, 1, f"events[{index}]", f"has the UID of events[{first}]; a calendar's UIDs are unique"))
+                problems.append(
+                    Problem(where, line, 1, f"events[{index}]", f"has the UID of events[{first}]; a calendar's UIDs are unique")
+                )
                 continue
             events.append(event)
     if problems:
         return Imported("", problems)
-    document = _plan(events, athlete, meets, season) if kind == "plan" else _catalogue(events, meets, target)
-    header = f"# Imported from {_one_line(where)} by racecal import: review it, then run racecal check.\n"
+    document = _plan(events, athlete, meets, season, target) if kind == "plan" else _catalogue(events, meets, target)
+    header = f"# Imported from {_shown_source(where)} by racecal import: review it, then run racecal check.\n"
     text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return Imported(header + text, [], len(events))
 
@@ -110,25 +131,44 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-def _event(component: Any, index: int, target: str, where: str, problems: list[Problem]) -> _Event | None:
+def _shown_source(where: str) -> str:
+    """The source as the YAML's first line names it: a URL by its host only, since calendar URLs
+    often carry a secret (Google's "secret address", a token) that must not be committed."""
+    if where.lower().startswith(("http://", "https://")):
+        return f"a calendar on {urlsplit(where).hostname or 'the web'}"
+    return _one_line(where)
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """The line in ``data`` of byte ``offset`` of its unfolded form (each fold removed a line break)."""
+    removed = 0
+    for fold in _FOLD.finditer(data):
+        if fold.start() - removed > offset:
+            break
+        removed += len(fold.group())
+    return data.count(b"\n", 0, offset + removed) + 1
+
+
+def _event(component: Any, index: int, line: int, zones: tuple[str, str | None], where: str, problems: list[Problem]) -> _Event | None:
+    """``zones``: the zone times without an IANA TZID are shown in, and the one the editor chose (if any)."""
     uid = str(component.get("UID", "")) or f"event-{index}"
     name = f"events[{index}]"
     if "RRULE" in component or "RDATE" in component:
         problems.append(
             Problem(
                 where,
-                1,
+                line,
                 1,
                 name,
-                f"{_one_line(str(component.get('SUMMARY', uid)))!r} repeats (RRULE): racecal plans list each race; expand it in your calendar app first",
+                f"{_one_line(str(component.get('SUMMARY', uid)))!r} repeats ({'RRULE' if 'RRULE' in component else 'RDATE'}): racecal plans list each race; expand it in your calendar app first",
             )
         )
         return None
     if "DTSTART" not in component:
-        problems.append(Problem(where, 1, 1, name, "has no DTSTART"))
+        problems.append(Problem(where, line, 1, name, "has no DTSTART"))
         return None
     if twice := [key for key in _SINGLE if isinstance(component.get(key), list)]:
-        problems.append(Problem(where, 1, 1, name, f"{twice[0]} is given more than once; an event has one"))
+        problems.append(Problem(where, line, 1, name, f"{twice[0]} is given more than once; an event has one"))
         return None
     title = _one_line(str(component.get("SUMMARY", ""))).strip() or "Untitled"
     if title.startswith("Removed: ") and _RACECAL_UID.match(uid):
@@ -144,22 +184,32 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
         problems.append(
             Problem(
                 where,
-                1,
+                line,
                 1,
                 name,
                 f"{_one_line(title)!r}: {exc if isinstance(exc, _TimesError) else 'its DTSTART, DTEND or DURATION cannot be read'}",
             )
         )
         return None
+    if isinstance(start, datetime) and str(component.get("X-MICROSOFT-CDO-ALLDAYEVENT", "")).upper() == "TRUE":
+        # Outlook writes an all-day event as midnight to midnight in its author's zone: its days are
+        # the dates as written, whatever zone the plan is in.
+        start, end = start.date(), (end.date() if isinstance(end, datetime) else None)
+        duration = timedelta(days=max(1, duration.days)) if duration else None
     day = start.date() if isinstance(start, datetime) else start
     event = _Event(uid, title, day, day, status)
     if isinstance(start, datetime):
-        zone = _zone_of(component["DTSTART"], start, target)
+        zone = _zone_of(component["DTSTART"], *zones)
         local = _in_zone(start, zone)
-        stop = end if isinstance(end, datetime) else local + (duration or timedelta(hours=1))
-        minutes = max(1, min(24 * 60, round((_in_zone(stop, zone) - local).total_seconds() / 60)))
-        event.start = event.end = local.date()
-        event.timezone, event.time, event.minutes = zone, local.time().replace(second=0, microsecond=0), minutes
+        stop = _in_zone(end, zone) if isinstance(end, datetime) else local + (duration or timedelta(hours=1))
+        if stop - local > timedelta(days=1):  # a timed event over several days: a race over those days
+            final = stop - timedelta(microseconds=1)  # an end at midnight does not take the next day
+            event.start, event.end = local.date(), max(local.date(), final.date())
+            event.timezone = zone
+        else:
+            minutes = max(1, round((stop - local).total_seconds() / 60))
+            event.start = event.end = local.date()
+            event.timezone, event.time, event.minutes = zone, local.time().replace(second=0, microsecond=0), minutes
     else:
         event.start = start
         last = (
@@ -176,8 +226,8 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
     event.url = url if url.startswith(("http://", "https://")) and not any(c.isspace() for c in url) else None
     if found := _RACECAL_UID.match(uid):
         event.race_id, event.session_id, event.plan_id = found["race"], found["session"], found["plan"]
-        if found["session"] and ": " in title:
-            title, event.session_name = title.rsplit(": ", 1)
+        if found["session"]:
+            title, event.session_name = _split_session(title, found["session"])
         if " – " in title:  # "Athlete – Race"
             event.athlete, event.title = title.split(" – ", 1)
         else:
@@ -186,6 +236,19 @@ def _event(component: Any, index: int, target: str, where: str, problems: list[P
 
 
 _SINGLE = ("UID", "SUMMARY", "STATUS", "LOCATION", "URL", "GEO", "DTEND", "DURATION")  # at most once in a VEVENT (RFC 5545)
+
+
+def _split_session(title: str, session_id: str) -> tuple[str, str]:
+    """racecal titles a session "Race: Session"; either name may hold ": " itself. The split whose
+    session part racecal would have given this id wins; else the last one."""
+    cuts = [m.start() for m in re.finditer(": ", title)]
+    for cut in cuts:
+        if slugify(title[cut + 2 :]) == session_id:
+            return title[:cut], title[cut + 2 :]
+    if not cuts:  # the session is named as its race, which racecal does not repeat
+        race = title.split(" – ", 1)[-1]
+        return title, race
+    return title[: cuts[-1]], title[cuts[-1] + 2 :]
 
 
 class _TimesError(ValueError):
@@ -216,11 +279,20 @@ def _times(component: Any) -> tuple[date, date | None, timedelta | None]:
     return start, end, duration
 
 
-def _zone_of(prop: Any, value: datetime, target: str) -> str:
-    tzid = prop.params.get("TZID")
-    if tzid and _iana(str(tzid)):
-        return str(tzid)
-    return target  # UTC, floating, or a zone that is not an IANA name: shown in the chosen zone
+def _zone_of(prop: Any, target: str, chosen: str | None) -> str:
+    tzid = str(prop.params.get("TZID") or "")
+    if tzid and _iana(tzid):
+        return tzid
+    if chosen is None and (zone := _windows_zone(tzid)):  # Outlook's "W. Europe Standard Time": its IANA zone (CLDR's mapping)
+        return zone
+    return target  # UTC, floating, a Windows zone with --timezone given, or one no mapping knows
+
+
+def _windows_zone(tzid: str) -> str | None:
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+    zone = WINDOWS_TO_OLSON.get(tzid)
+    return zone if isinstance(zone, str) and _iana(zone) else None
 
 
 def _in_zone(value: datetime, zone: str) -> datetime:
@@ -242,9 +314,11 @@ def _one_line(text: str) -> str:
 
 
 def _slug(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:48].strip("-") or "event"
+    """As racecal spells session ids ("Økt" → "okt"; a digest for scripts with no ASCII spelling)."""
+    slug = slugify(text, "event")
+    if len(slug) <= 48:  # room for "-<year>" and a clash's "-<digest>" within a race id's 64
+        return slug
+    return f"{slug[:39].strip('-')}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def _ids(events: list[_Event]) -> dict[str, str]:
@@ -284,7 +358,7 @@ def _known_meet(event: _Event, meets: dict[str, Meet]) -> Meet | None:
     return best[2] if best and (best[0] >= 0.6 or best[2].name.lower() in event.title.lower()) else None
 
 
-def _plan(events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str, Meet], season: int) -> dict[str, Any]:
+def _plan(events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str, Meet], season: int, zone: str) -> dict[str, Any]:
     years = sorted(e.start.year for e in events) or [season]
     chosen = max(set(years), key=years.count)
     plans = {(e.athlete, e.plan_id) for e in events if e.plan_id}
@@ -326,7 +400,10 @@ def _plan(events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str
             if "date" in race and event.start != race["date"]:  # sessions over several days
                 first = race.pop("date")
                 race["start"], race["end"] = min(first, event.start), max(first, event.start)
-    return {"athlete": {"name": name, "slug": slug}, "season": chosen, "races": list(races.values())}
+            elif "start" in race:
+                race["start"], race["end"] = min(race["start"], event.start), max(race["end"], event.start)
+    shown_in = {"timezone": zone} if zone != "UTC" else {}  # the calendar's display zone (racecal's own X-WR-TIMEZONE)
+    return {"athlete": {"name": name, "slug": slug}, "season": chosen, **shown_in, "races": list(races.values())}
 
 
 def _catalogue(events: list[_Event], meets: dict[str, Meet], target: str) -> dict[str, Any]:

@@ -9,10 +9,7 @@ ids unique within their file, and the size of the feeds a plan would make.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import operator
-import re
-import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +24,7 @@ from racecal.errors import PlanError, Problem, field_path, suggestion
 from racecal.fields import MAX_SPAN_DAYS, Reader
 from racecal.model import SLUG_RE, Meet, Plan, Race, Session, Source, Status
 from racecal.settings import Settings, read_settings
+from racecal.text import slugify
 from racecal.yamlsource import SourceFile, compose, read_all
 
 # What one plan may expand to in its largest feed (all.ics): every event repeats its race's text and
@@ -377,7 +375,7 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
         values, fields = read
         title = values.get("name")
         explicit = "id" in fields
-        session_id = values.get("id") if explicit else (_slugify(title) if title else None)
+        session_id = values.get("id") if explicit else (slugify(title) if title else None)
         day, start = values.get("date"), values.get("time")
         minutes = values.get("duration_minutes", 60)
         if day is not None and not span[0] <= day <= span[1]:
@@ -407,46 +405,6 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
         assert title and session_id and day and start  # narrowed for mypy
         out.append(Session(session_id, title, day, start, minutes))
     return tuple(out)
-
-
-# Letters that Unicode decomposition leaves alone but that have a usual ASCII spelling ("Økt" → "okt").
-_ASCII_LETTERS = str.maketrans(
-    {
-        "ø": "o",
-        "Ø": "O",
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "ß": "ss",
-        "đ": "d",
-        "Đ": "D",
-        "ð": "d",
-        "Ð": "D",
-        "þ": "th",
-        "Þ": "TH",
-        "ł": "l",
-        "Ł": "L",
-        "ı": "i",
-    }
-)
-
-
-def _slugify(text: str) -> str:
-    """A session id from its name: stable across builds (it is part of the event's UID).
-
-    Accents and Nordic letters keep their ASCII spelling; a name with letters or symbols that have
-    none (CJK, emoji) gets a short digest of the exact name, so different names get different ids
-    and the same name always gets the same one.
-    """
-    folded = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
-    plain = "".join(c for c in folded if not unicodedata.combining(c))
-    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower())[:64].strip("-")
-    lossy = any(not c.isascii() and unicodedata.category(c)[0] in "LNS" for c in plain)
-    if slug and not lossy:
-        return slug
-    digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()[:8]
-    return f"{slug[:55].strip('-')}-{digest}" if slug else f"session-{digest}"
 
 
 def _local_time_trouble(day: date, start: time, tz: str) -> str | None:

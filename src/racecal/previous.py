@@ -18,6 +18,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,18 +191,24 @@ def _fetch_unbounded(url: str) -> bytes:
     try:
         with _OPENER.open(request, timeout=URL_TIMEOUT_SECONDS) as response:
             data: bytes = response.read(MAX_PREVIOUS_FILE + 1)
+            encoding = str(response.headers.get("Content-Encoding", "")).strip().lower()
     except _RedirectRefusedError as exc:
         raise PreviousBuildError(
-            f"{url}: redirected to {_shown_url(exc.target)}, which is not an http(s) address; "
-            "racecal follows redirects only to http(s) (give --previous the address the site is served from)"
+            f"{url}: redirected to {_shown_url(exc.target)}, which is not an http(s) address; racecal follows redirects only to http(s)"
         ) from None
     except urllib.error.HTTPError as exc:
-        raise PreviousBuildError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        raise PreviousBuildError(f"{url}: HTTP {exc.code} {' '.join(str(exc.reason).split())}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PreviousBuildError(f"{url}: cannot be reached ({reason})") from None
     except (http.client.InvalidURL, ValueError) as exc:  # a URL urllib cannot even send
         raise PreviousBuildError(f"{_shown_url(url)}: not a valid URL ({str(exc)[:80]})") from None
+    if encoding in ("gzip", "x-gzip"):  # sent although racecal asked for none (some servers do)
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = inflate.decompress(data, MAX_PREVIOUS_FILE + 1)
+        except zlib.error:
+            raise PreviousBuildError(f"{url}: says it is gzip-compressed, but is not") from None
     if len(data) > MAX_PREVIOUS_FILE:
         raise PreviousBuildError(f"{url}: larger than {MAX_PREVIOUS_FILE // 2**20} MiB")
     return data

@@ -15,6 +15,7 @@ import http.server
 import io
 import json
 import os
+import socket
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -66,10 +67,14 @@ class Live:
 def problems_page(problems: list[str]) -> bytes:
     items = "".join(f"<li><code>{html.escape(p)}</code></li>" for p in problems)
     return (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>racecal: problems</title>"
-        "<body style='font-family:system-ui;margin:2rem'><h1>The plans have problems</h1>"
-        f"<p>Nothing was rebuilt; fix these and save (this page reloads):</p><ul>{items}</ul></body></html>"
-    ).encode() + RELOAD_SCRIPT
+        (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>racecal: problems</title>"
+            "<body style='font-family:system-ui;margin:2rem'><h1>The plans have problems</h1>"
+            f"<p>Nothing was rebuilt; fix these and save (this page reloads):</p><ul>{items}</ul>"
+        ).encode()
+        + RELOAD_SCRIPT
+        + b"</body></html>"
+    )
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -159,13 +164,19 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class _ThreadingHTTPServerV6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(
     directory: Path, host: str, port: int, quiet: bool = False, timeout: float = CONNECTION_TIMEOUT_SECONDS, live: Live | None = None
 ) -> http.server.ThreadingHTTPServer:
     """Raises OSError when the address cannot be used (busy port, unknown host). With ``live``, pages
     reload after each rebuild and show the problems of a failed one."""
     handler = type("BoundHandler", (Handler,), {"timeout": timeout})
-    server = http.server.ThreadingHTTPServer((host, port), partial(handler, directory=str(directory)))
+    # An IPv6 address (::1) needs a server of that family; the stdlib's defaults to IPv4.
+    server_class = _ThreadingHTTPServerV6 if ":" in host else http.server.ThreadingHTTPServer
+    server = server_class((host.strip("[]"), port), partial(handler, directory=str(directory)))
     server.daemon_threads = True
     server.quiet = quiet  # type: ignore[attr-defined]
     server.live = live  # type: ignore[attr-defined]

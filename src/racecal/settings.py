@@ -46,6 +46,7 @@ class Settings:
     colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
+    templates_dir: Path | None = None  # where ``templates`` were read from (serve --watch follows it)
     groups: tuple[Group, ...] = ()  # views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them
 
     def retired_message(self, plan_id: str) -> str | None:
@@ -130,7 +131,7 @@ def read_settings(r: Reader, root: Node) -> Settings:
         if own is None:
             r.error(fields["templates"], "templates", f"{quoted(folder)} is not a directory (it is read relative to {Path(path).name})")
         elif len(problems) == before:
-            settings = replace(settings, templates=own)
+            settings = replace(settings, templates=own, templates_dir=Path(path).parent / folder)
     return settings
 
 

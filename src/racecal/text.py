@@ -7,6 +7,7 @@ URLs that clients read differently are refused where they are read, with a messa
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import unicodedata
@@ -201,3 +202,44 @@ def quoted(value: str) -> str:
     if len(value) <= QUOTED_VALUE and "\n" not in value:
         return repr(value)
     return f"text of {len(value)} characters"
+
+
+# Letters that Unicode decomposition leaves alone but that have a usual ASCII spelling ("Økt" → "okt").
+_ASCII_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ł": "l",
+        "Ł": "L",
+        "ı": "i",
+    }
+)
+
+
+def slugify(text: str, what: str = "session") -> str:
+    """An id from a name (a session's, an imported race's or athlete's): stable across builds, since
+    a session id is part of its events' UIDs.
+
+    Accents and Nordic letters keep their ASCII spelling; a name with letters or symbols that have
+    none (CJK, emoji) gets a short digest of the exact name, so different names get different ids
+    and the same name always gets the same one.
+    """
+    folded = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower())[:64].strip("-")
+    lossy = any(not c.isascii() and unicodedata.category(c)[0] in "LNS" for c in plain)
+    if slug and not lossy:
+        return slug
+    digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()[:8]
+    return f"{slug[:55].strip('-')}-{digest}" if slug else f"{what}-{digest}"
