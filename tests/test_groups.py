@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,10 @@ def by_uid(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def check_group_feeds(site: Site) -> None:
-    """Every race of every member is in each group feed exactly as in the athlete's own feed (same
-    instants, status, sequence-independent), and nothing else is live there."""
+    """Every live event of every member is in each group feed exactly as in the athlete's own feed
+    (instants, status, title), and nothing else is live there. A cancellation in the athlete's feed
+    is cancelled in the group's too, or absent when the group never carried the event live (the
+    athlete joined after it was cancelled)."""
     plans = site.plans()
     for group in site.groups():
         for feed in ("all", "confirmed", "tentative"):
@@ -125,6 +128,9 @@ def check_group_feeds(site: Site) -> None:
             live = {u: e for u, e in got.items() if e["status"] != "CANCELLED"}
             assert set(live) == {u for u, e in expected.items() if e["status"] != "CANCELLED"}, (group["id"], feed)
             for event_uid, want in expected.items():
+                withdrawn = str(want["summary"]).startswith(("Withdrawn: ", "Cancelled: "))  # in the plan, not a tombstone
+                if want["status"] == "CANCELLED" and event_uid not in got and not (feed == "all" and withdrawn):
+                    continue  # a cancellation the group never needed: it never carried the event live
                 have = got[event_uid]
                 assert (have["start"], have["end"], have["status"]) == (want["start"], want["end"], want["status"]), event_uid
                 assert have["summary"] == want["summary"] or have["status"] == want["status"] == "CANCELLED", event_uid
@@ -253,7 +259,7 @@ def test_group_definitions_are_checked_with_located_messages(site: Site, groups:
     assert not site.dist.exists()
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["ada-fjell", "tomas-berg", "erik-stav", "lina-sol"]), st.sampled_from(
     ["confirmed", "tentative", "withdrawn", "cancelled", "Nordvik", "Solmark"])), min_size=1, max_size=4))  # fmt: skip
 def test_group_feeds_follow_any_sequence_of_edits(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str]]) -> None:
@@ -274,3 +280,86 @@ def test_group_feeds_follow_any_sequence_of_edits(tmp_path_factory: pytest.TempP
         path.write_text(yaml.safe_dump(plan, allow_unicode=True))
         site.build()
         check_group_feeds(site)
+        check_meet_feeds(site)
+
+
+# --- meet calendars ----------------------------------------------------------------------------
+
+
+def check_meet_feeds(site: Site) -> None:
+    """docs/groups.md, "Meet calendars": every race a plan has at a catalogue meet is in that meet's
+    feeds as in the athlete's own (the catalogue ids here end in their season, so that is the id)."""
+    plans = site.plans()
+    entered: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for plan_id, plan in plans.items():
+        for race in plan["races"]:
+            if "meet" in race:
+                entered.setdefault(race["meet"], []).append((plan_id, race))
+    assert entered
+    for meet_id, races in entered.items():
+        for feed in ("all", "confirmed", "tentative"):
+            expected: dict[str, dict[str, Any]] = {}
+            for plan_id, race in races:
+                plan = plans[plan_id]
+                suffix = f".{plan_id}.{feed}@racecal"
+                for athlete_uid, event in by_uid(parse_icalendar(site.dist / plan_id / f"{feed}.ics")).items():
+                    own_race, _, session = athlete_uid.removesuffix(suffix).partition(".")
+                    if athlete_uid.endswith(suffix) and own_race == race["id"]:
+                        own_uid = group_uid(plan["athlete"]["slug"], race["id"], meet_id, feed)
+                        expected[own_uid.replace(".", f".{session}.", 1) if session else own_uid] = event
+            got = by_uid(parse_icalendar(site.dist / meet_id / f"{feed}.ics"))
+            live = {u for u, e in got.items() if e["status"] != "CANCELLED"}
+            assert live == {u for u, e in expected.items() if e["status"] != "CANCELLED"}, (meet_id, feed)
+            for event_uid, want in expected.items():
+                if want["status"] == "CANCELLED" and event_uid not in got:
+                    continue  # a cancellation the meet's calendar never needed
+                have = got[event_uid]
+                assert (have["start"], have["end"], have["status"], have["summary"]) == (
+                    want["start"],
+                    want["end"],
+                    want["status"],
+                    want["summary"],
+                )
+
+
+def test_every_meet_raced_at_has_a_calendar_of_everyone_entered(site: Site) -> None:
+    site.build()
+    check_meet_feeds(site)
+    harbour = by_uid(parse_icalendar(site.dist / "harbour-games-2027" / "all.ics"))
+    assert harbour[group_uid("tomas-berg", "harbour-games", "harbour-games-2027", "all")]["status"] == "CANCELLED"  # withdrawn
+    assert "Meets" in (site.dist / "index.html").read_text()
+    parse_vobject(site.dist / "harbour-games-2027" / "all.ics")
+
+
+def test_a_meet_calendar_follows_withdrawals_and_moves_and_is_rebuilt_only_for_its_own_meet(site: Site) -> None:
+    site.build()
+    island = site.dist / "island-relays-2027" / "all.ics"
+    inode = island.stat().st_ino
+    first = by_uid(parse_icalendar(site.dist / "harbour-games-2027" / "all.ics"))
+    ada = group_uid("ada-fjell", "harbour-games", "harbour-games-2027", "all").replace(".", ".5000m-final.", 1)
+    site.edit(
+        "schedules/ada-fjell-2027.yaml", "    status: confirmed\n    sessions:", "    status: withdrawn\n    reason: Ill.\n    sessions:"
+    )
+    site.build()
+    check_meet_feeds(site)
+    after = by_uid(parse_icalendar(site.dist / "harbour-games-2027" / "all.ics"))
+    assert after[ada]["status"] == "CANCELLED" and after[ada]["sequence"] > first[ada]["sequence"]
+    assert island.stat().st_ino == inode  # nobody at the Island Relays changed
+    fjord = group_uid("erik-stav", "fjord-classic", "fjord-classic-2027", "all")
+    before = by_uid(parse_icalendar(site.dist / "fjord-classic-2027" / "all.ics"))[fjord]
+    site.edit("schedules/meets/2027.yaml", "    date: 2027-06-13", "    date: 2027-06-14")  # the Fjord Classic moves
+    site.build()
+    check_meet_feeds(site)
+    moved = by_uid(parse_icalendar(site.dist / "fjord-classic-2027" / "all.ics"))[fjord]
+    assert moved["start"] == before["start"] + timedelta(days=1) and moved["sequence"] > before["sequence"]
+    assert island.stat().st_ino == inode
+
+
+def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:
+    site.build()
+    site.edit("racecal.yaml", "meet_calendars: true", "meet_calendars: false")
+    site.build()
+    events = parse_icalendar(site.dist / "harbour-games-2027" / "all.ics")
+    assert events and all(e["status"] == "CANCELLED" for e in events)
+    (site.root / "racecal.yaml").write_text("meet_calendars: maybe\n")
+    assert "racecal.yaml:1:17: meet_calendars: expected true or false" in site.build(expect=1)

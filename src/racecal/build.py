@@ -36,7 +36,7 @@ from racecal.groups import Member
 from racecal.history import PlanOutput, compile_plan
 from racecal.index import IndexEntry
 from racecal.load import Lookout, parse_catalogue, parse_plan, plan_id_problem
-from racecal.model import Meet
+from racecal.model import Group, Meet, Plan
 from racecal.previous import Previous
 from racecal.settings import Settings
 from racecal.state import state_to_json
@@ -77,7 +77,7 @@ class PlanDone:
     changes: list[Change]
     entry: IndexEntry
     warnings: list[str]
-    member: Member | None = None  # the plan as its groups need it; only when it belongs to one
+    member: Member | None = None  # the plan as group and meet calendars need it; only when it is in one
 
 
 def catalogue_digest(catalogue: Sequence[SourceFile]) -> str:
@@ -171,14 +171,14 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
     member_of = tuple(g.id for g in context.settings.groups if g.includes(plan.athlete))
     done = _emit(output, context.settings, context.build_time, context.sink, used, groups=member_of)
     done.warnings[:0] = [str(w) for w in sorted(located)]
-    if member_of:
+    if member_of or (context.settings.meet_calendars and used):
         done.member = Member(plan.id, plan.athlete, plan.season, plan.timezone, plan.races)
     return [], done
 
 
 def _emit(
     output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink, meets: dict[str, str] | None = None,
-    *, group: bool = False, groups: tuple[str, ...] = (),
+    *, view: str = "", groups: tuple[str, ...] = (),
 ) -> PlanDone:  # fmt: skip
     state = output.state
     plan = state.plan(output.races)
@@ -202,7 +202,7 @@ def _emit(
         files={**state.files, "state.json": hashlib.sha256(files["state.json"]).hexdigest()},
         removed=state.removed,
         meets=meets or {},
-        group=group,
+        view=view,
         groups=groups,
     )
     return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds))
@@ -239,7 +239,7 @@ def build(
     ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched."""
     build_time = effective_build_time(requested_time, now, previous)
     catalogue = catalogue_digest(catalogue_files)
-    by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed and not entry.group}
+    by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed and not entry.view}
 
     # The catalogue is parsed (and validated) only when its files changed since the previous build,
     # or some plan must be compiled; otherwise every meet is as it was published.
@@ -290,7 +290,14 @@ def build(
     if problems:
         raise PlanError(problems)
     defined = {g.id: groups.definition_digest(g) for g in settings.groups}
-    reused_members = _group_calendars(context, defined, compiled, reused, owners, write_reused, problems)
+
+    def catalogue_meets() -> dict[str, Meet]:
+        return meets if meets is not None else parse_catalogue(catalogue_files, [])  # valid: checked with its digest
+
+    views = _Views(context, compiled, reused, owners, write_reused, problems)
+    reused_members = views.groups(defined)
+    if settings.meet_calendars or any(e.view == "meet" for e in previous.entries.values()):
+        views.meets(catalogue_meets)
     if problems:
         raise PlanError(problems)
 
@@ -312,9 +319,9 @@ def build(
         state = previous.state(plan_id)
         assert state is not None
         output = compile_plan(
-            dataclasses.replace(state.plan(), group=entry.group), state, build_time, now, settings, removed_inputs, removed=True
+            dataclasses.replace(state.plan(), view=entry.view), state, build_time, now, settings, removed_inputs, removed=True
         )
-        compiled.append(_emit(output, settings, build_time, sink, group=entry.group))
+        compiled.append(_emit(output, settings, build_time, sink, view=entry.view))
 
     entries: dict[str, IndexEntry] = {}
     changes: list[Change] = []
@@ -351,81 +358,151 @@ def build(
     return outcome
 
 
-def _group_calendars(
-    context: _Context, defined: dict[str, str], compiled: list[PlanDone], reused: list[str], owners: dict[str, str],
-    write_reused: bool, problems: list[Problem],
-) -> dict[str, IndexEntry]:  # fmt: skip
-    """Compile (or reuse) every group's calendar for every season it has, or had, members in; add
-    them to ``compiled`` or ``reused`` and ``owners``. Returns the reused plans' index entries with
-    their memberships brought up to date (a group's definition may have changed). ``defined``: each
-    group's definition digest."""
-    settings, previous = context.settings, context.previous
-    if not settings.groups and not any(e.group for e in previous.entries.values()):
-        return {}
-    changed = [g for g in settings.groups if previous.groups.get(g.id) != defined[g.id]]
-    unchanged = {g for g in defined if g not in {c.id for c in changed}}
-    done_members = {d.plan_id: d for d in compiled}
-    membership: dict[str, tuple[str, ...]] = {d.plan_id: d.entry.groups for d in compiled}
-    refreshed: dict[str, IndexEntry] = {}
-    for plan_id in reused:
-        entry = previous.entries[plan_id]
-        if entry.group or entry.removed:
-            continue
-        kept = {g for g in entry.groups if g in unchanged}
-        if changed:  # who belongs to a new or redefined group is decided from the plan's athlete
-            state = previous.state(plan_id)
-            assert state is not None
-            kept |= {g.id for g in changed if g.includes(state.athlete)}
-        membership[plan_id] = tuple(g.id for g in settings.groups if g.id in kept)
-        if membership[plan_id] != entry.groups:
-            refreshed[plan_id] = dataclasses.replace(entry, groups=membership[plan_id])
+class _Views:
+    """Group and meet calendars (docs/groups.md): each composed from its members' races into a plan
+    of its own and reconciled like one, or reused as published when its inputs are the same."""
 
-    def season_of(plan_id: str) -> int:
-        return done_members[plan_id].entry.season if plan_id in done_members else previous.entries[plan_id].season
+    def __init__(
+        self, context: _Context, compiled: list[PlanDone], reused: list[str], owners: dict[str, str], write_reused: bool,
+        problems: list[Problem],
+    ) -> None:  # fmt: skip
+        self.context, self.compiled, self.reused, self.owners = context, compiled, reused, owners
+        self.write_reused, self.problems = write_reused, problems
+        previous = context.previous
+        self.done = {d.plan_id: d for d in compiled}
+        # The athletes' plans, as this build has them: compiled now, or reused as published.
+        self.plans = [*self.done, *(p for p in reused if not previous.entries[p].view and not previous.entries[p].removed)]
+        self.common = f"{__version__}\0{database_version()}\0{context.settings.fingerprint()}"
 
-    def inputs_of(plan_id: str) -> str:
-        return done_members[plan_id].entry.inputs if plan_id in done_members else previous.entries[plan_id].inputs
+    def _entry(self, plan_id: str) -> IndexEntry:
+        return self.done[plan_id].entry if plan_id in self.done else self.context.previous.entries[plan_id]
 
-    common = f"{__version__}\0{database_version()}\0{settings.fingerprint()}"
-    for group in settings.groups:
-        seasons = {season_of(p) for p, member_of in membership.items() if group.id in member_of}
-        seasons |= {e.season for e in previous.entries.values() if e.group and e.plan_id == groups.group_plan_id(group, e.season)}
-        for season in sorted(seasons):
-            plan_id = groups.group_plan_id(group, season)
-            old = previous.entries.get(plan_id)
-            if plan_id in settings.retired:
+    def groups(self, defined: dict[str, str]) -> dict[str, IndexEntry]:
+        """Every group's calendar for every season it has, or had, members in. Returns the reused
+        plans' index entries with their memberships brought up to date (a group's definition may
+        have changed). ``defined``: each group's definition digest."""
+        settings, previous = self.context.settings, self.context.previous
+        if not settings.groups and not any(e.view == "group" for e in previous.entries.values()):
+            return {}
+        changed = [g for g in settings.groups if previous.groups.get(g.id) != defined[g.id]]
+        unchanged = {g for g in defined if g not in {c.id for c in changed}}
+        membership: dict[str, tuple[str, ...]] = {p: self._entry(p).groups for p in self.done}
+        refreshed: dict[str, IndexEntry] = {}
+        for plan_id in self.plans:
+            if plan_id in self.done:
                 continue
-            if plan_id in owners or (old is not None and not old.group):
+            entry = previous.entries[plan_id]
+            kept = {g for g in entry.groups if g in unchanged}
+            if changed:  # who belongs to a new or redefined group is decided from the plan's athlete
+                state = previous.state(plan_id)
+                assert state is not None
+                kept |= {g.id for g in changed if g.includes(state.athlete)}
+            membership[plan_id] = tuple(g.id for g in settings.groups if g.id in kept)
+            if membership[plan_id] != entry.groups:
+                refreshed[plan_id] = dataclasses.replace(entry, groups=membership[plan_id])
+        for group in settings.groups:
+            seasons = {self._entry(p).season for p, member_of in membership.items() if group.id in member_of}
+            seasons |= {
+                e.season for e in previous.entries.values() if e.view == "group" and e.plan_id == groups.group_plan_id(group, e.season)
+            }
+            for season in sorted(seasons):
+                plan_id = groups.group_plan_id(group, season)
+                members = sorted(p for p, member_of in membership.items() if group.id in member_of and self._entry(p).season == season)
+                inputs = groups.inputs_digest(group.fingerprint(), {p: self._entry(p).inputs for p in members}, self.common)
                 where, line, column, name = group.where
-                holder = owners.get(plan_id, "a plan deleted earlier")
-                problems.append(Problem(where, line, column, name,
-                    f"group {group.id!r} would publish {plan_id!r}, which is the plan of {holder}; give the group another id"))  # fmt: skip
-                continue
-            members = sorted(p for p, member_of in membership.items() if group.id in member_of and season_of(p) == season)
-            inputs = groups.inputs_digest(group, {p: inputs_of(p) for p in members}, common)
-            owners[plan_id] = group.where[0]
-            if old is not None and _reusable(old, inputs, context.now, previous, write_reused):
-                previous.verify(plan_id)
-                reused.append(plan_id)
-                continue
-            # Published as the group's source: the settings file's name, not the path it was given by.
-            source = Path(group.where[0]).name
-            plan = groups.compose(group, season, [_member(p, done_members, previous) for p in members], source)
-            output = compile_plan(plan, previous.state(plan_id) if old else None, context.build_time, context.now, settings, inputs,
-                                  previous.retired.get(plan_id))  # fmt: skip
-            compiled.append(_emit(output, settings, context.build_time, context.sink, group=True))
-    return refreshed
 
+                def compose(group: Group = group, season: int = season, members: list[str] = members) -> Plan:
+                    # Published as its source: the settings file's name, not the path it was given by.
+                    chosen = [self._member(p) for p in members]
+                    return groups.compose(group.name, group.id, season, chosen, Path(group.where[0]).name, group.timezone, "group")
 
-def _member(plan_id: str, compiled: dict[str, PlanDone], previous: Previous) -> Member:
-    if plan_id in compiled:
-        member = compiled[plan_id].member
-        assert member is not None, "a compiled plan in a group carries its races"
-        return member
-    state = previous.state(plan_id)
-    assert state is not None
-    live = tuple(r.snapshot for r in state.races.values() if not r.deleted)
-    return Member(plan_id, state.athlete, state.season, state.timezone, live)
+                clash = Problem(
+                    where,
+                    line,
+                    column,
+                    name,
+                    f"group {group.id!r} would publish {plan_id!r}, which is the plan of {{holder}}; give the group another id",
+                )
+                self._calendar(plan_id, "group", inputs, compose, clash)
+        return refreshed
+
+    def meets(self, catalogue: Callable[[], dict[str, Meet]]) -> None:
+        """A calendar for every catalogue meet a plan races at: every athlete entered, with their
+        status and sessions. Its id is the meet's (with the season, when the id has none)."""
+        settings, previous = self.context.settings, self.context.previous
+        entered: dict[str, list[str]] = {}
+        if settings.meet_calendars:
+            for plan_id in self.plans:
+                for meet_id in self._entry(plan_id).meets:
+                    entered.setdefault(meet_id, []).append(plan_id)
+        published = {next(iter(e.meets)): e for e in previous.entries.values() if e.view == "meet" and len(e.meets) == 1}
+        loaded: dict[str, Meet] = {}
+
+        def meet_of(meet_id: str) -> Meet | None:  # the catalogue is parsed only if a calendar is compiled
+            if not loaded:
+                loaded.update(catalogue())
+            return loaded.get(meet_id)
+
+        for meet_id in sorted(entered.keys() | (published.keys() if settings.meet_calendars else set())):
+            members = sorted(entered.get(meet_id, []))
+            inputs = groups.inputs_digest(f"meet\0{meet_id}", {p: self._entry(p).inputs for p in members}, self.common)
+            old = published.get(meet_id)
+            if old is not None and old.inputs == inputs and old.plan_id not in self.owners:
+                plan_id = old.plan_id  # as published: no need to read the catalogue to name it
+            else:
+                meet = meet_of(meet_id)
+                if meet is None:
+                    continue  # gone from the catalogue: its calendar goes on as a removed one
+                plan_id = groups.meet_plan_id(meet_id, meet.start.year)
+
+            def compose(meet_id: str = meet_id, members: list[str] = members) -> Plan:
+                meet = meet_of(meet_id)
+                assert meet is not None, "a meet calendar is compiled only for a meet in the catalogue"
+                chosen = [self._member(p, meet_id) for p in members]
+                return groups.compose(
+                    meet.name, groups.meet_slug(meet_id, meet.start.year), meet.start.year, chosen, "meets", meet.timezone, "meet"
+                )
+
+            where = settings.meet_calendars_where
+            clash = Problem(*where, f"the calendar of meet {meet_id!r} would be {plan_id!r}, which is the plan of {{holder}}")
+            # Which meet the calendar is of, with its digest as its members saw it.
+            digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
+            self._calendar(plan_id, "meet", inputs, compose, clash, {meet_id: digest})
+
+    def _calendar(
+        self, plan_id: str, view: str, inputs: str, compose: Callable[[], Plan], clash: Problem, meets: dict[str, str] | None = None
+    ) -> None:
+        context, previous = self.context, self.context.previous
+        old = previous.entries.get(plan_id)
+        if plan_id in context.settings.retired:
+            return
+        if plan_id in self.owners or (old is not None and old.view != view):
+            holder = self.owners.get(plan_id, "a calendar published earlier")
+            self.problems.append(dataclasses.replace(clash, message=clash.message.format(holder=holder)))
+            return
+        self.owners[plan_id] = view
+        if old is not None and _reusable(old, inputs, context.now, previous, self.write_reused):
+            previous.verify(plan_id)
+            self.reused.append(plan_id)
+            return
+        plan = compose()
+        output = compile_plan(plan, previous.state(plan_id) if old else None, context.build_time, context.now, context.settings, inputs,
+                              previous.retired.get(plan_id))  # fmt: skip
+        self.compiled.append(_emit(output, context.settings, context.build_time, context.sink, meets, view=view))
+
+    def _member(self, plan_id: str, meet_id: str | None = None) -> Member:
+        """A member plan's races (at ``meet_id`` only, for a meet's calendar)."""
+        if plan_id in self.done:
+            member = self.done[plan_id].member
+            assert member is not None, "a compiled plan in a group or at a meet carries its races"
+        else:
+            state = self.context.previous.state(plan_id)
+            assert state is not None
+            live = tuple(r.snapshot for r in state.races.values() if not r.deleted)
+            member = Member(plan_id, state.athlete, state.season, state.timezone, live)
+        if meet_id is None:
+            return member
+        return dataclasses.replace(member, races=tuple(r for r in member.races if r.meet_id == meet_id))
 
 
 def _start_worker(context: _Context) -> None:

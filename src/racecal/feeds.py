@@ -85,7 +85,7 @@ def render_race(plan: Plan, race: Race, tombstone_reason: str | None = None) -> 
     """
     status = Status.CANCELLED if tombstone_reason else race.status
     prefix = "Removed: " if tombstone_reason else SUMMARY_PREFIX[race.status]
-    title = f"{prefix}{race.name}" if plan.group else f"{prefix}{plan.athlete.name} – {race.name}"
+    title = f"{prefix}{race.name}" if plan.view else f"{prefix}{plan.athlete.name} – {race.name}"
     shared = [
         ics.line("STATUS", ICS_STATUS[status]),
         "TRANSP:TRANSPARENT",  # a race on a fan's calendar must not mark them busy
@@ -204,7 +204,11 @@ def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Setting
         description = f"{plan.athlete.name}'s {plan.season} season was removed from the plans: this calendar is no longer updated."
     else:
         whose = (
-            f"The {plan.season} season of {plan.athlete.name}'s athletes" if plan.group else f"{plan.athlete.name}'s {plan.season} season"
+            f"The {plan.season} season of {plan.athlete.name}'s athletes"
+            if plan.view == "group"
+            else f"Every athlete entered at {plan.athlete.name}"
+            if plan.view == "meet"
+            else f"{plan.athlete.name}'s {plan.season} season"
         )
         description = f"{whose}. {FEED_BLURBS[feed]} Built by racecal."
     refresh = f"PT{settings.refresh_hours}H"

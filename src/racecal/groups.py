@@ -37,6 +37,16 @@ def group_plan_id(group: Group, season: int) -> str:
     return f"{group.id}-{season}"
 
 
+def meet_slug(meet_id: str, season: int) -> str:
+    """A meet calendar's id is the meet's, which usually ends in its year already (bislett-games-2024);
+    one that does not gets it added, as a plan's id has its season."""
+    return meet_id.removesuffix(f"-{season}") if meet_id != str(season) else meet_id
+
+
+def meet_plan_id(meet_id: str, season: int) -> str:
+    return f"{meet_slug(meet_id, season)}-{season}"
+
+
 @dataclass(frozen=True)
 class Member:
     """One member plan as a group needs it: who, and the races it has now."""
@@ -48,8 +58,8 @@ class Member:
     races: tuple[Race, ...]
 
 
-def compose(group: Group, season: int, members: Iterable[Member], source: str) -> Plan:
-    """The group's plan for ``season``: every race of every member, named after its athlete."""
+def compose(name: str, slug: str, season: int, members: Iterable[Member], source: str, timezone: str | None, view: str) -> Plan:
+    """A group's or a meet's calendar as a plan: every race of every member, named after its athlete."""
     chosen = sorted(members, key=lambda m: m.plan_id)
     races = [
         replace(race, id=member_race_id(m.athlete.slug, race.id), name=member_race_name(m.athlete.name, race.name))
@@ -57,7 +67,7 @@ def compose(group: Group, season: int, members: Iterable[Member], source: str) -
         for race in m.races
     ]
     races.sort(key=lambda r: (r.start, r.end, r.name, r.id))
-    return Plan(Athlete(group.name, group.id), season, tuple(races), source, group.timezone or _usual_timezone(chosen), group=True)
+    return Plan(Athlete(name, slug), season, tuple(races), source, timezone or _usual_timezone(chosen), view=view)
 
 
 def _usual_timezone(members: list[Member]) -> str:
@@ -66,10 +76,11 @@ def _usual_timezone(members: list[Member]) -> str:
     return min(counts, key=lambda tz: (-counts[tz], tz)) if counts else "UTC"
 
 
-def inputs_digest(group: Group, members: dict[str, str], common: str) -> str:
-    """Everything a group calendar depends on: the group's definition, its members and their inputs
-    (``plan id → inputs digest``), and ``common`` (version, tz database, settings)."""
-    digest = hashlib.sha256(f"group\0{common}\0{group.fingerprint()}\0".encode())
+def inputs_digest(definition: str, members: dict[str, str], common: str) -> str:
+    """Everything a group's or meet's calendar depends on: what defines it, its members and their
+    inputs (``plan id → inputs digest``; a plan's inputs include the meets it uses), and ``common``
+    (version, tz database, settings)."""
+    digest = hashlib.sha256(f"view\0{common}\0{definition}\0".encode())
     for plan_id, inputs in sorted(members.items()):
         digest.update(f"{plan_id}={inputs}\0".encode())
     return digest.hexdigest()

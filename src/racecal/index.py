@@ -39,10 +39,11 @@ ENTRY_KEYS = (
     "removed",
     "meets",
     "files",
-    "group",
+    "view",
     "groups",
 )
 COUNT_KEYS = ("confirmed", "tentative", "off")
+VIEWS = ("", "group", "meet")
 FEED_NAMES = ("all", "confirmed", "tentative")
 _MEET_DIGEST = re.compile(r"^[0-9a-f]{32}\Z")
 # Every file a plan's directory holds; state.json is hashed last, over the others' hashes.
@@ -62,13 +63,13 @@ class IndexEntry:
     files: dict[str, str]  # file name → sha256, state.json included
     removed: bool = False  # the plan file was deleted; its feeds stay valid calendars
     meets: dict[str, str] = field(default_factory=dict)  # catalogue meets the plan uses → their digests
-    group: bool = False  # a group's calendar (docs/groups.md), not an athlete's plan
+    view: str = ""  # "group" or "meet": a calendar across athletes (docs/groups.md), not an athlete's plan
     groups: tuple[str, ...] = ()  # the groups this plan was a member of, as they were defined then
 
     def to_json(self) -> dict[str, object]:
         own: dict[str, object] = {}  # written only when set, so sites without groups read as before
-        if self.group:
-            own["group"] = True
+        if self.view:
+            own["view"] = self.view
         if self.groups:
             own["groups"] = list(self.groups)
         return {**self._fields(), **own}
@@ -207,7 +208,9 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
             meets[meet_id] = node.value
         else:
             r.error(node, field_path(field_path(name, "meets"), meet_id), "expected 32 hex digits")
-    group = bool(r.flag(fields["group"], field_path(name, "group"))) if "group" in fields else False
+    view = r.text(fields["view"], field_path(name, "view")) if "view" in fields else ""
+    if view not in VIEWS:
+        r.error(fields["view"], field_path(name, "view"), f"expected one of {', '.join(v for v in VIEWS if v)}")
     groups = (
         tuple(g for s, n in r.items(fields["groups"], field_path(name, "groups"), 1_000) if (g := r.slug(n, s)))
         if "groups" in fields
@@ -218,4 +221,4 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
     if len(r.problems) > before or None in (plan_id, athlete, season, source, inputs, latest) or len(counts) < len(COUNT_KEYS):
         return None
     assert plan_id and athlete and season and source is not None and inputs is not None and latest
-    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets, group, groups)
+    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets, view or "", groups)

@@ -146,7 +146,7 @@ class Plan:
     races: tuple[Race, ...]
     source_path: str = ""
     timezone: str = "UTC"  # the calendar's display timezone (X-WR-TIMEZONE)
-    group: bool = False  # a group's calendar: its races are named after their athletes (groups.py)
+    view: str = ""  # "group" or "meet": a calendar across athletes, its races named after them (groups.py)
 
     @property
     def id(self) -> str:

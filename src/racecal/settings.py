@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
-from yaml.nodes import Node
+from yaml.nodes import Node, ScalarNode
 
 from racecal.errors import Problem, field_path, suggestion
 from racecal.fields import Reader
@@ -47,7 +47,14 @@ class Settings:
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
     templates_dir: Path | None = None  # where ``templates`` were read from (serve --watch follows it)
-    groups: tuple[Group, ...] = ()  # views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them
+    groups: tuple[Group, ...] = ()
+    meet_calendars: bool = False  # a calendar per catalogue meet that plans race at (docs/groups.md)
+    meet_calendars_where: tuple[str, int, int, str] = (
+        "racecal.yaml",
+        1,
+        1,
+        "meet_calendars",
+    )  # for messages  # views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them
 
     def retired_message(self, plan_id: str) -> str | None:
         """What is wrong with a plan file whose id is retired: building it would publish what the editor retired."""
@@ -91,7 +98,7 @@ def read_settings(r: Reader, root: Node) -> Settings:
     """racecal.yaml's node tree (``load.load_settings`` composes it) as Settings; ``r.path`` is the
     file, which own templates are found relative to."""
     path, problems = r.path, r.problems
-    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates", "groups"))
+    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates", "groups", "meet_calendars"))
     if fields is None:
         return Settings()
     settings = Settings()
@@ -125,6 +132,14 @@ def read_settings(r: Reader, root: Node) -> Settings:
         settings = replace(settings, retired=frozenset(i for i in ids if i))
     if "groups" in fields:
         settings = replace(settings, groups=_read_groups(r, fields["groups"]))
+    if "meet_calendars" in fields:
+        node = fields["meet_calendars"]
+        if isinstance(node, ScalarNode) and node.tag.endswith(":bool"):
+            mark = node.start_mark
+            on = node.value.lower() in ("true", "yes", "on")
+            settings = replace(settings, meet_calendars=on, meet_calendars_where=(path, mark.line + 1, mark.column + 1, "meet_calendars"))
+        else:
+            r.error(node, "meet_calendars", "expected true or false")
     if "templates" in fields and (folder := r.text(fields["templates"], "templates", limit=500)):
         before = len(problems)
         own = read_templates(Path(path).parent / folder, problems)

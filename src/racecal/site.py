@@ -359,9 +359,10 @@ def index_page(entries: list[IndexEntry], settings: Settings) -> str:
         PlanListing(e.plan_id, e.athlete, e.season, e.removed, e.counts["confirmed"], e.counts["tentative"], e.counts["off"], e)
         for e in entries
     ]
-    plans = [p for p in listed if not p.entry.group]
-    groups = [p for p in listed if p.entry.group]
-    return render("index.html", settings, up="", plans=plans, groups=groups)
+    plans = [p for p in listed if not p.entry.view]
+    groups = [p for p in listed if p.entry.view == "group"]
+    meets = sorted((p for p in listed if p.entry.view == "meet"), key=lambda p: (p.entry.latest, p.plan_id))
+    return render("index.html", settings, up="", plans=plans, groups=groups, meets=meets)
 
 
 def counts(races: tuple[Race, ...]) -> dict[str, int]:
