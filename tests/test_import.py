@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import icalendar
 import pytest
@@ -53,18 +54,24 @@ def test_importing_racecals_own_feed_and_building_it_gives_the_same_races(built:
         assert events(again.dist / PLAN_ID / f"{feed}.ics") == events(built.dist / PLAN_ID / f"{feed}.ics"), feed
 
 
-def test_sessions_in_a_zone_come_back_as_sessions_at_the_same_instants(project: Project, tmp_path: Path) -> None:
-    (project.schedules / "s-2025.yaml").write_text(
-        "athlete: {name: S Runner, slug: s}\nseason: 2025\nraces:\n"
-        "  - {id: worlds, name: World Championships, start: 2025-09-13, end: 2025-09-15, timezone: Asia/Tokyo, status: confirmed,\n"
-        "     sessions: [{name: Heats, date: 2025-09-13, time: '19:05', duration_minutes: 40}, {name: Final, date: 2025-09-15, time: '21:20'}]}\n"
-    )
+def reimported(project: Project, tmp_path: Path, plan_id: str, plan_yaml: str) -> tuple[Project, dict[str, Any]]:
+    """Build ``plan_yaml`` in ``project``, import its all.ics into a fresh project (no --athlete: a
+    racecal feed names its plan) and return that project and the imported plan."""
+    (project.schedules / f"{plan_id}.yaml").write_text(plan_yaml)
     project.build()
     again = Project(tmp_path / "again")
     (again.schedules / "meets").mkdir(parents=True)
-    # No --athlete: a racecal feed's UIDs and titles name its plan and athlete.
-    assert again.run("import", str(project.dist / "s-2025" / "all.ics"), "--out", "schedules/s-2025.yaml").exit_code == 0
-    plan = yaml.safe_load((again.schedules / "s-2025.yaml").read_text())
+    assert again.run("import", str(project.dist / plan_id / "all.ics"), "--out", f"schedules/{plan_id}.yaml").exit_code == 0
+    return again, yaml.safe_load((again.schedules / f"{plan_id}.yaml").read_text())
+
+
+def test_sessions_in_a_zone_come_back_as_sessions_at_the_same_instants(project: Project, tmp_path: Path) -> None:
+    again, plan = reimported(
+        project, tmp_path, "s-2025",
+        "athlete: {name: S Runner, slug: s}\nseason: 2025\nraces:\n"
+        "  - {id: worlds, name: World Championships, start: 2025-09-13, end: 2025-09-15, timezone: Asia/Tokyo, status: confirmed,\n"
+        "     sessions: [{name: Heats, date: 2025-09-13, time: '19:05', duration_minutes: 40}, {name: Final, date: 2025-09-15, time: '21:20'}]}\n",
+    )  # fmt: skip
     assert plan["athlete"] == {"name": "S Runner", "slug": "s"}
     race = plan["races"][0]
     assert race["timezone"] == "Asia/Tokyo" and [s["id"] for s in race["sessions"]] == ["heats", "final"]
@@ -224,19 +231,15 @@ def test_a_race_with_sessions_on_three_days_comes_back_with_its_names_and_zone(p
     """Regression (independent tester): sessions on a third day fell outside the race's imported
     dates (check refused the plan), "Økt 1: warmup" came back as "warmup", and the plan's own zone
     (X-WR-TIMEZONE) was lost. The events of the rebuilt feed are the original's."""
-    (project.schedules / "k-2025.yaml").write_text(
+    again, plan = reimported(
+        project, tmp_path, "anna-k-2025",
         "athlete: {name: Anna K, slug: anna-k}\nseason: 2025\ntimezone: America/New_York\nraces:\n"
         "  - {id: rome, name: European Championships, start: 2025-06-08, end: 2025-06-11, timezone: Europe/Rome, status: confirmed,\n"
         "     sessions: [{name: 1500m heats, date: 2025-06-08, time: '10:05', duration_minutes: 45},\n"
         "                {name: 1500m final, date: 2025-06-10, time: '21:50'},\n"
-        "                {name: 'Økt 1: warmup', date: 2025-06-11, time: '23:30', duration_minutes: 120}]}\n"
-    )
-    project.build()
-    again = Project(tmp_path / "again")
-    (again.schedules / "meets").mkdir(parents=True)
-    assert again.run("import", str(project.dist / "anna-k-2025" / "all.ics"), "--out", "schedules/k-2025.yaml").exit_code == 0
+        "                {name: 'Økt 1: warmup', date: 2025-06-11, time: '23:30', duration_minutes: 120}]}\n",
+    )  # fmt: skip
     assert again.run("check").exit_code == 0
-    plan = yaml.safe_load((again.schedules / "k-2025.yaml").read_text())
     assert plan["timezone"] == "America/New_York"
     race = plan["races"][0]
     assert (race["start"], race["end"]) == (datetime(2025, 6, 8).date(), datetime(2025, 6, 11).date())

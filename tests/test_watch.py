@@ -18,26 +18,36 @@ import pytest
 from conftest import PLAN_ID, REPO, Project
 
 
+def start_preview(root: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
+    """`racecal serve --watch` in ``root`` on a free port, and its address once it serves."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src"), **env},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if found := re.search(r"on (http://127\.0\.0\.1:\d+/)", line):
+            return proc, found[1]
+    proc.kill()
+    raise AssertionError("serve --watch exited or did not start")
+
+
+def stop_preview(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture
 def watching(built: Project) -> Iterator[tuple[Project, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=built.root, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-    )  # fmt: skip
+    proc, url = start_preview(built.root)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            assert line, "serve --watch exited"
-            if found := re.search(r"on (http://127\.0\.0\.1:\d+/)", line):
-                url = found[1]
-        assert url
         yield built, url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_preview(proc)
 
 
 def get(url: str) -> bytes:
@@ -99,18 +109,11 @@ def test_sigterm_removes_the_preview_directory(built: Project, tmp_path: Path) -
     the temporary directory; only Ctrl-C cleaned up."""
     temp = tmp_path / "tmp"
     temp.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=built.root, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src"), "TMPDIR": str(temp)},
-    )  # fmt: skip
+    proc, _ = start_preview(built.root, TMPDIR=str(temp))
     try:
-        assert proc.stdout is not None
-        while "serving a live preview" not in (line := proc.stdout.readline()):
-            assert line, "serve --watch exited"
         assert [p.name.startswith("racecal-preview-") for p in temp.iterdir()] == [True]
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_preview(proc)
     assert list(temp.iterdir()) == []
 
 
@@ -122,15 +125,8 @@ def test_template_edits_and_a_moved_schedules_folder_are_followed(built: Project
     own.mkdir()
     (own / "style.css").write_text("body { color: black }\n")
     (built.root / "racecal.yaml").write_text("templates: site-templates\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=built.root, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-    )  # fmt: skip
+    proc, url = start_preview(built.root)
     try:
-        assert proc.stdout is not None
-        while not (found := re.search(r"on (http://127\.0\.0\.1:\d+/)", line := proc.stdout.readline())):
-            assert line, "serve --watch exited"
-        url = found[1]
         version = int(wait_for_version(url, 0)["version"])  # type: ignore[call-overload]
         (own / "style.css").write_text("body { color: navy } /* edited */\n")
         version = int(wait_for_version(url, version, own / "style.css")["version"])  # type: ignore[call-overload]
@@ -147,5 +143,4 @@ def test_template_edits_and_a_moved_schedules_folder_are_followed(built: Project
         state = wait_for_version(url, int(state["version"]), built.plan_file)  # type: ignore[call-overload]
         assert f"UID:monaco.{PLAN_ID}.confirmed@racecal" in get(url + f"{PLAN_ID}/confirmed.ics").decode()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_preview(proc)
