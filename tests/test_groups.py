@@ -363,3 +363,67 @@ def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:
     assert events and all(e["status"] == "CANCELLED" for e in events)
     (site.root / "racecal.yaml").write_text("meet_calendars: maybe\n")
     assert "racecal.yaml:1:17: meet_calendars: expected true or false" in site.build(expect=1)
+
+
+# --- pages in a real browser -------------------------------------------------------------------
+
+
+def _more_athletes(site: Site, count: int) -> None:
+    """Fictional extra members of Team Nordvik, so the front page has more than a screenful."""
+    for i in range(count):
+        slug = f"{chr(ord('a') + i % 26)}runner-{i}"
+        (site.root / "schedules" / f"{slug}-2027.yaml").write_text(
+            f"athlete: {{name: Runner {i}, slug: {slug}, country: Nordvik}}\nseason: 2027\n"
+            "races:\n  - {id: fjord, meet: fjord-classic-2027, status: tentative}\n"
+        )
+
+
+@pytest.mark.external
+def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: Site) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from conftest import need, serving
+    from test_site import CHROMIUM, CHROMIUM_ARGS, chromium_available
+
+    need(chromium_available(), "Chromium (Debian package) with Playwright")
+    _more_athletes(site, 12)
+    site.build()
+    problems: list[str] = []
+    with serving(site.dist) as origin, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.goto(f"{origin}/index.html")
+        entries = page.locator(".plans > li")
+        total = entries.count()
+        assert total == 16 + 2 + 4  # athletes, groups, meets
+        page.get_by_label("Find an athlete, group or meet").fill("fjord")
+        visible = [" ".join(e.inner_text().split()) for e in entries.all() if e.is_visible()]
+        assert visible == ["Fjord Classic 1 confirmed · 13 tentative · 0 withdrawn or cancelled"]
+        assert page.locator("#find-count").inner_text() == f"1 of {total}"
+        page.get_by_label("Find an athlete, group or meet").fill("team")
+        assert [e.inner_text().splitlines()[0] for e in entries.all() if e.is_visible()] == ["Team Nordvik: 2027"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.get_by_role("link", name="Team Nordvik: 2027").click()
+        page.wait_for_load_state()
+        card = page.locator("section[aria-labelledby=feed-confirmed]")
+        webcal = "webcal://" + f"{origin}/team-nordvik-2027/confirmed.ics".split("://")[1]
+        assert card.get_by_role("link", name="Apple Calendar").get_attribute("href") == webcal
+        assert page.locator("li.race").count() == 3 + 3 + 2 + 12  # Ada, Tomas, Erik, the twelve extra runners
+        page.goto(f"{origin}/harbour-games-2027/index.html")
+        text = page.locator("main").inner_text()
+        for entered in ("Ada Fjell – Harbour Games", "Lina Sol – Harbour Games", "Tomas Berg – Harbour Games"):
+            assert entered in text, entered
+        assert page.locator("li.race").count() == 3
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        context = browser.new_context(java_script_enabled=False)  # the finder without JavaScript
+        plain = context.new_page()
+        plain.goto(f"{origin}/index.html")
+        assert not plain.get_by_label("Find an athlete, group or meet").is_visible()
+        letters = plain.locator("nav.letters a")
+        assert letters.count() >= 3
+        for href in letters.evaluate_all("links => links.map(a => a.getAttribute('href'))"):
+            assert plain.locator(href).count() == 1, href  # every letter lands on an athlete
+        browser.close()
+    assert problems == []

@@ -354,6 +354,9 @@ class PlanListing:
     entry: IndexEntry
 
 
+FINDER_MIN = 12  # calendars on the front page above which it gets a search box and a letter index
+
+
 def index_page(entries: list[IndexEntry], settings: Settings) -> str:
     listed = [
         PlanListing(e.plan_id, e.athlete, e.season, e.removed, e.counts["confirmed"], e.counts["tentative"], e.counts["off"], e)
@@ -362,7 +365,11 @@ def index_page(entries: list[IndexEntry], settings: Settings) -> str:
     plans = [p for p in listed if not p.entry.view]
     groups = [p for p in listed if p.entry.view == "group"]
     meets = sorted((p for p in listed if p.entry.view == "meet"), key=lambda p: (p.entry.latest, p.plan_id))
-    return render("index.html", settings, up="", plans=plans, groups=groups, meets=meets)
+    # Beyond a screenful, a finder: a search box (site.js) and, working without JavaScript too, an
+    # index of the athletes' first letters.
+    finder = len(listed) > FINDER_MIN
+    letters = sorted({p.plan_id[0] for p in plans}) if finder else []
+    return render("index.html", settings, up="", plans=plans, groups=groups, meets=meets, finder=finder, letters=letters)
 
 
 def counts(races: tuple[Race, ...]) -> dict[str, int]:

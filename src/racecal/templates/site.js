@@ -18,6 +18,21 @@
       b.textContent = 'Copied';
     });
   });
+  var find = document.getElementById('find');
+  if (find) {
+    find.form.hidden = false;
+    var entries = document.querySelectorAll('.plans > li');
+    var count = document.getElementById('find-count');
+    find.addEventListener('input', function(){
+      var words = find.value.toLowerCase().split(/\s+/).filter(Boolean), shown = 0;
+      entries.forEach(function(li){
+        var text = li.textContent.toLowerCase();
+        li.hidden = !words.every(function(w){ return text.indexOf(w) >= 0; });
+        if (!li.hidden) shown++;
+      });
+      count.textContent = words.length ? shown + ' of ' + entries.length : '';
+    });
+  }
   var today = new Date().toISOString().slice(0, 10);
   var past = document.getElementById('past-list');
   document.querySelectorAll('#upcoming-list > li').forEach(function(li){
