@@ -11,7 +11,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +427,53 @@ def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: S
             assert plain.locator(href).count() == 1, href  # every letter lands on an athlete
         browser.close()
     assert problems == []
+
+
+# --- a real subscriber -----------------------------------------------------------------------------
+
+
+@pytest.mark.external
+def test_a_real_client_subscribed_to_a_group_and_a_meet_follows_joins_promotions_moves_and_withdrawals(site: Site, tmp_path: Path) -> None:
+    """vdirsyncer syncs the group's and a meet's feeds over HTTP after every build; khal must then
+    show exactly the events the feeds hold (as icalendar reads them), each once."""
+    from conftest import CLIENT_BIN, need, serving
+    from khal_client import Client
+
+    need((CLIENT_BIN / "vdirsyncer").exists() and (CLIENT_BIN / "khal").exists(), "vdirsyncer and khal")
+    subscribed = {
+        "team_all": "team-nordvik-2027/all.ics",
+        "team_confirmed": "team-nordvik-2027/confirmed.ics",
+        "fjord_all": "fjord-classic-2027/all.ics",
+    }
+
+    def expected() -> list[tuple[str, str, bool, str]]:
+        rows = []
+        for name, path in subscribed.items():
+            for event in parse_icalendar(site.dist / path):
+                start = event["start"]
+                shown = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if isinstance(start, datetime) else start.isoformat()
+                rows.append((name, event["summary"], event["status"] == "CANCELLED", shown))
+        return sorted(rows)
+
+    edits = [
+        ("schedules/tomas-berg-2027.yaml", "country: Nordvik", "country: Solmark"),  # leaves Team Nordvik
+        ("schedules/ada-fjell-2027.yaml", "    status: tentative", "    status: confirmed"),  # Fjord Classic promoted
+        ("schedules/meets/2027.yaml", "    date: 2027-06-13", "    date: 2027-06-14"),  # the Fjord Classic moves
+        ("schedules/erik-stav-2027.yaml", "    status: confirmed", "    status: withdrawn\n    reason: Ill."),  # withdraws
+        ("schedules/tomas-berg-2027.yaml", "country: Solmark", "country: Nordvik"),  # and Tomas comes back
+    ]
+    site.build()
+    with serving(site.dist) as origin:
+        client = Client(tmp_path / "client", {name: f"{origin}/{path}" for name, path in subscribed.items()})
+        for step in range(len(edits) + 1):
+            client.sync()
+            shown = client.agenda("2027-01-01", "2028-01-01")
+            assert len(shown) == len(set(shown)), f"after step {step}: an event shown twice"
+            assert shown == expected(), f"after step {step}"
+            if step < len(edits):
+                site.edit(*edits[step])
+                site.build()
+    # Erik withdrew from the Fjord Classic: Ada's promoted race is the one live there, on its new day.
+    assert [row for row in shown if row[0] == "fjord_all" and not row[2]] == [
+        ("fjord_all", "Ada Fjell – Fjord Classic", False, "2027-06-14")
+    ]

@@ -7,7 +7,6 @@ day the clocks change, and keep syncing once a feed is empty or its plan is dele
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,80 +16,9 @@ from oracle import FEEDS, FeedView, Oracle
 from world import World
 
 from conftest import CLIENT_BIN, need, serving
+from khal_client import Client
 
 PLAN = "eva-lindqvist-2024"
-
-KHAL_CONF = """\
-[calendars]
-{calendars}
-[locale]
-timeformat = %H:%M
-dateformat = %Y-%m-%d
-longdateformat = %Y-%m-%d
-datetimeformat = %Y-%m-%dT%H:%M
-longdatetimeformat = %Y-%m-%dT%H:%M
-default_timezone = UTC
-local_timezone = UTC
-"""
-
-VDIRSYNCER_PAIR = """\
-[pair {feed}]
-a = "{feed}_remote"
-b = "{feed}_local"
-collections = null
-conflict_resolution = "a wins"
-
-[storage {feed}_remote]
-type = "http"
-url = "{origin}/{plan}/{feed}.ics"
-
-[storage {feed}_local]
-type = "filesystem"
-path = "{root}/{feed}/"
-fileext = ".ics"
-"""
-
-
-class Client:
-    """One person subscribed to all three feeds of a plan, with vdirsyncer and khal."""
-
-    def __init__(self, root: Path, origin: str) -> None:
-        self.root = root
-        for feed in FEEDS:
-            (root / feed).mkdir(parents=True)
-        (root / "status").mkdir()
-        pairs = "\n".join(VDIRSYNCER_PAIR.format(feed=feed, origin=origin, plan=PLAN, root=root) for feed in FEEDS)
-        self.vdirsyncer = root / "vdirsyncer.conf"
-        self.vdirsyncer.write_text(f'[general]\nstatus_path = "{root}/status/"\n\n{pairs}')
-        calendars = "\n".join(f"[[{feed}]]\npath = {root / feed}\ntype = calendar" for feed in FEEDS)
-        self.khal = root / "khal.conf"
-        self.khal.write_text(KHAL_CONF.format(calendars=calendars))
-        self.run(str(CLIENT_BIN / "vdirsyncer"), "-c", str(self.vdirsyncer), "discover")
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, f"{' '.join(args[:3])} failed:\n{done.stdout}{done.stderr}"
-        return done.stdout
-
-    def sync(self) -> None:
-        self.run(str(CLIENT_BIN / "vdirsyncer"), "-c", str(self.vdirsyncer), "sync")
-
-    def agenda(self) -> list[tuple[str, str, bool, str]]:
-        """(calendar, title, cancelled, start) for every event khal shows, once per event.
-
-        Not the UID: vdirsyncer stores an item whose UID has characters outside [A-Za-z0-9_.+-] (the
-        '@') under a new UID, a hash of the item; which item replaces which is its own bookkeeping.
-        """
-        out = self.run(
-            str(CLIENT_BIN / "khal"), "-c", str(self.khal), "list", "--once", "--day-format", "",
-            "--format", "{calendar}|{title}|{cancelled}|{start}", "2023-06-01", "2025-06-01",
-        )  # fmt: skip
-        rows = []
-        for line in out.splitlines():
-            if line.strip():
-                calendar, title, cancelled, start = line.split("|")
-                rows.append((calendar, title, cancelled.strip() == "CANCELLED", start))
-        return sorted(rows)
 
 
 def unmatched(views: dict[tuple[str, str], FeedView], shown: list[tuple[str, str, bool, str]]) -> list[str]:
@@ -176,7 +104,7 @@ def test_a_real_client_holds_exactly_the_oracles_events_after_every_build(tmp_pa
             world.now += later
             world.build()
             views = oracle.build(world.schedules, world.now)
-            client = client or Client(tmp_path / "client", origin)
+            client = client or Client(tmp_path / "client", {feed: f"{origin}/{PLAN}/{feed}.ics" for feed in FEEDS})
             client.sync()
             shown = client.agenda()
             differences = unmatched(views, shown)
