@@ -14,8 +14,10 @@ from typing import Any
 import icalendar
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
-from conftest import JS_DIR, PLAN_ID, REPO, Project, need, serving
+from conftest import JS_DIR, PLAN_ID, REPO, Project, need, parse_icalendar, serving
 
 FIXTURES = REPO / "tests" / "fixtures" / "ics"
 
@@ -189,10 +191,13 @@ def _calendar(*events: str) -> str:
         ),
         (
             ["UID:a\r\nSUMMARY:\u202eevil\r\nDTSTART;VALUE=DATE:20250601\r\n"],
-            "would not pass racecal check: races[0].name: contains the invisible",
+            "4:1: events[0] (name): the plan it makes would not pass racecal check: contains the invisible",
         ),
         (["UID:a\r\nSUMMARY:Year\r\nDTSTART;VALUE=DATE:22000601\r\n"], "its dates are outside the years 1900–2100"),
-        (["UID:a\r\nSUMMARY:Geo\r\nGEO:200;400\r\nDTSTART;VALUE=DATE:20250601\r\n"], "would not pass racecal check: races[0].venue.lat"),
+        (
+            ["UID:a\r\nSUMMARY:Geo\r\nGEO:200;400\r\nDTSTART;VALUE=DATE:20250601\r\n"],
+            "4:1: events[0] (venue.lat): the plan it makes would not pass racecal check: must be between -90 and 90",
+        ),
     ],
     ids=[
         "not-a-date",
@@ -318,3 +323,128 @@ def test_an_imported_one_event_race_is_not_named_twice_in_its_feed(project: Proj
     assert project.run("import", str(source), "--athlete", "Anna", "--out", "schedules/anna-2025.yaml").exit_code == 0
     project.build()
     assert [e[4] for e in events(project.dist / "anna-2025" / "all.ics").values()] == ["Anna – Mityng"]
+
+
+# Regressions from a second independent tester.
+
+
+@given(st.lists(st.sampled_from([b"BEGIN:VEVENT\r\n", b"X:1\r\n", b"\r\n", b"begin:vevent\n", b"SUMMARY:BEGIN:VEVENT\r\n"]), max_size=40))
+def test_event_lines_are_counted_in_one_pass_as_a_naive_count_would(parts: list[bytes]) -> None:
+    """The count was quadratic (a 62 MB calendar hung for hours); the one-pass count must agree
+    with counting newlines before each BEGIN:VEVENT from the start."""
+    from racecal.importer import _BEGIN_VEVENT, _event_lines
+
+    data = b"".join(parts)
+    assert _event_lines(data) == [data.count(b"\n", 0, m.start()) + 1 for m in _BEGIN_VEVENT.finditer(data)]
+
+
+def _utc_instants(path: Path) -> list[tuple[datetime, datetime]]:
+    return sorted((e["start"].astimezone(UTC), e["end"].astimezone(UTC)) for e in parse_icalendar(path) if isinstance(e["start"], datetime))
+
+
+def test_events_across_a_dst_change_keep_their_instants(project: Project, tmp_path: Path) -> None:
+    """An hour at 00:30Z on Oslo's spring-forward night became 120 minutes; a three-hour event over
+    the autumn change became 120. Compared as UTC instants after a build."""
+    source = tmp_path / "in.ics"
+    source.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nX-WR-TIMEZONE:Europe/Oslo\r\n"
+        "BEGIN:VEVENT\r\nUID:s\r\nSUMMARY:Spring\r\nDTSTART:20250330T003000Z\r\nDTEND:20250330T013000Z\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:f\r\nSUMMARY:Autumn\r\nDTSTART:20251025T233000Z\r\nDTEND:20251026T023000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        newline="",
+    )
+    assert project.run("import", str(source), "--athlete", "D", "--out", "schedules/d-2025.yaml").exit_code == 0
+    project.build()
+    assert _utc_instants(project.dist / "d-2025" / "all.ics") == [
+        (datetime(2025, 3, 30, 0, 30, tzinfo=UTC), datetime(2025, 3, 30, 1, 30, tzinfo=UTC)),
+        (datetime(2025, 10, 25, 23, 30, tzinfo=UTC), datetime(2025, 10, 26, 2, 30, tzinfo=UTC)),
+    ]
+
+
+def test_a_legacy_tzid_follows_the_calendars_own_vtimezone(project: Project, tmp_path: Path) -> None:
+    """vobject writes TZID:EST with New York's rules in the VTIMEZONE; read as the fixed-offset IANA
+    zone EST, a July 18:00 came out an hour late (23:00Z instead of 22:00Z)."""
+    rules = "".join(
+        f"BEGIN:{kind}\r\nDTSTART:{start}\r\nRRULE:FREQ=YEARLY;BYDAY={day};BYMONTH={month}\r\nTZNAME:{name}\r\n"
+        f"TZOFFSETFROM:{before}\r\nTZOFFSETTO:{after}\r\nEND:{kind}\r\n"
+        for kind, start, day, month, name, before, after in (
+            ("STANDARD", "20071104T020000", "1SU", 11, "EST", "-0400", "-0500"),
+            ("DAYLIGHT", "20070311T020000", "2SU", 3, "EDT", "-0500", "-0400"),
+        )
+    )
+    source = tmp_path / "in.ics"
+    source.write_text(
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTIMEZONE\r\nTZID:EST\r\n{rules}END:VTIMEZONE\r\n"
+        "BEGIN:VEVENT\r\nUID:b\r\nSUMMARY:Boston summer\r\nDTSTART;TZID=EST:20250710T180000\r\nDTEND;TZID=EST:20250710T190000\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n",
+        newline="",
+    )
+    assert project.run("import", str(source), "--athlete", "B", "--out", "schedules/b-2025.yaml").exit_code == 0
+    project.build()
+    assert _utc_instants(project.dist / "b-2025" / "all.ics") == [
+        (datetime(2025, 7, 10, 22, tzinfo=UTC), datetime(2025, 7, 10, 23, tzinfo=UTC))
+    ]
+
+
+def test_only_the_same_meet_is_taken_from_the_catalogue_and_title_status_words_are_kept(project: Project, tmp_path: Path) -> None:
+    """ "Oslo 5k" became the catalogue's "Oslo 10k", a three-day "Bislett Games" the one-day meet, a
+    watch party the meet itself; "Cancelled: Bergen 10k" from another tool was published confirmed."""
+    (project.schedules / "meets" / "m.yaml").write_text(
+        "meets:\n  - {id: oslo-10k-2025, name: Oslo 10k, date: 2025-09-20, timezone: Europe/Oslo}\n"
+        "  - {id: bislett-2025, name: Bislett Games, date: 2025-06-12, timezone: Europe/Oslo}\n"
+    )
+    source = tmp_path / "in.ics"
+    source.write_text(
+        _calendar(
+            "UID:a\r\nSUMMARY:Oslo 5k\r\nDTSTART;VALUE=DATE:20250920\r\n",
+            "UID:b\r\nSUMMARY:Bislett Games\r\nDTSTART;VALUE=DATE:20250612\r\nDTEND;VALUE=DATE:20250615\r\n",
+            "UID:c\r\nSUMMARY:Bislett Games watch party\r\nDTSTART;TZID=America/New_York:20250612T100000\r\n",
+            "UID:d\r\nSUMMARY:Bislett Games (Oslo DL)\r\nDTSTART;VALUE=DATE:20250612\r\n",
+            "UID:e\r\nSUMMARY:Cancelled: Bergen 10k\r\nDTSTART;VALUE=DATE:20250801\r\n",
+            "UID:f\r\nSUMMARY:Tentative: Oslo Mile\r\nDTSTART;VALUE=DATE:20250802\r\n",
+        ),
+        newline="",
+    )
+    races = {r["id"]: r for r in imported(project, str(source), "--athlete", "M")["races"]}  # type: ignore[union-attr]
+    assert "meet" not in races["oslo-5k-2025"] and "meet" not in races["bislett-games-watch-party-2025"]
+    assert "meet" not in races["bislett-games-2025"] and races["bislett-games-2025"]["end"] == datetime(2025, 6, 14).date()
+    assert [r for r in races.values() if "meet" in r] == [
+        {"id": "bislett-games-oslo-dl-2025", "meet": "bislett-2025", "status": "confirmed"}
+    ]
+    assert (races["bergen-10k-2025"]["name"], races["bergen-10k-2025"]["status"]) == ("Bergen 10k", "cancelled")
+    assert (races["oslo-mile-2025"]["name"], races["oslo-mile-2025"]["status"]) == ("Oslo Mile", "tentative")
+
+
+def test_a_group_feed_is_refused_as_a_plan_and_gives_one_meet_per_meet(project: Project, tmp_path: Path) -> None:
+    """A group feed became one "Athlete Name" with everyone's races; as meets, each meet once per athlete."""
+    fed = tmp_path / "fed"
+    shutil.copytree(REPO / "examples" / "federation", fed)
+    fed_project = Project(fed)
+    fed_project.build(time="2026-11-01T00:00:00Z")
+    feed = str(fed / "dist" / "team-nordvik-2027" / "all.ics")
+    refused = project.run("import", feed)
+    assert refused.exit_code == 1 and "has the races of 3 athletes (Ada Fjell, Erik Stav, Tomas Berg)" in refused.stderr
+    catalogue = imported(project, feed, "--as", "meets")
+    names = [(m["name"], m.get("date", m.get("start"))) for m in catalogue["meets"]]  # type: ignore[union-attr]
+    assert len(names) == len(set(names)) and ("Nordvik Championships", datetime(2027, 6, 26).date()) in names
+
+
+def test_out_is_a_file_in_an_existing_folder_or_standard_output(project: Project, tmp_path: Path) -> None:
+    """--out made missing folders on the way, wrote a file named "-", and blamed an existing file."""
+    google = str(FIXTURES / "google.ics")
+    assert project.run("import", google, "--out", str(tmp_path / "missing" / "x.yaml")).exit_code == 2
+    assert not (tmp_path / "missing").exists()
+    assert "is not a folder" in project.run("import", google, "--out", f"{google}/x.yaml").output
+    to_stdout = project.run("import", google, "--out", "-")
+    assert to_stdout.exit_code == 0 and to_stdout.stdout.startswith("# Imported from") and not (project.root / "-").exists()
+    ftp = project.run("import", "ftp://example.org/x.ics")
+    assert ftp.exit_code == 2 and "give a file, or an http(s) or webcal URL" in ftp.output
+
+
+def test_ids_of_events_without_a_uid_do_not_depend_on_the_other_events(project: Project, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.ics", tmp_path / "two.ics"
+    parkrun = "SUMMARY:parkrun\r\nDTSTART;VALUE=DATE:20250607\r\n"
+    twin = "SUMMARY:parkrun\r\nDTSTART;VALUE=DATE:20250614\r\n"
+    one.write_text(_calendar(parkrun, twin), newline="")
+    two.write_text(_calendar("SUMMARY:Other\r\nDTSTART;VALUE=DATE:20250101\r\n", parkrun, twin), newline="")
+    ids = [[r["id"] for r in imported(project, str(p), "--athlete", "P")["races"] if r["name"] == "parkrun"] for p in (one, two)]  # type: ignore[union-attr,index]
+    assert ids[0] == ids[1]

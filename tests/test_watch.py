@@ -18,10 +18,10 @@ import pytest
 from conftest import PLAN_ID, REPO, Project
 
 
-def start_preview(root: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
-    """`racecal serve --watch` in ``root`` on a free port, and its address once it serves."""
+def start_preview(root: Path, *args: str, **env: str) -> tuple[subprocess.Popen[str], str]:
+    """`racecal serve --watch [args]` in ``root`` on a free port, and its address once it serves."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0"], cwd=root, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "racecal", "serve", "--watch", "--port", "0", *args], cwd=root, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src"), **env},
     )  # fmt: skip
     assert proc.stdout is not None
@@ -142,5 +142,35 @@ def test_template_edits_and_a_moved_schedules_folder_are_followed(built: Project
         built.edit("    status: tentative\n", "    status: confirmed\n")  # still followed after the move
         state = wait_for_version(url, int(state["version"]), built.plan_file)  # type: ignore[call-overload]
         assert f"UID:monaco.{PLAN_ID}.confirmed@racecal" in get(url + f"{PLAN_ID}/confirmed.ics").decode()
+    finally:
+        stop_preview(proc)
+
+
+def test_a_templates_folder_made_later_and_schedules_elsewhere_are_followed(built: Project) -> None:
+    """Regressions (second independent tester): a templates folder created after the preview started
+    was never watched, and schedules/ outside the settings' folder coming back was not noticed."""
+    (built.root / "data").mkdir()
+    built.schedules.rename(built.root / "data" / "schedules")
+    schedules = built.root / "data" / "schedules"
+    proc, url = start_preview(built.root, "--schedules", "data/schedules")
+    try:
+        version = int(wait_for_version(url, 0)["version"])  # type: ignore[call-overload]
+        time.sleep(2)  # the watchers start after the first build; a move cannot be repeated to wake them like an edit
+        schedules.rename(built.root / "away")
+        state = wait_for_version(url, version)
+        assert state["ok"] is False
+        (built.root / "away").rename(schedules)
+        state = wait_for_version(url, int(state["version"]))  # type: ignore[call-overload]
+        assert state["ok"] is True
+        (built.root / "racecal.yaml").write_text("templates: later\n")
+        state = wait_for_version(url, int(state["version"]))  # type: ignore[call-overload]
+        assert state["ok"] is False  # the folder does not exist yet
+        (built.root / "later").mkdir()
+        (built.root / "later" / "style.css").write_text("/* made later */\n")
+        state = wait_for_version(url, int(state["version"]), built.root / "later" / "style.css")  # type: ignore[call-overload]
+        assert state["ok"] is True
+        (built.root / "later" / "style.css").write_text("/* edited later */\n")
+        wait_for_version(url, int(state["version"]), built.root / "later" / "style.css")
+        assert b"/* edited later */" in get(url + "style.css")
     finally:
         stop_preview(proc)

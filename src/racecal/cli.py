@@ -615,11 +615,19 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
 
     if timezone is not None and timezone not in _zones():
         raise click.BadParameter(f"unknown timezone {timezone!r} (use an IANA name like Europe/Oslo)", param_hint="'--timezone'")
+    if out is not None and str(out) == "-":
+        out = None  # the usual spelling of standard output
     if out is not None and (out.exists() or out.is_symlink()):
         raise click.BadParameter(f"{for_terminal(str(out))} exists; racecal import never replaces a file", param_hint="'--out'")
+    if out is not None and not out.parent.is_dir():
+        # Never a folder made on the way: a typo in the path would leave stray folders.
+        what = "is not a folder" if out.parent.exists() else "does not exist"
+        raise click.BadParameter(f"{for_terminal(str(out.parent))} {what}; give a file in an existing folder", param_hint="'--out'")
     if athlete is not None and (athlete != " ".join(athlete.split()) or not athlete):
         raise click.BadParameter("must be a name on one line, without leading or trailing spaces", param_hint="'--athlete'")
     scheme, _, rest = source.partition("://")
+    if rest and scheme.lower() not in ("http", "https", "webcal") and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        raise click.BadParameter(f"{for_terminal(scheme)}:// is not read: give a file, or an http(s) or webcal URL", param_hint="'SOURCE'")
     if scheme.lower() in ("http", "https", "webcal"):
         from urllib.parse import urlsplit
 
@@ -653,7 +661,7 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
     result = import_calendar(data, where, kind=kind, timezone=timezone, athlete=who, meets=meets, season=_wall_clock().year)
     if result.problems:
         raise PlanError(result.problems)
-    _check_imported(result.text, where, kind, meets, out)
+    _check_imported(result.text, where, kind, meets, out, result.origins)
     if out is None:
         click.echo(result.text, nl=False)
         return
@@ -666,10 +674,10 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
     click.echo(f"wrote {for_terminal(str(out))} ({result.count} event{'s' * (result.count != 1)}); review it, then racecal check", err=True)
 
 
-def _check_imported(text: str, where: str, kind: str, meets: dict[str, Meet], out: Path | None) -> None:
+def _check_imported(text: str, where: str, kind: str, meets: dict[str, Meet], out: Path | None, origins: list[tuple[int, int]]) -> None:
     """What import wrote must pass racecal check: whatever the calendar holds that a plan cannot
     (a character refused in names, a span too long, a year out of range) is reported against the
-    source, and nothing is written."""
+    source, at the event the race or meet came from, and nothing is written."""
     from racecal.load import Lookout, parse_catalogue, parse_plan
     from racecal.yamlsource import SourceFile
 
@@ -684,14 +692,17 @@ def _check_imported(text: str, where: str, kind: str, meets: dict[str, Meet], ou
             for meet_id in sorted(catalogue.keys() & meets.keys())
         ]
     if problems:
-        raise PlanError(
-            [
-                Problem(where, 1, 1, "import", f"the {kind} it makes would not pass racecal check: {p.field}: {p.message}")
-                if p.path != where
-                else p
-                for p in problems
-            ]
-        )
+        raise PlanError([p if p.path == where else _at_origin(p, where, kind, origins) for p in problems])
+
+
+def _at_origin(problem: Problem, where: str, kind: str, origins: list[tuple[int, int]]) -> Problem:
+    """A problem of the generated YAML at ``races[i]`` (or ``meets[i]``), told at the event it came from."""
+    found = re.match(r"(?:races|meets)\[(\d+)\]\.?(.*)", problem.field)
+    if found and int(found[1]) < len(origins):
+        index, line = origins[int(found[1])]
+        field = f"events[{index}]" + (f" ({found[2]})" if found[2] else "")
+        return Problem(where, line, 1, field, f"the {kind} it makes would not pass racecal check: {problem.message}")
+    return Problem(where, 1, 1, "import", f"the {kind} it makes would not pass racecal check: {problem.field}: {problem.message}")
 
 
 def _zones() -> frozenset[str]:
@@ -844,8 +855,9 @@ def _watch(schedules: Path, config: Path | None, rebuild: Callable[[], None], st
     """Rebuild after each burst of changes to the plans, the catalogue, the settings file or the
     site's own templates; also when schedules/ itself is moved, deleted or comes back.
 
-    Two watchers: one on the settings file's folder, not recursive (it is usually the project root,
-    with .git/ and virtualenvs below), and one on schedules/ and the templates folder, recursive.
+    Two watchers: one on the folders of the settings file and of schedules/, not recursive (one is
+    usually the project root, with .git/ and virtualenvs below), and one on schedules/ and the
+    templates folder, recursive.
     The second starts over whenever the first sees a change, since the settings may now name
     another templates folder, or schedules/ may be somewhere new."""
     import threading
@@ -861,13 +873,17 @@ def _watch(schedules: Path, config: Path | None, rebuild: Callable[[], None], st
         with lock:
             rebuild()
 
-    def at_top(_change: object, path: str) -> bool:
-        return Path(path) in (settings_file, top)
+    def at_top(change: object, path: str) -> bool:
+        where = Path(path)
+        if where in (settings_file, top):
+            return True
+        # A folder made or removed beside the settings: perhaps the templates folder they name.
+        created_or_gone = change in (watchfiles.Change.added, watchfiles.Change.deleted)
+        return created_or_gone and where.parent == settings_file.parent and not where.name.startswith(".")
 
     def watch_top() -> None:
-        for _changes in watchfiles.watch(
-            settings_file.parent, watch_filter=at_top, stop_event=stop, debounce=300, step=50, recursive=False
-        ):
+        folders = {settings_file.parent, top.parent}  # schedules/ may live elsewhere (--schedules data/schedules)
+        for _changes in watchfiles.watch(*folders, watch_filter=at_top, stop_event=stop, debounce=300, step=50, recursive=False):
             moved.set()
             rebuild_once()
 

@@ -25,7 +25,7 @@ import hashlib
 import re
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +52,7 @@ class Imported:
     text: str  # YAML for review ("" when there are problems)
     problems: list[Problem] = field(default_factory=list)
     count: int = 0
+    origins: list[tuple[int, int]] = field(default_factory=list)  # per race or meet written: its first event's index and line
 
 
 @dataclass
@@ -72,6 +73,8 @@ class _Event:
     athlete: str | None = None
     session_id: str | None = None
     session_name: str | None = None
+    index: int = 0  # its place in the calendar, for messages
+    line: int = 1
 
 
 def import_calendar(
@@ -82,7 +85,7 @@ def import_calendar(
 
     # Where each event starts, for messages (icalendar keeps no positions); counted before parsing,
     # so a calendar far over the limit is refused without building it in memory.
-    lines = [data.count(b"\n", 0, m.start()) + 1 for m in _BEGIN_VEVENT.finditer(data)]
+    lines = _event_lines(data)
     if len(lines) > MAX_EVENTS:
         return Imported(
             "", [Problem(where, lines[MAX_EVENTS], 1, "calendar", f"has {len(lines)} events; the limit is {MAX_EVENTS}: split the file")]
@@ -101,12 +104,13 @@ def import_calendar(
     problems: list[Problem] = []
     events: list[_Event] = []
     uids: dict[str, int] = {}
+    vtimezones = {str(vtz.get("TZID", "")): vtz for vtz in calendar.walk("VTIMEZONE")}
     for index, component in enumerate(calendar.walk("VEVENT")):
         if index >= MAX_EVENTS:  # nested or lower-case ones the count above did not see
             problems.append(Problem(where, 1, 1, "calendar", f"more than {MAX_EVENTS} events; split the file"))
             break
         line = lines[index] if index < len(lines) else 1
-        event = _event(component, index, line, (target, timezone), where, problems)
+        event = _event(component, index, line, (target, timezone), vtimezones, where, problems)
         if event is not None:
             if "UID" in component and (first := uids.setdefault(event.uid, index)) != index:
                 # Two events with one UID are one event to every client (a recurring one is refused above);
@@ -116,12 +120,20 @@ def import_calendar(
                 )
                 continue
             events.append(event)
+    athletes = sorted({e.athlete for e in events if e.plan_id and e.athlete})
+    if kind == "plan" and len(athletes) > 1:
+        # A racecal group's or meet's calendar: one plan cannot hold several athletes' races.
+        shown = ", ".join(athletes[:3]) + (", …" if len(athletes) > 3 else "")
+        problems.append(
+            Problem(where, 1, 1, "calendar", f"has the races of {len(athletes)} athletes ({shown}); import each athlete's own feed")
+        )
     if problems:
         return Imported("", problems)
-    document = _plan(events, athlete, meets, season, target) if kind == "plan" else _catalogue(events, meets, target)
+    origins: list[_Event] = []
+    document = _plan(events, athlete, meets, season, target, origins) if kind == "plan" else _catalogue(events, meets, target, origins)
     header = f"# Imported from {_shown_source(where)} by racecal import: review it, then run racecal check.\n"
     text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    return Imported(header + text, [], len(events))
+    return Imported(header + text, [], len(events), [(e.index, e.line) for e in origins])
 
 
 class _Dumper(yaml.SafeDumper):
@@ -129,6 +141,17 @@ class _Dumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+
+def _event_lines(data: bytes) -> list[int]:
+    """The line of each BEGIN:VEVENT, in one pass (counting from the start for each would take hours
+    on a calendar of half a million events)."""
+    lines, line, last = [], 1, 0
+    for found in _BEGIN_VEVENT.finditer(data):
+        line += data.count(b"\n", last, found.start())
+        last = found.start()
+        lines.append(line)
+    return lines
 
 
 def _shown_source(where: str) -> str:
@@ -149,9 +172,16 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset + removed) + 1
 
 
-def _event(component: Any, index: int, line: int, zones: tuple[str, str | None], where: str, problems: list[Problem]) -> _Event | None:
+def _event(
+    component: Any, index: int, line: int, zones: tuple[str, str | None], vtimezones: dict[str, Any], where: str, problems: list[Problem]
+) -> _Event | None:  # fmt: skip
     """``zones``: the zone times without an IANA TZID are shown in, and the one the editor chose (if any)."""
-    uid = str(component.get("UID", "")) or f"event-{index}"
+    # An event without a UID is known by its title and start, not its place in the file: adding an
+    # event elsewhere must not change its id.
+    start_prop = component.get("DTSTART")
+    start_text = start_prop.to_ical().decode() if hasattr(start_prop, "to_ical") else ""  # two DTSTARTs: refused below
+    own = f"{component.get('SUMMARY', '')}|{start_text}"
+    uid = str(component.get("UID", "")) or f"no-uid-{hashlib.sha256(own.encode()).hexdigest()[:16]}"
     name = f"events[{index}]"
     if "RRULE" in component or "RDATE" in component:
         problems.append(
@@ -174,10 +204,15 @@ def _event(component: Any, index: int, line: int, zones: tuple[str, str | None],
     if title.startswith("Removed: ") and _RACECAL_UID.match(uid):
         return None  # a racecal cancellation of a race deleted from its plan: not a race
     status = _STATUS.get(str(component.get("STATUS", "CONFIRMED")).upper(), "confirmed")
-    if title.startswith("Withdrawn: "):
-        status = "withdrawn"
-    for prefix in _PREFIXES:
-        title = title.removeprefix(prefix)
+    if _RACECAL_UID.match(uid):  # racecal's own words: its title prefixes say the status
+        if title.startswith("Withdrawn: "):
+            status = "withdrawn"
+        for prefix in _PREFIXES:
+            title = title.removeprefix(prefix)
+    else:  # another tool's title that says it: the status too, unless the event's STATUS says more
+        for prefix, said in _TITLE_STATUS.items():
+            if title.lower().startswith(prefix) and status == "confirmed":
+                title, status = title[len(prefix) :].strip() or title, said
     try:
         start, end, duration = _times(component)
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
@@ -197,17 +232,22 @@ def _event(component: Any, index: int, line: int, zones: tuple[str, str | None],
         start, end = start.date(), (end.date() if isinstance(end, datetime) else None)
         duration = timedelta(days=max(1, duration.days)) if duration else None
     day = start.date() if isinstance(start, datetime) else start
-    event = _Event(uid, title, day, day, status)
+    event = _Event(uid, title, day, day, status, index=index, line=line)
     if isinstance(start, datetime):
+        start, end = _own_zone(component, "DTSTART", start, vtimezones), _own_zone(component, "DTEND", end, vtimezones)
         zone = _zone_of(component["DTSTART"], *zones)
         local = _in_zone(start, zone)
-        stop = _in_zone(end, zone) if isinstance(end, datetime) else local + (duration or timedelta(hours=1))
-        if stop - local > timedelta(days=1):  # a timed event over several days: a race over those days
+        # Elapsed time, in UTC: a difference of two times in one zone is wall-clock time, an hour
+        # off across a DST change.
+        stop = (
+            _in_zone(end, zone) if isinstance(end, datetime) else _in_zone(local.astimezone(UTC) + (duration or timedelta(hours=1)), zone)
+        )
+        if stop.astimezone(UTC) - local.astimezone(UTC) > timedelta(days=1):  # a timed event over several days: a race over those days
             final = stop - timedelta(microseconds=1)  # an end at midnight does not take the next day
             event.start, event.end = local.date(), max(local.date(), final.date())
             event.timezone = zone
         else:
-            minutes = max(1, round((stop - local).total_seconds() / 60))
+            minutes = max(1, round((stop.astimezone(UTC) - local.astimezone(UTC)).total_seconds() / 60))
             event.start = event.end = local.date()
             event.timezone, event.time, event.minutes = zone, local.time().replace(second=0, microsecond=0), minutes
     else:
@@ -235,6 +275,7 @@ def _event(component: Any, index: int, line: int, zones: tuple[str, str | None],
     return event
 
 
+_TITLE_STATUS = {"cancelled: ": "cancelled", "canceled: ": "cancelled", "tentative: ": "tentative"}
 _SINGLE = ("UID", "SUMMARY", "STATUS", "LOCATION", "URL", "GEO", "DTEND", "DURATION")  # at most once in a VEVENT (RFC 5545)
 
 
@@ -279,9 +320,31 @@ def _times(component: Any) -> tuple[date, date | None, timedelta | None]:
     return start, end, duration
 
 
+def _region(tzid: str) -> bool:
+    """An IANA zone of a place (Europe/Oslo), not a legacy or fixed-offset name (EST, CET, Etc/GMT+5)
+    that a calendar may use for a zone of its own that its VTIMEZONE defines (vobject writes EST with
+    the New York rules)."""
+    return "/" in tzid and not tzid.startswith("Etc/") and _iana(tzid) is not None
+
+
+def _own_zone(component: Any, key: str, value: date | None, vtimezones: dict[str, Any]) -> Any:
+    """``value`` as the calendar's own VTIMEZONE defines its TZID, when that is not a region name
+    (icalendar reads TZID:EST as the fixed-offset IANA zone, ignoring the calendar's rules)."""
+    if not isinstance(value, datetime) or value.tzinfo is None or key not in component:
+        return value
+    tzid = str(component[key].params.get("TZID") or "")
+    if not tzid or _region(tzid) or tzid not in vtimezones:
+        return value
+    try:
+        own = vtimezones[tzid].to_tz(lookup_tzid=False)  # its own rules, not the IANA zone of that name
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return value  # a VTIMEZONE icalendar cannot use: its own reading stands
+    return value.replace(tzinfo=None).replace(tzinfo=own)
+
+
 def _zone_of(prop: Any, target: str, chosen: str | None) -> str:
     tzid = str(prop.params.get("TZID") or "")
-    if tzid and _iana(tzid):
+    if tzid and _region(tzid):
         return tzid
     if chosen is None and (zone := _windows_zone(tzid)):  # Outlook's "W. Europe Standard Time": its IANA zone (CLDR's mapping)
         return zone
@@ -351,14 +414,26 @@ def _dates(event_start: date, event_end: date) -> dict[str, Any]:
 
 
 def _known_meet(event: _Event, meets: dict[str, Meet]) -> Meet | None:
-    """A catalogue meet on the same first day whose name is close to the event's title."""
-    same_day = [m for m in meets.values() if m.start == event.start]
-    scored = [(difflib.SequenceMatcher(None, m.name.lower(), event.title.lower()).ratio(), m.id, m) for m in same_day]
+    """A catalogue meet this event is, and nothing else: the same first day (and, for an all-day
+    event, the same last day), and the same name give or take a few letters or a note in brackets
+    ("Bislett Games (Oslo DL)"). A race that refers to a meet takes the meet's name, dates and
+    place, so a looser match ("Oslo 5k" for "Oslo 10k", a watch party on the day) would publish
+    the wrong race."""
+    title = event.title.lower()
+    candidates = [m for m in meets.values() if m.start == event.start and (event.time is not None or m.end == event.end)]
+    scored = [(difflib.SequenceMatcher(None, m.name.lower(), title).ratio(), m.id, m) for m in candidates]
     best = max(scored, default=None, key=lambda s: (s[0], s[1]))
-    return best[2] if best and (best[0] >= 0.6 or best[2].name.lower() in event.title.lower()) else None
+    if best is None:
+        return None
+    ratio, _, meet = best
+    noted = title.startswith(meet.name.lower() + " (") and title.endswith(")")
+    return meet if ratio >= 0.9 or noted else None
 
 
-def _plan(events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str, Meet], season: int, zone: str) -> dict[str, Any]:
+def _plan(
+    events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str, Meet], season: int, zone: str, origins: list[_Event]
+) -> dict[str, Any]:  # fmt: skip
+    """``origins`` gets each race's first event, in the order the races are written."""
     years = sorted(e.start.year for e in events) or [season]
     chosen = max(set(years), key=years.count)
     plans = {(e.athlete, e.plan_id) for e in events if e.plan_id}
@@ -384,6 +459,7 @@ def _plan(events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str
             if event.url and (meet is None or meet.url != event.url):
                 race["url"] = event.url
             races[race_id] = race
+            origins.append(event)
         if event.time is not None:
             if meet_timezone := event.timezone:
                 race.setdefault("timezone", meet_timezone)
@@ -406,20 +482,28 @@ def _plan(events: list[_Event], athlete: tuple[str, str] | None, meets: dict[str
     return {"athlete": {"name": name, "slug": slug}, "season": chosen, **shown_in, "races": list(races.values())}
 
 
-def _catalogue(events: list[_Event], meets: dict[str, Meet], target: str) -> dict[str, Any]:
+def _catalogue(events: list[_Event], meets: dict[str, Meet], target: str, origins: list[_Event]) -> dict[str, Any]:
+    """One meet per race (the sessions of a racecal race are one meet, over all their days) and per
+    name and first day (a group's feed has each athlete's race at a meet). ``origins`` gets each
+    meet's first event, in the order the meets are written."""
     ids = _ids(events)
-    out: dict[str, dict[str, Any]] = {}
-    for event in sorted(events, key=lambda e: (e.start, e.uid)):
+    found: dict[str, list[_Event]] = {}  # meet id → its events
+    named: dict[tuple[str, date], str] = {}
+    for event in sorted(events, key=lambda e: (e.start, e.time or clock(0), e.uid)):
         if _known_meet(event, meets) is not None:
             continue  # already in the catalogue
-        meet_id = ids[event.uid]
-        if meet_id in out:
-            continue  # a racecal feed's sessions of one race
-        meet: dict[str, Any] = {"id": meet_id, "name": event.title[:200], **_dates(event.start, event.end)}
-        if venue := _venue(event):
+        meet_id = named.setdefault((event.title, event.start), ids[event.uid])
+        found.setdefault(meet_id, []).append(event)
+    out = []
+    for meet_id, same in found.items():
+        first = same[0]
+        origins.append(first)
+        meet: dict[str, Any] = {"id": meet_id, "name": first.title[:200]}
+        meet |= _dates(min(e.start for e in same), max(e.end for e in same))
+        if venue := _venue(first):
             meet["venue"] = venue
-        meet["timezone"] = event.timezone or target
-        if event.url:
-            meet["url"] = event.url
-        out[meet_id] = meet
-    return {"meets": list(out.values())}
+        meet["timezone"] = first.timezone or target
+        if first.url:
+            meet["url"] = first.url
+        out.append(meet)
+    return {"meets": out}
