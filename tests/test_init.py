@@ -39,7 +39,7 @@ def test_init_makes_a_repository_that_checks_and_builds_with_no_flags(tmp_path: 
     repo = tmp_path / "cal"
     expected = {
         "schedules/example-runner-2031.yaml", "schedules/meets/meets.yaml", "racecal.yaml", ".github/workflows/publish.yml",
-        ".gitignore", "README.md", "schema/plan.schema.json", "schema/meets.schema.json",
+        ".gitignore", "README.md", "schema/plan.schema.json", "schema/meets.schema.json", "schema/settings.schema.json",
     }  # fmt: skip
     assert {str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file()} == expected
     assert out.splitlines()[-1] == "next: cd cal && racecal check && racecal build && racecal serve"

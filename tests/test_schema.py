@@ -12,7 +12,9 @@ from referencing import Registry, Resource
 
 from conftest import EXAMPLE, REPO, Project
 
-SCHEMAS = {name: json.loads((REPO / "schema" / name).read_text()) for name in ("plan.schema.json", "meets.schema.json")}
+SCHEMAS = {
+    name: json.loads((REPO / "schema" / name).read_text()) for name in ("plan.schema.json", "meets.schema.json", "settings.schema.json")
+}
 REGISTRY = Registry().with_resources(
     [(s["$id"], Resource.from_contents(s)) for s in SCHEMAS.values()] + [(n, Resource.from_contents(s)) for n, s in SCHEMAS.items()]
 )
@@ -135,3 +137,47 @@ def test_schema_command_writes_the_schemas_and_keeps_a_file_it_did_not_write(pro
     assert project.run("schema", "editor").exit_code == 0
     assert (folder / "meets.schema.json").read_text() == rendered("meets.schema.json")
     assert project.run("schema", "missing").exit_code == 2
+
+
+FEDERATION_SETTINGS = yaml.safe_load((REPO / "examples" / "federation" / "racecal.yaml").read_text())
+GROUP = {"id": "team", "name": "Team", "country": "Norway"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "allowed"),
+    [
+        ({}, True),
+        (FEDERATION_SETTINGS, True),
+        ({"refresh_hours": 1}, True),
+        ({"refresh_hours": 168}, True),
+        ({"refresh_hours": 0}, False),
+        ({"refresh_hours": 169}, False),
+        ({"colours": {"all": "navy"}}, True),
+        ({"colours": {"all": "nope"}}, False),
+        ({"colours": {"every": "navy"}}, False),
+        ({"base_url": "https://example.org/races"}, True),
+        ({"base_url": "ftp://example.org/races"}, False),
+        ({"base_url": "https://example.org/races?x=1"}, False),
+        ({"retired": ["old-runner-2023"]}, True),
+        ({"retired": ["Old Runner"]}, False),
+        ({"title": "x" * 200}, True),
+        ({"title": "x" * 201}, False),
+        ({"meet_calendars": True}, True),
+        ({"meet_calendars": "maybe"}, False),
+        ({"groups": [GROUP]}, True),
+        ({"groups": [{**GROUP, "athletes": ["ada-fjell"], "disciplines": ["10000m"], "timezone": "Europe/Oslo"}]}, True),
+        ({"groups": [{"id": "team", "name": "Team"}]}, False),
+        ({"groups": [{**GROUP, "id": "Team"}]}, False),
+        ({"groups": [{**GROUP, "athletes": ["Ada"]}]}, False),
+        ({"groups": [{k: v for k, v in GROUP.items() if k != "name"}]}, False),
+        ({"groups": [{**GROUP, "contry": "x"}]}, False),
+        ({"grups": [GROUP]}, False),
+    ],
+    ids=lambda v: json.dumps(v)[:60] if not isinstance(v, bool) else str(v),
+)
+def test_settings_schema_and_racecal_agree(project: Project, settings: dict[str, object], allowed: bool) -> None:
+    """racecal.yaml's schema (generated from documents.SETTINGS) and racecal check give one answer."""
+    schema_ok = not list(validator("settings.schema.json").iter_errors(settings))
+    (project.root / "racecal.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
+    racecal_ok = project.run("check").exit_code == 0
+    assert (schema_ok, racecal_ok) == (allowed, allowed)

@@ -714,14 +714,14 @@ def _zones() -> frozenset[str]:
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("schema"))
 def schema(directory: Path) -> None:
-    """Write the JSON Schemas of plans and the meet catalogue into DIRECTORY (default: schema).
+    """Write the JSON Schemas of plans, the meet catalogue and racecal.yaml into DIRECTORY (default: schema).
 
     Editors point their YAML language server at them for completion, hover help and errors while
     typing; racecal check stays the authority. Only files racecal wrote are replaced.
 
     \b
     Example:
-      racecal schema                # schema/plan.schema.json, schema/meets.schema.json
+      racecal schema                # schema/plan.schema.json, meets.schema.json, settings.schema.json
       racecal schema .vscode
     """
     from racecal.publish import write_generated

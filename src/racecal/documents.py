@@ -52,6 +52,8 @@ class Kind(StrEnum):
     LIST = "list"  # a list of ``shape`` mappings
     MAP = "map"  # slug keys → ``shape`` mappings
     SOURCES = "sources"  # a list of source ids or ``shape`` mappings
+    SLUGS = "slugs"  # a list of slugs
+    FLAG = "flag"  # true or false
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Field:
     # Read by the document's own code, which needs context the field alone does not have (a race's
     # dates for its sessions, the plan's shared sources); still declared here for the schema.
     deferred: bool = False
+    choices: tuple[str, ...] = ()  # for text: the values it may take
 
     @cached_property
     def text_limit(self) -> int:
@@ -178,6 +181,45 @@ MEET = Shape("meet", "A meet that races reference by id; a race may override any
     "venue": Field(Kind.OBJECT, shape=VENUE),
     "timezone": Field(Kind.TIMEZONE, "The meet's local timezone, e.g. Europe/Oslo.", required=True),
     "url": Field(Kind.URL),
+})  # fmt: skip
+
+# racecal.yaml. Its values are read by ``settings.py`` (a base URL, a templates folder and a group
+# need their own checks); the keys each mapping may have come from here, and a test holds the
+# schema and the reader to the same answers.
+MAX_GROUPS = 1_000
+MAX_GROUP_ATHLETES = 10_000
+MAX_RETIRED = 10_000
+# RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
+CSS_COLOURS = {
+    "seagreen": "#2E8B57", "forestgreen": "#228B22", "darkgreen": "#006400", "teal": "#008080",
+    "darkorange": "#FF8C00", "orange": "#FFA500", "goldenrod": "#DAA520", "chocolate": "#D2691E",
+    "steelblue": "#4682B4", "royalblue": "#4169E1", "navy": "#000080", "slateblue": "#6A5ACD",
+    "crimson": "#DC143C", "firebrick": "#B22222", "purple": "#800080", "dimgray": "#696969",
+}  # fmt: skip
+COLOUR_NAMES = tuple(CSS_COLOURS)
+
+COLOURS = Shape("colours", "Each feed's colour (RFC 7986 COLOR: a CSS colour name).", {
+    feed: Field(Kind.TEXT, choices=COLOUR_NAMES) for feed in ("all", "confirmed", "tentative")
+})  # fmt: skip
+
+GROUP = Shape("group", "A calendar across athletes: those listed, and those whose plans match every selector given (docs/groups.md).", {
+    "id": Field(Kind.SLUG, "With the season, the calendar's id (<id>-<season>); never change it once published.", required=True),
+    "name": text("As the calendar and its page are titled.", required=True),
+    "athletes": Field(Kind.SLUGS, "Athletes' slugs.", limit=MAX_GROUP_ATHLETES),
+    "country": Field(Kind.TEXTS, "Selector: the plan's athlete.country is one of these (case does not matter)."),
+    "disciplines": Field(Kind.TEXTS, "Selector: the athlete has one of these disciplines."),
+    "timezone": Field(Kind.TIMEZONE, "The calendars' display zone; by default the members' most common."),
+})  # fmt: skip
+
+SETTINGS = Shape("settings", "racecal site settings (racecal.yaml)", {
+    "title": text("The site's title."),
+    "base_url": Field(Kind.URL, "Public address of dist/ (http or https, no query or fragment); --base-url wins over it.", limit=500),
+    "refresh_hours": Field(Kind.INTEGER, "How often clients should check the feeds (REFRESH-INTERVAL).", low=1, high=168),
+    "colours": Field(Kind.OBJECT, shape=COLOURS),
+    "retired": Field(Kind.SLUGS, "Ids of deleted plans whose feeds are no longer published.", limit=MAX_RETIRED),
+    "templates": text("A folder of your own page templates, relative to this file.", limit=500),
+    "groups": Field(Kind.LIST, limit=MAX_GROUPS, shape=GROUP),
+    "meet_calendars": Field(Kind.FLAG, "A calendar per catalogue meet that plans race at (docs/groups.md)."),
 })  # fmt: skip
 
 CATALOGUE = Shape("catalogue", "racecal meet catalogue", {

@@ -144,6 +144,12 @@ class Reader:
         values = (self.text(item, sub) for sub, item in self.items(node, name, MAX_DISCIPLINES))
         return tuple(v for v in values if v)
 
+    def flag(self, node: Node, name: str) -> bool | None:
+        if isinstance(node, ScalarNode) and node.tag.endswith(":bool"):
+            return node.value.lower() in ("true", "yes", "on")
+        self.error(node, name, f"expected true or false, got {_describe(node)}")
+        return None
+
     def slug(self, node: Node, name: str) -> str | None:
         value = self.text(node, name, limit=MAX_ID)
         if value is not None and not SLUG_RE.match(value):
@@ -308,5 +314,7 @@ _READ_KIND: dict[Kind, Callable[[Reader, Field, Node, str], Any]] = {
     Kind.LIST: Reader._list,
     Kind.MAP: _read_by_document,
     Kind.SOURCES: _read_by_document,
+    Kind.SLUGS: lambda r, spec, node, name: tuple(s for sub, item in r.items(node, name, spec.limit) if (s := r.slug(item, sub))),
+    Kind.FLAG: lambda r, spec, node, name: r.flag(node, name),
 }
 assert set(_READ_KIND) == set(Kind), "every kind of field has a reader"

@@ -113,12 +113,6 @@ class JsonReader(Reader):
             return None
         return moment
 
-    def flag(self, value: Node, name: str) -> bool | None:
-        if isinstance(value, ScalarNode) and value.tag == _TAG + "bool":
-            return bool(value.value == "true")
-        self.error(value, name, "expected true or false")
-        return None
-
     def digest(self, value: Node, name: str, *, empty_ok: bool = False) -> str | None:
         text: str | None = value.value if isinstance(value, ScalarNode) and value.tag == _TAG + "str" else None
         if text is None or not (re.fullmatch(r"[0-9a-f]{64}", text) or (empty_ok and text == "")):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from racecal.documents import CATALOGUE, MAX_DISCIPLINES, MAX_ID, MAX_URL, PLAN, SHORT_TEXT, Field, Kind, Shape
+from racecal.documents import CATALOGUE, MAX_DISCIPLINES, MAX_ID, MAX_URL, PLAN, SETTINGS, SHORT_TEXT, Field, Kind, Shape
 from racecal.model import Status
 
 BASE_ID = "https://racecal.invalid/schema/"
 LANGUAGE_SERVER_HINT = (
-    "Point your YAML language server here with a first line '# yaml-language-server: $schema=../schema/{file}'. "
+    "Point your YAML language server here with a first line '# yaml-language-server: $schema={where}{file}'. "
     "racecal check is the authority: it also checks what a schema cannot (real dates, known meets, DST gaps)."
 )
 # One line of text: no C0 or C1 control characters (racecal also refuses invisible formatting characters).
@@ -26,6 +26,7 @@ _RULES: dict[str, dict[str, Any]] = {
     "meet": {"oneOf": [{"required": ["date"]}, {"required": ["start"]}]},
     "venue": {"anyOf": [{"required": ["name"]}, {"required": ["city"]}], "dependentRequired": {"lat": ["lon"], "lon": ["lat"]}},
     "session": {},
+    "group": {"anyOf": [{"required": ["athletes"]}, {"required": ["country"]}, {"required": ["disciplines"]}]},
 }
 _COMMON_DEFS: dict[str, Any] = {
     "slug": {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": MAX_ID},
@@ -41,7 +42,12 @@ _COMMON_DEFS: dict[str, Any] = {
     },
     "status": {"enum": [s.value for s in Status]},
 }
-SCHEMAS = {"plan.schema.json": PLAN, "meets.schema.json": CATALOGUE}
+SCHEMAS = {"plan.schema.json": PLAN, "meets.schema.json": CATALOGUE, "settings.schema.json": SETTINGS}
+_FROM = {
+    "plan.schema.json": "../schema/",
+    "meets.schema.json": "../../schema/",
+    "settings.schema.json": "schema/",
+}  # from the files that use them
 
 
 def json_schema(document: Shape, file_name: str) -> dict[str, Any]:
@@ -52,7 +58,7 @@ def json_schema(document: Shape, file_name: str) -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": BASE_ID + file_name,
         "title": document.help,
-        "description": LANGUAGE_SERVER_HINT.format(file=file_name),
+        "description": LANGUAGE_SERVER_HINT.format(file=file_name, where=_FROM[file_name]),
         **top,
     }
     used = json.dumps(out) + json.dumps(defs)
@@ -89,11 +95,19 @@ def _field(spec: Field, defs: dict[str, Any]) -> dict[str, Any]:
 def _kind(spec: Field, defs: dict[str, Any]) -> dict[str, Any]:
     kind = spec.kind
     if kind is Kind.TEXT:
+        if spec.choices:
+            return {"enum": list(spec.choices)}
         if spec.text_limit == SHORT_TEXT:
             return {"$ref": "#/$defs/line"}
         return {"type": "string", "minLength": 1, "maxLength": spec.text_limit, "pattern": _LINE_PATTERN}
     if kind is Kind.NOTE:
         return {"type": "string", "minLength": 1, "maxLength": spec.text_limit}
+    if kind is Kind.FLAG:
+        return {"type": "boolean"}
+    if kind is Kind.SLUGS:
+        return {"type": "array", "maxItems": spec.limit, "items": {"$ref": "#/$defs/slug"}}
+    if kind is Kind.URL and spec.limit:
+        return {"type": "string", "pattern": "^https?://[^\\s?#]+$", "maxLength": spec.limit}
     simple = {Kind.SLUG: "slug", Kind.URL: "url", Kind.DATE: "date", Kind.TIME: "time", Kind.TIMEZONE: "timezone", Kind.STATUS: "status"}
     if kind in simple:
         return {"$ref": f"#/$defs/{simple[kind]}"}

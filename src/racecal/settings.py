@@ -9,21 +9,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import Node
 
+from racecal.documents import COLOURS, CSS_COLOURS, GROUP, MAX_GROUP_ATHLETES, MAX_GROUPS, SETTINGS
 from racecal.errors import Problem, field_path, suggestion
 from racecal.fields import Reader
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.model import Group
 from racecal.text import character_name, forbidden_char, http_url_parts, quoted, url_detail_problem
-
-# RFC 7986 COLOR takes a CSS3 colour *name*; Apple reads a hex value. These names are the choices.
-CSS_COLOURS = {
-    "seagreen": "#2E8B57", "forestgreen": "#228B22", "darkgreen": "#006400", "teal": "#008080",
-    "darkorange": "#FF8C00", "orange": "#FFA500", "goldenrod": "#DAA520", "chocolate": "#D2691E",
-    "steelblue": "#4682B4", "royalblue": "#4169E1", "navy": "#000080", "slateblue": "#6A5ACD",
-    "crimson": "#DC143C", "firebrick": "#B22222", "purple": "#800080", "dimgray": "#696969",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,7 @@ def read_settings(r: Reader, root: Node) -> Settings:
     """racecal.yaml's node tree (``load.load_settings`` composes it) as Settings; ``r.path`` is the
     file, which own templates are found relative to."""
     path, problems = r.path, r.problems
-    fields = r.mapping(root, "", ("title", "base_url", "refresh_hours", "colours", "retired", "templates", "groups", "meet_calendars"))
+    fields = r.mapping(root, "", SETTINGS.keys)
     if fields is None:
         return Settings()
     settings = Settings()
@@ -112,7 +105,7 @@ def read_settings(r: Reader, root: Node) -> Settings:
     if "refresh_hours" in fields and (hours := r.integer(fields["refresh_hours"], "refresh_hours", 1, 168)):
         settings = replace(settings, refresh_hours=hours)
     if "colours" in fields:
-        chosen = r.mapping(fields["colours"], "colours", ("all", "confirmed", "tentative")) or {}
+        chosen = r.mapping(fields["colours"], "colours", COLOURS.keys) or {}
         colours = dict(DEFAULT_COLOURS)
         for feed, node in chosen.items():
             name = r.text(node, f"colours.{feed}")
@@ -128,18 +121,15 @@ def read_settings(r: Reader, root: Node) -> Settings:
             colours[feed] = Colour(name)
         settings = replace(settings, colours=colours)
     if "retired" in fields:
-        ids = [r.slug(node, sub) for sub, node in r.items(fields["retired"], "retired", 10_000)]
-        settings = replace(settings, retired=frozenset(i for i in ids if i))
+        settings = replace(settings, retired=frozenset(r.value(SETTINGS.fields["retired"], fields["retired"], "retired")))
     if "groups" in fields:
         settings = replace(settings, groups=_read_groups(r, fields["groups"]))
-    if "meet_calendars" in fields:
-        node = fields["meet_calendars"]
-        if isinstance(node, ScalarNode) and node.tag.endswith(":bool"):
-            mark = node.start_mark
-            on = node.value.lower() in ("true", "yes", "on")
-            settings = replace(settings, meet_calendars=on, meet_calendars_where=(path, mark.line + 1, mark.column + 1, "meet_calendars"))
-        else:
-            r.error(node, "meet_calendars", "expected true or false")
+    if (
+        "meet_calendars" in fields
+        and (on := r.value(SETTINGS.fields["meet_calendars"], fields["meet_calendars"], "meet_calendars")) is not None
+    ):
+        mark = fields["meet_calendars"].start_mark
+        settings = replace(settings, meet_calendars=on, meet_calendars_where=(path, mark.line + 1, mark.column + 1, "meet_calendars"))
     if "templates" in fields and (folder := r.text(fields["templates"], "templates", limit=500)):
         before = len(problems)
         own = read_templates(Path(path).parent / folder, problems)
@@ -150,14 +140,10 @@ def read_settings(r: Reader, root: Node) -> Settings:
     return settings
 
 
-MAX_GROUPS = 1_000
-MAX_GROUP_ATHLETES = 10_000
-
-
 def _read_groups(r: Reader, node: Node) -> tuple[Group, ...]:
     groups: dict[str, Group] = {}
     for sub, item in r.items(node, "groups", MAX_GROUPS):
-        fields = r.mapping(item, sub, ("id", "name", "athletes", "country", "disciplines", "timezone"), required=("id", "name"))
+        fields = r.mapping(item, sub, GROUP.keys, required=GROUP.required)
         if fields is None or "id" not in fields or "name" not in fields:
             continue
         before = len(r.problems)
