@@ -23,10 +23,16 @@
     find.form.hidden = false;
     var entries = document.querySelectorAll('.plans > li');
     var count = document.getElementById('find-count');
+    // Found as typed on any keyboard: "emile" finds Émile, "soren" Søren, "lukasz" Łukasz.
+    var letters = {'ø': 'o', 'ł': 'l', 'æ': 'ae', 'œ': 'oe', 'ß': 'ss', 'đ': 'd', 'ð': 'd', 'þ': 'th', 'ı': 'i'};
+    var fold = function(text){
+      return text.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '')
+        .replace(/[øłæœßđðþı]/g, function(c){ return letters[c]; });
+    };
     find.addEventListener('input', function(){
-      var words = find.value.toLowerCase().split(/\s+/).filter(Boolean), shown = 0;
+      var words = fold(find.value).split(/\s+/).filter(Boolean), shown = 0;
       entries.forEach(function(li){
-        var text = li.textContent.toLowerCase();
+        var text = fold(li.textContent);
         li.hidden = !words.every(function(w){ return text.indexOf(w) >= 0; });
         if (!li.hidden) shown++;
       });

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,10 +88,10 @@ def members(site: Site, group: dict[str, Any]) -> list[str]:
     return out
 
 
-def group_uid(slug: str, race_id: str, group_plan: str, feed: str) -> str:
+def group_uid(plan_id: str, race_id: str, group_plan: str, feed: str) -> str:
     """docs/groups.md, "Identity": the race id's first 40 characters, a hyphen, 12 hex digits of
-    sha256(slug NUL race id); then the group calendar's id and the feed, as athletes' UIDs."""
-    digest = hashlib.sha256(f"{slug}\0{race_id}".encode()).hexdigest()[:12]
+    sha256(plan id NUL race id); then the group calendar's id and the feed, as athletes' UIDs."""
+    digest = hashlib.sha256(f"{plan_id}\0{race_id}".encode()).hexdigest()[:12]
     return f"{race_id[:40].rstrip('-')}-{digest}.{group_plan}.{feed}@racecal"
 
 
@@ -116,7 +117,7 @@ def check_group_feeds(site: Site) -> None:
                     if not athlete_uid.endswith(suffix):
                         continue  # the empty calendar's journal
                     race_id, _, session = athlete_uid[: -len(suffix)].partition(".")
-                    own_uid = group_uid(plan["athlete"]["slug"], race_id, f"{group['id']}-{plan['season']}", feed)
+                    own_uid = group_uid(plan_id, race_id, f"{group['id']}-{plan['season']}", feed)
                     expected[own_uid.replace(".", f".{session}.", 1) if session else own_uid] = {
                         **event,
                         "athlete": plan["athlete"]["name"],
@@ -159,7 +160,7 @@ def test_group_feeds_parse_in_vobject_and_icaljs_with_the_same_events(site: Site
 def test_leaving_and_rejoining_a_group_is_a_change_of_the_same_events(site: Site) -> None:
     site.build()
     team = "team-nordvik-2027"
-    nationals = group_uid("tomas-berg", "nationals", team, "confirmed")
+    nationals = group_uid("tomas-berg-2027", "nationals", team, "confirmed")
     first = by_uid(parse_icalendar(site.dist / team / "confirmed.ics"))[nationals]
     assert first["status"] == "CONFIRMED"
     site.edit("schedules/tomas-berg-2027.yaml", "country: Nordvik", "country: Solmark")  # he changes federation
@@ -182,7 +183,7 @@ def test_a_promotion_in_a_plan_moves_the_race_between_the_groups_tracks(site: Si
     assert "team-nordvik-2027:" in out and "promoted" in out  # the build names the group's change
     check_group_feeds(site)
     tentative = by_uid(parse_icalendar(site.dist / "team-nordvik-2027" / "tentative.ics"))
-    assert tentative[group_uid("ada-fjell", "fjord-classic", "team-nordvik-2027", "tentative")]["status"] == "CANCELLED"
+    assert tentative[group_uid("ada-fjell-2027", "fjord-classic", "team-nordvik-2027", "tentative")]["status"] == "CANCELLED"
 
 
 def test_group_calendars_are_rebuilt_only_when_their_inputs_change(site: Site) -> None:
@@ -209,8 +210,8 @@ def test_a_redefined_group_takes_its_new_members(site: Site) -> None:
     site.build()
     check_group_feeds(site)
     squad = by_uid(parse_icalendar(site.dist / "distance-squad-2027" / "all.ics"))
-    assert squad[group_uid("lina-sol", "island-relays", "distance-squad-2027", "all")]["status"] == "CONFIRMED"
-    assert squad[group_uid("tomas-berg", "nationals", "distance-squad-2027", "all")]["status"] == "CANCELLED"
+    assert squad[group_uid("lina-sol-2027", "island-relays", "distance-squad-2027", "all")]["status"] == "CONFIRMED"
+    assert squad[group_uid("tomas-berg-2027", "nationals", "distance-squad-2027", "all")]["status"] == "CANCELLED"
 
 
 def test_a_removed_groups_feeds_stay_valid_calendars(site: Site) -> None:
@@ -246,7 +247,7 @@ def test_the_landing_page_lists_groups_apart_from_athletes(site: Site) -> None:
         ("groups:\n  - {id: t, name: T, country: X, timezone: Mars/Base}\n", "racecal.yaml:2:44: groups[0].timezone: unknown timezone"),
         (
             "groups:\n  - {id: ada-fjell, name: T, country: Nordvik}\n",
-            "racecal.yaml:2:10: groups[0].id: group 'ada-fjell' would publish 'ada-fjell-2027', which is the plan of schedules/ada-fjell-2027.yaml",
+            "racecal.yaml:2:10: groups[0].id: the calendar of group 'ada-fjell' would be 'ada-fjell-2027', which is already the plan of schedules/ada-fjell-2027.yaml",
         ),
     ],
     ids=["id-not-a-slug", "no-members", "duplicate-id", "unknown-key", "athlete-not-a-slug", "bad-timezone", "id-makes-a-plan-id"],
@@ -305,7 +306,7 @@ def check_meet_feeds(site: Site) -> None:
                 for athlete_uid, event in by_uid(parse_icalendar(site.dist / plan_id / f"{feed}.ics")).items():
                     own_race, _, session = athlete_uid.removesuffix(suffix).partition(".")
                     if athlete_uid.endswith(suffix) and own_race == race["id"]:
-                        own_uid = group_uid(plan["athlete"]["slug"], race["id"], meet_id, feed)
+                        own_uid = group_uid(plan_id, race["id"], meet_id, feed)
                         expected[own_uid.replace(".", f".{session}.", 1) if session else own_uid] = event
             got = by_uid(parse_icalendar(site.dist / meet_id / f"{feed}.ics"))
             live = {u for u, e in got.items() if e["status"] != "CANCELLED"}
@@ -326,7 +327,7 @@ def test_every_meet_raced_at_has_a_calendar_of_everyone_entered(site: Site) -> N
     site.build()
     check_meet_feeds(site)
     harbour = by_uid(parse_icalendar(site.dist / "harbour-games-2027" / "all.ics"))
-    assert harbour[group_uid("tomas-berg", "harbour-games", "harbour-games-2027", "all")]["status"] == "CANCELLED"  # withdrawn
+    assert harbour[group_uid("tomas-berg-2027", "harbour-games", "harbour-games-2027", "all")]["status"] == "CANCELLED"  # withdrawn
     assert "Meets" in (site.dist / "index.html").read_text()
     parse_vobject(site.dist / "harbour-games-2027" / "all.ics")
 
@@ -336,7 +337,7 @@ def test_a_meet_calendar_follows_withdrawals_and_moves_and_is_rebuilt_only_for_i
     island = site.dist / "island-relays-2027" / "all.ics"
     inode = island.stat().st_ino
     first = by_uid(parse_icalendar(site.dist / "harbour-games-2027" / "all.ics"))
-    ada = group_uid("ada-fjell", "harbour-games", "harbour-games-2027", "all").replace(".", ".5000m-final.", 1)
+    ada = group_uid("ada-fjell-2027", "harbour-games", "harbour-games-2027", "all").replace(".", ".5000m-final.", 1)
     site.edit(
         "schedules/ada-fjell-2027.yaml", "    status: confirmed\n    sessions:", "    status: withdrawn\n    reason: Ill.\n    sessions:"
     )
@@ -345,7 +346,7 @@ def test_a_meet_calendar_follows_withdrawals_and_moves_and_is_rebuilt_only_for_i
     after = by_uid(parse_icalendar(site.dist / "harbour-games-2027" / "all.ics"))
     assert after[ada]["status"] == "CANCELLED" and after[ada]["sequence"] > first[ada]["sequence"]
     assert island.stat().st_ino == inode  # nobody at the Island Relays changed
-    fjord = group_uid("erik-stav", "fjord-classic", "fjord-classic-2027", "all")
+    fjord = group_uid("erik-stav-2027", "fjord-classic", "fjord-classic-2027", "all")
     before = by_uid(parse_icalendar(site.dist / "fjord-classic-2027" / "all.ics"))[fjord]
     site.edit("schedules/meets/2027.yaml", "    date: 2027-06-13", "    date: 2027-06-14")  # the Fjord Classic moves
     site.build()
@@ -369,7 +370,12 @@ def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:
 
 
 def _more_athletes(site: Site, count: int) -> None:
-    """Fictional extra members of Team Nordvik, so the front page has more than a screenful."""
+    """Fictional extra members of Team Nordvik, so the front page has more than a screenful; one
+    named with letters a keyboard may not have, and a slug that starts with another letter."""
+    (site.root / "schedules" / "zz-2027.yaml").write_text(
+        "athlete: {name: Émile Øst, slug: zz, country: Nordvik}\nseason: 2027\n"
+        "races:\n  - {id: fjord, meet: fjord-classic-2027, status: tentative}\n"
+    )
     for i in range(count):
         slug = f"{chr(ord('a') + i % 26)}runner-{i}"
         (site.root / "schedules" / f"{slug}-2027.yaml").write_text(
@@ -397,11 +403,15 @@ def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: S
         page.goto(f"{origin}/index.html")
         entries = page.locator(".plans > li")
         total = entries.count()
-        assert total == 16 + 2 + 4  # athletes, groups, meets
+        assert total == 17 + 2 + 4  # athletes, groups, meets
         page.get_by_label("Find an athlete, group or meet").fill("fjord")
         visible = [" ".join(e.inner_text().split()) for e in entries.all() if e.is_visible()]
-        assert visible == ["Fjord Classic 1 confirmed · 13 tentative · 0 withdrawn or cancelled"]
+        assert visible == ["Fjord Classic 2027 1 confirmed · 14 tentative · 0 withdrawn or cancelled"]
         assert page.locator("#find-count").inner_text() == f"1 of {total}"
+        page.get_by_label("Find an athlete, group or meet").fill("émile")  # found without its accent too
+        assert [e.inner_text().splitlines()[0] for e in entries.all() if e.is_visible()] == ["Émile Øst: 2027"]
+        page.get_by_label("Find an athlete, group or meet").fill("emile ost")
+        assert [e.inner_text().splitlines()[0] for e in entries.all() if e.is_visible()] == ["Émile Øst: 2027"]
         page.get_by_label("Find an athlete, group or meet").fill("team")
         assert [e.inner_text().splitlines()[0] for e in entries.all() if e.is_visible()] == ["Team Nordvik: 2027"]
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -410,7 +420,9 @@ def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: S
         card = page.locator("section[aria-labelledby=feed-confirmed]")
         webcal = "webcal://" + f"{origin}/team-nordvik-2027/confirmed.ics".split("://")[1]
         assert card.get_by_role("link", name="Apple Calendar").get_attribute("href") == webcal
-        assert page.locator("li.race").count() == 3 + 3 + 2 + 12  # Ada, Tomas, Erik, the twelve extra runners
+        assert page.locator("li.race").count() == 3 + 3 + 2 + 12 + 1  # Ada, Tomas, Erik, the extra runners
+        assert "every athlete" in page.get_by_role("heading", level=1).inner_text()
+        assert "Races the athletes are confirmed to run." in page.locator("main").inner_text()
         page.goto(f"{origin}/harbour-games-2027/index.html")
         text = page.locator("main").inner_text()
         for entered in ("Ada Fjell – Harbour Games", "Lina Sol – Harbour Games", "Tomas Berg – Harbour Games"):
@@ -425,6 +437,8 @@ def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: S
         assert letters.count() >= 3
         for href in letters.evaluate_all("links => links.map(a => a.getAttribute('href'))"):
             assert plain.locator(href).count() == 1, href  # every letter lands on an athlete
+        # Filed by name, not slug: Émile Øst (slug zz) under E.
+        assert plain.locator("#athletes-e").inner_text().startswith("Émile Øst")
         browser.close()
     assert problems == []
 
@@ -477,3 +491,53 @@ def test_a_real_client_subscribed_to_a_group_and_a_meet_follows_joins_promotions
     assert [row for row in shown if row[0] == "fjord_all" and not row[2]] == [
         ("fjord_all", "Ada Fjell – Fjord Classic", False, "2027-06-14")
     ]
+
+
+def test_check_reports_a_calendar_id_taken_twice_naming_both(site: Site) -> None:
+    """Regression (third tester): check said ok, and the build blamed "the plan of meet"."""
+    site.edit(
+        "racecal.yaml", "  - id: distance-squad", "  - id: harbour-games\n    name: Clash\n    country: Nordvik\n  - id: distance-squad"
+    )
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(site.root)
+    try:
+        checked = CliRunner().invoke(cli, ["check"])
+    finally:
+        os.chdir(cwd)
+    assert checked.exit_code == 1
+    assert (
+        "the calendar of meet 'harbour-games-2027' would be 'harbour-games-2027', which is already the calendar of group 'harbour-games'"
+        in checked.output
+    )
+    assert "which is already the calendar of group 'harbour-games'" in site.build(expect=1)
+
+
+def test_a_meet_calendar_keeps_each_plans_race_when_an_athlete_has_two_seasons(site: Site) -> None:
+    """Regression (third tester): member races were told apart by athlete, not plan, so a 2028 plan
+    racing a 2027 meet replaced the 2027 plan's entry (confirmed shown as withdrawn)."""
+    (site.root / "schedules" / "ada-fjell-2028.yaml").write_text(
+        "athlete: {name: Ada Fjell, slug: ada-fjell, country: Nordvik}\nseason: 2028\n"
+        "races:\n  - {id: fjord-classic, meet: fjord-classic-2027, status: withdrawn, reason: Wrong season.}\n"
+    )
+    site.build()
+    fjord = by_uid(parse_icalendar(site.dist / "fjord-classic-2027" / "all.ics"))
+    assert fjord[group_uid("ada-fjell-2027", "fjord-classic", "fjord-classic-2027", "all")]["status"] == "TENTATIVE"
+    assert fjord[group_uid("ada-fjell-2028", "fjord-classic", "fjord-classic-2027", "all")]["status"] == "CANCELLED"
+
+
+def test_joining_a_group_leaves_the_other_members_events_as_they_were(site: Site) -> None:
+    """Regression (third tester): the group's display zone followed its members' most common, so a
+    member joining could change it and raise the SEQUENCE of every other event."""
+    (site.root / "racecal.yaml").write_text("groups:\n  - {id: pair, name: Pair, athletes: [lina-sol]}\n")  # Atlantic/Canary
+    site.build()
+    before = (site.dist / "pair-2027" / "all.ics").read_bytes()
+    (site.root / "racecal.yaml").write_text(
+        "groups:\n  - {id: pair, name: Pair, athletes: [lina-sol, ada-fjell, erik-stav]}\n"
+    )  # two in Oslo
+    site.build()
+    after = (site.dist / "pair-2027" / "all.ics").read_bytes()
+    events = re.compile(rb"BEGIN:VEVENT\r\n.*?END:VEVENT\r\n", re.S)
+    kept = events.findall(before)
+    assert kept and set(kept) <= set(events.findall(after))  # every other member's event, byte for byte

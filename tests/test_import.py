@@ -448,3 +448,64 @@ def test_ids_of_events_without_a_uid_do_not_depend_on_the_other_events(project: 
     two.write_text(_calendar("SUMMARY:Other\r\nDTSTART;VALUE=DATE:20250101\r\n", parkrun, twin), newline="")
     ids = [[r["id"] for r in imported(project, str(p), "--athlete", "P")["races"] if r["name"] == "parkrun"] for p in (one, two)]  # type: ignore[union-attr,index]
     assert ids[0] == ids[1]
+
+
+# Regressions from a third independent tester.
+
+
+def _descriptions(path: Path) -> dict[str, str]:
+    return {str(e["UID"]): str(e.get("DESCRIPTION", "")) for e in icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT")}
+
+
+def test_names_with_dashes_and_colons_reasons_and_notes_come_back(project: Project, tmp_path: Path) -> None:
+    """An athlete named "Maria – Luisa: Test" came back as "Maria", a race named "Withdrawn: Gala –
+    Night" with a session of that name was split at its colon, and a withdrawal's reason was lost,
+    though the feed carries all of them. Events, descriptions included, must come back the same."""
+    again, plan = reimported(
+        project, tmp_path, "ml-2025",
+        'athlete: {name: "Maria – Luisa: Test", slug: ml}\nseason: 2025\nraces:\n'
+        '  - {id: abc, name: "A: B: C – D", date: 2025-05-01, status: confirmed, note: "Two lines:\\nsecond – line"}\n'
+        '  - {id: gala, name: "Withdrawn: Gala – Night", date: 2025-06-01, timezone: Europe/Oslo, status: tentative,\n'
+        '     sessions: [{name: "Withdrawn: Gala – Night", date: 2025-06-01, time: "20:00"}, {name: "Cancelled: x", date: 2025-06-01, time: "21:00"}]}\n'
+        '  - {id: gone, name: Gone, date: 2025-07-01, status: withdrawn, reason: "Injury: calf – two weeks"}\n',
+    )  # fmt: skip
+    assert plan["athlete"] == {"name": "Maria – Luisa: Test", "slug": "ml"}
+    races = {r["id"]: r for r in plan["races"]}
+    assert races["abc"]["name"] == "A: B: C – D" and races["abc"]["note"] == "Two lines:\nsecond – line"
+    assert races["gala"]["name"] == "Withdrawn: Gala – Night"
+    assert [s["name"] for s in races["gala"]["sessions"]] == ["Withdrawn: Gala – Night", "Cancelled: x"]
+    assert races["gone"]["reason"] == "Injury: calf – two weeks"
+    again.build()
+    for feed in ("all", "confirmed", "tentative"):
+        original, rebuilt = project.dist / "ml-2025" / f"{feed}.ics", again.dist / "ml-2025" / f"{feed}.ics"
+        assert events(rebuilt) == events(original) and _descriptions(rebuilt) == _descriptions(original), feed
+
+
+def test_an_etc_zone_keeps_its_local_date(project: Project, tmp_path: Path) -> None:
+    """TZID=Etc/GMT+12 was converted to UTC, which moved an evening race to the next day."""
+    source = tmp_path / "in.ics"
+    source.write_text(_calendar("UID:e\r\nSUMMARY:Late\r\nDTSTART;TZID=Etc/GMT+12:20250401T200000\r\n"), newline="")
+    race = imported(project, str(source), "--athlete", "E")["races"][0]  # type: ignore[index]
+    assert (race["date"], race["timezone"], race["sessions"][0]["time"]) == (datetime(2025, 4, 1).date(), "Etc/GMT+12", "20:00")
+
+
+def test_a_meet_calendar_imported_as_meets_is_one_meet(project: Project, tmp_path: Path) -> None:
+    """A meet's calendar (each athlete's race there, one over all its days, one in sessions) gave
+    two meets on different days, and one even when the catalogue had the meet."""
+    fed = tmp_path / "fed"
+    shutil.copytree(REPO / "examples" / "federation", fed)
+    ada = fed / "schedules" / "ada-fjell-2027.yaml"
+    ada.write_text(ada.read_text().replace(
+        "    meet: nordvik-championships-2027\n    status: confirmed\n",
+        "    meet: nordvik-championships-2027\n    status: confirmed\n    sessions: [{name: Final, date: 2027-06-27, time: '18:00'}]\n",
+    ))  # fmt: skip
+    Project(fed).build(time="2026-11-01T00:00:00Z")
+    feed = str(fed / "dist" / "nordvik-championships-2027" / "all.ics")
+    assert "Ada Fjell – Nordvik Championships: Final" in Path(feed).read_text()  # sessions on the second day
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    meets = imported(project, feed, "--as", "meets", "--schedules", str(empty))["meets"]  # type: ignore[index]
+    assert [(m["name"], m["start"], m["end"]) for m in meets] == [
+        ("Nordvik Championships", datetime(2027, 6, 26).date(), datetime(2027, 6, 28).date())
+    ]
+    assert imported(project, feed, "--as", "meets", "--schedules", str(fed / "schedules"))["meets"] == []

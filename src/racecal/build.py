@@ -181,7 +181,7 @@ def _emit(
     *, view: str = "", groups: tuple[str, ...] = (),
 ) -> PlanDone:  # fmt: skip
     state = output.state
-    plan = state.plan(output.races)
+    plan = dataclasses.replace(state.plan(output.races), view=view)
     files = {f"{feed}.ics": data for feed, data in output.feeds.items()}
     files["index.html"] = site.plan_page(plan, output.races, state.changes, settings, build_time.date(), removed=state.removed).encode()
     files["changes.atom"] = site.atom(plan, state.changes, settings, build_time).encode()
@@ -409,21 +409,13 @@ class _Views:
                 plan_id = groups.group_plan_id(group, season)
                 members = sorted(p for p, member_of in membership.items() if group.id in member_of and self._entry(p).season == season)
                 inputs = groups.inputs_digest(group.fingerprint(), {p: self._entry(p).inputs for p in members}, self.common)
-                where, line, column, name = group.where
 
                 def compose(group: Group = group, season: int = season, members: list[str] = members) -> Plan:
                     # Published as its source: the settings file's name, not the path it was given by.
                     chosen = [self._member(p) for p in members]
                     return groups.compose(group.name, group.id, season, chosen, Path(group.where[0]).name, group.timezone, "group")
 
-                clash = Problem(
-                    where,
-                    line,
-                    column,
-                    name,
-                    f"group {group.id!r} would publish {plan_id!r}, which is the plan of {{holder}}; give the group another id",
-                )
-                self._calendar(plan_id, "group", inputs, compose, clash)
+                self._calendar(plan_id, "group", f"group {group.id!r}", inputs, compose, group.where)
         return refreshed
 
     def meets(self, catalogue: Callable[[], dict[str, Meet]]) -> None:
@@ -463,24 +455,25 @@ class _Views:
                     meet.name, groups.meet_slug(meet_id, meet.start.year), meet.start.year, chosen, "meets", meet.timezone, "meet"
                 )
 
-            where = settings.meet_calendars_where
-            clash = Problem(*where, f"the calendar of meet {meet_id!r} would be {plan_id!r}, which is the plan of {{holder}}")
             # Which meet the calendar is of, with its digest as its members saw it.
             digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
-            self._calendar(plan_id, "meet", inputs, compose, clash, {meet_id: digest})
+            self._calendar(plan_id, "meet", f"meet {meet_id!r}", inputs, compose, settings.meet_calendars_where, {meet_id: digest})
 
     def _calendar(
-        self, plan_id: str, view: str, inputs: str, compose: Callable[[], Plan], clash: Problem, meets: dict[str, str] | None = None
-    ) -> None:
+        self, plan_id: str, view: str, of: str, inputs: str, compose: Callable[[], Plan], where: tuple[str, int, int, str],
+        meets: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """``of``: whose calendar it is ("group 'x'"), for messages; ``where``: what defines it."""
         context, previous = self.context, self.context.previous
         old = previous.entries.get(plan_id)
         if plan_id in context.settings.retired:
             return
         if plan_id in self.owners or (old is not None and old.view != view):
-            holder = self.owners.get(plan_id, "a calendar published earlier")
-            self.problems.append(dataclasses.replace(clash, message=clash.message.format(holder=holder)))
+            holder = self.owners.get(plan_id) or "a calendar published earlier"
+            holder = holder if holder.startswith(("the calendar of", "a calendar")) else f"the plan of {holder}"
+            self.problems.append(Problem(*where, groups.clash_message(of, plan_id, holder)))
             return
-        self.owners[plan_id] = view
+        self.owners[plan_id] = f"the calendar of {of}"
         if old is not None and _reusable(old, inputs, context.now, previous, self.write_reused):
             previous.verify(plan_id)
             self.reused.append(plan_id)

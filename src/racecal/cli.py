@@ -353,6 +353,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
       racecal check --strict --format github
     """
+    from racecal.groups import calendar_clashes
     from racecal.load import Lookout, load_schedules, plan_id_problem
     from racecal.report import check_as_github, check_as_json
     from racecal.yamlsource import discover, read_all, read_source
@@ -373,6 +374,9 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         loaded = load_schedules(plan_files, catalogue_files, problems, lookout)
         sources = {source.ident: source for source in plan_files}
         problems += [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
+        meets = dict(loaded.meets) if settings.meet_calendars else None
+        shown_paths = {ident: source.path for ident, source in sources.items()}
+        problems += calendar_clashes(loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where)
         plan_count += len(loaded.plans)
     failed = bool(problems) or (strict and bool(warnings))
     if fmt == "json":

@@ -208,7 +208,7 @@ GROUP = Shape("group", "A calendar across athletes: those listed, and those whos
     "athletes": Field(Kind.SLUGS, "Athletes' slugs.", limit=MAX_GROUP_ATHLETES),
     "country": Field(Kind.TEXTS, "Selector: the plan's athlete.country is one of these (case does not matter)."),
     "disciplines": Field(Kind.TEXTS, "Selector: the athlete has one of these disciplines."),
-    "timezone": Field(Kind.TIMEZONE, "The calendars' display zone; by default the members' most common."),
+    "timezone": Field(Kind.TIMEZONE, "The calendars' display zone (X-WR-TIMEZONE); by default UTC."),
 })  # fmt: skip
 
 SETTINGS = Shape("settings", "racecal site settings (racecal.yaml)", {

@@ -22,6 +22,18 @@ FEED_BLURBS = {
     "confirmed": "Races the athlete is confirmed to run.",
     "tentative": "Races reported as likely but not confirmed. Titles start with 'Tentative:'.",
 }
+# The same for a group's or a meet's calendar (plan.view), which holds several athletes' races.
+VIEW_BLURBS = {
+    "all": "Every race of these athletes: confirmed, tentative (marked as such) and withdrawn or cancelled.",
+    "confirmed": "Races the athletes are confirmed to run.",
+    "tentative": "Races reported as likely but not confirmed. Titles start with 'Tentative:'.",
+}
+
+
+def feed_blurb(plan: Plan, feed: str) -> str:
+    return (VIEW_BLURBS if plan.view else FEED_BLURBS)[feed]
+
+
 ICS_STATUS = {
     Status.CONFIRMED: "CONFIRMED",
     Status.TENTATIVE: "TENTATIVE",
@@ -210,7 +222,7 @@ def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Setting
             if plan.view == "meet"
             else f"{plan.athlete.name}'s {plan.season} season"
         )
-        description = f"{whose}. {FEED_BLURBS[feed]} Built by racecal."
+        description = f"{whose}. {feed_blurb(plan, feed)} Built by racecal."
     refresh = f"PT{settings.refresh_hours}H"
     colour = settings.colours[feed]
     head = [

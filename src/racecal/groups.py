@@ -9,20 +9,21 @@ group feed carries one event per athlete and race.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from racecal.documents import SHORT_TEXT
-from racecal.model import Athlete, Group, Plan, Race
+from racecal.errors import Problem
+from racecal.model import Athlete, Group, Meet, Plan, Race
 
-# A member race's id in the group: readable (its own id first), a valid race id (a slug of at most
-# 64 characters), and different for every athlete and race (48 bits of a hash of both).
+# A member race's id in a group's or meet's calendar: readable (its own id first), a valid race id
+# (a slug of at most 64 characters), and different for every plan and race (48 bits of a hash of
+# both): a meet's calendar may hold one athlete's plans of two seasons.
 _HEAD = 40
 
 
-def member_race_id(athlete_slug: str, race_id: str) -> str:
-    digest = hashlib.sha256(f"{athlete_slug}\0{race_id}".encode()).hexdigest()[:12]
+def member_race_id(plan_id: str, race_id: str) -> str:
+    digest = hashlib.sha256(f"{plan_id}\0{race_id}".encode()).hexdigest()[:12]
     return f"{race_id[:_HEAD].rstrip('-')}-{digest}"
 
 
@@ -31,6 +32,35 @@ def member_race_name(athlete: str, race: str) -> str:
     have (a long one is shortened)."""
     name = f"{athlete} – {race}"
     return name if len(name) <= SHORT_TEXT else name[: SHORT_TEXT - 1].rstrip() + "…"
+
+
+def clash_message(of: str, calendar_id: str, holder: str) -> str:
+    """``of`` ("group 'x'", "meet 'y'") would publish ``calendar_id``, which ``holder`` has already."""
+    return f"the calendar of {of} would be {calendar_id!r}, which is already {holder}; give one of them another id"
+
+
+def calendar_clashes(
+    plans: Sequence[Plan], shown: dict[str, str], groups: Sequence[Group], meets: dict[str, Meet] | None, where: tuple[str, int, int, str]
+) -> list[Problem]:  # fmt: skip
+    """What ``racecal check`` can say before a build: a group's or meet's calendar whose id is a
+    plan's or another calendar's. ``shown``: each plan's file as messages show it; ``meets``: the
+    catalogue, when meet calendars are on; ``where``: the meet_calendars setting."""
+    taken = {plan.id: f"the plan of {shown.get(plan.source_path, plan.source_path)}" for plan in plans}
+    problems = []
+
+    def claim(calendar_id: str, of: str, at: tuple[str, int, int, str]) -> None:
+        if calendar_id in taken:
+            problems.append(Problem(*at, clash_message(of, calendar_id, taken[calendar_id])))
+        else:
+            taken[calendar_id] = f"the calendar of {of}"
+
+    for group in groups:
+        for season in sorted({p.season for p in plans if group.includes(p.athlete)}):
+            claim(group_plan_id(group, season), f"group {group.id!r}", group.where)
+    for meet_id in sorted({r.meet_id for p in plans for r in p.races if r.meet_id} if meets is not None else ()):
+        if (meet := meets.get(meet_id)) is not None:  # type: ignore[union-attr]
+            claim(meet_plan_id(meet_id, meet.start.year), f"meet {meet_id!r}", where)
+    return problems
 
 
 def group_plan_id(group: Group, season: int) -> str:
@@ -62,18 +92,14 @@ def compose(name: str, slug: str, season: int, members: Iterable[Member], source
     """A group's or a meet's calendar as a plan: every race of every member, named after its athlete."""
     chosen = sorted(members, key=lambda m: m.plan_id)
     races = [
-        replace(race, id=member_race_id(m.athlete.slug, race.id), name=member_race_name(m.athlete.name, race.name))
+        replace(race, id=member_race_id(m.plan_id, race.id), name=member_race_name(m.athlete.name, race.name))
         for m in chosen
         for race in m.races
     ]
     races.sort(key=lambda r: (r.start, r.end, r.name, r.id))
-    return Plan(Athlete(name, slug), season, tuple(races), source, timezone or _usual_timezone(chosen), view=view)
-
-
-def _usual_timezone(members: list[Member]) -> str:
-    """The members' most common display timezone (ties: the first by name), UTC for no members."""
-    counts = Counter(m.timezone for m in members)
-    return min(counts, key=lambda tz: (-counts[tz], tz)) if counts else "UTC"
+    # The display zone is chosen, never derived from who is a member: a zone that changed as athletes
+    # joined would raise the SEQUENCE of every event in the calendar.
+    return Plan(Athlete(name, slug), season, tuple(races), source, timezone or "UTC", view=view)
 
 
 def inputs_digest(definition: str, members: dict[str, str], common: str) -> str:

@@ -81,7 +81,9 @@ def _fingerprint(drafts: list[EventDraft], live: frozenset[str], plan: Plan) -> 
     return digest.hexdigest()[:32]
 
 
-def _tombstone_reason(race: Race | None, feed: str, session_removed: bool, migrated: bool) -> str:
+def _tombstone_reason(race: Race | None, feed: str, session_removed: bool, migrated: bool, view: str = "") -> str:
+    if race is None and view:  # a group's or meet's calendar: the athlete left it, or the race their plan
+        return "Removed: this race is no longer in this calendar."
     if race is None:
         return "Removed: this race is no longer in the plan."
     if session_removed:
@@ -179,7 +181,7 @@ def compile_plan(
                 if since is None:
                     draft = live_drafts[key]
                 else:
-                    reason = _tombstone_reason(race, feed, session_removed=key not in live_drafts, migrated=feed in p.live)
+                    reason = _tombstone_reason(race, feed, session_removed=key not in live_drafts, migrated=feed in p.live, view=plan.view)
                     # From the race as it is while it is in the plan: a removed session's cancellation
                     # must not be drawn from the previous snapshot, which the next build no longer has
                     # (its bytes would change under the same SEQUENCE).

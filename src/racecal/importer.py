@@ -73,6 +73,8 @@ class _Event:
     athlete: str | None = None
     session_id: str | None = None
     session_name: str | None = None
+    reason: str | None = None  # a racecal event's: why it was withdrawn or cancelled
+    note: str | None = None
     index: int = 0  # its place in the calendar, for messages
     line: int = 1
 
@@ -105,12 +107,15 @@ def import_calendar(
     events: list[_Event] = []
     uids: dict[str, int] = {}
     vtimezones = {str(vtz.get("TZID", "")): vtz for vtz in calendar.walk("VTIMEZONE")}
+    # racecal names a calendar "<athlete> <season> – <feed> races": its athlete, whose name may hold " – ".
+    calendar_name = re.sub(r" \(removed\)\Z", "", str(calendar.get("X-WR-CALNAME", ""))).rpartition(" – ")[0]
+    known_athlete = athlete[0] if athlete else re.sub(r" [0-9]{4}\Z", "", calendar_name) or None
     for index, component in enumerate(calendar.walk("VEVENT")):
         if index >= MAX_EVENTS:  # nested or lower-case ones the count above did not see
             problems.append(Problem(where, 1, 1, "calendar", f"more than {MAX_EVENTS} events; split the file"))
             break
         line = lines[index] if index < len(lines) else 1
-        event = _event(component, index, line, (target, timezone), vtimezones, where, problems)
+        event = _event(component, index, line, (target, timezone), vtimezones, known_athlete, where, problems)
         if event is not None:
             if "UID" in component and (first := uids.setdefault(event.uid, index)) != index:
                 # Two events with one UID are one event to every client (a recurring one is refused above);
@@ -173,7 +178,8 @@ def _line_of(data: bytes, offset: int) -> int:
 
 
 def _event(
-    component: Any, index: int, line: int, zones: tuple[str, str | None], vtimezones: dict[str, Any], where: str, problems: list[Problem]
+    component: Any, index: int, line: int, zones: tuple[str, str | None], vtimezones: dict[str, Any], known_athlete: str | None,
+    where: str, problems: list[Problem],
 ) -> _Event | None:  # fmt: skip
     """``zones``: the zone times without an IANA TZID are shown in, and the one the editor chose (if any)."""
     # An event without a UID is known by its title and start, not its place in the file: adding an
@@ -266,13 +272,37 @@ def _event(
     event.url = url if url.startswith(("http://", "https://")) and not any(c.isspace() for c in url) else None
     if found := _RACECAL_UID.match(uid):
         event.race_id, event.session_id, event.plan_id = found["race"], found["session"], found["plan"]
-        if found["session"]:
-            title, event.session_name = _split_session(title, found["session"])
-        if " – " in title:  # "Athlete – Race"
-            event.athlete, event.title = title.split(" – ", 1)
-        else:
-            event.title = title
+        _racecal_words(event, title, str(component.get("DESCRIPTION", "")), found["session"], known_athlete)
     return event
+
+
+def _racecal_words(event: _Event, title: str, description: str, session_id: str | None, athlete: str | None) -> None:
+    """What a racecal event's words give back: the athlete and the race (its SUMMARY is "Athlete –
+    Race[: Session]", and either name may hold " – " or ": "), the session, and a withdrawal's
+    reason and the note (its DESCRIPTION starts with the race's name and has "Status:" and "Note:"
+    lines). ``athlete``: the calendar's, from its X-WR-CALNAME, when it names one."""
+    if athlete and title.startswith(athlete + " – "):
+        event.athlete, rest = athlete, title[len(athlete) + 3 :]
+    elif " – " in title:
+        event.athlete, rest = title.split(" – ", 1)
+    else:
+        rest = title
+    lines = description.split("\n")
+    race = lines[0] if lines else ""
+    for name in (race, re.sub(r" \([^()]*\)\Z", "", race)):  # the first line may add " (series)"
+        if name and (rest == name or rest.startswith(name + ": ")):
+            event.title = name
+            if session_id:
+                event.session_name = rest[len(name) + 2 :] or name  # a session named as its race is not repeated
+            break
+    else:
+        event.title, event.session_name = _split_session(rest, session_id) if session_id else (rest, None)
+    for index, line in enumerate(lines):
+        if status := re.fullmatch(r"Status: (?:withdrawn|cancelled) \((.*)\)", line):
+            event.reason = status[1]
+        elif line.startswith("Note: "):
+            ends = [i for i, later in enumerate(lines[index + 1 :], index + 1) if later.startswith(("Result: ", "Sources:", "More: "))]
+            event.note = "\n".join([line[6:], *lines[index + 1 : ends[0] if ends else len(lines)]])
 
 
 _TITLE_STATUS = {"cancelled: ": "cancelled", "canceled: ": "cancelled", "tentative: ": "tentative"}
@@ -286,9 +316,8 @@ def _split_session(title: str, session_id: str) -> tuple[str, str]:
     for cut in cuts:
         if slugify(title[cut + 2 :]) == session_id:
             return title[:cut], title[cut + 2 :]
-    if not cuts:  # the session is named as its race, which racecal does not repeat
-        race = title.split(" – ", 1)[-1]
-        return title, race
+    if not cuts or slugify(title) == session_id:  # the session is named as its race, which racecal does not repeat
+        return title, title
     return title[: cuts[-1]], title[cuts[-1] + 2 :]
 
 
@@ -321,10 +350,10 @@ def _times(component: Any) -> tuple[date, date | None, timedelta | None]:
 
 
 def _region(tzid: str) -> bool:
-    """An IANA zone of a place (Europe/Oslo), not a legacy or fixed-offset name (EST, CET, Etc/GMT+5)
-    that a calendar may use for a zone of its own that its VTIMEZONE defines (vobject writes EST with
-    the New York rules)."""
-    return "/" in tzid and not tzid.startswith("Etc/") and _iana(tzid) is not None
+    """An IANA zone of a place (Europe/Oslo, or Etc/GMT+12), not a legacy name (EST, CET) that a
+    calendar may use for a zone of its own that its VTIMEZONE defines (vobject writes EST with the
+    New York rules)."""
+    return "/" in tzid and _iana(tzid) is not None
 
 
 def _own_zone(component: Any, key: str, value: date | None, vtimezones: dict[str, Any]) -> Any:
@@ -384,13 +413,14 @@ def _slug(text: str) -> str:
     return f"{slug[:39].strip('-')}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
-def _ids(events: list[_Event]) -> dict[str, str]:
-    """UID → race or meet id: a racecal id as it was, else the title's slug and year; on a clash,
-    the UID's digest is appended, so re-importing the same calendar gives the same ids."""
+def _ids(events: list[_Event], race_ids: bool = True) -> dict[str, str]:
+    """UID → race or meet id: a racecal race id as it was (``race_ids``: a plan's races), else the
+    title's slug and year; on a clash, the UID's digest is appended, so re-importing the same
+    calendar gives the same ids."""
     out: dict[str, str] = {}
     taken: dict[str, str] = {}
     for event in sorted(events, key=lambda e: (e.start, e.uid)):
-        if event.race_id:
+        if event.race_id and race_ids:
             out[event.uid] = event.race_id
             continue
         base = f"{_slug(event.title)}-{event.start.year}"
@@ -454,6 +484,10 @@ def _plan(
                 race["name"] = event.title[:200]
                 race |= _dates(event.start, event.end)
             race["status"] = event.status
+            if event.reason and event.status in ("withdrawn", "cancelled"):
+                race["reason"] = event.reason
+            if event.note:
+                race["note"] = event.note
             if meet is None and (venue := _venue(event)):
                 race["venue"] = venue
             if event.url and (meet is None or meet.url != event.url):
@@ -486,16 +520,19 @@ def _catalogue(events: list[_Event], meets: dict[str, Meet], target: str, origin
     """One meet per race (the sessions of a racecal race are one meet, over all their days) and per
     name and first day (a group's feed has each athlete's race at a meet). ``origins`` gets each
     meet's first event, in the order the meets are written."""
-    ids = _ids(events)
+    ids = _ids(events, race_ids=False)
     found: dict[str, list[_Event]] = {}  # meet id → its events
-    named: dict[tuple[str, date], str] = {}
+    named: dict[tuple[str, date | None], str] = {}
     for event in sorted(events, key=lambda e: (e.start, e.time or clock(0), e.uid)):
-        if _known_meet(event, meets) is not None:
-            continue  # already in the catalogue
-        meet_id = named.setdefault((event.title, event.start), ids[event.uid])
+        # A racecal feed's events of one race name are one meet over all their days (a meet's own
+        # calendar has each athlete's race there); another tool's, one per name and first day.
+        key = (event.title, None if event.plan_id else event.start)
+        meet_id = named.setdefault(key, ids[event.uid])
         found.setdefault(meet_id, []).append(event)
     out = []
     for meet_id, same in found.items():
+        if any(_known_meet(e, meets) is not None for e in same):
+            continue  # already in the catalogue
         first = same[0]
         origins.append(first)
         meet: dict[str, Any] = {"id": meet_id, "name": first.title[:200]}

@@ -168,7 +168,7 @@ class Group:
     athletes: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()  # selector: the plan's athlete.country is one of these
     disciplines: frozenset[str] = frozenset()  # selector: the plan's athlete has one of these
-    timezone: str | None = None  # the calendars' display timezone; by default their members' most common
+    timezone: str | None = None  # the calendars' display timezone (X-WR-TIMEZONE); by default UTC
     where: tuple[str, int, int, str] = ("", 1, 1, "groups")  # the id's file, line, column and field, for messages
 
     def includes(self, athlete: Athlete) -> bool:

@@ -14,6 +14,7 @@ http(s) URLs survive the ``href`` filter, so a race called ``<script>`` is shown
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import traceback
@@ -34,10 +35,11 @@ from markupsafe import Markup
 
 from racecal import __version__
 from racecal.errors import RacecalError
-from racecal.feeds import FEED_BLURBS, FEED_TITLES
+from racecal.feeds import FEED_TITLES, feed_blurb
 from racecal.index import IndexEntry
 from racecal.model import Plan, Race, Status
 from racecal.settings import STATIC_NAMES, TEMPLATE_NAMES, Settings
+from racecal.text import folded, initial
 from racecal.words import day_words, span_words
 
 GOOGLE_ADD = "https://calendar.google.com/calendar/r?cid="
@@ -244,7 +246,7 @@ def subscribe_view(plan: Plan, feed: str, settings: Settings) -> SubscribeView:
             for kind, label in (("outlook", "Outlook.com"), ("office", "Outlook (work or school)"))
         ),
     )
-    return SubscribeView(feed, FEED_TITLES[feed].capitalize(), FEED_BLURBS[feed], f"{feed}.ics", url, input_id, calendar_name, buttons)
+    return SubscribeView(feed, FEED_TITLES[feed].capitalize(), feed_blurb(plan, feed), f"{feed}.ics", url, input_id, calendar_name, buttons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +354,7 @@ class PlanListing:
     tentative: int
     off: int  # withdrawn or cancelled
     entry: IndexEntry
+    letter: str = ""  # in the front page's A–Z index
 
 
 FINDER_MIN = 12  # calendars on the front page above which it gets a search box and a letter index
@@ -364,11 +367,15 @@ def index_page(entries: list[IndexEntry], settings: Settings) -> str:
     ]
     plans = [p for p in listed if not p.entry.view]
     groups = [p for p in listed if p.entry.view == "group"]
-    meets = sorted((p for p in listed if p.entry.view == "meet"), key=lambda p: (p.entry.latest, p.plan_id))
+    meets = sorted((p for p in listed if p.entry.view == "meet"), key=lambda p: (p.season, p.athlete, p.plan_id))
     # Beyond a screenful, a finder: a search box (site.js) and, working without JavaScript too, an
-    # index of the athletes' first letters.
+    # index of the athletes by the first letter of their names.
     finder = len(listed) > FINDER_MIN
-    letters = sorted({p.plan_id[0] for p in plans}) if finder else []
+    if finder:
+        plans = sorted(
+            (dataclasses.replace(p, letter=initial(p.athlete)) for p in plans), key=lambda p: (p.letter, folded(p.athlete), p.season)
+        )
+    letters = sorted({p.letter for p in plans}) if finder else []
     return render("index.html", settings, up="", plans=plans, groups=groups, meets=meets, finder=finder, letters=letters)
 
 

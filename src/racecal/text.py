@@ -243,3 +243,15 @@ def slugify(text: str, what: str = "session") -> str:
         return slug
     digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()[:8]
     return f"{slug[:55].strip('-')}-{digest}" if slug else f"{what}-{digest}"
+
+
+def folded(name: str) -> str:
+    """A name as an index sorts and files it: without accents, Nordic letters in ASCII, any case."""
+    decomposed = unicodedata.normalize("NFKD", name.strip().translate(_ASCII_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def initial(name: str) -> str:
+    """The letter a name is filed under in an A–Z index ("Øystein" under O, "Łukasz" under L), or "#"."""
+    first = folded(name)[:1]
+    return first if "a" <= first <= "z" else "#"
