@@ -282,6 +282,7 @@ def test_group_feeds_follow_any_sequence_of_edits(tmp_path_factory: pytest.TempP
         site.build()
         check_group_feeds(site)
         check_meet_feeds(site)
+        check_series_feeds(site)
 
 
 # --- meet calendars ----------------------------------------------------------------------------
@@ -290,42 +291,61 @@ def test_group_feeds_follow_any_sequence_of_edits(tmp_path_factory: pytest.TempP
 def check_meet_feeds(site: Site) -> None:
     """docs/groups.md, "Meet calendars": every race a plan has at a catalogue meet is in that meet's
     feeds as in the athlete's own (the catalogue ids here end in their season, so that is the id)."""
+    raced = {race["meet"] for plan in site.plans().values() for race in plan["races"] if "meet" in race}
+    assert raced
+    for meet_id in raced:
+        check_view_feeds(site, meet_id, {meet_id})
+
+
+def check_series_feeds(site: Site) -> None:
+    """docs/groups.md, "Series calendars": every race at a meet the catalogue puts in a series is in
+    the series' calendar of the meet's year, as in the athlete's own feed."""
+    catalogue = yaml.safe_load((site.root / "schedules" / "meets" / "2027.yaml").read_text())["meets"]
+    series: dict[str, set[str]] = {}
+    for meet in catalogue:
+        if "series" in meet:
+            series.setdefault(f"{meet['series'].lower().replace(' ', '-')}-{str(meet.get('date', meet.get('start')))[:4]}", set()).add(
+                meet["id"]
+            )
+    assert series
+    for calendar_id, meet_ids in series.items():
+        check_view_feeds(site, calendar_id, meet_ids)
+
+
+def check_view_feeds(site: Site, calendar_id: str, meet_ids: set[str]) -> None:
+    """Every event of every race a plan has at ``meet_ids`` is in ``calendar_id``'s feeds as in the
+    athlete's own feed, and nothing else is live there."""
     plans = site.plans()
-    entered: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for plan_id, plan in plans.items():
-        for race in plan["races"]:
-            if "meet" in race:
-                entered.setdefault(race["meet"], []).append((plan_id, race))
-    assert entered
-    for meet_id, races in entered.items():
-        for feed in ("all", "confirmed", "tentative"):
-            expected: dict[str, dict[str, Any]] = {}
-            for plan_id, race in races:
-                plan = plans[plan_id]
-                suffix = f".{plan_id}.{feed}@racecal"
-                for athlete_uid, event in by_uid(parse_icalendar(site.dist / plan_id / f"{feed}.ics")).items():
-                    own_race, _, session = athlete_uid.removesuffix(suffix).partition(".")
-                    if athlete_uid.endswith(suffix) and own_race == race["id"]:
-                        own_uid = group_uid(plan_id, race["id"], meet_id, feed)
-                        expected[own_uid.replace(".", f".{session}.", 1) if session else own_uid] = event
-            got = by_uid(parse_icalendar(site.dist / meet_id / f"{feed}.ics"))
-            live = {u for u, e in got.items() if e["status"] != "CANCELLED"}
-            assert live == {u for u, e in expected.items() if e["status"] != "CANCELLED"}, (meet_id, feed)
-            for event_uid, want in expected.items():
-                if want["status"] == "CANCELLED" and event_uid not in got:
-                    continue  # a cancellation the meet's calendar never needed
-                have = got[event_uid]
-                assert (have["start"], have["end"], have["status"], have["summary"]) == (
-                    want["start"],
-                    want["end"],
-                    want["status"],
-                    want["summary"],
-                )
+    entered = [(plan_id, race) for plan_id, plan in plans.items() for race in plan["races"] if race.get("meet") in meet_ids]
+    for feed in ("all", "confirmed", "tentative"):
+        expected: dict[str, dict[str, Any]] = {}
+        for plan_id, race in entered:
+            suffix = f".{plan_id}.{feed}@racecal"
+            for athlete_uid, event in by_uid(parse_icalendar(site.dist / plan_id / f"{feed}.ics")).items():
+                own_race, _, session = athlete_uid.removesuffix(suffix).partition(".")
+                if athlete_uid.endswith(suffix) and own_race == race["id"]:
+                    own_uid = group_uid(plan_id, race["id"], calendar_id, feed)
+                    expected[own_uid.replace(".", f".{session}.", 1) if session else own_uid] = event
+        got = by_uid(parse_icalendar(site.dist / calendar_id / f"{feed}.ics"))
+        live = {u for u, e in got.items() if e["status"] != "CANCELLED"}
+        assert live == {u for u, e in expected.items() if e["status"] != "CANCELLED"}, (calendar_id, feed)
+        for event_uid, want in expected.items():
+            if want["status"] == "CANCELLED" and event_uid not in got:
+                continue  # a cancellation the calendar never needed
+            have = got[event_uid]
+            assert (have["start"], have["end"], have["status"], have["summary"]) == (
+                want["start"],
+                want["end"],
+                want["status"],
+                want["summary"],
+            )
 
 
 def test_every_meet_raced_at_has_a_calendar_of_everyone_entered(site: Site) -> None:
     site.build()
     check_meet_feeds(site)
+    check_series_feeds(site)
+    assert "Coastal Tour 2027" in (site.dist / "index.html").read_text()
     harbour = by_uid(parse_icalendar(site.dist / "harbour-games-2027" / "all.ics"))
     assert harbour[group_uid("tomas-berg-2027", "harbour-games", "harbour-games-2027", "all")]["status"] == "CANCELLED"  # withdrawn
     assert "Meets" in (site.dist / "index.html").read_text()
@@ -403,7 +423,7 @@ def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: S
         page.goto(f"{origin}/index.html")
         entries = page.locator(".plans > li")
         total = entries.count()
-        assert total == 17 + 2 + 4  # athletes, groups, meets
+        assert total == 17 + 2 + 4 + 1  # athletes, groups, meets, series
         page.get_by_label("Find an athlete, group or meet").fill("fjord")
         visible = [" ".join(e.inner_text().split()) for e in entries.all() if e.is_visible()]
         assert visible == ["Fjord Classic 2027 1 confirmed · 14 tentative · 0 withdrawn or cancelled"]

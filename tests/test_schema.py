@@ -164,6 +164,8 @@ GROUP = {"id": "team", "name": "Team", "country": "Norway"}
         ({"title": "x" * 201}, False),
         ({"meet_calendars": True}, True),
         ({"meet_calendars": "maybe"}, False),
+        ({"series_calendars": False}, True),
+        ({"series_calendars": "no thanks"}, False),
         ({"groups": [GROUP]}, True),
         ({"groups": [{**GROUP, "athletes": ["ada-fjell"], "disciplines": ["10000m"], "timezone": "Europe/Oslo"}]}, True),
         ({"groups": [{"id": "team", "name": "Team"}]}, False),

@@ -171,7 +171,7 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
     member_of = tuple(g.id for g in context.settings.groups if g.includes(plan.athlete))
     done = _emit(output, context.settings, context.build_time, context.sink, used, groups=member_of)
     done.warnings[:0] = [str(w) for w in sorted(located)]
-    if member_of or (context.settings.meet_calendars and used):
+    if member_of or ((context.settings.meet_calendars or context.settings.series_calendars) and used):
         done.member = Member(plan.id, plan.athlete, plan.season, plan.timezone, plan.races)
     return [], done
 
@@ -291,13 +291,18 @@ def build(
         raise PlanError(problems)
     defined = {g.id: groups.definition_digest(g) for g in settings.groups}
 
-    def catalogue_meets() -> dict[str, Meet]:
-        return meets if meets is not None else parse_catalogue(catalogue_files, [])  # valid: checked with its digest
+    parsed: list[dict[str, Meet]] = [meets] if meets is not None else []
+
+    def catalogue_meets() -> dict[str, Meet]:  # read at most once; valid: checked with its digest
+        if not parsed:
+            parsed.append(parse_catalogue(catalogue_files, []))
+        return parsed[0]
 
     views = _Views(context, compiled, reused, owners, write_reused, problems)
     reused_members = views.groups(defined)
     if settings.meet_calendars or any(e.view == "meet" for e in previous.entries.values()):
         views.meets(catalogue_meets)
+    views.series(catalogue_meets)
     if problems:
         raise PlanError(problems)
 
@@ -483,8 +488,33 @@ class _Views:
                               previous.retired.get(plan_id))  # fmt: skip
         self.compiled.append(_emit(output, context.settings, context.build_time, context.sink, meets, view=view))
 
-    def _member(self, plan_id: str, meet_id: str | None = None) -> Member:
-        """A member plan's races (at ``meet_id`` only, for a meet's calendar)."""
+    def series(self, catalogue: Callable[[], dict[str, Meet]]) -> None:
+        """A calendar per series the catalogue names (Diamond League) and season: every race at its
+        meets of every plan racing there. Which meets a series has comes from the catalogue, so it
+        is read for every build while series calendars are on."""
+        settings, previous = self.context.settings, self.context.previous
+        meets = catalogue() if settings.series_calendars else {}
+        by_series: dict[tuple[str, int], set[str]] = {}
+        for meet in meets.values():
+            if meet.series:
+                by_series.setdefault((meet.series, meet.start.year), set()).add(meet.id)
+        for (name, season), meet_ids in sorted(by_series.items()):
+            plan_id = groups.series_plan_id(name, season)
+            members = sorted(p for p in self.plans if meet_ids & self._entry(p).meets.keys())
+            if not members and plan_id not in previous.entries:
+                continue  # a series nobody races at: no calendar
+            digests = {m: meet_digest(meets[m]) for m in sorted(meet_ids)}
+            definition = f"series\0{name}\0" + ",".join(f"{m}={d}" for m, d in digests.items())
+            inputs = groups.inputs_digest(definition, {p: self._entry(p).inputs for p in members}, self.common)
+
+            def compose(name: str = name, season: int = season, members: list[str] = members, meet_ids: set[str] = meet_ids) -> Plan:
+                chosen = [self._member(p, meet_ids) for p in members]
+                return groups.compose(name, groups.series_slug(name), season, chosen, "meets", None, "series")
+
+            self._calendar(plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests)
+
+    def _member(self, plan_id: str, meet_ids: str | set[str] | None = None) -> Member:
+        """A member plan's races (at ``meet_ids`` only, for a meet's or a series' calendar)."""
         if plan_id in self.done:
             member = self.done[plan_id].member
             assert member is not None, "a compiled plan in a group or at a meet carries its races"
@@ -493,9 +523,10 @@ class _Views:
             assert state is not None
             live = tuple(r.snapshot for r in state.races.values() if not r.deleted)
             member = Member(plan_id, state.athlete, state.season, state.timezone, live)
-        if meet_id is None:
+        if meet_ids is None:
             return member
-        return dataclasses.replace(member, races=tuple(r for r in member.races if r.meet_id == meet_id))
+        at = {meet_ids} if isinstance(meet_ids, str) else meet_ids
+        return dataclasses.replace(member, races=tuple(r for r in member.races if r.meet_id in at))
 
 
 def _start_worker(context: _Context) -> None:

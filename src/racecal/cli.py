@@ -376,7 +376,10 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         problems += [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
         meets = dict(loaded.meets) if settings.meet_calendars else None
         shown_paths = {ident: source.path for ident, source in sources.items()}
-        problems += calendar_clashes(loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where)
+        series_meets = dict(loaded.meets) if settings.series_calendars else {}
+        problems += calendar_clashes(
+            loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where
+        )
         plan_count += len(loaded.plans)
     failed = bool(problems) or (strict and bool(warnings))
     if fmt == "json":

@@ -220,6 +220,7 @@ SETTINGS = Shape("settings", "racecal site settings (racecal.yaml)", {
     "templates": text("A folder of your own page templates, relative to this file.", limit=500),
     "groups": Field(Kind.LIST, limit=MAX_GROUPS, shape=GROUP),
     "meet_calendars": Field(Kind.FLAG, "A calendar per catalogue meet that plans race at (docs/groups.md)."),
+    "series_calendars": Field(Kind.FLAG, "A calendar per series the catalogue names (Diamond League) and season (docs/groups.md)."),
 })  # fmt: skip
 
 CATALOGUE = Shape("catalogue", "racecal meet catalogue", {

@@ -220,6 +220,8 @@ def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Setting
             if plan.view == "group"
             else f"Every athlete entered at {plan.athlete.name}"
             if plan.view == "meet"
+            else f"The athletes' races in the {plan.season} {plan.athlete.name}"
+            if plan.view == "series"
             else f"{plan.athlete.name}'s {plan.season} season"
         )
         description = f"{whose}. {feed_blurb(plan, feed)} Built by racecal."

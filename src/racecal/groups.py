@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from racecal.documents import SHORT_TEXT
 from racecal.errors import Problem
 from racecal.model import Athlete, Group, Meet, Plan, Race
+from racecal.text import slugify
 
 # A member race's id in a group's or meet's calendar: readable (its own id first), a valid race id
 # (a slug of at most 64 characters), and different for every plan and race (48 bits of a hash of
@@ -40,11 +41,13 @@ def clash_message(of: str, calendar_id: str, holder: str) -> str:
 
 
 def calendar_clashes(
-    plans: Sequence[Plan], shown: dict[str, str], groups: Sequence[Group], meets: dict[str, Meet] | None, where: tuple[str, int, int, str]
+    plans: Sequence[Plan], shown: dict[str, str], groups: Sequence[Group], meets: dict[str, Meet] | None, where: tuple[str, int, int, str],
+    series_meets: dict[str, Meet], series_where: tuple[str, int, int, str],
 ) -> list[Problem]:  # fmt: skip
-    """What ``racecal check`` can say before a build: a group's or meet's calendar whose id is a
-    plan's or another calendar's. ``shown``: each plan's file as messages show it; ``meets``: the
-    catalogue, when meet calendars are on; ``where``: the meet_calendars setting."""
+    """What ``racecal check`` can say before a build: a group's, meet's or series' calendar whose id
+    is a plan's or another calendar's. ``shown``: each plan's file as messages show it; ``meets``:
+    the catalogue, when meet calendars are on (``series_meets`` when series calendars are); the
+    wheres: those settings."""
     taken = {plan.id: f"the plan of {shown.get(plan.source_path, plan.source_path)}" for plan in plans}
     problems = []
 
@@ -57,9 +60,12 @@ def calendar_clashes(
     for group in groups:
         for season in sorted({p.season for p in plans if group.includes(p.athlete)}):
             claim(group_plan_id(group, season), f"group {group.id!r}", group.where)
-    for meet_id in sorted({r.meet_id for p in plans for r in p.races if r.meet_id} if meets is not None else ()):
+    raced = sorted({r.meet_id for p in plans for r in p.races if r.meet_id})
+    for meet_id in raced if meets is not None else ():
         if (meet := meets.get(meet_id)) is not None:  # type: ignore[union-attr]
             claim(meet_plan_id(meet_id, meet.start.year), f"meet {meet_id!r}", where)
+    for name, season in sorted({(m.series, m.start.year) for i in raced if (m := series_meets.get(i)) and m.series}):
+        claim(series_plan_id(name, season), f"series {name!r}", series_where)
     return problems
 
 
@@ -75,6 +81,15 @@ def meet_slug(meet_id: str, season: int) -> str:
 
 def meet_plan_id(meet_id: str, season: int) -> str:
     return f"{meet_slug(meet_id, season)}-{season}"
+
+
+def series_slug(name: str) -> str:
+    """A series' calendar is named by its name, as racecal spells ids ("Diamond League" → diamond-league)."""
+    return slugify(name, "series")[:58].strip("-")
+
+
+def series_plan_id(name: str, season: int) -> str:
+    return f"{series_slug(name)}-{season}"
 
 
 @dataclass(frozen=True)

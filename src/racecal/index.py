@@ -43,7 +43,7 @@ ENTRY_KEYS = (
     "groups",
 )
 COUNT_KEYS = ("confirmed", "tentative", "off")
-VIEWS = ("", "group", "meet")
+VIEWS = ("", "group", "meet", "series")
 FEED_NAMES = ("all", "confirmed", "tentative")
 _MEET_DIGEST = re.compile(r"^[0-9a-f]{32}\Z")
 # Every file a plan's directory holds; state.json is hashed last, over the others' hashes.

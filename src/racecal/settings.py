@@ -40,14 +40,13 @@ class Settings:
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
     templates_dir: Path | None = None  # where ``templates`` were read from (serve --watch follows it)
+    # Views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them.
     groups: tuple[Group, ...] = ()
-    meet_calendars: bool = False  # a calendar per catalogue meet that plans race at (docs/groups.md)
-    meet_calendars_where: tuple[str, int, int, str] = (
-        "racecal.yaml",
-        1,
-        1,
-        "meet_calendars",
-    )  # for messages  # views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them
+    meet_calendars: bool = False  # a calendar per catalogue meet that plans race at
+    series_calendars: bool = False  # a calendar per series the catalogue names, and season
+    # Where each flag is set, for messages about the calendars it makes.
+    meet_calendars_where: tuple[str, int, int, str] = ("racecal.yaml", 1, 1, "meet_calendars")  # fmt: skip
+    series_calendars_where: tuple[str, int, int, str] = ("racecal.yaml", 1, 1, "series_calendars")  # fmt: skip
 
     def retired_message(self, plan_id: str) -> str | None:
         """What is wrong with a plan file whose id is retired: building it would publish what the editor retired."""
@@ -124,12 +123,10 @@ def read_settings(r: Reader, root: Node) -> Settings:
         settings = replace(settings, retired=frozenset(r.value(SETTINGS.fields["retired"], fields["retired"], "retired")))
     if "groups" in fields:
         settings = replace(settings, groups=_read_groups(r, fields["groups"]))
-    if (
-        "meet_calendars" in fields
-        and (on := r.value(SETTINGS.fields["meet_calendars"], fields["meet_calendars"], "meet_calendars")) is not None
-    ):
-        mark = fields["meet_calendars"].start_mark
-        settings = replace(settings, meet_calendars=on, meet_calendars_where=(path, mark.line + 1, mark.column + 1, "meet_calendars"))
+    for flag in ("meet_calendars", "series_calendars"):
+        if flag in fields and (on := r.value(SETTINGS.fields[flag], fields[flag], flag)) is not None:
+            mark = fields[flag].start_mark
+            settings = replace(settings, **{flag: on, f"{flag}_where": (path, mark.line + 1, mark.column + 1, flag)})
     if "templates" in fields and (folder := r.text(fields["templates"], "templates", limit=500)):
         before = len(problems)
         own = read_templates(Path(path).parent / folder, problems)

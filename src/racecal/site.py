@@ -368,6 +368,7 @@ def index_page(entries: list[IndexEntry], settings: Settings) -> str:
     plans = [p for p in listed if not p.entry.view]
     groups = [p for p in listed if p.entry.view == "group"]
     meets = sorted((p for p in listed if p.entry.view == "meet"), key=lambda p: (p.season, p.athlete, p.plan_id))
+    series = sorted((p for p in listed if p.entry.view == "series"), key=lambda p: (p.season, p.athlete, p.plan_id))
     # Beyond a screenful, a finder: a search box (site.js) and, working without JavaScript too, an
     # index of the athletes by the first letter of their names.
     finder = len(listed) > FINDER_MIN
@@ -376,7 +377,7 @@ def index_page(entries: list[IndexEntry], settings: Settings) -> str:
             (dataclasses.replace(p, letter=initial(p.athlete)) for p in plans), key=lambda p: (p.letter, folded(p.athlete), p.season)
         )
     letters = sorted({p.letter for p in plans}) if finder else []
-    return render("index.html", settings, up="", plans=plans, groups=groups, meets=meets, finder=finder, letters=letters)
+    return render("index.html", settings, up="", plans=plans, groups=groups, meets=meets, series=series, finder=finder, letters=letters)
 
 
 def counts(races: tuple[Race, ...]) -> dict[str, int]:
