@@ -338,23 +338,26 @@ def test_event_lines_are_counted_in_one_pass_as_a_naive_count_would(parts: list[
     assert _event_lines(data) == [data.count(b"\n", 0, m.start()) + 1 for m in _BEGIN_VEVENT.finditer(data)]
 
 
-def _utc_instants(path: Path) -> list[tuple[datetime, datetime]]:
-    return sorted((e["start"].astimezone(UTC), e["end"].astimezone(UTC)) for e in parse_icalendar(path) if isinstance(e["start"], datetime))
+def _built_instants(project: Project, tmp_path: Path, calendar: str, plan_id: str) -> list[tuple[datetime, datetime]]:
+    """``calendar`` imported as ``plan_id`` and built: its timed events as UTC instants, by icalendar."""
+    source = tmp_path / "in.ics"
+    source.write_text(calendar, newline="")
+    athlete = plan_id.rsplit("-", 1)[0].upper()  # "D" for d-2025: its slug makes the plan id
+    assert project.run("import", str(source), "--athlete", athlete, "--out", f"schedules/{plan_id}.yaml").exit_code == 0
+    project.build()
+    events = parse_icalendar(project.dist / plan_id / "all.ics")
+    return sorted((e["start"].astimezone(UTC), e["end"].astimezone(UTC)) for e in events if isinstance(e["start"], datetime))
 
 
 def test_events_across_a_dst_change_keep_their_instants(project: Project, tmp_path: Path) -> None:
     """An hour at 00:30Z on Oslo's spring-forward night became 120 minutes; a three-hour event over
     the autumn change became 120. Compared as UTC instants after a build."""
-    source = tmp_path / "in.ics"
-    source.write_text(
+    calendar = (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nX-WR-TIMEZONE:Europe/Oslo\r\n"
         "BEGIN:VEVENT\r\nUID:s\r\nSUMMARY:Spring\r\nDTSTART:20250330T003000Z\r\nDTEND:20250330T013000Z\r\nEND:VEVENT\r\n"
-        "BEGIN:VEVENT\r\nUID:f\r\nSUMMARY:Autumn\r\nDTSTART:20251025T233000Z\r\nDTEND:20251026T023000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-        newline="",
+        "BEGIN:VEVENT\r\nUID:f\r\nSUMMARY:Autumn\r\nDTSTART:20251025T233000Z\r\nDTEND:20251026T023000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    assert project.run("import", str(source), "--athlete", "D", "--out", "schedules/d-2025.yaml").exit_code == 0
-    project.build()
-    assert _utc_instants(project.dist / "d-2025" / "all.ics") == [
+    assert _built_instants(project, tmp_path, calendar, "d-2025") == [
         (datetime(2025, 3, 30, 0, 30, tzinfo=UTC), datetime(2025, 3, 30, 1, 30, tzinfo=UTC)),
         (datetime(2025, 10, 25, 23, 30, tzinfo=UTC), datetime(2025, 10, 26, 2, 30, tzinfo=UTC)),
     ]
@@ -371,16 +374,12 @@ def test_a_legacy_tzid_follows_the_calendars_own_vtimezone(project: Project, tmp
             ("DAYLIGHT", "20070311T020000", "2SU", 3, "EDT", "-0500", "-0400"),
         )
     )
-    source = tmp_path / "in.ics"
-    source.write_text(
+    calendar = (
         f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTIMEZONE\r\nTZID:EST\r\n{rules}END:VTIMEZONE\r\n"
         "BEGIN:VEVENT\r\nUID:b\r\nSUMMARY:Boston summer\r\nDTSTART;TZID=EST:20250710T180000\r\nDTEND;TZID=EST:20250710T190000\r\nEND:VEVENT\r\n"
-        "END:VCALENDAR\r\n",
-        newline="",
+        "END:VCALENDAR\r\n"
     )
-    assert project.run("import", str(source), "--athlete", "B", "--out", "schedules/b-2025.yaml").exit_code == 0
-    project.build()
-    assert _utc_instants(project.dist / "b-2025" / "all.ics") == [
+    assert _built_instants(project, tmp_path, calendar, "b-2025") == [
         (datetime(2025, 7, 10, 22, tzinfo=UTC), datetime(2025, 7, 10, 23, tzinfo=UTC))
     ]
 
