@@ -402,9 +402,8 @@ class _Views:
             entry = previous.entries[plan_id]
             kept = {g for g in entry.groups if g in unchanged}
             if changed:  # who belongs to a new or redefined group is decided from the plan's athlete
-                state = previous.state(plan_id)
-                assert state is not None
-                kept |= {g.id for g in changed if g.includes(state.athlete)}
+                athlete = self._member(plan_id).athlete
+                kept |= {g.id for g in changed if g.includes(athlete)}
             membership[plan_id] = tuple(g.id for g in settings.groups if g.id in kept)
             if membership[plan_id] != entry.groups:
                 refreshed[plan_id] = dataclasses.replace(entry, groups=membership[plan_id])
