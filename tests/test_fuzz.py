@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,3 +196,14 @@ def test_structure_mutations_never_crash(plan: bytes) -> None:
 
 def test_the_unmutated_example_builds(tmp_path: Path) -> None:
     check(PLAN.encode())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
+def test_ascii_text_is_refused_exactly_at_its_first_control_character(text: str) -> None:
+    """The ASCII fast path of forbidden_char against unicodedata: the first Cc character, or none."""
+    from racecal.text import forbidden_char
+
+    expected = next((ord(c) for c in text if unicodedata.category(c) == "Cc"), None)
+    assert forbidden_char(text) == expected
+    assert forbidden_char(text, published=True) == expected

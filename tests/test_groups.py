@@ -8,6 +8,7 @@ track, so "exactly as in the athlete's feed" means what another parser sees, not
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -167,6 +168,10 @@ def test_leaving_and_rejoining_a_group_is_a_change_of_the_same_events(site: Site
     site.build()
     gone = by_uid(parse_icalendar(site.dist / team / "confirmed.ics"))[nationals]
     assert gone["status"] == "CANCELLED" and gone["sequence"] > first["sequence"]
+    # The change history says what happened to the group's calendar, not that his plan lost a race.
+    left = [c for c in json.loads((site.dist / team / "changes.json").read_text())["changes"] if c["type"] == "removed"]
+    assert left and all(c["summary"].endswith(": no longer in this calendar") for c in left)
+    assert any(c["race"].startswith("nationals-") for c in left)  # a view's race id: the race's, then its plan's hash
     check_group_feeds(site)
     site.edit("schedules/tomas-berg-2027.yaml", "country: Solmark", "country: Nordvik")  # and back
     site.build()

@@ -86,8 +86,10 @@ def venue_value(race: Race) -> dict[str, Any]:
     return {**{k: v for k, v in fields.items() if v is not None}, "timezone": race.timezone}
 
 
-def diff_race(plan_id: str, old: Race | None, new: Race | None) -> list[Change]:
-    """What changed for one race id. ``old`` is None for a new race, ``new`` None for a deleted one."""
+def diff_race(plan_id: str, old: Race | None, new: Race | None, view: str = "") -> list[Change]:
+    """What changed for one race id. ``old`` is None for a new race, ``new`` None for a deleted one.
+    ``view``: set for a group's, meet's or series' calendar, which a race also leaves when its
+    athlete leaves the group (docs/groups.md)."""
     if old is None and new is None:
         return []
     if old is None:
@@ -96,7 +98,8 @@ def diff_race(plan_id: str, old: Race | None, new: Race | None) -> list[Change]:
         return [Change(plan_id, new.id, new.name, "added", f"{new.name}, {_when(new)}: added ({new.status.value})", feeds)]
     if new is None:
         feeds = tuple(sorted(feeds_for(old.status)))
-        return [Change(plan_id, old.id, old.name, "removed", f"{old.name}, {_when(old)}: removed from the plan", feeds)]
+        gone = "no longer in this calendar" if view else "removed from the plan"
+        return [Change(plan_id, old.id, old.name, "removed", f"{old.name}, {_when(old)}: {gone}", feeds)]
 
     feeds = tuple(sorted(feeds_for(old.status) | feeds_for(new.status)))
     changes: list[Change] = []

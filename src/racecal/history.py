@@ -192,7 +192,7 @@ def compile_plan(
         snapshot = race or old_race
         assert snapshot is not None, "a pending race is in the plan or was published"
         if p.changed:
-            changes += diff_race(plan.id, old_race if was_live else None, race)
+            changes += diff_race(plan.id, old_race if was_live else None, race, plan.view)
         states[race_id] = RaceState(
             seq=p.seq,
             stamp=p.stamp,

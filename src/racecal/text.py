@@ -55,6 +55,7 @@ def http_url_parts(value: str) -> SplitResult | None:
 
 MAX_HOST_LABEL = 63
 MAX_HOST_NAME = 253
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -166,6 +167,9 @@ def forbidden_char(value: str, *, allow_format: bool = True, published: bool = F
     every other invisible formatting character (Cf) and every default-ignorable code point, except
     the joiners, variation selectors and flag tags where real text needs them (none at all in URLs).
     ``published`` text is held only to the Cf rule (see Reader.published)."""
+    if value.isascii():  # most text: only the C0 controls and DEL are forbidden there, found in C
+        control = _ASCII_CONTROL.search(value)
+        return None if control is None else ord(control.group())
     index = 0
     previous = ""  # the general category of the last character, "" at the start of the text
     while index < len(value):
