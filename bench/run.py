@@ -1,6 +1,6 @@
 """racecal against yaml2ics and the bare-icalendar floor, on one generated corpus, in one run.
 
-    .venv/bin/python bench/run.py [--athletes 1000] [--races 20] [--seed 2024] [--repeat 3] [--work DIR]
+    .venv/bin/python bench/run.py [--athletes 1000] [--races 20] [--seed 2024] [--repeat 3] [--work DIR] [--views]
 
 Prints, for the corpus (default 1,000 athletes × 20 races = 20,000 races):
   racecal cold full build (3 feeds per plan + site + history), no-op rebuild, rebuild after one race
@@ -8,7 +8,8 @@ Prints, for the corpus (default 1,000 athletes × 20 races = 20,000 races):
   that meet edit, `racecal diff` with nothing changed, locally and against the site served over
   HTTP (`--previous URL`, the shipped workflow's path); yaml2ics (its own virtualenv, all athletes in
   one call → one calendar); icalendar building and serialising the same events into one calendar
-  (the floor of the library racecal's feeds are checked against). Each figure is the median of
+  (the floor of the library racecal's feeds are checked against). --views turns on group, meet and
+  series calendars (VIEWS below) and adds a race edited at a meet of a series. Each figure is the median of
   --repeat runs with the spread (min–max); CPU is user + system time of the process and the workers
   it waited for; peak RSS includes worker processes. Outputs go to tmpfs (/dev/shm) when there is
   one; --work puts them on a real disk. BENCHMARKS.md says how the inputs map.
@@ -35,6 +36,16 @@ sys.path.insert(0, str(HERE))
 from corpus import generate  # noqa: E402
 
 YAML2ICS = "yaml2ics==0.3"
+# --views: two countries (about 17 plans each), two disciplines (about an eighth of the plans each),
+# a calendar for every meet raced at and for each series.
+VIEWS = """groups:
+  - {id: country-1, name: Country 1, country: Country 1}
+  - {id: country-2, name: Country 2, country: Country 2}
+  - {id: milers, name: Milers, disciplines: [1500m]}
+  - {id: steeple, name: Steeple, disciplines: [3000m]}
+meet_calendars: true
+series_calendars: true
+"""
 
 
 @dataclass
@@ -73,6 +84,17 @@ def busiest_meet(schedules: Path) -> tuple[str, int]:
         for meet in {line.split("meet:", 1)[1].strip() for line in plan.read_text().splitlines() if "meet:" in line}:
             users[meet] = users.get(meet, 0) + 1
     return max(users.items(), key=lambda item: (item[1], item[0]))
+
+
+def with_note_at_series_meet(plan: str, catalogue: str, note: str) -> str:
+    """``plan`` with ``note`` added to its first race, without a note, at a meet the catalogue puts
+    in a series."""
+    import yaml
+
+    in_series = {m["id"] for m in yaml.safe_load(catalogue)["meets"] if m.get("series")}
+    race = next(r for r in yaml.safe_load(plan)["races"] if r.get("meet") in in_series and "note" not in r)
+    head = f"  - id: {race['id']}\n"
+    return plan.replace(head, f"{head}    note: {note}\n", 1)
 
 
 def free_port() -> int:
@@ -132,6 +154,7 @@ def main() -> None:
     parser.add_argument("--races", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2024, help="corpus seed (a second corpus: another seed)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--views", action="store_true", help="with group, meet and series calendars on")
     parser.add_argument("--no-peers", action="store_true", help="skip yaml2ics and the floor (for the 100,000-race memory run)")
     default_work = Path("/dev/shm/racecal-bench") if Path("/dev/shm").is_dir() else REPO / "bench" / "out" / "work"
     parser.add_argument("--work", type=Path, default=default_work)
@@ -141,6 +164,8 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     generate(work, args.athletes, args.races, args.seed)
+    if args.views:
+        (work / "racecal.yaml").write_text(VIEWS)
     races = args.athletes * args.races
     clock = [datetime(2024, 3, 1, tzinfo=UTC)]
 
@@ -157,7 +182,7 @@ def main() -> None:
 
     y2_python = None if args.no_peers else yaml2ics_python(work)
     y2_files = sorted(str(p) for p in (work / "yaml2ics").glob("*.yaml"))
-    env_note = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, outputs on {work}"
+    env_note = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, outputs on {work}" + (", views on" if args.views else "")
     print(f"corpus: {args.athletes} plans × {args.races} races = {races} races (seed {args.seed}), {env_note}")
     catalogue = work / "schedules" / "meets" / "meets.yaml"
     meet_id, meet_users = busiest_meet(work / "schedules")
@@ -191,6 +216,11 @@ def main() -> None:
         record("one", measure(racecal(), work))
         plan_file.write_text(original)
         record("one-back", measure(racecal(), work))
+        if args.views:  # the same at a meet of a series: the series' calendar is rebuilt too
+            plan_file.write_text(with_note_at_series_meet(original, original_catalogue, f"changed in run {i}"))
+            record("one-series", measure(racecal(), work))
+            plan_file.write_text(original)
+            record("one-series-back", measure(racecal(), work))
         # One catalogue meet renamed: every plan that races there follows.
         renamed = original_catalogue.replace(f"  - id: {meet_id}\n    name: ", f"  - id: {meet_id}\n    name: Renamed {i} ", 1)
         catalogue.write_text(renamed)
@@ -208,6 +238,7 @@ def main() -> None:
         ("cold", "racecal cold full build", f"{feeds} feeds, {files} files (3 feeds/plan + pages + history)"),
         ("noop", "racecal no-op rebuild", "nothing written"),
         ("one", "racecal one race changed", "1 plan rebuilt, the rest linked"),
+        *([("one-series", "racecal one race, series meet", "its plan, groups, meet and series")] if args.views else []),
         ("meet", "racecal one meet renamed", f"{meet_id}, used by {meet_users} plans"),
         ("diff", "racecal diff, no change", "local dist/"),
         ("diff-url", "racecal diff --previous URL", "no change; site served on 127.0.0.1"),
@@ -232,6 +263,8 @@ def main() -> None:
         print(f"  floor / racecal cold, CPU         {f.cpu / c.cpu:6.2f}×   (racecal writes 3 feeds + site; the floor 1 feed)")
     print(f"  no-op / cold                      {m['noop'].seconds / c.seconds:6.3f}    (target ≤ 0.05; CPU {m['noop'].cpu / c.cpu:.3f})")
     print(f"  one race changed / cold           {m['one'].seconds / c.seconds:6.3f}    (target ≤ 0.08; CPU {m['one'].cpu / c.cpu:.3f})")
+    if args.views:
+        print(f"  one race at a series meet / cold  {m['one-series'].seconds / c.seconds:6.3f}    (CPU {m['one-series'].cpu / c.cpu:.3f})")
     print(f"  one meet renamed / cold           {m['meet'].seconds / c.seconds:6.3f}    (target ≤ 0.15; CPU {m['meet'].cpu / c.cpu:.3f})")
     print(f"  diff --previous URL / local diff  {m['diff-url'].seconds / m['diff'].seconds:6.2f}×   (target ≤ 2×)")
     print(

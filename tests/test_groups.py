@@ -381,6 +381,65 @@ def test_a_meet_calendar_follows_withdrawals_and_moves_and_is_rebuilt_only_for_i
     assert island.stat().st_ino == inode
 
 
+def calendar_inodes(site: Site) -> dict[str, int]:
+    return {p.name: (p / "all.ics").stat().st_ino for p in site.dist.iterdir() if (p / "all.ics").is_file()}
+
+
+def test_a_race_edit_rebuilds_the_calendars_of_its_own_meet_and_series_only(site: Site) -> None:
+    """Regression (#12/#13 scale): a meet's and a series' calendar depended on every member's whole
+    plan, so one race edited anywhere in a plan rebuilt every meet and series calendar that athlete
+    was in (15 s for one note at 20,000 races)."""
+    site.build()
+    before = calendar_inodes(site)
+    site.edit("schedules/ada-fjell-2027.yaml", "  - id: nationals\n    meet: nordvik-championships-2027\n    status: confirmed",
+              "  - id: nationals\n    meet: nordvik-championships-2027\n    status: tentative")  # fmt: skip
+    site.build()
+    check_meet_feeds(site)
+    check_series_feeds(site)
+    after = calendar_inodes(site)
+    rebuilt = {name for name in before if after[name] != before[name]}
+    # Her own calendar, her groups', and the championships' (in no series); not the Harbour Games',
+    # the Fjord Classic's or the Coastal Tour's, which she is in too.
+    assert rebuilt == {"ada-fjell-2027", "team-nordvik-2027", "distance-squad-2027", "nordvik-championships-2027"}
+    site.edit("schedules/ada-fjell-2027.yaml", "Entry depends on how the Harbour Games go.", "Entry confirmed after the Harbour Games.")
+    site.build()
+    check_meet_feeds(site)
+    check_series_feeds(site)
+    again = calendar_inodes(site)
+    assert {name for name in after if again[name] != after[name]} == {
+        "ada-fjell-2027", "team-nordvik-2027", "distance-squad-2027", "fjord-classic-2027", "coastal-tour-2027",
+    }  # fmt: skip
+    import icalendar
+
+    tour = icalendar.Calendar.from_ical((site.dist / "coastal-tour-2027" / "all.ics").read_bytes())
+    uid = group_uid("ada-fjell-2027", "fjord-classic", "coastal-tour-2027", "all")
+    assert [str(e["DESCRIPTION"]).count("Entry confirmed after the Harbour Games.") for e in tour.walk("VEVENT") if e["UID"] == uid] == [1]
+    site.edit("schedules/ada-fjell-2027.yaml", "name: Ada Fjell,", "name: Ada Fjell-Strand,")  # her name is in every title
+    site.build()
+    check_meet_feeds(site)
+    check_series_feeds(site)
+    renamed = calendar_inodes(site)
+    assert {name for name in again if renamed[name] != again[name]} >= {
+        "harbour-games-2027", "fjord-classic-2027", "nordvik-championships-2027", "coastal-tour-2027",
+    }  # fmt: skip
+
+
+def test_a_site_published_without_per_meet_digests_rebuilds_its_meet_calendars_correctly(site: Site) -> None:
+    """Sites published before the per-meet digests (or while meet calendars were off) have no
+    ``at`` in index.json: a meet's calendar then depends on its members' whole plans."""
+    site.build()
+    index = site.dist / "index.json"
+    text = index.read_text()
+    stripped = re.sub(r'"at":\{[^}]*\},', "", text)  # sorted keys: it comes first
+    assert stripped != text
+    index.write_text(stripped)
+    site.edit("schedules/erik-stav-2027.yaml", "status: confirmed", "status: tentative")
+    site.build()
+    check_meet_feeds(site)
+    check_series_feeds(site)
+    assert '"at":{' in index.read_text()
+
+
 def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:
     site.build()
     site.edit("racecal.yaml", "meet_calendars: true", "meet_calendars: false")

@@ -120,8 +120,10 @@ def test_html_in_index_json_reaches_the_landing_page_escaped(built: Project) -> 
             "dist/index.json: plans[0].counts.confirmed: expected a whole number, got '<b>5</b>'",
         ),
         (lambda i: i.update(retired={"x": {"../y": 3}}), "dist/index.json: retired.x.'../y': expected lowercase letters"),
+        (lambda i: i["plans"][0].update(at={"bislett": "<img>"}), "dist/index.json: plans[0].at.bislett: expected 32 hex digits"),
+        (lambda i: i["plans"][0].update(at={"../x": "0" * 32}), "dist/index.json: plans[0].at.'../x': meet ids are lowercase"),
     ],
-    ids=["4301-digit-integer", "latest-from-the-future", "counts-html", "retired-bad-race-id"],
+    ids=["4301-digit-integer", "latest-from-the-future", "counts-html", "retired-bad-race-id", "at-not-a-digest", "at-bad-meet-id"],
 )
 def test_malformed_index_is_refused_without_a_traceback(built: Project, edit: Callable[[dict], None], message: str) -> None:  # type: ignore[type-arg]
     index_path = built.dist / "index.json"

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from racecal import __version__, groups, ics, index, site
 from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem
-from racecal.groups import Member
+from racecal.groups import Member, races_at
 from racecal.history import PlanOutput, compile_plan
 from racecal.index import IndexEntry
 from racecal.load import Lookout, parse_catalogue, parse_plan, plan_id_problem
@@ -169,16 +169,20 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
         context.previous.retired.get(plan.id),
     )
     member_of = tuple(g.id for g in context.settings.groups if g.includes(plan.athlete))
-    done = _emit(output, context.settings, context.build_time, context.sink, used, groups=member_of)
+    member = Member(plan.id, plan.athlete, plan.season, plan.timezone, plan.races)
+    at_meets = (context.settings.meet_calendars or context.settings.series_calendars) and bool(used)
+    done = _emit(
+        output, context.settings, context.build_time, context.sink, used, groups=member_of, at=races_at(member) if at_meets else None
+    )
     done.warnings[:0] = [str(w) for w in sorted(located)]
-    if member_of or ((context.settings.meet_calendars or context.settings.series_calendars) and used):
-        done.member = Member(plan.id, plan.athlete, plan.season, plan.timezone, plan.races)
+    if member_of or at_meets:
+        done.member = member
     return [], done
 
 
 def _emit(
     output: PlanOutput, settings: Settings, build_time: datetime, sink: Sink, meets: dict[str, str] | None = None,
-    *, view: str = "", groups: tuple[str, ...] = (),
+    *, view: str = "", groups: tuple[str, ...] = (), at: dict[str, str] | None = None,
 ) -> PlanDone:  # fmt: skip
     state = output.state
     plan = dataclasses.replace(state.plan(output.races), view=view)
@@ -204,6 +208,7 @@ def _emit(
         meets=meets or {},
         view=view,
         groups=groups,
+        at=at or {},
     )
     return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds))
 
@@ -444,8 +449,10 @@ class _Views:
 
         for meet_id in sorted(entered.keys() | (published.keys() if settings.meet_calendars else set())):
             members = sorted(entered.get(meet_id, []))
-            inputs = groups.inputs_digest(f"meet\0{meet_id}", {p: self._entry(p).inputs for p in members}, self.common)
             old = published.get(meet_id)
+            # Which meet the calendar is of, with its digest as its members saw it.
+            digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
+            inputs = groups.inputs_digest(f"meet\0{meet_id}\0{digest}", {p: self._at(p, {meet_id}) for p in members}, self.common)
             if old is not None and old.inputs == inputs and old.plan_id not in self.owners:
                 plan_id = old.plan_id  # as published: no need to read the catalogue to name it
             else:
@@ -462,8 +469,6 @@ class _Views:
                     meet.name, groups.meet_slug(meet_id, meet.start.year), meet.start.year, chosen, "meets", meet.timezone, "meet"
                 )
 
-            # Which meet the calendar is of, with its digest as its members saw it.
-            digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
             self._calendar(plan_id, "meet", f"meet {meet_id!r}", inputs, compose, settings.meet_calendars_where, {meet_id: digest})
 
     def _calendar(
@@ -507,13 +512,22 @@ class _Views:
                 continue  # a series nobody races at: no calendar
             digests = {m: meet_digest(meets[m]) for m in sorted(meet_ids)}
             definition = f"series\0{name}\0" + ",".join(f"{m}={d}" for m, d in digests.items())
-            inputs = groups.inputs_digest(definition, {p: self._entry(p).inputs for p in members}, self.common)
+            inputs = groups.inputs_digest(definition, {p: self._at(p, meet_ids) for p in members}, self.common)
 
             def compose(name: str = name, season: int = season, members: list[str] = members, meet_ids: set[str] = meet_ids) -> Plan:
                 chosen = [self._member(p, meet_ids) for p in members]
                 return groups.compose(name, groups.series_slug(name), season, chosen, "meets", None, "series")
 
             self._calendar(plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests)
+
+    def _at(self, plan_id: str, meet_ids: set[str]) -> str:
+        """What a member gives a meet's or series' calendar (``meet_ids``: the meets it is of): its
+        races there (groups.races_at), or its whole inputs when it was published without them."""
+        entry = self._entry(plan_id)
+        used = sorted(meet_ids & entry.meets.keys())
+        if not all(m in entry.at for m in used):
+            return f"plan\0{entry.inputs}"
+        return ",".join(f"{m}={entry.at[m]}" for m in used)
 
     def _member(self, plan_id: str, meet_ids: str | set[str] | None = None) -> Member:
         """A member plan's races (at ``meet_ids`` only, for a meet's or a series' calendar)."""

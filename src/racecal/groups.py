@@ -9,10 +9,11 @@ group feed carries one event per athlete and race.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from racecal.documents import SHORT_TEXT
+from racecal.documents import SHORT_TEXT, encode
 from racecal.errors import Problem
 from racecal.model import Athlete, Group, Meet, Plan, Race
 from racecal.text import slugify
@@ -125,6 +126,24 @@ def inputs_digest(definition: str, members: dict[str, str], common: str) -> str:
     for plan_id, inputs in sorted(members.items()):
         digest.update(f"{plan_id}={inputs}\0".encode())
     return digest.hexdigest()
+
+
+def races_at(member: Member) -> dict[str, str]:
+    """What a member gives each meet's (and series') calendar: per catalogue meet it races at, a
+    digest of who it is and its races there, as complete as the snapshot keeps them. A meet's or
+    series' calendar depends on these, not on the member's whole plan: an edit to a race elsewhere
+    leaves it as published (docs/groups.md, "Cost")."""
+    at: dict[str, list[Race]] = {}
+    for race in member.races:
+        if race.meet_id:
+            at.setdefault(race.meet_id, []).append(race)
+    who = [member.plan_id, encode(member.athlete), member.season, member.timezone]
+    return {
+        meet_id: hashlib.sha256(
+            json.dumps([*who, [encode(r) for r in races]], sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        ).hexdigest()[:32]
+        for meet_id, races in sorted(at.items())
+    }
 
 
 def definition_digest(group: Group) -> str:

@@ -41,6 +41,7 @@ ENTRY_KEYS = (
     "files",
     "view",
     "groups",
+    "at",
 )
 COUNT_KEYS = ("confirmed", "tentative", "off")
 VIEWS = ("", "group", "meet", "series")
@@ -65,6 +66,9 @@ class IndexEntry:
     meets: dict[str, str] = field(default_factory=dict)  # catalogue meets the plan uses → their digests
     view: str = ""  # "group" or "meet": a calendar across athletes (docs/groups.md), not an athlete's plan
     groups: tuple[str, ...] = ()  # the groups this plan was a member of, as they were defined then
+    # Per meet, a digest of what the plan gives that meet's calendar (groups.races_at); written when
+    # the plan is compiled while meet or series calendars are on, so sites without them read as before.
+    at: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         own: dict[str, object] = {}  # written only when set, so sites without groups read as before
@@ -72,6 +76,8 @@ class IndexEntry:
             own["view"] = self.view
         if self.groups:
             own["groups"] = list(self.groups)
+        if self.at:
+            own["at"] = self.at
         return {**self._fields(), **own}
 
     def _fields(self) -> dict[str, object]:
@@ -195,19 +201,8 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
         digest = r.digest(node, field_path(field_path(name, "files"), file_name))
         if digest:
             files[file_name] = digest
-    meets: dict[str, str] = {}
-    for meet_id, node in (
-        (r.mapping(fields["meets"], field_path(name, "meets"), readback.keys_of(fields["meets"])) or {}).items()
-        if "meets" in fields
-        else []
-    ):
-        # Ids and digests are checked by their exact shape (a slug, 32 hex digits): no text rules needed.
-        if not SLUG_RE.match(meet_id):
-            r.error(node, field_path(field_path(name, "meets"), meet_id), "meet ids are lowercase letters, digits and single hyphens")
-        elif isinstance(node, ScalarNode) and node.tag.endswith(":str") and _MEET_DIGEST.match(node.value):
-            meets[meet_id] = node.value
-        else:
-            r.error(node, field_path(field_path(name, "meets"), meet_id), "expected 32 hex digits")
+    meets = _meet_digests(r, fields, name, "meets")
+    at = _meet_digests(r, fields, name, "at")
     view = r.text(fields["view"], field_path(name, "view")) if "view" in fields else ""
     if view not in VIEWS:
         r.error(fields["view"], field_path(name, "view"), f"expected one of {', '.join(v for v in VIEWS if v)}")
@@ -221,4 +216,19 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
     if len(r.problems) > before or None in (plan_id, athlete, season, source, inputs, latest) or len(counts) < len(COUNT_KEYS):
         return None
     assert plan_id and athlete and season and source is not None and inputs is not None and latest
-    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets, view or "", groups)
+    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets, view or "", groups, at)
+
+
+def _meet_digests(r: JsonReader, fields: dict[str, Node], name: str, key: str) -> dict[str, str]:
+    """A map of meet id → 32 hex digits (``meets``, ``at``), every entry checked."""
+    digests: dict[str, str] = {}
+    where = field_path(name, key)
+    for meet_id, node in (r.mapping(fields[key], where, readback.keys_of(fields[key])) or {}).items() if key in fields else []:
+        # Ids and digests are checked by their exact shape (a slug, 32 hex digits): no text rules needed.
+        if not SLUG_RE.match(meet_id):
+            r.error(node, field_path(where, meet_id), "meet ids are lowercase letters, digits and single hyphens")
+        elif isinstance(node, ScalarNode) and node.tag.endswith(":str") and _MEET_DIGEST.match(node.value):
+            digests[meet_id] = node.value
+        else:
+            r.error(node, field_path(where, meet_id), "expected 32 hex digits")
+    return digests
