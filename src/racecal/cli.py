@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import re
 import socket
@@ -35,6 +36,11 @@ SETTINGS_FILE = "racecal.yaml"
 
 def main() -> None:
     """Entry point. Errors are turned into messages and exit codes in one place: ``_Group.invoke``."""
+    # A build allocates millions of small objects that live to its end (nodes read back, races,
+    # events) and few reference cycles; at the default threshold (700) the cycle collector walks
+    # the growing heap again and again. Measured on a 20,000-race site with views: 20% less CPU for
+    # a one-race rebuild (8.8 s → 7.1 s user), the same peak memory (docs/architecture.md).
+    gc.set_threshold(50_000, 20, 100)
     cli(prog_name="racecal")
 
 
