@@ -229,6 +229,46 @@ def test_a_removed_groups_feeds_stay_valid_calendars(site: Site) -> None:
     parse_vobject(site.dist / "distance-squad-2027" / "confirmed.ics")
 
 
+def test_a_new_plan_cannot_take_over_a_removed_groups_calendar(site: Site) -> None:
+    """Regression (independent tester): a plan whose id was a removed group's calendar was published
+    in its place, exit 0, handing the group's subscribers one athlete's races under its old UIDs."""
+    site.build()
+    text = (site.root / "racecal.yaml").read_text()
+    (site.root / "racecal.yaml").write_text(text[: text.index("  # A squad")])
+    site.build()
+    published = (site.dist / "distance-squad-2027" / "all.ics").read_bytes()
+    lina = (site.root / "schedules" / "lina-sol-2027.yaml").read_text()
+    (site.root / "schedules" / "distance-squad-2027.yaml").write_text(
+        lina.replace("slug: lina-sol", "slug: distance-squad").replace("name: Lina Sol", "name: Squad Person")
+    )
+    out = site.build(expect=1)
+    assert "distance-squad-2027.yaml:" in out and "would take over the group calendar published under that id" in out, out
+    assert "Traceback" not in out
+    assert (site.dist / "distance-squad-2027" / "all.ics").read_bytes() == published
+
+
+def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_dropped(site: Site) -> None:
+    """Regression (independent tester): listing a live group's or meet's calendar under 'retired'
+    deleted its feeds with exit 0, without a cancelled event or a message."""
+    site.build()
+    before = {name: (site.dist / name / "all.ics").read_bytes() for name in ("distance-squad-2027", "harbour-games-2027")}
+    with (site.root / "racecal.yaml").open("a") as settings_file:
+        settings_file.write("retired: [distance-squad-2027, harbour-games-2027]\n")
+    out = site.build(expect=1)
+    assert "the calendar of group 'distance-squad', 'distance-squad-2027', is listed under 'retired' but still has races" in out, out
+    assert "the calendar of meet 'harbour-games-2027', 'harbour-games-2027', is listed under 'retired'" in out, out
+    assert {name: (site.dist / name / "all.ics").read_bytes() for name in before} == before
+    # Once nobody is in it (the group removed), it can be retired: its feeds go, as a retired plan's do.
+    text = (
+        (site.root / "racecal.yaml")
+        .read_text()
+        .replace("retired: [distance-squad-2027, harbour-games-2027]", "retired: [distance-squad-2027]")
+    )
+    (site.root / "racecal.yaml").write_text(text[: text.index("  # A squad")] + "retired: [distance-squad-2027]\n")
+    site.build()
+    assert not (site.dist / "distance-squad-2027").exists()
+
+
 def test_the_landing_page_lists_groups_apart_from_athletes(site: Site) -> None:
     site.build()
     page = (site.dist / "index.html").read_text()

@@ -290,6 +290,10 @@ def build(
                 plan_id_problem(source, f"plan {result.plan_id!r} (athlete and season) is also defined in {owners[result.plan_id]}")
             )
             continue
+        published = previous.entries.get(result.plan_id)
+        if published is not None and published.view:  # a removed group's calendar, say: its subscribers are not this plan's
+            problems.append(plan_id_problem(source, groups.taken_by_view_message(result.plan_id, published.view)))
+            continue
         owners[result.plan_id] = source.path
         compiled.append(result)
     if problems:
@@ -427,7 +431,7 @@ class _Views:
                     chosen = [self._member(p) for p in members]
                     return groups.compose(group.name, group.id, season, chosen, Path(group.where[0]).name, group.timezone, "group")
 
-                self._calendar(plan_id, "group", f"group {group.id!r}", inputs, compose, group.where)
+                self._calendar(plan_id, "group", f"group {group.id!r}", inputs, compose, group.where, members=len(members))
         return refreshed
 
     def meets(self, catalogue: Callable[[], dict[str, Meet]]) -> None:
@@ -469,16 +473,28 @@ class _Views:
                     meet.name, groups.meet_slug(meet_id, meet.start.year), meet.start.year, chosen, "meets", meet.timezone, "meet"
                 )
 
-            self._calendar(plan_id, "meet", f"meet {meet_id!r}", inputs, compose, settings.meet_calendars_where, {meet_id: digest})
+            self._calendar(
+                plan_id,
+                "meet",
+                f"meet {meet_id!r}",
+                inputs,
+                compose,
+                settings.meet_calendars_where,
+                {meet_id: digest},
+                members=len(members),
+            )
 
     def _calendar(
         self, plan_id: str, view: str, of: str, inputs: str, compose: Callable[[], Plan], where: tuple[str, int, int, str],
-        meets: dict[str, str] | None = None,
+        meets: dict[str, str] | None = None, *, members: int,
     ) -> None:  # fmt: skip
-        """``of``: whose calendar it is ("group 'x'"), for messages; ``where``: what defines it."""
+        """``of``: whose calendar it is ("group 'x'"), for messages; ``where``: what defines it;
+        ``members``: how many plans it has races of now."""
         context, previous = self.context, self.context.previous
         old = previous.entries.get(plan_id)
         if plan_id in context.settings.retired:
+            if members:  # as for a plan: retiring drops the feeds, so only a calendar nobody is in may go
+                self.problems.append(Problem(*where, groups.retired_view_message(of, plan_id)))
             return
         if plan_id in self.owners or (old is not None and old.view != view):
             holder = self.owners.get(plan_id) or "a calendar published earlier"
@@ -518,7 +534,9 @@ class _Views:
                 chosen = [self._member(p, meet_ids) for p in members]
                 return groups.compose(name, groups.series_slug(name), season, chosen, "meets", None, "series")
 
-            self._calendar(plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests)
+            self._calendar(
+                plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests, members=len(members)
+            )
 
     def _at(self, plan_id: str, meet_ids: set[str]) -> str:
         """What a member gives a meet's or series' calendar (``meet_ids``: the meets it is of): its

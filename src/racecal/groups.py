@@ -41,6 +41,23 @@ def clash_message(of: str, calendar_id: str, holder: str) -> str:
     return f"the calendar of {of} would be {calendar_id!r}, which is already {holder}; give one of them another id"
 
 
+def taken_by_view_message(plan_id: str, view: str) -> str:
+    """A plan whose id a group's, meet's or series' calendar published earlier has: publishing it
+    there would hand that calendar's subscribers someone else's races."""
+    return (
+        f"plan {plan_id!r} would take over the {view} calendar published under that id; give the athlete another slug, "
+        f"or retire that calendar first (list {plan_id!r} under 'retired', build, then remove it there)"
+    )
+
+
+def retired_view_message(of: str, calendar_id: str) -> str:
+    """A calendar listed under 'retired' that still has races: retiring would drop its feeds unannounced."""
+    return (
+        f"the calendar of {of}, {calendar_id!r}, is listed under 'retired' but still has races; remove it there, "
+        f"or stop publishing it first (its events are then cancelled for the grace period)"
+    )
+
+
 def calendar_clashes(
     plans: Sequence[Plan], shown: dict[str, str], groups: Sequence[Group], meets: dict[str, Meet] | None, where: tuple[str, int, int, str],
     series_meets: dict[str, Meet], series_where: tuple[str, int, int, str],
