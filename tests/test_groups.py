@@ -480,6 +480,22 @@ def test_a_site_published_without_per_meet_digests_rebuilds_its_meet_calendars_c
     assert '"at":{' in index.read_text()
 
 
+def test_a_meet_moved_into_the_next_year_keeps_its_calendar_and_the_move_names_the_years(site: Site) -> None:
+    """Regression (independent tester): a meet moved from 13 June 2027 to 13 June 2028 was reported
+    as "moved from 13 June to 13 June", and its calendar changed id (fjord-classic-2027-2028), so its
+    subscribers saw every event cancelled."""
+    site.build()
+    site.edit("schedules/meets/2027.yaml", "    date: 2027-06-13", "    date: 2028-06-13")
+    out = site.build()
+    assert "moved from 13 June 2027 to 13 June 2028" in out, out
+    assert not (site.dist / "fjord-classic-2027-2028").exists()
+    check_meet_feeds(site)
+    live = [e for e in parse_icalendar(site.dist / "fjord-classic-2027" / "all.ics") if e["status"] != "CANCELLED"]
+    assert live and all(e["start"].year == 2028 for e in live)
+    changes = json.loads((site.dist / "fjord-classic-2027" / "changes.json").read_text())["changes"]
+    assert any(c["type"] == "moved" and "13 June 2027 to 13 June 2028" in c["summary"] for c in changes)
+
+
 def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:
     site.build()
     site.edit("racecal.yaml", "meet_calendars: true", "meet_calendars: false")

@@ -463,14 +463,20 @@ class _Views:
                 meet = meet_of(meet_id)
                 if meet is None:
                     continue  # gone from the catalogue: its calendar goes on as a removed one
-                plan_id = groups.meet_plan_id(meet_id, meet.start.year)
+                plan_id = groups.meet_plan_id(meet_id, groups.meet_season(meet))
 
             def compose(meet_id: str = meet_id, members: list[str] = members) -> Plan:
                 meet = meet_of(meet_id)
                 assert meet is not None, "a meet calendar is compiled only for a meet in the catalogue"
                 chosen = [self._member(p, meet_id) for p in members]
                 return groups.compose(
-                    meet.name, groups.meet_slug(meet_id, meet.start.year), meet.start.year, chosen, "meets", meet.timezone, "meet"
+                    meet.name,
+                    groups.meet_slug(meet_id, groups.meet_season(meet)),
+                    groups.meet_season(meet),
+                    chosen,
+                    "meets",
+                    meet.timezone,
+                    "meet",
                 )
 
             self._calendar(

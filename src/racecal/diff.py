@@ -19,7 +19,7 @@ from racecal.documents import LONG_TEXT, encode
 from racecal.errors import field_path
 from racecal.model import FEEDS, ChangeType, Race, Status, feeds_for
 from racecal.readback import JsonReader
-from racecal.words import short_day, short_span
+from racecal.words import day_words, short_day, short_span, span_words
 
 # Every change type, in the order a person wants to read them.
 TYPES = tuple(ChangeType)
@@ -55,11 +55,20 @@ class Change:
         return out
 
 
-def _when(race: Race) -> str:
-    text = short_span(race.start, race.end)
+def _when(race: Race, with_year: bool = False) -> str:
+    text = span_words(race.start, race.end) if with_year else short_span(race.start, race.end)
     if race.sessions:
-        text += " (" + ", ".join(f"{s.name} {short_day(s.day)} {s.start:%H:%M}" for s in race.sessions) + ")"
+        day = day_words if with_year else short_day
+        text += " (" + ", ".join(f"{s.name} {day(s.day)} {s.start:%H:%M}" for s in race.sessions) + ")"
     return text
+
+
+def _moved(old: Race, new: Race) -> str:
+    """Where a race moved from and to, with the years when the days alone read the same."""
+    before, after = _when(old), _when(new)
+    if before == after:
+        before, after = _when(old, with_year=True), _when(new, with_year=True)
+    return f"{new.name} moved from {before} to {after}"
 
 
 def _venue(race: Race) -> str:
@@ -124,7 +133,7 @@ def diff_race(plan_id: str, old: Race | None, new: Race | None, view: str = "") 
                 new.id,
                 new.name,
                 "moved",
-                f"{new.name} moved from {_when(old)} to {_when(new)}",
+                _moved(old, new),
                 feeds,
                 "when",
                 when_value(old),

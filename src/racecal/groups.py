@@ -81,7 +81,7 @@ def calendar_clashes(
     raced = sorted({r.meet_id for p in plans for r in p.races if r.meet_id})
     for meet_id in raced if meets is not None else ():
         if (meet := meets.get(meet_id)) is not None:  # type: ignore[union-attr]
-            claim(meet_plan_id(meet_id, meet.start.year), f"meet {meet_id!r}", where)
+            claim(meet_plan_id(meet_id, meet_season(meet)), f"meet {meet_id!r}", where)
     for name, season in sorted({(m.series, m.start.year) for i in raced if (m := series_meets.get(i)) and m.series}):
         claim(series_plan_id(name, season), f"series {name!r}", series_where)
     return problems
@@ -89,6 +89,16 @@ def calendar_clashes(
 
 def group_plan_id(group: Group, season: int) -> str:
     return f"{group.id}-{season}"
+
+
+def meet_season(meet: Meet) -> int:
+    """A meet calendar's season: the year its id ends in, if it names one next to the meet's own
+    (bislett-games-2024 moved into January 2025, or a typo in its date), so that the meet keeps its
+    calendar and its subscribers; otherwise the year the meet starts."""
+    head, _, year = meet.id.rpartition("-")
+    if head and len(year) == 4 and year.isascii() and year.isdigit() and abs(int(year) - meet.start.year) <= 1:
+        return int(year)
+    return meet.start.year
 
 
 def meet_slug(meet_id: str, season: int) -> str:

@@ -35,6 +35,6 @@ def span_words(start: date, end: date) -> str:
 def short_span(start: date, end: date) -> str:
     if start == end:
         return short_day(start)
-    if start.month == end.month:
+    if (start.year, start.month) == (end.year, end.month):
         return f"{start.day}–{end.day} {end:%B}"
     return f"{short_day(start)} – {short_day(end)}"
