@@ -496,6 +496,21 @@ def test_a_meet_moved_into_the_next_year_keeps_its_calendar_and_the_move_names_t
     assert any(c["type"] == "moved" and "13 June 2027 to 13 June 2028" in c["summary"] for c in changes)
 
 
+def test_a_renamed_group_or_meet_is_a_calendar_name_change_and_the_summary_counts_calendars_apart(site: Site) -> None:
+    """Regression (independent tester): renaming a group or a catalogue meet was reported as
+    "athlete.name changed", and the build's summary counted every calendar as a plan."""
+    out = site.build()
+    assert "(4 plans, 7 group, meet or series calendars, 0 reused as they were;" in out, out
+    site.edit("racecal.yaml", "name: Distance squad", "name: Distance & guests")
+    site.edit("schedules/meets/2027.yaml", "name: Harbour Games", "name: Harbour Games Invitational")
+    out = site.build()
+    assert "Distance & guests 2027: calendar name changed" in out, out
+    assert "athlete.name" not in out, out
+    changes = json.loads((site.dist / "harbour-games-2027" / "changes.json").read_text())["changes"]
+    renamed = [c for c in changes if c["race"] is None]
+    assert renamed == [{**renamed[0], "field": "name", "old": "Harbour Games", "new": "Harbour Games Invitational"}]
+
+
 def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:
     site.build()
     site.edit("racecal.yaml", "meet_calendars: true", "meet_calendars: false")

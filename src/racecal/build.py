@@ -62,8 +62,9 @@ class Sink(Protocol):
 class BuildResult:
     changes: list[Change]
     build_time: datetime
-    plan_ids: list[str]
+    plan_ids: list[str]  # every calendar's: the athletes' plans and the group, meet and series calendars
     plans_reused: int = 0
+    views: int = 0  # how many of plan_ids are group, meet or series calendars
     unchanged: bool = False  # the new site is byte-identical to the previous one
     warnings: list[str] = field(default_factory=list)
 
@@ -359,6 +360,7 @@ def build(
         build_time=build_time,
         plan_ids=sorted(entries),
         plans_reused=len(reused),
+        views=sum(1 for e in entries.values() if e.view),
         unchanged=previous_is_output and _same_as_before(previous, entries, site_files),
         warnings=warnings,
     )

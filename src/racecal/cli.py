@@ -467,11 +467,13 @@ def build_command(
         return
     if result.changes:
         click.echo(report.as_text(result.changes, _colour()))
-    plans = len(result.plan_ids)
+    plans = len(result.plan_ids) - result.views
     state = "wrote" if written else "unchanged:"
+    views = f", {result.views} group, meet or series calendar{'s' * (result.views != 1)}" if result.views else ""
     click.echo(
         for_terminal(
-            f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})"
+            f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}{views}, {result.plans_reused} reused as they were; "
+            f"{report.counts(result.changes)})"
         )
     )
     if not settings.base_url:

@@ -233,5 +233,7 @@ def _plan_changes(previous: PlanState, plan: Plan) -> list[Change]:
         ("timezone", previous.timezone, plan.timezone),
     ):
         if old != new:
-            out.append(Change(plan.id, None, plan.title, "edited", f"{plan.title}: {key} changed", FEEDS, key, old, new))
+            # A group's, meet's or series' calendar is named by its definition, not by an athlete.
+            field, words = ("name", "calendar name") if plan.view and key == "athlete.name" else (key, key)
+            out.append(Change(plan.id, None, plan.title, "edited", f"{plan.title}: {words} changed", FEEDS, field, old, new))
     return out
