@@ -278,6 +278,36 @@ def test_the_landing_page_lists_groups_apart_from_athletes(site: Site) -> None:
     assert "Team Nordvik" in group_page and "all.ics" in group_page and "Tomas Berg – Nordvik Championships" in group_page
 
 
+def test_build_and_diff_report_every_settings_problem_and_calendar_clash_in_one_run_as_check_does(site: Site) -> None:
+    """Regression (independent tester): with a group defined twice, build and diff reported only the
+    duplicate; the calendar ids the other groups took from a plan, a meet and a series came one fix
+    later, while check listed all four."""
+    (site.root / "racecal.yaml").write_text(
+        "meet_calendars: true\nseries_calendars: true\ngroups:\n"
+        "  - {id: team-nordvik, name: A, athletes: [ada-fjell]}\n"
+        "  - {id: team-nordvik, name: B, athletes: [ada-fjell]}\n"
+        "  - {id: ada-fjell, name: C, athletes: [ada-fjell]}\n"
+        "  - {id: harbour-games, name: D, athletes: [ada-fjell]}\n"
+        "  - {id: coastal-tour, name: E, athletes: [ada-fjell]}\n"
+    )
+    from click.testing import CliRunner
+
+    def run(*args: str) -> list[str]:
+        cwd = os.getcwd()
+        os.chdir(site.root)
+        try:
+            result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        assert result.exit_code == 1, result.output
+        return sorted(line for line in result.output.splitlines() if line.startswith("racecal.yaml:"))
+
+    checked = run("check")
+    assert len(checked) == 4, checked
+    assert run("build", "--time", TIMES[0]) == checked
+    assert run("diff", "--time", TIMES[0]) == checked
+
+
 @pytest.mark.parametrize(
     ("groups", "expected"),
     [

@@ -23,6 +23,7 @@ from racecal.errors import PlanError, Problem, RacecalError, for_terminal
 
 if TYPE_CHECKING:
     from racecal.build import BuildResult, Sink
+    from racecal.load import Schedules
     from racecal.model import Meet
     from racecal.previous import Previous
     from racecal.settings import Settings
@@ -117,9 +118,25 @@ def _settings(path: Path | None, base_url: str | None, schedules: Path) -> Setti
         # Every problem in one run: the plans' too, not only the settings' (as check reports them).
         plan_files, catalogue_files, read_problems = read_all(schedules)
         problems += read_problems
-        load_schedules(plan_files, catalogue_files, problems)
+        problems += _calendar_problems(load_schedules(plan_files, catalogue_files, problems), plan_files, settings)
         raise PlanError(problems)
     return settings.with_base_url(base_url)
+
+
+def _calendar_problems(loaded: Schedules, plan_files: Sequence[SourceFile], settings: Settings) -> list[Problem]:
+    """What check and a build whose settings failed say about the plans as the settings see them:
+    retired plan ids, and calendar ids a group, meet or series would take from a plan or another."""
+    from racecal.groups import calendar_clashes
+    from racecal.load import plan_id_problem
+
+    sources = {source.ident: source for source in plan_files}
+    problems = [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
+    meets = dict(loaded.meets) if settings.meet_calendars else None
+    shown_paths = {ident: source.path for ident, source in sources.items()}
+    series_meets = dict(loaded.meets) if settings.series_calendars else {}
+    return problems + calendar_clashes(
+        loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where
+    )
 
 
 def _read_settings(path: Path | None, problems: list[Problem]) -> Settings:
@@ -359,8 +376,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
       racecal check --strict --format github
     """
-    from racecal.groups import calendar_clashes
-    from racecal.load import Lookout, load_schedules, plan_id_problem
+    from racecal.load import Lookout, load_schedules
     from racecal.report import check_as_github, check_as_json
     from racecal.yamlsource import discover, read_all, read_source
 
@@ -378,14 +394,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
             read_problems = []
         problems += read_problems
         loaded = load_schedules(plan_files, catalogue_files, problems, lookout)
-        sources = {source.ident: source for source in plan_files}
-        problems += [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
-        meets = dict(loaded.meets) if settings.meet_calendars else None
-        shown_paths = {ident: source.path for ident, source in sources.items()}
-        series_meets = dict(loaded.meets) if settings.series_calendars else {}
-        problems += calendar_clashes(
-            loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where
-        )
+        problems += _calendar_problems(loaded, plan_files, settings)
         plan_count += len(loaded.plans)
     failed = bool(problems) or (strict and bool(warnings))
     if fmt == "json":
