@@ -278,6 +278,37 @@ def test_the_landing_page_lists_groups_apart_from_athletes(site: Site) -> None:
     assert "Team Nordvik" in group_page and "all.ics" in group_page and "Tomas Berg – Nordvik Championships" in group_page
 
 
+def test_a_group_nobody_is_in_and_an_unknown_athlete_are_located_warnings(site: Site) -> None:
+    """Regression (independent tester): a typo in a group's athletes or country matched nobody, and
+    check and build said nothing; the group silently had no calendar."""
+    with (site.root / "racecal.yaml").open("a") as settings_file:
+        settings_file.write(
+            "  - {id: typos, name: Typos, athletes: [ada-fjel, no-such-athlete]}\n  - {id: atlantis, name: A, country: Atlantis}\n"
+        )
+    lines = (site.root / "racecal.yaml").read_text().splitlines()
+    typos = next(i for i, line in enumerate(lines, 1) if "id: typos" in line)
+    expected = [
+        f"racecal.yaml:{typos}:10: groups[2].athletes: warning: no plan has the athlete 'ada-fjel'; did you mean 'ada-fjell'?",
+        f"racecal.yaml:{typos}:10: groups[2].athletes: warning: no plan has the athlete 'no-such-athlete'",
+        f"racecal.yaml:{typos}:10: groups[2].id: warning: group 'typos' matches no plan's athlete, so it has no calendar",
+        f"racecal.yaml:{typos + 1}:10: groups[3].id: warning: group 'atlantis' matches no plan's athlete, so it has no calendar",
+    ]
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(site.root)
+    try:
+        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+        strict = CliRunner().invoke(cli, ["check", "--strict"], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert checked.exit_code == 0 and strict.exit_code == 1, (checked.output, strict.output)
+    assert [line for line in checked.output.splitlines() if line.startswith("racecal.yaml:")] == expected
+    built = site.build()
+    assert [line for line in built.splitlines() if line.startswith("racecal.yaml:")] == expected
+    assert not (site.dist / "typos-2027").exists()
+
+
 def test_build_and_diff_report_every_settings_problem_and_calendar_clash_in_one_run_as_check_does(site: Site) -> None:
     """Regression (independent tester): with a group defined twice, build and diff reported only the
     duplicate; the calendar ids the other groups took from a plan, a meet and a series came one fix

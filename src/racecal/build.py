@@ -346,6 +346,7 @@ def build(
         entries[result.plan_id] = result.entry
         changes += result.changes
         warnings += result.warnings
+    warnings += views.warnings
     for plan_id in reused:
         entries[plan_id] = reused_members.get(plan_id, previous.entries[plan_id])
 
@@ -387,6 +388,7 @@ class _Views:
         self.write_reused, self.problems = write_reused, problems
         self.sources, self.catalogue = sources, catalogue
         self.members: dict[str, Member] = {}
+        self.warnings: list[str] = []
         previous = context.previous
         self.done = {d.plan_id: d for d in compiled}
         # The athletes' plans, as this build has them: compiled now, or reused as published.
@@ -418,6 +420,9 @@ class _Views:
             membership[plan_id] = tuple(g.id for g in settings.groups if g.id in kept)
             if membership[plan_id] != entry.groups:
                 refreshed[plan_id] = dataclasses.replace(entry, groups=membership[plan_id])
+        slugs = {plan_id.rpartition("-")[0] for plan_id in self.plans}  # a plan's id is its athlete's slug and season
+        has_members = {g.id: any(g.id in member_of for member_of in membership.values()) for g in settings.groups}
+        self.warnings += [str(w) for w in groups.unmatched_warnings(settings.groups, slugs, has_members)]
         for group in settings.groups:
             seasons = {self._entry(p).season for p, member_of in membership.items() if group.id in member_of}
             seasons |= {

@@ -24,7 +24,7 @@ from racecal.errors import PlanError, Problem, RacecalError, for_terminal
 if TYPE_CHECKING:
     from racecal.build import BuildResult, Sink
     from racecal.load import Schedules
-    from racecal.model import Meet
+    from racecal.model import Athlete, Meet
     from racecal.previous import Previous
     from racecal.settings import Settings
     from racecal.yamlsource import SourceFile
@@ -376,6 +376,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
       racecal check --strict --format github
     """
+    from racecal.groups import unmatched_warnings
     from racecal.load import Lookout, load_schedules
     from racecal.report import check_as_github, check_as_json
     from racecal.yamlsource import discover, read_all, read_source
@@ -385,6 +386,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
     problems: list[Problem] = []
     settings = _read_settings(config, problems)
     plan_count = 0
+    athletes: list[Athlete] = []
     for path in paths or (Path("schedules"),):
         if path.is_dir():
             plan_files, catalogue_files, read_problems = read_all(path)
@@ -396,6 +398,11 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         loaded = load_schedules(plan_files, catalogue_files, problems, lookout)
         problems += _calendar_problems(loaded, plan_files, settings)
         plan_count += len(loaded.plans)
+        athletes += [plan.athlete for plan in loaded.plans]
+    if all(path.is_dir() for path in paths):  # one plan checked alone says nothing of who else is in a group
+        slugs = {athlete.slug for athlete in athletes}
+        has_members = {g.id: any(g.includes(athlete) for athlete in athletes) for g in settings.groups}
+        warnings += unmatched_warnings(settings.groups, slugs, has_members)
     failed = bool(problems) or (strict and bool(warnings))
     if fmt == "json":
         click.echo(check_as_json(problems, warnings, plan_count, strict))

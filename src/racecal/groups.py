@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from racecal.documents import SHORT_TEXT, encode
-from racecal.errors import Problem
+from racecal.errors import Problem, suggestion
 from racecal.model import Athlete, Group, Meet, Plan, Race
 from racecal.text import slugify
 
@@ -39,6 +39,22 @@ def member_race_name(athlete: str, race: str) -> str:
 def clash_message(of: str, calendar_id: str, holder: str) -> str:
     """``of`` ("group 'x'", "meet 'y'") would publish ``calendar_id``, which ``holder`` has already."""
     return f"the calendar of {of} would be {calendar_id!r}, which is already {holder}; give one of them another id"
+
+
+def unmatched_warnings(groups: Sequence[Group], slugs: Collection[str], has_members: Mapping[str, bool]) -> list[Problem]:
+    """Located warnings for what is probably a typo: a listed athlete no plan has (with the closest
+    slug), and a group nobody is in, which gets no calendar at all. ``slugs``: every plan's athlete;
+    ``has_members``: group id → whether any plan is in it."""
+    out = []
+    for group in groups:
+        path, line, column, field = group.where
+        listed = field.removesuffix(".id") + ".athletes"
+        for slug in sorted(group.athletes - set(slugs)):
+            out.append(Problem(path, line, column, listed, f"no plan has the athlete {slug!r}" + suggestion(slug, slugs, ""), warning=True))
+        if not has_members.get(group.id):
+            message = f"group {group.id!r} matches no plan's athlete, so it has no calendar"
+            out.append(Problem(path, line, column, field, message, warning=True))
+    return out
 
 
 def taken_by_view_message(plan_id: str, view: str) -> str:
