@@ -572,6 +572,28 @@ def test_a_renamed_group_or_meet_is_a_calendar_name_change_and_the_summary_count
     assert renamed == [{**renamed[0], "field": "name", "old": "Harbour Games", "new": "Harbour Games Invitational"}]
 
 
+def test_two_spellings_of_a_series_name_are_one_series(site: Site) -> None:
+    """Regression (independent tester): "Coastal tour" on one meet and "Coastal Tour" on another
+    clashed over coastal-tour-2027, and the error pointed at racecal.yaml, not the catalogue."""
+    site.build()
+    tour = (site.dist / "coastal-tour-2027" / "all.ics").read_bytes()
+    text = (site.root / "schedules" / "meets" / "2027.yaml").read_text()
+    (site.root / "schedules" / "meets" / "2027.yaml").write_text(text.replace("series: Coastal Tour", "series: Coastal tour", 1))
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(site.root)
+    try:
+        assert CliRunner().invoke(cli, ["check"], catch_exceptions=False).exit_code == 0
+    finally:
+        os.chdir(cwd)
+    site.build()
+    check_series_feeds(site)
+    # Named as most of its meets write it; with one of each, the first in sorted order.
+    assert b"X-WR-CALNAME:Coastal Tour 2027" in (site.dist / "coastal-tour-2027" / "all.ics").read_bytes()
+    assert tour.count(b"BEGIN:VEVENT") == (site.dist / "coastal-tour-2027" / "all.ics").read_bytes().count(b"BEGIN:VEVENT")
+
+
 def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:
     site.build()
     site.edit("racecal.yaml", "meet_calendars: true", "meet_calendars: false")

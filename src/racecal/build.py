@@ -463,7 +463,9 @@ class _Views:
             old = published.get(meet_id)
             # Which meet the calendar is of, with its digest as its members saw it.
             digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
-            inputs = groups.inputs_digest(f"meet\0{meet_id}\0{digest}", {p: self._at(p, {meet_id}) for p in members}, self.common)
+            inputs = groups.inputs_digest(
+                f"meet\0{meet_id}\0{digest}", {p: self._at(p, frozenset({meet_id})) for p in members}, self.common
+            )
             if old is not None and old.inputs == inputs and old.plan_id not in self.owners:
                 plan_id = old.plan_id  # as published: no need to read the catalogue to name it
             else:
@@ -530,12 +532,7 @@ class _Views:
         is read for every build while series calendars are on."""
         settings, previous = self.context.settings, self.context.previous
         meets = catalogue() if settings.series_calendars else {}
-        by_series: dict[tuple[str, int], set[str]] = {}
-        for meet in meets.values():
-            if meet.series:
-                by_series.setdefault((meet.series, meet.start.year), set()).add(meet.id)
-        for (name, season), meet_ids in sorted(by_series.items()):
-            plan_id = groups.series_plan_id(name, season)
+        for plan_id, (name, season, meet_ids) in sorted(groups.series_calendars(meets.values()).items()):
             members = sorted(p for p in self.plans if meet_ids & self._entry(p).meets.keys())
             if not members and plan_id not in previous.entries:
                 continue  # a series nobody races at: no calendar
@@ -543,7 +540,7 @@ class _Views:
             definition = f"series\0{name}\0" + ",".join(f"{m}={d}" for m, d in digests.items())
             inputs = groups.inputs_digest(definition, {p: self._at(p, meet_ids) for p in members}, self.common)
 
-            def compose(name: str = name, season: int = season, members: list[str] = members, meet_ids: set[str] = meet_ids) -> Plan:
+            def compose(name: str = name, season: int = season, members: list[str] = members, meet_ids: frozenset[str] = meet_ids) -> Plan:
                 chosen = [self._member(p, meet_ids) for p in members]
                 return groups.compose(name, groups.series_slug(name), season, chosen, "meets", None, "series")
 
@@ -551,7 +548,7 @@ class _Views:
                 plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests, members=len(members)
             )
 
-    def _at(self, plan_id: str, meet_ids: set[str]) -> str:
+    def _at(self, plan_id: str, meet_ids: frozenset[str]) -> str:
         """What a member gives a meet's or series' calendar (``meet_ids``: the meets it is of): its
         races there (groups.races_at), or its whole inputs when it was published without them."""
         entry = self._entry(plan_id)
@@ -560,7 +557,7 @@ class _Views:
             return f"plan\0{entry.inputs}"
         return ",".join(f"{m}={entry.at[m]}" for m in used)
 
-    def _member(self, plan_id: str, meet_ids: str | set[str] | None = None) -> Member:
+    def _member(self, plan_id: str, meet_ids: str | frozenset[str] | None = None) -> Member:
         """A member plan's races (at ``meet_ids`` only, for a meet's or a series' calendar)."""
         if plan_id in self.done:
             member = self.done[plan_id].member

@@ -98,9 +98,26 @@ def calendar_clashes(
     for meet_id in raced if meets is not None else ():
         if (meet := meets.get(meet_id)) is not None:  # type: ignore[union-attr]
             claim(meet_plan_id(meet_id, meet_season(meet)), f"meet {meet_id!r}", where)
-    for name, season in sorted({(m.series, m.start.year) for i in raced if (m := series_meets.get(i)) and m.series}):
-        claim(series_plan_id(name, season), f"series {name!r}", series_where)
+    raced_series = series_calendars([m for i in raced if (m := series_meets.get(i))])
+    for calendar_id, (name, _, _) in sorted(raced_series.items()):
+        claim(calendar_id, f"series {name!r}", series_where)
     return problems
+
+
+def series_calendars(meets: Iterable[Meet]) -> dict[str, tuple[str, int, frozenset[str]]]:
+    """Each series' calendar id → its name, season and meets. Spellings of one name that give the
+    same id ("Coastal Tour", "Coastal tour") are one series, named as most of its meets write it."""
+    found: dict[str, tuple[int, list[str], set[str]]] = {}
+    for meet in meets:
+        if meet.series:
+            calendar_id = series_plan_id(meet.series, meet.start.year)
+            _, names, meet_ids = found.setdefault(calendar_id, (meet.start.year, [], set()))
+            names.append(meet.series)
+            meet_ids.add(meet.id)
+    return {
+        calendar_id: (min(set(names), key=lambda n: (-names.count(n), n)), season, frozenset(meet_ids))
+        for calendar_id, (season, names, meet_ids) in found.items()
+    }
 
 
 def group_plan_id(group: Group, season: int) -> str:
