@@ -681,6 +681,46 @@ def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: S
     assert problems == []
 
 
+@pytest.mark.external
+def test_without_javascript_the_front_page_links_its_sections_and_files_many_meets_by_letter(site: Site) -> None:
+    """Regression (independent tester): without JavaScript only the athletes had an index; with
+    hundreds of meets, the meets and series were one flat list."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import need, serving
+    from test_site import CHROMIUM, CHROMIUM_ARGS, chromium_available
+
+    need(chromium_available(), "Chromium (Debian package) with Playwright")
+    names = ["Åsane Games", "Bergen Mile", "Cedar Relays", "Delta Meet", "Eastgate Open", "Fjellby Cup", "Granite Games",
+             "Hillside Classic", "Ice Fjord Meet", "Juniper Games", "Kestrel Cup", "Lakeside Open", "Moorland Mile"]  # fmt: skip
+    lines = ["meets:"]
+    for i, name in enumerate(names):
+        lines += [f"  - id: extra-{i}-2027", f"    name: {name}", f"    date: 2027-07-{i + 1:02d}", "    timezone: Europe/Oslo"]
+    (site.root / "schedules" / "meets" / "extra.yaml").write_text("\n".join(lines) + "\n")
+    races = "".join(f"  - {{id: extra-{i}, meet: extra-{i}-2027, status: tentative}}\n" for i in range(len(names)))
+    (site.root / "schedules" / "runner-2027.yaml").write_text(
+        f"athlete: {{name: Runner, slug: runner, country: Solmark}}\nseason: 2027\nraces:\n{races}"
+    )
+    site.build()
+    with serving(site.dist) as origin, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(java_script_enabled=False).new_page()
+        page.goto(f"{origin}/index.html")
+        sections = page.locator("nav.sections a")
+        assert sections.all_inner_texts() == ["Groups", "Meets", "Series", "Athletes"]
+        for href in sections.evaluate_all("links => links.map(a => a.getAttribute('href'))"):
+            assert page.locator(href).count() == 1, href
+        meet_letters = page.locator("nav[aria-label='Meets by first letter'] a")
+        hrefs = meet_letters.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert len(hrefs) >= 13
+        for href in hrefs:
+            assert page.locator(href).count() == 1 and page.locator(href).get_attribute("id", timeout=1000), href
+        assert page.locator("#meets-a").inner_text().startswith("Åsane Games 2027")  # filed under A, as a reader looks for it
+        page.locator("a[href='#meets-m']").click()
+        assert page.evaluate("location.hash") == "#meets-m"
+        browser.close()
+
+
 # --- a real subscriber -----------------------------------------------------------------------------
 
 

@@ -369,15 +369,24 @@ def index_page(entries: list[IndexEntry], settings: Settings) -> str:
     groups = [p for p in listed if p.entry.view == "group"]
     meets = sorted((p for p in listed if p.entry.view == "meet"), key=lambda p: (p.season, p.athlete, p.plan_id))
     series = sorted((p for p in listed if p.entry.view == "series"), key=lambda p: (p.season, p.athlete, p.plan_id))
-    # Beyond a screenful, a finder: a search box (site.js) and, working without JavaScript too, an
-    # index of the athletes by the first letter of their names.
+    # Beyond a screenful, a finder: a search box (site.js) and, working without JavaScript too, links
+    # to each section and an index of the athletes (and of the meets, when they are many) by the
+    # first letter of their names.
     finder = len(listed) > FINDER_MIN
     if finder:
-        plans = sorted(
-            (dataclasses.replace(p, letter=initial(p.athlete)) for p in plans), key=lambda p: (p.letter, folded(p.athlete), p.season)
-        )
-    letters = sorted({p.letter for p in plans}) if finder else []
-    return render("index.html", settings, up="", plans=plans, groups=groups, meets=meets, series=series, finder=finder, letters=letters)
+        plans = _by_letter(plans)
+    if finder and len(meets) > FINDER_MIN:
+        meets = _by_letter(meets)
+    return render(
+        "index.html", settings, up="", plans=plans, groups=groups, meets=meets, series=series, finder=finder,
+        letters=sorted({p.letter for p in plans}), meet_letters=sorted({p.letter for p in meets if p.letter}),
+    )  # fmt: skip
+
+
+def _by_letter(listings: list[PlanListing]) -> list[PlanListing]:
+    """Filed by the first letter of the name as a reader sees it (Émile under E), then by name."""
+    lettered = (dataclasses.replace(p, letter=initial(p.athlete)) for p in listings)
+    return sorted(lettered, key=lambda p: (p.letter, folded(p.athlete), p.season, p.plan_id))
 
 
 def counts(races: tuple[Race, ...]) -> dict[str, int]:
