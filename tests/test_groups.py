@@ -272,8 +272,8 @@ def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_droppe
 def test_the_landing_page_lists_groups_apart_from_athletes(site: Site) -> None:
     site.build()
     page = (site.dist / "index.html").read_text()
-    assert page.index("<h2>Groups</h2>") < page.index('href="team-nordvik-2027/index.html"') < page.index("<h2>Athletes</h2>")
-    assert page.index("<h2>Athletes</h2>") < page.index('href="lina-sol-2027/index.html"')
+    assert page.index('<h2 id="groups">Groups</h2>') < page.index('href="team-nordvik-2027/index.html"') < page.index('<h2 id="athletes">')
+    assert page.index('<h2 id="athletes">Athletes</h2>') < page.index('href="lina-sol-2027/index.html"')
     group_page = (site.dist / "team-nordvik-2027" / "index.html").read_text()
     assert "Team Nordvik" in group_page and "all.ics" in group_page and "Tomas Berg – Nordvik Championships" in group_page
 
