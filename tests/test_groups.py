@@ -245,6 +245,26 @@ def test_a_new_plan_cannot_take_over_a_removed_groups_calendar(site: Site) -> No
     assert "distance-squad-2027.yaml:" in out and "would take over the group calendar published under that id" in out, out
     assert "Traceback" not in out
     assert (site.dist / "distance-squad-2027" / "all.ics").read_bytes() == published
+    # check says so too, from the published site the build compares with (it said "ok").
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(site.root)
+    try:
+        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+        (site.root / "schedules" / "distance-squad-2027.yaml").unlink()
+        # The other way round: a group whose calendar id is a removed plan's, in check as in the build.
+        (site.root / "schedules" / "lina-sol-2027.yaml").unlink()
+        assert "wrote dist/" in site.build()
+        with (site.root / "racecal.yaml").open("a") as settings_file:
+            settings_file.write("  - {id: lina-sol, name: Lina's, athletes: [ada-fjell]}\n")
+        group_over_plan = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert checked.exit_code == 1 and "would take over the group calendar published under that id" in checked.output, checked.output
+    taken = "the calendar of group 'lina-sol' would be 'lina-sol-2027', which is already a calendar published earlier"
+    assert group_over_plan.exit_code == 1 and taken in group_over_plan.output, group_over_plan.output
+    assert taken in site.build(expect=1)
 
 
 def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_dropped(site: Site) -> None:

@@ -123,20 +123,43 @@ def _settings(path: Path | None, base_url: str | None, schedules: Path) -> Setti
     return settings.with_base_url(base_url)
 
 
-def _calendar_problems(loaded: Schedules, plan_files: Sequence[SourceFile], settings: Settings) -> list[Problem]:
+def _calendar_problems(
+    loaded: Schedules, plan_files: Sequence[SourceFile], settings: Settings, published: dict[str, str] | None = None
+) -> list[Problem]:
     """What check and a build whose settings failed say about the plans as the settings see them:
-    retired plan ids, and calendar ids a group, meet or series would take from a plan or another."""
-    from racecal.groups import calendar_clashes
+    retired plan ids, and calendar ids a group, meet or series would take from a plan or another,
+    or (``published``: id → view, "" for a plan) from what the published site has."""
+    from racecal.groups import calendar_clashes, taken_by_view_message
     from racecal.load import plan_id_problem
 
     sources = {source.ident: source for source in plan_files}
     problems = [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
+    earlier = published or {}
+    problems += [
+        plan_id_problem(sources[plan.source_path], taken_by_view_message(plan.id, view))
+        for plan in loaded.plans
+        if (view := earlier.get(plan.id))
+    ]
     meets = dict(loaded.meets) if settings.meet_calendars else None
     shown_paths = {ident: source.path for ident, source in sources.items()}
     series_meets = dict(loaded.meets) if settings.series_calendars else {}
     return problems + calendar_clashes(
-        loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where
-    )
+        loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where,
+        earlier,
+    )  # fmt: skip
+
+
+def _published_ids(site: Path) -> dict[str, str]:
+    """What a published site has under each id (its view; "" for a plan), for check to say what the
+    build would refuse; nothing when there is no readable site there (the build reports that)."""
+    from racecal import index
+    from racecal.errors import PreviousBuildError
+
+    try:
+        data = (site / "index.json").read_bytes()
+        return {plan_id: entry.view for plan_id, entry in index.decode(data, str(site / "index.json")).entries.items()}
+    except (OSError, PreviousBuildError):
+        return {}
 
 
 def _read_settings(path: Path | None, problems: list[Problem]) -> Settings:
@@ -387,6 +410,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
     settings = _read_settings(config, problems)
     plan_count = 0
     athletes: list[Athlete] = []
+    published = _published_ids(Path("dist"))  # the build's default output and previous build
     for path in paths or (Path("schedules"),):
         if path.is_dir():
             plan_files, catalogue_files, read_problems = read_all(path)
@@ -396,7 +420,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
             read_problems = []
         problems += read_problems
         loaded = load_schedules(plan_files, catalogue_files, problems, lookout)
-        problems += _calendar_problems(loaded, plan_files, settings)
+        problems += _calendar_problems(loaded, plan_files, settings, published)
         plan_count += len(loaded.plans)
         athletes += [plan.athlete for plan in loaded.plans]
     if all(path.is_dir() for path in paths):  # one plan checked alone says nothing of who else is in a group

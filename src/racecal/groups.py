@@ -76,31 +76,35 @@ def retired_view_message(of: str, calendar_id: str) -> str:
 
 def calendar_clashes(
     plans: Sequence[Plan], shown: dict[str, str], groups: Sequence[Group], meets: dict[str, Meet] | None, where: tuple[str, int, int, str],
-    series_meets: dict[str, Meet], series_where: tuple[str, int, int, str],
+    series_meets: dict[str, Meet], series_where: tuple[str, int, int, str], published: Mapping[str, str] | None = None,
 ) -> list[Problem]:  # fmt: skip
     """What ``racecal check`` can say before a build: a group's, meet's or series' calendar whose id
     is a plan's or another calendar's. ``shown``: each plan's file as messages show it; ``meets``:
     the catalogue, when meet calendars are on (``series_meets`` when series calendars are); the
-    wheres: those settings."""
+    wheres: those settings; ``published``: what the published site has under each id (its view,
+    "" for a plan), as the build will find it."""
     taken = {plan.id: f"the plan of {shown.get(plan.source_path, plan.source_path)}" for plan in plans}
+    earlier = published or {}
     problems = []
 
-    def claim(calendar_id: str, of: str, at: tuple[str, int, int, str]) -> None:
+    def claim(calendar_id: str, of: str, at: tuple[str, int, int, str], view: str) -> None:
         if calendar_id in taken:
             problems.append(Problem(*at, clash_message(of, calendar_id, taken[calendar_id])))
+        elif earlier.get(calendar_id, view) != view:
+            problems.append(Problem(*at, clash_message(of, calendar_id, "a calendar published earlier")))
         else:
             taken[calendar_id] = f"the calendar of {of}"
 
     for group in groups:
         for season in sorted({p.season for p in plans if group.includes(p.athlete)}):
-            claim(group_plan_id(group, season), f"group {group.id!r}", group.where)
+            claim(group_plan_id(group, season), f"group {group.id!r}", group.where, "group")
     raced = sorted({r.meet_id for p in plans for r in p.races if r.meet_id})
     for meet_id in raced if meets is not None else ():
         if (meet := meets.get(meet_id)) is not None:  # type: ignore[union-attr]
-            claim(meet_plan_id(meet_id, meet_season(meet)), f"meet {meet_id!r}", where)
+            claim(meet_plan_id(meet_id, meet_season(meet)), f"meet {meet_id!r}", where, "meet")
     raced_series = series_calendars([m for i in raced if (m := series_meets.get(i))])
     for calendar_id, (name, _, _) in sorted(raced_series.items()):
-        claim(calendar_id, f"series {name!r}", series_where)
+        claim(calendar_id, f"series {name!r}", series_where, "series")
     return problems
 
 
