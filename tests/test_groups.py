@@ -642,6 +642,29 @@ def _more_athletes(site: Site, count: int) -> None:
         )
 
 
+def test_views_compiled_in_workers_give_the_bytes_of_one_process(site: Site, tmp_path: Path) -> None:
+    """Group, meet and series calendars are compiled in forked workers once a site has enough
+    plans: every file must be what one process writes, cold and after an edit."""
+    _more_athletes(site, 70)
+
+    def tree(out: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    trees = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}"
+        site.build("--out", str(out), "-j", jobs)
+        site.step -= 1  # the same build time for both
+        trees.append(tree(out))
+    assert trees[0] == trees[1] and len(trees[0]) > 300
+    site.step += 1
+    site.edit("schedules/ada-fjell-2027.yaml", "status: tentative", "status: confirmed")
+    for jobs in ("1", "2"):
+        site.build("--out", str(tmp_path / f"j{jobs}"), "-j", jobs)
+        site.step -= 1
+    assert tree(tmp_path / "j1") == tree(tmp_path / "j2") != trees[0]
+
+
 @pytest.mark.external
 def test_front_page_finder_and_group_and_meet_pages_in_headless_chromium(site: Site) -> None:
     from playwright.sync_api import sync_playwright

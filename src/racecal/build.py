@@ -148,6 +148,7 @@ class _Context:
 
 
 _worker_context: _Context | None = None  # a worker process's own: set once by its initializer
+_worker_views: tuple[_Views, list[_ViewJob]] | None = None  # set in the parent just before it forks view workers
 
 
 def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
@@ -316,6 +317,7 @@ def build(
     views.series(catalogue_meets)
     if problems:
         raise PlanError(problems)
+    views.compile_queued(workers)
 
     # Plans whose file is gone keep valid feeds: their races cancelled for the grace period, then no
     # events, until an editor retires them (docs/history.md, "Deleted and retired plans").
@@ -376,6 +378,20 @@ def build(
     return outcome
 
 
+@dataclass(frozen=True)
+class _ViewJob:
+    """A group's, meet's or series' calendar to compile: everything but the members' races, which
+    ``compose`` takes from the views' members."""
+
+    plan_id: str
+    view: str
+    inputs: str
+    compose: Callable[[], Plan]
+    meets: dict[str, str] | None
+    published: bool  # the previous build has it: reconcile with its state
+    members: tuple[str, ...]
+
+
 class _Views:
     """Group and meet calendars (docs/groups.md): each composed from its members' races into a plan
     of its own and reconciled like one, or reused as published when its inputs are the same."""
@@ -389,6 +405,7 @@ class _Views:
         self.sources, self.catalogue = sources, catalogue
         self.members: dict[str, Member] = {}
         self.warnings: list[str] = []
+        self.queued: list[_ViewJob] = []
         previous = context.previous
         self.done = {d.plan_id: d for d in compiled}
         # The athletes' plans, as this build has them: compiled now, or reused as published.
@@ -438,7 +455,7 @@ class _Views:
                     chosen = [self._member(p) for p in members]
                     return groups.compose(group.name, group.id, season, chosen, Path(group.where[0]).name, group.timezone, "group")
 
-                self._calendar(plan_id, "group", f"group {group.id!r}", inputs, compose, group.where, members=len(members))
+                self._calendar(plan_id, "group", f"group {group.id!r}", inputs, compose, group.where, members=members)
         return refreshed
 
     def meets(self, catalogue: Callable[[], dict[str, Meet]]) -> None:
@@ -496,15 +513,16 @@ class _Views:
                 compose,
                 settings.meet_calendars_where,
                 {meet_id: digest},
-                members=len(members),
+                members=members,
             )
 
     def _calendar(
         self, plan_id: str, view: str, of: str, inputs: str, compose: Callable[[], Plan], where: tuple[str, int, int, str],
-        meets: dict[str, str] | None = None, *, members: int,
+        meets: dict[str, str] | None = None, *, members: Sequence[str],
     ) -> None:  # fmt: skip
-        """``of``: whose calendar it is ("group 'x'"), for messages; ``where``: what defines it;
-        ``members``: how many plans it has races of now."""
+        """Reuse a calendar, or queue it to be compiled (``compile_queued``). ``of``: whose calendar
+        it is ("group 'x'"), for messages; ``where``: what defines it; ``members``: the plans it has
+        races of now."""
         context, previous = self.context, self.context.previous
         old = previous.entries.get(plan_id)
         if plan_id in context.settings.retired:
@@ -521,10 +539,33 @@ class _Views:
             previous.verify(plan_id)
             self.reused.append(plan_id)
             return
-        plan = compose()
-        output = compile_plan(plan, previous.state(plan_id) if old else None, context.build_time, context.now, context.settings, inputs,
-                              previous.retired.get(plan_id))  # fmt: skip
-        self.compiled.append(_emit(output, context.settings, context.build_time, context.sink, meets, view=view))
+        self.queued.append(_ViewJob(plan_id, view, inputs, compose, meets, old is not None, tuple(members)))
+
+    def compile_queued(self, workers: int) -> None:
+        """Compile the queued calendars, in forked workers when there is enough to share. The members
+        are parsed here first, once: the workers inherit them, as they inherit the jobs themselves."""
+        jobs, self.queued = self.queued, []
+        for plan_id in sorted({p for job in jobs for p in job.members}):
+            self._member(plan_id)
+        if workers > 1 and len(jobs) > 1 and len(self.members) + len(self.done) >= PARALLEL_MIN_PLANS and _can_fork():
+            global _worker_views
+            _worker_views = (self, jobs)
+            try:
+                fork = multiprocessing.get_context("fork")
+                with ProcessPoolExecutor(workers, mp_context=fork, initializer=_start_worker, initargs=(self.context,)) as pool:
+                    self.compiled += pool.map(_compile_view_in_worker, range(len(jobs)))
+            finally:
+                _worker_views = None
+            return
+        self.compiled += [self.compile(job) for job in jobs]
+
+    def compile(self, job: _ViewJob) -> PlanDone:
+        context, previous = self.context, self.context.previous
+        output = compile_plan(
+            job.compose(), previous.state(job.plan_id) if job.published else None, context.build_time, context.now, context.settings,
+            job.inputs, previous.retired.get(job.plan_id),
+        )  # fmt: skip
+        return _emit(output, context.settings, context.build_time, context.sink, job.meets, view=job.view)
 
     def series(self, catalogue: Callable[[], dict[str, Meet]]) -> None:
         """A calendar per series the catalogue names (Diamond League) and season: every race at its
@@ -545,7 +586,7 @@ class _Views:
                 return groups.compose(name, groups.series_slug(name), season, chosen, "meets", None, "series")
 
             self._calendar(
-                plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests, members=len(members)
+                plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests, members=members
             )
 
     def _at(self, plan_id: str, meet_ids: frozenset[str]) -> str:
@@ -598,6 +639,16 @@ def _start_worker(context: _Context) -> None:
         os._exit(1)
 
 
+def _compile_view_in_worker(index: int) -> PlanDone:
+    assert _worker_views is not None, "set before the workers were forked"
+    views, jobs = _worker_views
+    return views.compile(jobs[index])
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _compile_in_worker(source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
     assert _worker_context is not None
     return _compile_source(_worker_context, source)
@@ -608,7 +659,7 @@ def _run_jobs(
 ) -> list[tuple[list[Problem], PlanDone | None]]:
     total = len(jobs)
     results: list[tuple[list[Problem], PlanDone | None]] = []
-    if workers > 1 and total >= PARALLEL_MIN_PLANS and "fork" in multiprocessing.get_all_start_methods():
+    if workers > 1 and total >= PARALLEL_MIN_PLANS and _can_fork():
         chunk = max(1, total // (workers * 8))
         fork = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=fork, initializer=_start_worker, initargs=(context,)) as pool:
