@@ -274,6 +274,17 @@ def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_droppe
     before = {name: (site.dist / name / "all.ics").read_bytes() for name in ("distance-squad-2027", "harbour-games-2027")}
     with (site.root / "racecal.yaml").open("a") as settings_file:
         settings_file.write("retired: [distance-squad-2027, harbour-games-2027]\n")
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(site.root)
+    try:  # check says so as the build does (second independent tester: check said "ok")
+        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert checked.exit_code == 1, checked.output
+    assert "'distance-squad-2027', is listed under 'retired' but still has races" in checked.output, checked.output
+    assert "'harbour-games-2027', is listed under 'retired' but still has races" in checked.output, checked.output
     out = site.build(expect=1)
     assert "the calendar of group 'distance-squad', 'distance-squad-2027', is listed under 'retired' but still has races" in out, out
     assert "the calendar of meet 'harbour-games-2027', 'harbour-games-2027', is listed under 'retired'" in out, out
@@ -287,6 +298,42 @@ def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_droppe
     (site.root / "racecal.yaml").write_text(text[: text.index("  # A squad")] + "retired: [distance-squad-2027]\n")
     site.build()
     assert not (site.dist / "distance-squad-2027").exists()
+
+
+def test_an_edited_index_cannot_put_someone_in_a_group(site: Site) -> None:
+    """Regression (second independent tester): the memberships kept in a published index.json were
+    trusted, so an edited index put Lina Sol (of Solmark, listed in no group) into both groups."""
+    site.build()
+    index = site.dist / "index.json"
+    index.write_text(index.read_text().replace('"id":"lina-sol-2027",', '"groups":["team-nordvik","distance-squad"],"id":"lina-sol-2027",'))
+    assert '"groups":["team-nordvik","distance-squad"],"id":"lina-sol-2027"' in index.read_text()
+    site.edit("schedules/ada-fjell-2027.yaml", "Entry depends on how the Harbour Games go.", "Entry depends on the Harbour Games.")
+    site.build()
+    check_group_feeds(site)
+    for calendar in ("team-nordvik-2027", "distance-squad-2027"):
+        assert b"Lina Sol" not in (site.dist / calendar / "all.ics").read_bytes(), calendar
+    assert '"groups":["team-nordvik","distance-squad"],"id":"lina-sol-2027"' not in index.read_text()
+
+
+def test_check_reports_a_published_index_the_build_would_refuse(site: Site) -> None:
+    """Regression (second independent tester): check said "ok" over a dist/index.json the build
+    refuses (a view of a kind racecal does not write)."""
+    site.build()
+    index = site.dist / "index.json"
+    index.write_text(index.read_text().replace('"view":"group"', '"view":"plan"', 1))
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(site.root)
+    try:
+        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert checked.exit_code == 1, checked.output
+    assert re.search(r"^dist/index\.json:1:1: plans\[\d+\]\.view: expected one of group, meet, series$", checked.output, re.M), (
+        checked.output
+    )
+    assert "expected one of group, meet, series" in site.build(expect=1)
 
 
 def test_the_landing_page_lists_groups_apart_from_athletes(site: Site) -> None:
@@ -612,6 +659,35 @@ def test_two_spellings_of_a_series_name_are_one_series(site: Site) -> None:
     # Named as most of its meets write it; with one of each, the first in sorted order.
     assert b"X-WR-CALNAME:Coastal Tour 2027" in (site.dist / "coastal-tour-2027" / "all.ics").read_bytes()
     assert tour.count(b"BEGIN:VEVENT") == (site.dist / "coastal-tour-2027" / "all.ics").read_bytes().count(b"BEGIN:VEVENT")
+
+
+def test_a_meet_moved_across_new_year_stays_in_its_series_season_and_the_move_names_the_years(site: Site) -> None:
+    """Regression (second independent tester): the Harbour Games moved to 3 January 2028 left the
+    Coastal Tour 2027 for a new coastal-tour-2028, and the move read "from 30 May to 3 January"."""
+    site.build()
+    site.edit("schedules/meets/2027.yaml", "    date: 2027-05-30", "    date: 2028-01-03")
+    site.edit("schedules/ada-fjell-2027.yaml", "date: 2027-05-30", "date: 2028-01-03")
+    out = site.build()
+    assert "moved from 30 May 2027 (5000m final 30 May 2027 20:15) to 3 January 2028 (5000m final 3 January 2028 20:15)" in out, out
+    assert not (site.dist / "coastal-tour-2028").exists()
+    live = [e for e in parse_icalendar(site.dist / "coastal-tour-2027" / "all.ics") if e["status"] != "CANCELLED"]
+    assert any(e["summary"].startswith("Ada Fjell – Harbour Games") for e in live)
+
+
+def test_check_does_not_blame_a_group_for_a_plan_that_failed_to_load(site: Site) -> None:
+    """Regression (second independent tester): with a plan in error, check also warned that no
+    plan has its athlete, who is listed in a group."""
+    site.edit("schedules/tomas-berg-2027.yaml", "meet: island-relays-2027", "meet: island-relayz-2027")
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(site.root)
+    try:
+        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert checked.exit_code == 1 and "unknown meet 'island-relayz-2027'" in checked.output, checked.output
+    assert "no plan has the athlete" not in checked.output, checked.output
 
 
 def test_turning_meet_calendars_off_keeps_their_feeds_valid(site: Site) -> None:

@@ -183,3 +183,21 @@ def test_a_templates_folder_made_later_and_schedules_elsewhere_are_followed(buil
         wait_until(lambda: b"/* edited later */" in get(url + "style.css"), built.root / "later" / "style.css")
     finally:
         stop_preview(proc)
+
+
+def test_the_preview_prints_warnings_and_counts_calendars_apart_from_plans(built: Project) -> None:
+    """Regression (second independent tester): the preview printed none of the warnings a build
+    prints (a group nobody is in), and counted group calendars as plans."""
+    settings = built.root / "racecal.yaml"
+    settings.write_text("groups:\n  - {id: norway, name: Norway, country: Norway}\n")
+    proc, url = start_preview(built.root)
+    try:
+        version = int(wait_for_version(url, 0)["version"])  # type: ignore[call-overload]
+        settings.write_text("groups:\n  - {id: nobody, name: Nobody, country: Atlantis}\n  - {id: norway, name: Norway, country: Norway}\n")
+        assert wait_for_version(url, version, settings)["ok"] is True
+    finally:
+        stop_preview(proc)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    assert "racecal.yaml:2:10: groups[0].id: warning: group 'nobody' matches no plan's athlete, so it has no calendar" in out, out
+    assert "rebuilt: 1 plan, 1 group, meet or series calendar;" in out, out

@@ -425,30 +425,51 @@ class _Views:
         changed = [g for g in settings.groups if previous.groups.get(g.id) != defined[g.id]]
         unchanged = {g for g in defined if g not in {c.id for c in changed}}
         membership: dict[str, tuple[str, ...]] = {p: self._entry(p).groups for p in self.done}
-        refreshed: dict[str, IndexEntry] = {}
         for plan_id in self.plans:
             if plan_id in self.done:
                 continue
-            entry = previous.entries[plan_id]
-            kept = {g for g in entry.groups if g in unchanged}
+            kept = {g for g in previous.entries[plan_id].groups if g in unchanged}
             if changed:  # who belongs to a new or redefined group is decided from the plan's athlete
                 athlete = self._member(plan_id).athlete
                 kept |= {g.id for g in changed if g.includes(athlete)}
             membership[plan_id] = tuple(g.id for g in settings.groups if g.id in kept)
-            if membership[plan_id] != entry.groups:
-                refreshed[plan_id] = dataclasses.replace(entry, groups=membership[plan_id])
-        slugs = {plan_id.rpartition("-")[0] for plan_id in self.plans}  # a plan's id is its athlete's slug and season
-        has_members = {g.id: any(g.id in member_of for member_of in membership.values()) for g in settings.groups}
-        self.warnings += [str(w) for w in groups.unmatched_warnings(settings.groups, slugs, has_members)]
-        for group in settings.groups:
+
+        def seasons_of(group: Group) -> list[int]:
             seasons = {self._entry(p).season for p, member_of in membership.items() if group.id in member_of}
             seasons |= {
                 e.season for e in previous.entries.values() if e.view == "group" and e.plan_id == groups.group_plan_id(group, e.season)
             }
-            for season in sorted(seasons):
+            return sorted(seasons)
+
+        def members_and_inputs(group: Group, season: int) -> tuple[list[str], str]:
+            members = sorted(p for p, member_of in membership.items() if group.id in member_of and self._entry(p).season == season)
+            return members, groups.inputs_digest(group.fingerprint(), {p: self._entry(p).inputs for p in members}, self.common)
+
+        # A group calendar about to be compiled checks its members against their plans (parsed for
+        # it anyway), not only the memberships index.json kept: an edited index would otherwise put
+        # anyone's races in a group. (One that drops a member is not caught without parsing every
+        # plan of the season: docs/groups.md, "Rebuilds".)
+        for group in settings.groups:
+            for season in seasons_of(group) if group.id in unchanged else ():
+                published = previous.entries.get(groups.group_plan_id(group, season))
+                members, inputs = members_and_inputs(group, season)
+                if published is not None and published.inputs == inputs:
+                    continue
+                for plan_id in members:
+                    if plan_id not in self.done and not group.includes(self._member(plan_id).athlete):
+                        membership[plan_id] = tuple(g for g in membership[plan_id] if g != group.id)
+        refreshed = {
+            p: dataclasses.replace(previous.entries[p], groups=membership[p])
+            for p in self.plans
+            if p not in self.done and membership[p] != previous.entries[p].groups
+        }
+        slugs = {plan_id.rpartition("-")[0] for plan_id in self.plans}  # a plan's id is its athlete's slug and season
+        has_members = {g.id: any(g.id in member_of for member_of in membership.values()) for g in settings.groups}
+        self.warnings += [str(w) for w in groups.unmatched_warnings(settings.groups, slugs, has_members)]
+        for group in settings.groups:
+            for season in seasons_of(group):
                 plan_id = groups.group_plan_id(group, season)
-                members = sorted(p for p, member_of in membership.items() if group.id in member_of and self._entry(p).season == season)
-                inputs = groups.inputs_digest(group.fingerprint(), {p: self._entry(p).inputs for p in members}, self.common)
+                members, inputs = members_and_inputs(group, season)
 
                 def compose(group: Group = group, season: int = season, members: list[str] = members) -> Plan:
                     # Published as its source: the settings file's name, not the path it was given by.

@@ -145,20 +145,28 @@ def _calendar_problems(
     series_meets = dict(loaded.meets) if settings.series_calendars else {}
     return problems + calendar_clashes(
         loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where,
-        earlier,
+        earlier, settings.retired,
     )  # fmt: skip
 
 
-def _published_ids(site: Path) -> dict[str, str]:
+def _published_ids(site: Path, problems: list[Problem]) -> dict[str, str]:
     """What a published site has under each id (its view; "" for a plan), for check to say what the
-    build would refuse; nothing when there is no readable site there (the build reports that)."""
+    build would refuse: nothing when there is no site there, and its problems, as the build
+    would report them, when its index is not one racecal can read."""
     from racecal import index
     from racecal.errors import PreviousBuildError
 
+    where = site / "index.json"
     try:
-        data = (site / "index.json").read_bytes()
-        return {plan_id: entry.view for plan_id, entry in index.decode(data, str(site / "index.json")).entries.items()}
-    except (OSError, PreviousBuildError):
+        data = where.read_bytes()
+    except OSError:
+        return {}
+    try:
+        return {plan_id: entry.view for plan_id, entry in index.decode(data, str(where)).entries.items()}
+    except PreviousBuildError as exc:
+        for line in str(exc).splitlines():  # "dist/index.json: plans[9].view: expected …", one per problem
+            _, field, message = [*line.split(": ", 2), "", ""][:3]
+            problems.append(Problem(str(where), 1, 1, field if message else "document", message or field))
         return {}
 
 
@@ -410,7 +418,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
     settings = _read_settings(config, problems)
     plan_count = 0
     athletes: list[Athlete] = []
-    published = _published_ids(Path("dist"))  # the build's default output and previous build
+    published = _published_ids(Path("dist"), problems)  # the build's default output and previous build
     for path in paths or (Path("schedules"),):
         if path.is_dir():
             plan_files, catalogue_files, read_problems = read_all(path)
@@ -423,7 +431,8 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         problems += _calendar_problems(loaded, plan_files, settings, published)
         plan_count += len(loaded.plans)
         athletes += [plan.athlete for plan in loaded.plans]
-    if all(path.is_dir() for path in paths):  # one plan checked alone says nothing of who else is in a group
+    # One plan checked alone says nothing of who else is in a group, nor does a run where plans failed.
+    if all(path.is_dir() for path in paths) and not problems:
         slugs = {athlete.slug for athlete in athletes}
         has_members = {g.id: any(g.includes(athlete) for athlete in athletes) for g in settings.groups}
         warnings += unmatched_warnings(settings.groups, slugs, has_members)
@@ -902,7 +911,11 @@ def _preview_build(served: Path, published: Path, schedules: Path, config: Path 
         live.rebuilt([for_terminal(str(exc))])
         return
     against = f"against {published}/" if (published / "index.json").is_file() else "since the preview's last build (no published build yet)"
-    click.echo(f"rebuilt: {len(result.plan_ids)} plan{'s' * (len(result.plan_ids) != 1)}; {len(result.changes)} change(s) {against}")
+    for warning in result.warnings:  # as a build prints them: an editor previewing is the one to see them
+        click.echo(_one_line(warning if ": warning: " in warning else f"warning: {warning}"), err=True)
+    plans = len(result.plan_ids) - result.views
+    views = f", {result.views} group, meet or series calendar{'s' * (result.views != 1)}" if result.views else ""
+    click.echo(f"rebuilt: {plans} plan{'s' * (plans != 1)}{views}; {len(result.changes)} change(s) {against}")
     live.rebuilt([])
 
 

@@ -64,9 +64,10 @@ def _when(race: Race, with_year: bool = False) -> str:
 
 
 def _moved(old: Race, new: Race) -> str:
-    """Where a race moved from and to, with the years when the days alone read the same."""
+    """Where a race moved from and to, with the years when it changes year or the days alone read
+    the same."""
     before, after = _when(old), _when(new)
-    if before == after:
+    if before == after or old.start.year != new.start.year:
         before, after = _when(old, with_year=True), _when(new, with_year=True)
     return f"{new.name} moved from {before} to {after}"
 

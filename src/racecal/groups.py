@@ -77,18 +77,21 @@ def retired_view_message(of: str, calendar_id: str) -> str:
 def calendar_clashes(
     plans: Sequence[Plan], shown: dict[str, str], groups: Sequence[Group], meets: dict[str, Meet] | None, where: tuple[str, int, int, str],
     series_meets: dict[str, Meet], series_where: tuple[str, int, int, str], published: Mapping[str, str] | None = None,
+    retired: Collection[str] = (),
 ) -> list[Problem]:  # fmt: skip
     """What ``racecal check`` can say before a build: a group's, meet's or series' calendar whose id
     is a plan's or another calendar's. ``shown``: each plan's file as messages show it; ``meets``:
     the catalogue, when meet calendars are on (``series_meets`` when series calendars are); the
     wheres: those settings; ``published``: what the published site has under each id (its view,
-    "" for a plan), as the build will find it."""
+    "" for a plan), as the build will find it; ``retired``: the ids listed under 'retired'."""
     taken = {plan.id: f"the plan of {shown.get(plan.source_path, plan.source_path)}" for plan in plans}
     earlier = published or {}
     problems = []
 
     def claim(calendar_id: str, of: str, at: tuple[str, int, int, str], view: str) -> None:
-        if calendar_id in taken:
+        if calendar_id in retired:
+            problems.append(Problem(*at, retired_view_message(of, calendar_id)))
+        elif calendar_id in taken:
             problems.append(Problem(*at, clash_message(of, calendar_id, taken[calendar_id])))
         elif earlier.get(calendar_id, view) != view:
             problems.append(Problem(*at, clash_message(of, calendar_id, "a calendar published earlier")))
@@ -113,9 +116,10 @@ def series_calendars(meets: Iterable[Meet]) -> dict[str, tuple[str, int, frozens
     same id ("Coastal Tour", "Coastal tour") are one series, named as most of its meets write it."""
     found: dict[str, tuple[int, list[str], set[str]]] = {}
     for meet in meets:
-        if meet.series:
-            calendar_id = series_plan_id(meet.series, meet.start.year)
-            _, names, meet_ids = found.setdefault(calendar_id, (meet.start.year, [], set()))
+        if meet.series:  # in the season its id names, as its own calendar is (meet_season)
+            season = meet_season(meet)
+            calendar_id = series_plan_id(meet.series, season)
+            _, names, meet_ids = found.setdefault(calendar_id, (season, [], set()))
             names.append(meet.series)
             meet_ids.add(meet.id)
     return {
