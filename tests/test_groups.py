@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -24,6 +24,9 @@ from hypothesis import strategies as st
 
 from conftest import REPO, parse_icalendar, parse_icaljs, parse_vobject
 from racecal.cli import cli
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 FEDERATION = REPO / "examples" / "federation"
 TIMES = [f"2026-11-{day:02d}T12:00:00Z" for day in range(1, 29)]
@@ -40,17 +43,21 @@ class Site:
         return self.root / "dist"
 
     def build(self, *extra: str, expect: int = 0) -> str:
+        result = self.run("build", "--time", TIMES[self.step], *extra)
+        self.step += 1
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    def run(self, *args: str) -> Result:
+        """A racecal command in the site's folder, as an editor types it there."""
         from click.testing import CliRunner
 
         cwd = os.getcwd()
         os.chdir(self.root)
         try:
-            result = CliRunner().invoke(cli, ["build", "--time", TIMES[self.step], *extra], catch_exceptions=False)
+            return CliRunner().invoke(cli, list(args), catch_exceptions=False)
         finally:
             os.chdir(cwd)
-        self.step += 1
-        assert result.exit_code == expect, result.output
-        return result.output
 
     def plans(self) -> dict[str, dict[str, Any]]:
         return {p.stem: yaml.safe_load(p.read_text()) for p in sorted((self.root / "schedules").glob("*.yaml"))}
@@ -246,21 +253,14 @@ def test_a_new_plan_cannot_take_over_a_removed_groups_calendar(site: Site) -> No
     assert "Traceback" not in out
     assert (site.dist / "distance-squad-2027" / "all.ics").read_bytes() == published
     # check says so too, from the published site the build compares with (it said "ok").
-    from click.testing import CliRunner
-
-    cwd = os.getcwd()
-    os.chdir(site.root)
-    try:
-        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
-        (site.root / "schedules" / "distance-squad-2027.yaml").unlink()
-        # The other way round: a group whose calendar id is a removed plan's, in check as in the build.
-        (site.root / "schedules" / "lina-sol-2027.yaml").unlink()
-        assert "wrote dist/" in site.build()
-        with (site.root / "racecal.yaml").open("a") as settings_file:
-            settings_file.write("  - {id: lina-sol, name: Lina's, athletes: [ada-fjell]}\n")
-        group_over_plan = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
-    finally:
-        os.chdir(cwd)
+    checked = site.run("check")
+    (site.root / "schedules" / "distance-squad-2027.yaml").unlink()
+    # The other way round: a group whose calendar id is a removed plan's, in check as in the build.
+    (site.root / "schedules" / "lina-sol-2027.yaml").unlink()
+    assert "wrote dist/" in site.build()
+    with (site.root / "racecal.yaml").open("a") as settings_file:
+        settings_file.write("  - {id: lina-sol, name: Lina's, athletes: [ada-fjell]}\n")
+    group_over_plan = site.run("check")
     assert checked.exit_code == 1 and "would take over the group calendar published under that id" in checked.output, checked.output
     taken = "the calendar of group 'lina-sol' would be 'lina-sol-2027', which is already a calendar published earlier"
     assert group_over_plan.exit_code == 1 and taken in group_over_plan.output, group_over_plan.output
@@ -274,14 +274,7 @@ def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_droppe
     before = {name: (site.dist / name / "all.ics").read_bytes() for name in ("distance-squad-2027", "harbour-games-2027")}
     with (site.root / "racecal.yaml").open("a") as settings_file:
         settings_file.write("retired: [distance-squad-2027, harbour-games-2027]\n")
-    from click.testing import CliRunner
-
-    cwd = os.getcwd()
-    os.chdir(site.root)
-    try:  # check says so as the build does (second independent tester: check said "ok")
-        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
-    finally:
-        os.chdir(cwd)
+    checked = site.run("check")  # check says so as the build does (second independent tester: check said "ok")
     assert checked.exit_code == 1, checked.output
     assert "'distance-squad-2027', is listed under 'retired' but still has races" in checked.output, checked.output
     assert "'harbour-games-2027', is listed under 'retired' but still has races" in checked.output, checked.output
@@ -321,14 +314,7 @@ def test_check_reports_a_published_index_the_build_would_refuse(site: Site) -> N
     site.build()
     index = site.dist / "index.json"
     index.write_text(index.read_text().replace('"view":"group"', '"view":"plan"', 1))
-    from click.testing import CliRunner
-
-    cwd = os.getcwd()
-    os.chdir(site.root)
-    try:
-        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
-    finally:
-        os.chdir(cwd)
+    checked = site.run("check")
     assert checked.exit_code == 1, checked.output
     assert re.search(r"^dist/index\.json:1:1: plans\[\d+\]\.view: expected one of group, meet, series$", checked.output, re.M), (
         checked.output
@@ -360,15 +346,7 @@ def test_a_group_nobody_is_in_and_an_unknown_athlete_are_located_warnings(site: 
         f"racecal.yaml:{typos}:10: groups[2].id: warning: group 'typos' matches no plan's athlete, so it has no calendar",
         f"racecal.yaml:{typos + 1}:10: groups[3].id: warning: group 'atlantis' matches no plan's athlete, so it has no calendar",
     ]
-    from click.testing import CliRunner
-
-    cwd = os.getcwd()
-    os.chdir(site.root)
-    try:
-        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
-        strict = CliRunner().invoke(cli, ["check", "--strict"], catch_exceptions=False)
-    finally:
-        os.chdir(cwd)
+    checked, strict = site.run("check"), site.run("check", "--strict")
     assert checked.exit_code == 0 and strict.exit_code == 1, (checked.output, strict.output)
     assert [line for line in checked.output.splitlines() if line.startswith("racecal.yaml:")] == expected
     built = site.build()
@@ -388,15 +366,9 @@ def test_build_and_diff_report_every_settings_problem_and_calendar_clash_in_one_
         "  - {id: harbour-games, name: D, athletes: [ada-fjell]}\n"
         "  - {id: coastal-tour, name: E, athletes: [ada-fjell]}\n"
     )
-    from click.testing import CliRunner
 
     def run(*args: str) -> list[str]:
-        cwd = os.getcwd()
-        os.chdir(site.root)
-        try:
-            result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-        finally:
-            os.chdir(cwd)
+        result = site.run(*args)
         assert result.exit_code == 1, result.output
         return sorted(line for line in result.output.splitlines() if line.startswith("racecal.yaml:"))
 
@@ -646,14 +618,7 @@ def test_two_spellings_of_a_series_name_are_one_series(site: Site) -> None:
     tour = (site.dist / "coastal-tour-2027" / "all.ics").read_bytes()
     text = (site.root / "schedules" / "meets" / "2027.yaml").read_text()
     (site.root / "schedules" / "meets" / "2027.yaml").write_text(text.replace("series: Coastal Tour", "series: Coastal tour", 1))
-    from click.testing import CliRunner
-
-    cwd = os.getcwd()
-    os.chdir(site.root)
-    try:
-        assert CliRunner().invoke(cli, ["check"], catch_exceptions=False).exit_code == 0
-    finally:
-        os.chdir(cwd)
+    assert site.run("check").exit_code == 0
     site.build()
     check_series_feeds(site)
     # Named as most of its meets write it; with one of each, the first in sorted order.
@@ -678,14 +643,7 @@ def test_check_does_not_blame_a_group_for_a_plan_that_failed_to_load(site: Site)
     """Regression (second independent tester): with a plan in error, check also warned that no
     plan has its athlete, who is listed in a group."""
     site.edit("schedules/tomas-berg-2027.yaml", "meet: island-relays-2027", "meet: island-relayz-2027")
-    from click.testing import CliRunner
-
-    cwd = os.getcwd()
-    os.chdir(site.root)
-    try:
-        checked = CliRunner().invoke(cli, ["check"], catch_exceptions=False)
-    finally:
-        os.chdir(cwd)
+    checked = site.run("check")
     assert checked.exit_code == 1 and "unknown meet 'island-relayz-2027'" in checked.output, checked.output
     assert "no plan has the athlete" not in checked.output, checked.output
 
@@ -895,14 +853,7 @@ def test_check_reports_a_calendar_id_taken_twice_naming_both(site: Site) -> None
     site.edit(
         "racecal.yaml", "  - id: distance-squad", "  - id: harbour-games\n    name: Clash\n    country: Nordvik\n  - id: distance-squad"
     )
-    from click.testing import CliRunner
-
-    cwd = os.getcwd()
-    os.chdir(site.root)
-    try:
-        checked = CliRunner().invoke(cli, ["check"])
-    finally:
-        os.chdir(cwd)
+    checked = site.run("check")
     assert checked.exit_code == 1
     assert (
         "the calendar of meet 'harbour-games-2027' would be 'harbour-games-2027', which is already the calendar of group 'harbour-games'"
