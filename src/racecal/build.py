@@ -516,15 +516,8 @@ class _Views:
                 meet = meet_of(meet_id)
                 assert meet is not None, "a meet calendar is compiled only for a meet in the catalogue"
                 chosen = [self._member(p, meet_id) for p in members]
-                return groups.compose(
-                    meet.name,
-                    groups.meet_slug(meet_id, groups.meet_season(meet)),
-                    groups.meet_season(meet),
-                    chosen,
-                    "meets",
-                    meet.timezone,
-                    "meet",
-                )
+                season = groups.meet_season(meet)
+                return groups.compose(meet.name, groups.meet_slug(meet_id, season), season, chosen, "meets", meet.timezone, "meet")
 
             self._calendar(
                 plan_id,
@@ -572,8 +565,7 @@ class _Views:
             global _worker_views
             _worker_views = (self, jobs)
             try:
-                fork = multiprocessing.get_context("fork")
-                with ProcessPoolExecutor(workers, mp_context=fork, initializer=_start_worker, initargs=(self.context,)) as pool:
+                with _fork_pool(self.context, workers) as pool:
                     self.compiled += pool.map(_compile_view_in_worker, range(len(jobs)))
             finally:
                 _worker_views = None
@@ -670,6 +662,11 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def _fork_pool(context: _Context, workers: int) -> ProcessPoolExecutor:
+    """Workers forked from this process: they inherit everything it holds, nothing is pickled in."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(context,))
+
+
 def _compile_in_worker(source: SourceFile) -> tuple[list[Problem], PlanDone | None]:
     assert _worker_context is not None
     return _compile_source(_worker_context, source)
@@ -682,8 +679,7 @@ def _run_jobs(
     results: list[tuple[list[Problem], PlanDone | None]] = []
     if workers > 1 and total >= PARALLEL_MIN_PLANS and _can_fork():
         chunk = max(1, total // (workers * 8))
-        fork = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=fork, initializer=_start_worker, initargs=(context,)) as pool:
+        with _fork_pool(context, workers) as pool:
             for result in pool.map(_compile_in_worker, jobs, chunksize=chunk):
                 results.append(result)
                 if progress:

@@ -164,9 +164,7 @@ def _published_ids(site: Path, problems: list[Problem]) -> dict[str, str]:
     try:
         return {plan_id: entry.view for plan_id, entry in index.decode(data, str(where)).entries.items()}
     except PreviousBuildError as exc:
-        for line in str(exc).splitlines():  # "dist/index.json: plans[9].view: expected …", one per problem
-            _, field, message = [*line.split(": ", 2), "", ""][:3]
-            problems.append(Problem(str(where), 1, 1, field if message else "document", message or field))
+        problems += exc.problems or [Problem(str(where), 1, 1, "document", str(exc).removeprefix(f"{where}: "))]
         return {}
 
 
@@ -516,14 +514,9 @@ def build_command(
         return
     if result.changes:
         click.echo(report.as_text(result.changes, _colour()))
-    plans = len(result.plan_ids) - result.views
     state = "wrote" if written else "unchanged:"
-    views = f", {result.views} group, meet or series calendar{'s' * (result.views != 1)}" if result.views else ""
     click.echo(
-        for_terminal(
-            f"{state} {out}/ ({plans} plan{'s' * (plans != 1)}{views}, {result.plans_reused} reused as they were; "
-            f"{report.counts(result.changes)})"
-        )
+        for_terminal(f"{state} {out}/ ({_calendars(result)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})")
     )
     if not settings.base_url:
         click.echo("note: no base URL set (--base-url or racecal.yaml); subscribe links are completed in the browser", err=True)
@@ -881,6 +874,13 @@ def serve(directory: Path, host: str, port: int, watch: bool, schedules: Path, c
             shutil.rmtree(preview, ignore_errors=True)
 
 
+def _calendars(result: BuildResult) -> str:
+    """What a build wrote, counted for the summary: "4 plans, 7 group, meet or series calendars"."""
+    plans = len(result.plan_ids) - result.views
+    views = f", {result.views} group, meet or series calendar{'s' * (result.views != 1)}" if result.views else ""
+    return f"{plans} plan{'s' * (plans != 1)}{views}"
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -913,9 +913,7 @@ def _preview_build(served: Path, published: Path, schedules: Path, config: Path 
     against = f"against {published}/" if (published / "index.json").is_file() else "since the preview's last build (no published build yet)"
     for warning in result.warnings:  # as a build prints them: an editor previewing is the one to see them
         click.echo(_one_line(warning if ": warning: " in warning else f"warning: {warning}"), err=True)
-    plans = len(result.plan_ids) - result.views
-    views = f", {result.views} group, meet or series calendar{'s' * (result.views != 1)}" if result.views else ""
-    click.echo(f"rebuilt: {plans} plan{'s' * (plans != 1)}{views}; {len(result.changes)} change(s) {against}")
+    click.echo(f"rebuilt: {_calendars(result)}; {len(result.changes)} change(s) {against}")
     live.rebuilt([])
 
 

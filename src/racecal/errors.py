@@ -55,7 +55,12 @@ class PlanError(RacecalError):
 
 
 class PreviousBuildError(RacecalError):
-    """The previously published build cannot be read or was tampered with."""
+    """The previously published build cannot be read or was tampered with. ``problems``: each
+    field found wrong, when the file could be read as JSON at all."""
+
+    def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class PublishError(RacecalError):

@@ -92,7 +92,8 @@ class JsonReader(Reader):
 
     def check(self) -> None:
         if self.problems:
-            raise PreviousBuildError("\n".join(f"{p.path}: {p.field}: {p.message}" for p in sorted(self.problems)))
+            found = tuple(sorted(self.problems))
+            raise PreviousBuildError("\n".join(f"{p.path}: {p.field}: {p.message}" for p in found), found)
 
     def problem(self, name: str, message: str) -> None:
         self.problems.append(Problem(self.path, 1, 1, name, message))
