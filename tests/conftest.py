@@ -30,6 +30,15 @@ LATER_TIME = "2024-04-10T08:00:00Z"
 IN_CI = bool(os.environ.get("CI"))
 
 
+@pytest.fixture(autouse=True)
+def own_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own cache directory (racecal records what it checked in a site there), so no
+    test sees another's record, nor the user's."""
+    home = tmp_path_factory.mktemp("cache-home")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
 def need(available: bool, what: str) -> None:
     """Skip with a visible reason outside CI; in CI a missing tool is a failure, never a skip."""
     if available:

@@ -67,6 +67,9 @@ class BuildResult:
     views: int = 0  # how many of plan_ids are group, meet or series calendars
     unchanged: bool = False  # the new site is byte-identical to the previous one
     warnings: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # every plan's and calendar's file ("id/name") → its sha256
+    site_files: dict[str, str] = field(default_factory=dict)  # the landing page's, index's and static files' → sha256
+    site_inputs: str = ""  # a digest of everything those site files are made from
 
 
 @dataclass
@@ -353,19 +356,31 @@ def build(
         entries[plan_id] = reused_members.get(plan_id, previous.entries[plan_id])
 
     ordered = [entries[k] for k in sorted(entries)]
-    site_files = {
-        "index.html": site.index_page(ordered, settings).encode(),
-        "index.json": index.encode(ordered, retired, catalogue, defined).encode(),
-        **{name: text.encode() for name, text in site.static_files(settings).items()},
-    }
+    index_json = index.encode(ordered, retired, catalogue, defined).encode()
+    # The landing page and the static files follow from the index, the settings and racecal itself.
+    site_inputs = hashlib.sha256(f"{__version__}\0{settings.fingerprint()}\0".encode() + index_json).hexdigest()
+    same_plans = previous_is_output and _same_plans(previous, entries)
+    site_files: dict[str, bytes] = {}
+    if same_plans and previous.local_dir and previous.cache.has_site(previous.local_dir, site_inputs):
+        site_shas = dict(previous.cache.site_files)  # this machine saw these very files published from the same inputs
+    else:
+        site_files = {
+            "index.html": site.index_page(ordered, settings).encode(),
+            "index.json": index_json,
+            **{name: text.encode() for name, text in site.static_files(settings).items()},
+        }
+        site_shas = {name: hashlib.sha256(data).hexdigest() for name, data in site_files.items()}
     outcome = BuildResult(
         changes=changes,
         build_time=build_time,
         plan_ids=sorted(entries),
         plans_reused=len(reused),
         views=sum(1 for e in entries.values() if e.view),
-        unchanged=previous_is_output and _same_as_before(previous, entries, site_files),
+        unchanged=same_plans and (not site_files or _same_site_files(previous, site_files)),
         warnings=warnings,
+        files={f"{e.plan_id}/{name}": sha256 for e in ordered for name, sha256 in e.files.items()},
+        site_files=site_shas,
+        site_inputs=site_inputs,
     )
     if outcome.unchanged:
         return outcome  # nothing to stage: the caller keeps the published site as it is
@@ -692,12 +707,16 @@ def _run_jobs(
     return results
 
 
-def _same_as_before(previous: Previous, entries: dict[str, IndexEntry], site_files: dict[str, bytes]) -> bool:
-    """True when publishing would not change a byte (checked from hashes, not by reading the old plans)."""
+def _same_plans(previous: Previous, entries: dict[str, IndexEntry]) -> bool:
+    """True when every plan's and calendar's files would be those published (checked from hashes)."""
     if previous.local_dir is None or set(entries) != set(previous.entries):
         return False
-    if any(entries[k].files != previous.entries[k].files for k in entries):
-        return False
+    return all(entries[k].files == previous.entries[k].files for k in entries)
+
+
+def _same_site_files(previous: Previous, site_files: dict[str, bytes]) -> bool:
+    """True when the landing page, index and static files are byte for byte those published."""
+    assert previous.local_dir is not None
     for name, data in site_files.items():
         try:
             if (previous.local_dir / name).read_bytes() != data:

@@ -288,7 +288,8 @@ def _parse_time(value: str) -> datetime:
     return _checked_time(parsed, "--time")
 
 
-def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
+def _previous(out: Path, previous: str | None, fresh: bool, cached: bool) -> Previous:
+    from racecal import cache
     from racecal.errors import PreviousBuildError
     from racecal.previous import Previous, read_previous
 
@@ -297,7 +298,18 @@ def _previous(out: Path, previous: str | None, fresh: bool) -> Previous:
     if previous is not None and "://" not in previous and not Path(previous).exists():
         # Named on purpose, so not a first build: comparing with nothing would report every race as new.
         raise PreviousBuildError(f"{previous}: does not exist (--previous names a published build; to start over, use --fresh)")
-    return read_previous(previous if previous is not None else out)
+    location = previous if previous is not None else out
+    local = cached and "://" not in str(location)
+    return read_previous(location, cache.load(_cache_file(Path(location))) if local else None)
+
+
+def _cache_file(site: Path) -> Path:
+    """This machine's record of what it checked in a published site (cache.py): under the user's cache
+    directory, never in the site or the plans."""
+    from racecal import cache
+
+    home = Path(os.environ.get("XDG_CACHE_HOME") or ".")  # the XDG rule: a relative path is ignored
+    return cache.location(home if home.is_absolute() else Path.home() / ".cache", site)
 
 
 def _previous_option_value(value: str | None) -> str | None:
@@ -317,25 +329,26 @@ def _previous_option_value(value: str | None) -> str | None:
 
 def _run(
     schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None,
-    progress: bool, sink: Sink, jobs: int, write_reused: bool = True,
-) -> BuildResult:  # fmt: skip
+    progress: bool, sink: Sink, jobs: int, write_reused: bool = True, cached: bool = True,
+) -> tuple[BuildResult, Previous]:  # fmt: skip
     from racecal.build import build
     from racecal.yamlsource import read_all
 
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
         raise PlanError(problems)
-    previous = _previous(out, previous_at, fresh)
+    previous = _previous(out, previous_at, fresh, cached)
     requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
         in_place = previous_at is None or (
             not previous_at.startswith(("http://", "https://")) and Path(previous_at).resolve() == out.resolve()
         )
-        return build(
+        result = build(
             plan_files, catalogue_files, previous, settings, requested, _publication_time(when), sink,
             progress=bar, workers=jobs, previous_is_output=in_place and not fresh, write_reused=write_reused,
         )  # fmt: skip
+        return result, previous
     finally:
         if bar:
             click.echo("", err=True)
@@ -481,8 +494,8 @@ def build_command(
       racecal build
       racecal build --base-url https://example.org/races --previous https://example.org/races
     """
-    from racecal import report
-    from racecal.publish import Staging, locked, output_refusal, real_output
+    from racecal import cache, report
+    from racecal.publish import Staging, filesystem_now, locked, output_refusal, real_output
 
     if refusal := output_refusal(out, schedules, Path.cwd()):
         raise click.BadParameter(refusal, param_hint="'--out'")
@@ -492,7 +505,7 @@ def build_command(
     with locked(target, wait, _say):
         staging = Staging.create(target)
         try:
-            result = _run(schedules, out, previous, fresh, settings, when, _wants_progress(quiet), staging, jobs)
+            result, published = _run(schedules, out, previous, fresh, settings, when, _wants_progress(quiet), staging, jobs)
         except BaseException:
             staging.discard()
             raise
@@ -501,6 +514,8 @@ def build_command(
             staging.swap()
         else:
             staging.discard()
+        if written or published.cache.misses:  # what this build checked or wrote, so the next one reads less
+            cache.record(_cache_file(target), target, result.files, result.site_files, result.site_inputs, filesystem_now(target))
     held = 0  # a plan's own warnings under -q: counted, not listed (racecal check lists them)
     for warning in result.warnings:
         located = ": warning: " in warning
@@ -564,7 +579,7 @@ def diff(
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
     with locked(real_output(local), wait, _say, reader=True) if local and local.is_dir() else contextlib.nullcontext():
-        result = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1, write_reused=False)
+        result, _ = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1, write_reused=False)
     if fmt == "json":
         click.echo(report.as_json(result.changes))
     elif fmt == "markdown":
@@ -894,7 +909,9 @@ def _preview_build(served: Path, published: Path, schedules: Path, config: Path 
         staging = Staging.create(served)
         try:
             previous = str(published) if (published / "index.json").is_file() else None
-            result = _run(schedules, served, previous, previous is None and not served.exists(), settings, None, False, staging, 1)
+            result, _ = _run(
+                schedules, served, previous, previous is None and not served.exists(), settings, None, False, staging, 1, cached=False
+            )
         except BaseException:
             staging.discard()
             raise

@@ -9,7 +9,7 @@ that did not write it (icalendar, vobject, Mozilla's ical.js).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 CRLF = "\r\n"
 FOLD_OCTETS = 75
@@ -68,6 +68,12 @@ def format_utc(value: datetime) -> str:
     if offset is None:
         raise ValueError("a UTC timestamp needs an aware datetime")
     return (value.replace(tzinfo=None) - offset).strftime("%Y%m%dT%H%M%SZ")
+
+
+def parse_utc(text: str) -> datetime:
+    """The inverse of ``format_utc`` for text of exactly its shape (``20240305T120000Z``); ValueError
+    for a time that does not exist."""
+    return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[11:13]), int(text[13:15]), tzinfo=UTC)
 
 
 def join(lines: Iterable[str]) -> str:

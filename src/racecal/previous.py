@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from racecal import index
+from racecal.cache import SiteCache
 from racecal.errors import PreviousBuildError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.index import IndexEntry
@@ -45,6 +46,7 @@ class Previous:
     catalogue: str = ""  # sha256 of the catalogue files the previous build was made from
     groups: dict[str, str] = field(default_factory=dict)  # group id → digest of its definition then
     get: Callable[[str], bytes] | None = None
+    cache: SiteCache = field(default_factory=SiteCache)  # what this machine already checked there (local only)
     _states: dict[str, PlanState] = field(default_factory=dict)
 
     def state(self, plan_id: str) -> PlanState | None:
@@ -74,11 +76,13 @@ class Previous:
         """Local builds only (files are linked from there): every file must still have its published bytes."""
         if self.local_dir is None:
             return
-        for name in self.entries[plan_id].files:
-            self.fetch(plan_id, name)
+        for name, sha256 in self.entries[plan_id].files.items():
+            if not self.cache.has(self.local_dir, f"{plan_id}/{name}", sha256):
+                self.fetch(plan_id, name)
 
 
-def read_previous(location: str | Path | None) -> Previous:
+def read_previous(location: str | Path | None, cache: SiteCache | None = None) -> Previous:
+    """The published build at ``location``; ``cache`` is what this machine recorded about it, if local."""
     if location is None:
         return Previous()
     text = str(location)
@@ -100,7 +104,7 @@ def read_previous(location: str | Path | None) -> Previous:
             "(or its index.json was lost); move them away or choose another --out, or pass --fresh to replace them "
             "(files racecal did not write are kept)"
         )
-    return _read(str(path), _read_local, local_dir=path)
+    return _read(str(path), _read_local, local_dir=path, cache=cache)
 
 
 def _listed(names: list[str], shown: int = 4) -> str:
@@ -219,8 +223,14 @@ def _shown_url(url: str, limit: int = 200) -> str:
     return repr(url[:limit]) + ("…" if len(url) > limit else "")
 
 
-def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None) -> Previous:
-    site = index.decode(get(f"{base}/index.json"), f"{base}/index.json")
+def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None, cache: SiteCache | None = None) -> Previous:
+    data = get(f"{base}/index.json")
+    if cache is not None and cache.index and hashlib.sha256(data).hexdigest() == cache.index:
+        site = index.read_written(data)  # the very bytes this machine's last build wrote, from validated values
+    else:
+        site = index.decode(data, f"{base}/index.json")
+        if cache is not None:
+            cache.misses += 1  # a record of another index: worth refreshing after this build
     return Previous(
         location=base,
         local_dir=local_dir,
@@ -229,4 +239,5 @@ def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None) -> Pre
         catalogue=site.catalogue,
         groups=site.groups,
         get=get,
+        cache=cache or SiteCache(),
     )

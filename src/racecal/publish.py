@@ -73,6 +73,16 @@ def locked(out: Path, timeout: float, on_wait: Callable[[str], None], *, reader:
         lock.release()
 
 
+def filesystem_now(out: Path) -> int:
+    """The present as the output's filesystem stamps it (a change time, in ns), for cache.record.
+
+    Taken from the lock file beside ``out`` (held by this build), not the clock: a network or coarse
+    filesystem keeps its own time."""
+    lock_path = out.parent / f".{out.name}.lock"
+    os.utime(lock_path)
+    return lock_path.stat().st_ctime_ns
+
+
 def _acquire(out: Path, lock_path: Path, timeout: float, on_wait: Callable[[str], None], reader: bool) -> FileLock | None:
     try:
         if not reader:

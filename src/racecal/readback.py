@@ -15,12 +15,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from yaml import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from racecal import ics
 from racecal.documents import SNAPSHOT
 from racecal.errors import PreviousBuildError, Problem, field_path
 from racecal.fields import Reader
@@ -105,7 +106,7 @@ class JsonReader(Reader):
             self.error(value, name, f"expected a UTC time like 20240305T120000Z, got {shown}")
             return None
         try:
-            moment = datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            moment = ics.parse_utc(text)
         except ValueError:
             self.error(value, name, f"{text!r} is not a real time")
             return None

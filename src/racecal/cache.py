@@ -1,0 +1,133 @@
+"""What this machine already checked in a published site, so an unchanged rebuild reads almost nothing.
+
+Before a build links a published file into the new site, the file must still have the bytes the
+manifest recorded (previous.py). Hashing every file (123 MB at 20,000 races) was most of a no-op
+rebuild, so after each build racecal records, for every file of every plan it published, what the
+filesystem reports about it (device, inode, size, modification and change times in nanoseconds)
+beside its sha256, as git's index does. A file that reports the same still has those bytes: any
+write changes its change time (ctime), which no program can set back short of changing the clock.
+Entries whose ctime is not older than the moment of recording are left out (git's "racily clean"
+files): a write in the same clock tick after the recording could otherwise keep every value.
+
+It also records the sha256 of the index.json that build wrote and validated: an index with exactly
+those bytes is read without checking every field again (``index.read_written``).
+
+The cache is a hint, never a source of truth. It lives outside the site (under the user's cache
+directory, keyed by the site's real path), and when it is missing, unreadable, made by another racecal
+version, or wrong in any way, every file is hashed and every field validated as before. Deleting it
+costs one slower build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from racecal import __version__
+
+CACHE_FORMAT = 1
+# An identity: (inode, size, mtime_ns, ctime_ns); the device is kept once per site.
+Identity = tuple[int, int, int, int]
+
+
+def identity(stat: os.stat_result) -> Identity:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+@dataclass
+class SiteCache:
+    """One published site's record: the index it wrote and, per file, its identity and sha256."""
+
+    index: str = ""  # sha256 of the index.json last written there
+    device: int = -1
+    files: dict[str, tuple[Identity, str]] = field(default_factory=dict)  # "plan/file" → (identity, sha256)
+    site_inputs: str = ""  # what the site files below were made from (build.py's digest)
+    site_files: dict[str, str] = field(default_factory=dict)  # landing page, index, static files → sha256
+    misses: int = 0  # files that had to be hashed this run: the record is worth refreshing
+
+    def has(self, site: Path, name: str, sha256: str) -> bool:
+        """True when the site's file ``name`` is known to hold the bytes with ``sha256``."""
+        known = self.files.get(name)
+        if known is not None and known[1] == sha256:
+            try:
+                stat = os.lstat(f"{site}/{name}")  # a str, not a Path: called for every file of a site
+            except OSError:
+                stat = None
+            if stat is not None and stat.st_dev == self.device and identity(stat) == known[0]:
+                return True
+        self.misses += 1
+        return False
+
+    def has_site(self, site: Path, inputs: str) -> bool:
+        """True when the site files made from ``inputs`` are published in ``site`` as recorded."""
+        if not self.site_files or inputs != self.site_inputs:
+            return False
+        return all(self.has(site, name, sha256) for name, sha256 in self.site_files.items())
+
+
+def location(cache_home: Path, site: Path) -> Path:
+    """Where a site's record lives: one file per site, named by a hash of its real path."""
+    key = hashlib.sha256(os.fsencode(site.resolve())).hexdigest()[:32]
+    return cache_home / "racecal" / "sites" / f"{key}.json"
+
+
+def load(path: Path | None) -> SiteCache:
+    """The record at ``path``; an empty one when it is missing or not exactly what ``record`` writes."""
+    if path is None:
+        return SiteCache()
+    try:
+        document = json.loads(path.read_bytes())
+        if document.get("format") != CACHE_FORMAT or document.get("racecal") != __version__:
+            return SiteCache()
+        index, device, rows = document["index"], document["device"], document["files"]
+        site_inputs, site_files = document["site_inputs"], document["site_files"]
+        files: dict[str, tuple[Identity, str]] = {}
+        for name, (inode, size, mtime, ctime, sha256) in rows.items():
+            if not all(type(n) is int for n in (inode, size, mtime, ctime)) or type(sha256) is not str:
+                return SiteCache()
+            files[name] = ((inode, size, mtime, ctime), sha256)
+        if not all(type(t) is str for t in (index, site_inputs, *site_files)) or type(device) is not int:
+            return SiteCache()
+        if not all(type(sha256) is str for sha256 in site_files.values()):
+            return SiteCache()
+        return SiteCache(index=index, device=device, files=files, site_inputs=site_inputs, site_files=site_files)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return SiteCache()
+
+
+def record(path: Path, site: Path, files: dict[str, str], site_files: dict[str, str], site_inputs: str, now_ns: int) -> None:
+    """Record at ``path`` what ``site`` holds: ``files`` ("plan/file" → sha256) and ``site_files`` (the
+    landing page, index.json and static files → sha256, made from ``site_inputs``).
+
+    ``now_ns`` is the filesystem's present (a change time taken just before); files changed at or after
+    it are left out, to be hashed next time. Best effort: a cache that cannot be written is no error.
+    """
+    try:
+        device = site.stat().st_dev
+        rows: dict[str, list[int | str]] = {}
+        for name, sha256 in {**files, **site_files}.items():
+            with contextlib.suppress(OSError):
+                stat = (site / name).lstat()
+                if stat.st_dev == device and stat.st_ctime_ns < now_ns:
+                    rows[name] = [*identity(stat), sha256]
+        stable = all(name in rows for name in site_files)  # else the site files are checked byte by byte next time
+        document = {
+            "format": CACHE_FORMAT,
+            "racecal": __version__,
+            "site": str(site),
+            "index": site_files.get("index.json", ""),
+            "device": device,
+            "files": rows,
+            "site_inputs": site_inputs if stable else "",
+            "site_files": site_files if stable else {},
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(document, separators=(",", ":")))
+        partial.replace(path)
+    except OSError:
+        return
