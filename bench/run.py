@@ -169,6 +169,8 @@ def main() -> None:
     work: Path = args.work
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    # racecal's record of what it published (cache.py) kept with the run, as a user's ~/.cache would keep it.
+    RUN_ENV["XDG_CACHE_HOME"] = str(work / "cache")
     generate(work, args.athletes, args.races, args.seed)
     if args.views:
         (work / "racecal.yaml").write_text(VIEWS)

@@ -889,3 +889,44 @@ def test_joining_a_group_leaves_the_other_members_events_as_they_were(site: Site
     events = re.compile(rb"BEGIN:VEVENT\r\n.*?END:VEVENT\r\n", re.S)
     kept = events.findall(before)
     assert kept and set(kept) <= set(events.findall(after))  # every other member's event, byte for byte
+
+
+def test_a_retired_id_never_published_is_a_located_warning(site: Site) -> None:
+    """Regression (second independent tester): 'retired:' took ids that were never published (a
+    typo retires nothing) without a word."""
+    site.build()
+    with (site.root / "racecal.yaml").open("a") as settings_file:
+        settings_file.write("retired: [distance-squad-2072]\n")
+    line = (site.root / "racecal.yaml").read_text().splitlines().index("retired: [distance-squad-2072]") + 1
+    expected = (
+        f"racecal.yaml:{line}:10: retired: warning: 'distance-squad-2072' was never published here, so retiring it does nothing; "
+        "did you mean 'distance-squad-2027'?"
+    )
+    checked = site.run("check")
+    assert checked.exit_code == 0 and expected in checked.output, checked.output
+    assert site.run("check", "--strict").exit_code == 1
+    assert expected in site.build()
+    # An id retired earlier is known: retiring it stays quiet on every later build.
+    text = (site.root / "racecal.yaml").read_text()
+    (site.root / "racecal.yaml").write_text(text[: text.index("  # A squad")] + "retired: [distance-squad-2027]\n")
+    assert "never published" not in site.build()
+    assert not (site.dist / "distance-squad-2027").exists()
+    again = site.build()
+    assert "never published" not in again, again
+
+
+def test_a_removed_calendar_says_it_is_no_longer_published_not_removed_from_the_plans(site: Site) -> None:
+    """Regression (second independent tester): the empty feeds of a group taken out of the
+    settings said the group 'was removed from the plans'."""
+    site.build()
+    text = (site.root / "racecal.yaml").read_text()
+    start = text.index("  # A squad picked by name")
+    end = text.index("    disciplines: [10000m]\n") + len("    disciplines: [10000m]\n")
+    (site.root / "racecal.yaml").write_text(text[:start] + text[end:])
+    site.build()
+    feed = (site.dist / "distance-squad-2027" / "all.ics").read_bytes().decode()
+    assert "removed from the plans" not in feed
+    assert "Distance squad 2027 is no longer published" in feed.replace("\r\n ", ""), feed
+    for name in ("confirmed", "tentative"):
+        cal = parse_icalendar(site.dist / "distance-squad-2027" / f"{name}.ics")
+        assert cal, name  # still a valid calendar with a component

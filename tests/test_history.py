@@ -169,7 +169,7 @@ def test_build_prints_the_same_summary_as_diff(changed: Project) -> None:
 def test_diff_exit_code_and_markdown(changed: Project, built: Project) -> None:
     result = changed.run("diff", "--exit-code", "--format", "markdown", "--time", LATER_TIME)
     assert result.exit_code == 1
-    assert result.stdout.startswith("### racecal: calendar changes\n\n| plan | change | what | feeds |")
+    assert result.stdout.startswith("### racecal: calendar changes\n\n| calendar | change | what | feeds |")
     assert (
         "| `jakob-ingebrigtsen-2024` | promoted | `Monaco Diamond League (Herculis), 12 July: confirmed` | all, confirmed, tentative |"
         in result.stdout

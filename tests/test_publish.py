@@ -497,9 +497,9 @@ def test_dripping_previous_server_is_bounded(built: Project, monkeypatch: pytest
     import socket
     import threading
 
-    from racecal import previous
+    from racecal import remote
 
-    monkeypatch.setattr(previous, "URL_DEADLINE_SECONDS", 1.5)
+    monkeypatch.setattr(remote, "URL_DEADLINE_SECONDS", 1.5)
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     stop = threading.Event()

@@ -215,17 +215,17 @@ def _emit(
         groups=groups,
         at=at or {},
     )
-    return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds))
+    return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds, view))
 
 
-def _size_warnings(plan_id: str, feeds: dict[str, bytes]) -> list[str]:
+def _size_warnings(plan_id: str, feeds: dict[str, bytes], view: str = "") -> list[str]:
     out = []
     for feed, data in sorted(feeds.items()):
         events = data.count(b"\r\nBEGIN:VEVENT\r\n")
         if len(data) > WARN_FEED_BYTES or events > WARN_FEED_EVENTS:
             out.append(
                 f"{plan_id}/{feed}.ics has {events} events in {len(data) / 1024:.0f} KiB; Google Calendar reportedly stops "
-                f'reading subscriptions at about 1 MB or 1,100 events and drops the rest silently (docs/history.md, "Size", says how to split)'
+                f'reading subscriptions at about 1 MB or 1,100 events and drops the rest silently ({"docs/groups.md" if view else "docs/history.md"}, "Size", says how to split)'
             )
     return out
 
@@ -352,6 +352,9 @@ def build(
         changes += result.changes
         warnings += result.warnings
     warnings += views.warnings
+    if previous.location is not None:  # a first or --fresh build has nothing to retire
+        known = {*previous.entries, *previous.retired}
+        warnings += [str(w) for w in groups.unpublished_retired_warnings(settings.retired, known, settings.retired_where)]
     for plan_id in reused:
         entries[plan_id] = reused_members.get(plan_id, previous.entries[plan_id])
 
@@ -387,7 +390,7 @@ def build(
     for plan_id in reused:
         for name in previous.entries[plan_id].files:
             if previous.local_dir is not None:
-                sink.link(f"{plan_id}/{name}", previous.local_dir / plan_id / name)
+                sink.link(f"{plan_id}/{name}", f"{previous.local_dir}/{plan_id}/{name}")
     for name, data in site_files.items():
         sink.write(name, data)
     return outcome

@@ -111,7 +111,7 @@ def record(path: Path, site: Path, files: dict[str, str], site_files: dict[str, 
         rows: dict[str, list[int | str]] = {}
         for name, sha256 in {**files, **site_files}.items():
             with contextlib.suppress(OSError):
-                stat = (site / name).lstat()
+                stat = os.lstat(f"{site}/{name}")  # a str, not a Path: once for every file of a site
                 if stat.st_dev == device and stat.st_ctime_ns < now_ns:
                     rows[name] = [*identity(stat), sha256]
         stable = all(name in rows for name in site_files)  # else the site files are checked byte by byte next time

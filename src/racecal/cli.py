@@ -149,10 +149,10 @@ def _calendar_problems(
     )  # fmt: skip
 
 
-def _published_ids(site: Path, problems: list[Problem]) -> dict[str, str]:
-    """What a published site has under each id (its view; "" for a plan), for check to say what the
-    build would refuse: nothing when there is no site there, and its problems, as the build
-    would report them, when its index is not one racecal can read."""
+def _published_ids(site: Path, problems: list[Problem]) -> tuple[dict[str, str], set[str]] | None:
+    """What a published site has under each id (its view; "" for a plan), and the ids it retired, for
+    check to say what the build would refuse: None when there is no site there, and its problems, as
+    the build would report them, when its index is not one racecal can read."""
     from racecal import index
     from racecal.errors import PreviousBuildError
 
@@ -160,12 +160,13 @@ def _published_ids(site: Path, problems: list[Problem]) -> dict[str, str]:
     try:
         data = where.read_bytes()
     except OSError:
-        return {}
+        return None
     try:
-        return {plan_id: entry.view for plan_id, entry in index.decode(data, str(where)).entries.items()}
+        read = index.decode(data, str(where))
     except PreviousBuildError as exc:
         problems += exc.problems or [Problem(str(where), 1, 1, "document", str(exc).removeprefix(f"{where}: "))]
-        return {}
+        return None
+    return {plan_id: entry.view for plan_id, entry in read.entries.items()}, set(read.retired)
 
 
 def _read_settings(path: Path | None, problems: list[Problem]) -> Settings:
@@ -418,7 +419,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
       racecal check --strict --format github
     """
-    from racecal.groups import unmatched_warnings
+    from racecal.groups import unmatched_warnings, unpublished_retired_warnings
     from racecal.load import Lookout, load_schedules
     from racecal.report import check_as_github, check_as_json
     from racecal.yamlsource import discover, read_all, read_source
@@ -429,7 +430,8 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
     settings = _read_settings(config, problems)
     plan_count = 0
     athletes: list[Athlete] = []
-    published = _published_ids(Path("dist"), problems)  # the build's default output and previous build
+    site = _published_ids(Path("dist"), problems)  # the build's default output and previous build
+    published = site[0] if site else {}
     for path in paths or (Path("schedules"),):
         if path.is_dir():
             plan_files, catalogue_files, read_problems = read_all(path)
@@ -447,6 +449,8 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         slugs = {athlete.slug for athlete in athletes}
         has_members = {g.id: any(g.includes(athlete) for athlete in athletes) for g in settings.groups}
         warnings += unmatched_warnings(settings.groups, slugs, has_members)
+    if site is not None:
+        warnings += unpublished_retired_warnings(settings.retired, {*site[0], *site[1]}, settings.retired_where)
     failed = bool(problems) or (strict and bool(warnings))
     if fmt == "json":
         click.echo(check_as_json(problems, warnings, plan_count, strict))
@@ -494,7 +498,7 @@ def build_command(
       racecal build
       racecal build --base-url https://example.org/races --previous https://example.org/races
     """
-    from racecal import cache, report
+    from racecal import cache
     from racecal.publish import Staging, filesystem_now, locked, output_refusal, real_output
 
     if refusal := output_refusal(out, schedules, Path.cwd()):
@@ -527,6 +531,8 @@ def build_command(
         click.echo(f"{held} warning{'s' * (held != 1)} in the plans (racecal check lists them)", err=True)
     if quiet:
         return
+    from racecal import report
+
     if result.changes:
         click.echo(report.as_text(result.changes, _colour()))
     state = "wrote" if written else "unchanged:"
@@ -703,7 +709,7 @@ def import_command(source: str, kind: str, athlete: str | None, timezone: str | 
     if scheme.lower() in ("http", "https", "webcal"):
         from urllib.parse import urlsplit
 
-        from racecal.previous import fetch_url
+        from racecal.remote import fetch_url
 
         # webcal:// is how subscribe links name an http(s) calendar (racecal's own pages use it).
         url = f"{'https' if scheme.lower() == 'webcal' else scheme.lower()}://{rest}"

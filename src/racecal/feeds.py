@@ -212,7 +212,9 @@ def calendar(plan: Plan, feed: str, events: list[PlacedEvent], settings: Setting
     """One feed. ``latest`` is the plan's newest stamp (the empty-feed journal's DTSTAMP); ``removed``
     marks the feeds of a plan whose file was deleted, which stay valid calendars (docs/history.md)."""
     name = f"{plan.title} – {FEED_TITLES[feed]}" + (" (removed)" if removed else "")
-    if removed:
+    if removed and plan.view:  # its group left the settings, or meet or series calendars were turned off
+        description = f"{plan.title} is no longer published: this calendar is no longer updated."
+    elif removed:
         description = f"{plan.athlete.name}'s {plan.season} season was removed from the plans: this calendar is no longer updated."
     else:
         whose = (
@@ -261,7 +263,10 @@ def _empty_journal(plan: Plan, feed: str, latest: datetime, removed: bool) -> st
     """A calendar needs at least one component (sabre/vobject rejects none) and vdirsyncer refuses a
     collection that became empty; calendar apps show no journal entries, so a VJOURNAL keeps an empty
     feed valid and syncable without putting anything on anyone's calendar."""
-    summary = f"{plan.title} was removed from the plans" if removed else f"No {FEED_TITLES[feed]} in {plan.title} at the moment"
+    if removed:
+        summary = f"{plan.title} is no longer published" if plan.view else f"{plan.title} was removed from the plans"
+    else:
+        summary = f"No {FEED_TITLES[feed]} in {plan.title} at the moment"
     return ics.join(
         [
             "BEGIN:VJOURNAL",

@@ -57,6 +57,17 @@ def unmatched_warnings(groups: Sequence[Group], slugs: Collection[str], has_memb
     return out
 
 
+def unpublished_retired_warnings(retired: Collection[str], published: Collection[str], where: tuple[str, int, int, str]) -> list[Problem]:
+    """A located warning for each id under 'retired' that the published site never had (``published``:
+    its plans' and calendars' ids, and those retired before): probably a typo, which retires nothing."""
+    path, line, column, field = where
+    out = []
+    for plan_id in sorted(set(retired) - set(published)):
+        message = f"{plan_id!r} was never published here, so retiring it does nothing" + suggestion(plan_id, published, "")
+        out.append(Problem(path, line, column, field, message, warning=True))
+    return out
+
+
 def taken_by_view_message(plan_id: str, view: str) -> str:
     """A plan whose id a group's, meet's or series' calendar published earlier has: publishing it
     there would hand that calendar's subscribers someone else's races."""

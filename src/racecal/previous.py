@@ -12,17 +12,10 @@ feed is caught instead of being silently overwritten or reused.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
-import threading
-import urllib.error
-import urllib.parse
-import urllib.request
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from racecal import index
 from racecal.cache import SiteCache
@@ -33,8 +26,6 @@ from racecal.publish import owned_entries
 from racecal.state import PlanState, state_from_json
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
-URL_TIMEOUT_SECONDS = 20  # per socket operation
-URL_DEADLINE_SECONDS = 120.0  # per file, from connecting to the last byte
 
 
 @dataclass
@@ -87,7 +78,9 @@ def read_previous(location: str | Path | None, cache: SiteCache | None = None) -
         return Previous()
     text = str(location)
     if text.startswith(("http://", "https://")):
-        return _read(text.rstrip("/"), _fetch, local_dir=None)
+        from racecal.remote import fetch_url  # only a build against a live site needs HTTP
+
+        return _read(text.rstrip("/"), fetch_url, local_dir=None)
     path = Path(location)
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
         return Previous(location=text)  # a first build: nothing published yet
@@ -126,101 +119,6 @@ def _read_local(location: str) -> bytes:
         raise PreviousBuildError(f"{path}: missing from the previous build") from None
     except OSError as exc:
         raise PreviousBuildError(f"{path}: cannot be read ({exc.strerror})") from None
-
-
-def fetch_url(url: str) -> bytes:
-    """An http(s) resource within the size limit and the deadline (``racecal import`` uses it too)."""
-    return _fetch(url)
-
-
-def _fetch(url: str) -> bytes:
-    """One file of a live site, within a total deadline.
-
-    urllib's timeout applies to each socket operation, so a server dripping a byte every few
-    seconds (or a DNS lookup that hangs, which no timeout covers) could hold a build for ever. The
-    fetch runs in a daemon thread and is abandoned at the deadline; the process does not wait for it.
-    """
-    outcome: list[bytes | BaseException] = []
-
-    def fetch() -> None:
-        try:
-            outcome.append(_fetch_unbounded(url))
-        except BaseException as exc:  # handed to the caller's thread
-            outcome.append(exc)
-
-    worker = threading.Thread(target=fetch, name="racecal-fetch", daemon=True)
-    worker.start()
-    worker.join(URL_DEADLINE_SECONDS)
-    if not outcome:
-        raise PreviousBuildError(f"{url}: no complete answer within {URL_DEADLINE_SECONDS:g} s; giving up")
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result
-
-
-class _RedirectRefusedError(Exception):
-    def __init__(self, target: str) -> None:
-        self.target = target
-        super().__init__(target)
-
-
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only to http(s): urllib's own handler also follows one to ftp://.
-
-    Checked before urllib's own check, so every refused scheme (ftp:, file:, data:) gets one message.
-    """
-
-    def http_error_302(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage) -> object:
-        location = headers.get("location") or headers.get("uri")
-        if location is not None:
-            target = urllib.parse.urljoin(req.full_url, location)
-            if urllib.parse.urlsplit(target).scheme.lower() not in ("http", "https"):
-                fp.close()
-                raise _RedirectRefusedError(target)
-        return super().http_error_302(req, fp, code, msg, headers)
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
-
-
-def _fetch_unbounded(url: str) -> bytes:
-    # Only http(s) URLs reach here (read_previous checks the scheme; redirects are checked above).
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "racecal", "Accept-Encoding": "identity"})  # noqa: S310
-    except ValueError as exc:  # an unclosed IPv6 host, say
-        raise PreviousBuildError(f"{_shown_url(url)}: not a valid URL ({str(exc)[:80]})") from None
-    try:
-        with _OPENER.open(request, timeout=URL_TIMEOUT_SECONDS) as response:
-            data: bytes = response.read(MAX_PREVIOUS_FILE + 1)
-            encoding = str(response.headers.get("Content-Encoding", "")).strip().lower()
-    except _RedirectRefusedError as exc:
-        raise PreviousBuildError(
-            f"{url}: redirected to {_shown_url(exc.target)}, which is not an http(s) address; racecal follows redirects only to http(s)"
-        ) from None
-    except urllib.error.HTTPError as exc:
-        raise PreviousBuildError(f"{url}: HTTP {exc.code} {' '.join(str(exc.reason).split())}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise PreviousBuildError(f"{url}: cannot be reached ({reason})") from None
-    except (http.client.InvalidURL, ValueError) as exc:  # a URL urllib cannot even send
-        raise PreviousBuildError(f"{_shown_url(url)}: not a valid URL ({str(exc)[:80]})") from None
-    if encoding in ("gzip", "x-gzip"):  # sent although racecal asked for none (some servers do)
-        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            data = inflate.decompress(data, MAX_PREVIOUS_FILE + 1)
-        except zlib.error:
-            raise PreviousBuildError(f"{url}: says it is gzip-compressed, but is not") from None
-    if len(data) > MAX_PREVIOUS_FILE:
-        raise PreviousBuildError(f"{url}: larger than {MAX_PREVIOUS_FILE // 2**20} MiB")
-    return data
-
-
-def _shown_url(url: str, limit: int = 200) -> str:
-    """A URL the server chose, quoted for a message: escapes for anything unprintable, cut short."""
-    return repr(url[:limit]) + ("…" if len(url) > limit else "")
 
 
 def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None, cache: SiteCache | None = None) -> Previous:

@@ -55,7 +55,7 @@ def as_markdown(changes: Sequence[Change]) -> str:
     image, HTML, @mention or issue reference."""
     if not changes:
         return "**racecal:** no changes to the published calendars."
-    lines = ["### racecal: calendar changes", "", "| plan | change | what | feeds |", "|---|---|---|---|"]
+    lines = ["### racecal: calendar changes", "", "| calendar | change | what | feeds |", "|---|---|---|---|"]
     for c in _ordered(changes):
         lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary)} | {_words(', '.join(c.feeds))} |")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ class Settings:
     refresh_hours: int = 6
     colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
+    retired_where: tuple[str, int, int, str] = ("racecal.yaml", 1, 1, "retired")  # fmt: skip
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
     templates_dir: Path | None = None  # where ``templates`` were read from (serve --watch follows it)
     # Views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them.
@@ -120,7 +121,9 @@ def read_settings(r: Reader, root: Node) -> Settings:
             colours[feed] = Colour(name)
         settings = replace(settings, colours=colours)
     if "retired" in fields:
-        settings = replace(settings, retired=frozenset(r.value(SETTINGS.fields["retired"], fields["retired"], "retired")))
+        mark = fields["retired"].start_mark
+        retired = frozenset(r.value(SETTINGS.fields["retired"], fields["retired"], "retired"))
+        settings = replace(settings, retired=retired, retired_where=(path, mark.line + 1, mark.column + 1, "retired"))
     if "groups" in fields:
         settings = replace(settings, groups=_read_groups(r, fields["groups"]))
     for flag in ("meet_calendars", "series_calendars"):
