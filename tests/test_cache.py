@@ -95,8 +95,11 @@ def test_an_index_edited_after_the_record_is_validated_again(built: Project) -> 
         lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "files": {"x": [1, 2, 3, "4", "y"]}})),
         lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "site_files": {"index.html": 7}})),
         lambda path: path.write_text("[]"),
+        lambda path: path.write_text("[" * 100_000 + "]" * 100_000),
+        lambda path: (path.unlink(), os.mkfifo(path)),
+        lambda path: (path.unlink(), path.symlink_to("/dev/zero")),
     ],
-    ids=["not-json", "another-version", "wrong-shape", "wrong-site-files", "not-a-record"],
+    ids=["not-json", "another-version", "wrong-shape", "wrong-site-files", "not-a-record", "deeply-nested", "fifo", "symlink-to-dev-zero"],
 )
 def test_a_record_that_does_not_fit_is_ignored(
     built: Project, own_cache_home: Path, damage: object, monkeypatch: pytest.MonkeyPatch
@@ -118,11 +121,13 @@ def test_files_changed_in_the_recording_tick_are_left_out(tmp_path: Path) -> Non
     os.utime(site / "p" / "old.ics", ns=(0, 0))  # sets its ctime to now as well …
     ctime = (site / "p" / "old.ics").stat().st_ctime_ns
     path = tmp_path / "record.json"
-    cache.record(path, site, {"p/old.ics": "a" * 64, "p/new.ics": "b" * 64}, {}, "", max(now, ctime))
+    files = {"p/old.ics": "a" * 64, "p/new.ics": "b" * 64}
+    checked = {name: cache.seen(site / name) for name in files}
+    cache.record(path, site, files, checked, {}, "", max(now, ctime))  # type: ignore[arg-type]
     recorded = cache.load(path)
     assert "p/new.ics" not in recorded.files
     assert ("p/old.ics" in recorded.files) == (ctime < now)
-    cache.record(path, site, {"p/old.ics": "a" * 64, "p/new.ics": "b" * 64}, {}, "", max(now, ctime) + 1)
+    cache.record(path, site, files, checked, {}, "", max(now, ctime) + 1)  # type: ignore[arg-type]
     assert set(cache.load(path).files) == {"p/old.ics", "p/new.ics"}
 
 
@@ -131,7 +136,8 @@ def test_a_record_vouches_only_for_the_hash_it_saw(tmp_path: Path) -> None:
     (site / "p").mkdir(parents=True)
     (site / "p" / "all.ics").write_text("x")
     path = tmp_path / "record.json"
-    cache.record(path, site, {"p/all.ics": "a" * 64}, {}, "", time.time_ns() + 10**12)
+    checked = {"p/all.ics": cache.seen(site / "p" / "all.ics")}
+    cache.record(path, site, {"p/all.ics": "a" * 64}, checked, {}, "", time.time_ns() + 10**12)  # type: ignore[arg-type]
     recorded = cache.load(path)
     assert recorded.has(site, "p/all.ics", "a" * 64)
     assert not recorded.has(site, "p/all.ics", "b" * 64)  # a manifest naming other bytes: hash them
@@ -188,3 +194,109 @@ def test_builds_give_the_same_bytes_with_and_without_a_record(tmp_path: Path, mo
         without.build("--time", when)
         shutil.rmtree(dropped)
         assert with_record.tree() == without.tree()
+
+
+def tamper_just_before_the_record(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Change ``path`` in place, keeping its size, at the last moment before the build records what it
+    checked: as an editor or another tool writing into dist/ while a build runs."""
+    from racecal import publish
+
+    real = publish.filesystem_now
+    done: list[bool] = []
+
+    def late_write(out: Path) -> int:
+        if not done:  # once: the next build is left alone
+            done.append(True)
+            data = path.read_bytes()
+            with path.open("r+b") as file:
+                file.write(b"X" if data[:1] != b"X" else b"Y")
+            time.sleep(0.05)  # clock ticks later: the change time alone no longer tells (that rule has its own test)
+        return real(out)
+
+    monkeypatch.setattr(publish, "filesystem_now", late_write)
+
+
+def test_a_linked_file_edited_while_a_build_runs_is_caught_by_the_next_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (independent tester): the record paired each file with the hash checked at the
+    start of the build, so a file written into dist/ during the build was recorded as clean and
+    every later build trusted it."""
+    generate(tmp_path, 3, 5, 3)
+    project = Project(tmp_path)
+    project.build("--time", "2024-03-01T00:00:00Z")
+    project.build("--time", "2024-03-01T00:00:00Z")
+    project.edit("pacing planned", "no pacing", project.schedules / "athlete-0001.yaml")
+    reused = project.dist / "athlete-0002-2024" / "all.ics"
+    tamper_just_before_the_record(monkeypatch, reused)
+    project.build("--time", "2024-03-02T00:00:00Z")  # links the other plans' files, then records
+    result = project.run("build", "--time", "2024-03-02T00:00:00Z")
+    assert result.exit_code == 1, result.output
+    assert f"dist/athlete-0002-2024/all.ics: {CHANGED}" in result.output
+
+
+def test_a_file_edited_while_an_unchanged_rebuild_records_is_caught_next_time(
+    built: Project, own_cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.rmtree(own_cache_home / "racecal")  # so the unchanged rebuild hashes everything and records
+    tamper_just_before_the_record(monkeypatch, built.dist / PLAN_ID / "tentative.ics")
+    assert "unchanged: dist/" in built.build().output
+    result = built.run("build", "--time", "2024-03-27T12:00:00Z")
+    assert result.exit_code == 1, result.output
+    assert f"dist/{PLAN_ID}/tentative.ics: {CHANGED}" in result.output
+
+
+def test_without_a_home_directory_a_build_keeps_no_record(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (independent tester): a user without a home directory (a container's) and without
+    XDG_CACHE_HOME got a traceback."""
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert "unchanged: dist/" in built.build().output
+    result = built.run("diff")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("inside", ["dist", "schedules"])
+def test_a_cache_directory_inside_the_site_or_the_plans_is_not_used(built: Project, monkeypatch: pytest.MonkeyPatch, inside: str) -> None:
+    """Regression (independent tester): XDG_CACHE_HOME=$PWD/dist put the record into the site, where
+    the next build kept it as a file of someone else's, to be deployed."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(built.root / inside))
+    built.build("--fresh")
+    built.build()
+    assert not list(built.root.rglob("sites/*.json"))
+    assert not (built.dist / "racecal").exists() and not (built.schedules / "racecal").exists()
+
+
+def test_an_unchanged_rebuild_follows_every_setting_the_landing_page_can_show(built: Project) -> None:
+    """Regression (independent tester): the landing page's inputs were taken as the plans' settings
+    fingerprint, which leaves out 'retired'; a site template showing it stayed stale."""
+    (built.root / "tpl").mkdir()
+    (built.root / "tpl" / "index.html").write_text(
+        '{% extends "page.html" %}{% block body %}retired={{ settings.retired|sort|join(",") }}{% endblock %}'
+    )
+    (built.root / "racecal.yaml").write_text("templates: tpl\nretired: [someone-2023]\n")
+    built.build()
+    built.build()
+    assert "retired=someone-2023" in (built.dist / "index.html").read_text()
+    (built.root / "racecal.yaml").write_text("templates: tpl\nretired: [other-2022]\n")
+    built.build()
+    assert "retired=other-2022" in (built.dist / "index.html").read_text()
+
+
+def test_an_unchanged_rebuild_follows_racecal_s_own_static_files(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (independent tester): a packaged static file changed without a new version (a
+    development checkout) stayed stale on a no-op rebuild, while a build without a record rewrote it."""
+    from racecal import site
+
+    time.sleep(0.05)  # the first build's last files are racily clean: the next records them
+    built.build()
+    assert read_local_calls(built, monkeypatch, "--time", "2024-03-27T12:00:00Z") == ["index.json"]  # all vouched for
+    real_text, real_digest = site.static_text, site.packaged_digest
+    monkeypatch.setattr(
+        site, "static_text", lambda name, settings: real_text(name, settings) + ("/* new */\n" if name == "style.css" else "")
+    )
+    monkeypatch.setattr(site, "packaged_digest", lambda: real_digest() + "-new")
+    built.build()
+    assert (built.dist / "style.css").read_text().endswith("/* new */\n")

@@ -361,11 +361,12 @@ def build(
     ordered = [entries[k] for k in sorted(entries)]
     index_json = index.encode(ordered, retired, catalogue, defined).encode()
     # The landing page and the static files follow from the index, the settings and racecal itself.
-    site_inputs = hashlib.sha256(f"{__version__}\0{settings.fingerprint()}\0".encode() + index_json).hexdigest()
+    made_from = f"{__version__}\0{site.packaged_digest()}\0{settings.everything()}\0"
+    site_inputs = hashlib.sha256(made_from.encode() + index_json).hexdigest()
     same_plans = previous_is_output and _same_plans(previous, entries)
     site_files: dict[str, bytes] = {}
-    if same_plans and previous.local_dir and previous.cache.has_site(previous.local_dir, site_inputs):
-        site_shas = dict(previous.cache.site_files)  # this machine saw these very files published from the same inputs
+    if same_plans and (vouched := previous.site_files_vouched(site_inputs)) is not None:
+        site_shas = vouched  # this machine saw these very files published from the same inputs
     else:
         site_files = {
             "index.html": site.index_page(ordered, settings).encode(),
@@ -719,11 +720,5 @@ def _same_plans(previous: Previous, entries: dict[str, IndexEntry]) -> bool:
 
 def _same_site_files(previous: Previous, site_files: dict[str, bytes]) -> bool:
     """True when the landing page, index and static files are byte for byte those published."""
-    assert previous.local_dir is not None
-    for name, data in site_files.items():
-        try:
-            if (previous.local_dir / name).read_bytes() != data:
-                return False
-        except OSError:
-            return False
-    return True  # other files there (a CNAME, .git/) are not racecal's: publishing keeps them anyway
+    # Other files there (a CNAME, .git/) are not racecal's: publishing keeps them anyway.
+    return all(previous.published_bytes(name) == data for name, data in site_files.items())

@@ -28,14 +28,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from racecal import __version__
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 
 CACHE_FORMAT = 1
-# An identity: (inode, size, mtime_ns, ctime_ns); the device is kept once per site.
+MAX_RECORD_BYTES = 256 * 1024 * 1024  # about 150 bytes a file; a site of 1,000,000 files stays under it
+# A file's identity: (inode, size, mtime_ns, ctime_ns); the device is kept once per site.
 Identity = tuple[int, int, int, int]
+# What a build saw of a file when it found the file's bytes to be the published ones: (inode, size,
+# mtime_ns). Linking and unlinking change a file's ctime, so the ctime is compared only once recorded.
+Seen = tuple[int, int, int]
 
 
 def identity(stat: os.stat_result) -> Identity:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def seen(path: str | Path) -> Seen | None:
+    """What ``path`` is now, to compare with what it was when its bytes were checked; None if missing."""
+    try:
+        stat = os.lstat(path)
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 @dataclass
@@ -49,8 +63,9 @@ class SiteCache:
     site_files: dict[str, str] = field(default_factory=dict)  # landing page, index, static files → sha256
     misses: int = 0  # files that had to be hashed this run: the record is worth refreshing
 
-    def has(self, site: Path, name: str, sha256: str) -> bool:
-        """True when the site's file ``name`` is known to hold the bytes with ``sha256``."""
+    def has(self, site: Path, name: str, sha256: str) -> Seen | None:
+        """What the site's file ``name`` is now, when the record vouches that it holds the bytes with
+        ``sha256``; else None (and the file must be hashed)."""
         known = self.files.get(name)
         if known is not None and known[1] == sha256:
             try:
@@ -58,15 +73,17 @@ class SiteCache:
             except OSError:
                 stat = None
             if stat is not None and stat.st_dev == self.device and identity(stat) == known[0]:
-                return True
+                return known[0][:3]
         self.misses += 1
-        return False
+        return None
 
-    def has_site(self, site: Path, inputs: str) -> bool:
-        """True when the site files made from ``inputs`` are published in ``site`` as recorded."""
+    def has_site(self, site: Path, inputs: str) -> dict[str, Seen] | None:
+        """The site files made from ``inputs`` (landing page, index, static files → what each is now)
+        when the record vouches that ``site`` has them; else None."""
         if not self.site_files or inputs != self.site_inputs:
-            return False
-        return all(self.has(site, name, sha256) for name, sha256 in self.site_files.items())
+            return None
+        found = {name: self.has(site, name, sha256) for name, sha256 in self.site_files.items()}
+        return None if None in found.values() else {name: known for name, known in found.items() if known}
 
 
 def location(cache_home: Path, site: Path) -> Path:
@@ -76,11 +93,12 @@ def location(cache_home: Path, site: Path) -> Path:
 
 
 def load(path: Path | None) -> SiteCache:
-    """The record at ``path``; an empty one when it is missing or not exactly what ``record`` writes."""
+    """The record at ``path``; an empty one when it is missing or not exactly what ``record`` writes
+    (read as any file racecal did not write: never a FIFO, device or symlink, never without bound)."""
     if path is None:
         return SiteCache()
     try:
-        document = json.loads(path.read_bytes())
+        document = json.loads(read_bounded(path, MAX_RECORD_BYTES, follow_symlinks=False))
         if document.get("format") != CACHE_FORMAT or document.get("racecal") != __version__:
             return SiteCache()
         index, device, rows = document["index"], document["device"], document["files"]
@@ -95,16 +113,20 @@ def load(path: Path | None) -> SiteCache:
         if not all(type(sha256) is str for sha256 in site_files.values()):
             return SiteCache()
         return SiteCache(index=index, device=device, files=files, site_inputs=site_inputs, site_files=site_files)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, NotRegularFileError, TooLargeError):
         return SiteCache()
 
 
-def record(path: Path, site: Path, files: dict[str, str], site_files: dict[str, str], site_inputs: str, now_ns: int) -> None:
+def record(
+    path: Path, site: Path, files: dict[str, str], checked: dict[str, Seen], site_files: dict[str, str], site_inputs: str, now_ns: int
+) -> None:
     """Record at ``path`` what ``site`` holds: ``files`` ("plan/file" → sha256) and ``site_files`` (the
     landing page, index.json and static files → sha256, made from ``site_inputs``).
 
-    ``now_ns`` is the filesystem's present (a change time taken just before); files changed at or after
-    it are left out, to be hashed next time. Best effort: a cache that cannot be written is no error.
+    Only a file that is still what the build saw when it checked or wrote its bytes (``checked``) is
+    recorded: one changed since, while the build ran, is left out and hashed next time. So is one
+    whose ctime is not older than ``now_ns``, the filesystem's present (a write in the same clock tick
+    could keep every value). Best effort: a record that cannot be written is no error.
     """
     try:
         device = site.stat().st_dev
@@ -112,9 +134,10 @@ def record(path: Path, site: Path, files: dict[str, str], site_files: dict[str, 
         for name, sha256 in {**files, **site_files}.items():
             with contextlib.suppress(OSError):
                 stat = os.lstat(f"{site}/{name}")  # a str, not a Path: once for every file of a site
-                if stat.st_dev == device and stat.st_ctime_ns < now_ns:
-                    rows[name] = [*identity(stat), sha256]
-        stable = all(name in rows for name in site_files)  # else the site files are checked byte by byte next time
+                now = identity(stat)
+                if stat.st_dev == device and now[:3] == checked.get(name) and stat.st_ctime_ns < now_ns:
+                    rows[name] = [*now, sha256]
+        stable = all(name in rows for name in site_files)  # else the site files are compared byte by byte next time
         document = {
             "format": CACHE_FORMAT,
             "racecal": __version__,

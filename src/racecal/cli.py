@@ -289,7 +289,7 @@ def _parse_time(value: str) -> datetime:
     return _checked_time(parsed, "--time")
 
 
-def _previous(out: Path, previous: str | None, fresh: bool, cached: bool) -> Previous:
+def _previous(out: Path, previous: str | None, fresh: bool, cached: bool, schedules: Path) -> Previous:
     from racecal import cache
     from racecal.errors import PreviousBuildError
     from racecal.previous import Previous, read_previous
@@ -301,16 +301,21 @@ def _previous(out: Path, previous: str | None, fresh: bool, cached: bool) -> Pre
         raise PreviousBuildError(f"{previous}: does not exist (--previous names a published build; to start over, use --fresh)")
     location = previous if previous is not None else out
     local = cached and "://" not in str(location)
-    return read_previous(location, cache.load(_cache_file(Path(location))) if local else None)
+    return read_previous(location, cache.load(_cache_file(Path(location), schedules)) if local else None)
 
 
-def _cache_file(site: Path) -> Path:
+def _cache_file(site: Path, schedules: Path) -> Path | None:
     """This machine's record of what it checked in a published site (cache.py): under the user's cache
-    directory, never in the site or the plans."""
+    directory; none when there is no such directory, or it lies in the site or the plans."""
     from racecal import cache
 
     home = Path(os.environ.get("XDG_CACHE_HOME") or ".")  # the XDG rule: a relative path is ignored
-    return cache.location(home if home.is_absolute() else Path.home() / ".cache", site)
+    try:
+        path = cache.location(home if home.is_absolute() else Path.home() / ".cache", site)
+        inside = [path.resolve().is_relative_to(place.resolve()) for place in (site, schedules)]
+    except (RuntimeError, KeyError, OSError):  # no home directory (a container user without one)
+        return None
+    return None if any(inside) else path
 
 
 def _previous_option_value(value: str | None) -> str | None:
@@ -338,7 +343,7 @@ def _run(
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
         raise PlanError(problems)
-    previous = _previous(out, previous_at, fresh, cached)
+    previous = _previous(out, previous_at, fresh, cached, schedules)
     requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
@@ -514,12 +519,15 @@ def build_command(
             staging.discard()
             raise
         written = not result.unchanged
+        checked = dict(published.checked)  # what was found published; linked files must still be that
         if written:
+            checked = {**staging.written({**result.files, **result.site_files}), **{n: checked[n] for n in staging.linked if n in checked}}
             staging.swap()
         else:
             staging.discard()
-        if written or published.cache.misses:  # what this build checked or wrote, so the next one reads less
-            cache.record(_cache_file(target), target, result.files, result.site_files, result.site_inputs, filesystem_now(target))
+        record = _cache_file(target, schedules)
+        if record is not None and (written or published.cache.misses):  # so that the next build reads less
+            cache.record(record, target, result.files, checked, result.site_files, result.site_inputs, filesystem_now(target))
     held = 0  # a plan's own warnings under -q: counted, not listed (racecal check lists them)
     for warning in result.warnings:
         located = ": warning: " in warning

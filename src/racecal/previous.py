@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from racecal import index
-from racecal.cache import SiteCache
+from racecal.cache import Seen, SiteCache, seen
 from racecal.errors import PreviousBuildError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.index import IndexEntry
@@ -38,6 +38,9 @@ class Previous:
     groups: dict[str, str] = field(default_factory=dict)  # group id → digest of its definition then
     get: Callable[[str], bytes] | None = None
     cache: SiteCache = field(default_factory=SiteCache)  # what this machine already checked there (local only)
+    # "plan/file" → its (inode, size, mtime) when its bytes were found to be the published ones: what
+    # cache.record requires it still to have at the end of the build (docs/architecture.md).
+    checked: dict[str, Seen] = field(default_factory=dict)
     _states: dict[str, PlanState] = field(default_factory=dict)
 
     def state(self, plan_id: str) -> PlanState | None:
@@ -68,8 +71,35 @@ class Previous:
         if self.local_dir is None:
             return
         for name, sha256 in self.entries[plan_id].files.items():
-            if not self.cache.has(self.local_dir, f"{plan_id}/{name}", sha256):
-                self.fetch(plan_id, name)
+            relative = f"{plan_id}/{name}"
+            if known := self.cache.has(self.local_dir, relative, sha256):
+                self.checked[relative] = known
+                continue
+            before = seen(self.local_dir / relative)
+            self.fetch(plan_id, name)
+            if before is not None and before == seen(self.local_dir / relative):
+                self.checked[relative] = before  # unchanged while it was read and hashed
+
+    def published_bytes(self, name: str) -> bytes | None:
+        """A site file of the local previous build (index.html, style.css), None if it cannot be read;
+        noted as checked when it did not change while it was read (the caller compares the bytes)."""
+        assert self.local_dir is not None
+        before = seen(self.local_dir / name)
+        try:
+            data = read_bounded(self.local_dir / name, MAX_PREVIOUS_FILE, follow_symlinks=False)
+        except (OSError, NotRegularFileError, TooLargeError):
+            return None
+        if before is not None and before == seen(self.local_dir / name):
+            self.checked[name] = before
+        return data
+
+    def site_files_vouched(self, inputs: str) -> dict[str, str] | None:
+        """The site files (name → sha256) the record vouches this local build has, made from ``inputs``."""
+        if self.local_dir is None or (found := self.cache.has_site(self.local_dir, inputs)) is None:
+            self.cache.misses += 1  # they are rendered and compared: worth recording for the next build
+            return None
+        self.checked.update(found)
+        return dict(self.cache.site_files)
 
 
 def read_previous(location: str | Path | None, cache: SiteCache | None = None) -> Previous:

@@ -14,11 +14,12 @@ import os
 import posixpath
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from racecal.cache import seen
 from racecal.errors import PublishError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.model import SLUG_RE
@@ -148,6 +149,7 @@ class Staging:
         self.root = root
         self.out = out
         self._dirs: set[str] = set()
+        self.linked: set[str] = set()  # names linked from the previous build (by this process; workers only write)
 
     @classmethod
     def create(cls, out: Path) -> Staging:
@@ -175,6 +177,7 @@ class Staging:
             raise _cannot_write(self.root / name, self.out, exc) from None
 
     def link(self, name: str, source: Path | str) -> None:
+        self.linked.add(name)
         try:
             target = self._target(name)
             try:
@@ -186,6 +189,15 @@ class Staging:
 
     def discard(self) -> None:
         _remove(self.root)
+
+    def written(self, names: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+        """What each of ``names`` that this build wrote (not linked) is in the staged site, before the
+        swap shows it to anyone: cache.record requires it to be the same afterwards."""
+        found = {}
+        for name in names:
+            if name not in self.linked and (now := seen(f"{self.root}/{name}")) is not None:
+                found[name] = now
+        return found
 
     def swap(self) -> None:
         """Make the staged site the published one, atomically where the OS allows.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import string
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError, nodes
@@ -67,6 +68,14 @@ class Settings:
                 digest.update(name.encode() + b"\0" + text.encode() + b"\0")
             own = f"|templates={digest.hexdigest()}"
         return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}{own}"  # retired: decided per plan, not an input
+
+    def everything(self) -> str:
+        """Every setting, as stable text: the landing page's templates are given all of them."""
+        return json.dumps(asdict(self), sort_keys=True, default=_plain, ensure_ascii=False)
+
+
+def _plain(value: object) -> object:
+    return sorted(value) if isinstance(value, set | frozenset) else str(value)
 
 
 # Characters a base URL may hold: it is pasted into every feed's URL lines and every page's links, so

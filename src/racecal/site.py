@@ -15,6 +15,7 @@ http(s) URLs survive the ``href`` filter, so a race called ``<script>`` is shown
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import traceback
@@ -442,6 +443,15 @@ def _atom_time(stamp: object) -> str:
 
 # Output file → the template it comes from (a dotfile is hard to ship as package data).
 HOST_CONFIG = {"_headers": "_headers", ".htaccess": "htaccess"}
+
+
+def packaged_digest() -> str:
+    """A digest of racecal's own templates and static files, which the site files are made from too
+    (a development checkout changes them without a new version)."""
+    digest = hashlib.sha256()
+    for name in TEMPLATE_NAMES:
+        digest.update(name.encode() + b"\0" + (resources.files("racecal") / "templates" / name).read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def static_file_names() -> frozenset[str]:

@@ -203,6 +203,11 @@ class FeedView:
         return not self.events
 
 
+def _expires_now(memory: RaceMemory, at: datetime) -> bool:
+    """Every event of a race no longer in its plan is a tombstone whose grace period is over at ``at``."""
+    return all(since is not None and at - since >= GRACE for entries in memory.feeds.values() for since in entries.values())
+
+
 def _deleted(visible: Any) -> bool:
     return isinstance(visible, tuple) and len(visible) == 2 and visible[0] == "deleted"
 
@@ -259,7 +264,11 @@ class Oracle:
                 memory.races[race_id] = old
                 memory.changed = at
             elif old.visible != visible:
-                old.seq, old.stamp, old.visible = old.seq + 1, at, visible
+                # A deleted race whose last cancellations leave the feeds in this very build is
+                # forgotten at the SEQUENCE subscribers last saw: its change was never published.
+                if race is not None or not _expires_now(old, at):
+                    old.seq, old.stamp = old.seq + 1, at
+                old.visible = visible
                 memory.changed = at
             if race is not None:
                 old.race = race
