@@ -82,8 +82,12 @@ class SiteCache:
         when the record vouches that ``site`` has them; else None."""
         if not self.site_files or inputs != self.site_inputs:
             return None
-        found = {name: self.has(site, name, sha256) for name, sha256 in self.site_files.items()}
-        return None if None in found.values() else {name: known for name, known in found.items() if known}
+        found: dict[str, Seen] = {}
+        for name, sha256 in self.site_files.items():
+            if (known := self.has(site, name, sha256)) is None:
+                return None
+            found[name] = known
+        return found
 
 
 def location(cache_home: Path, site: Path) -> Path:

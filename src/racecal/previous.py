@@ -15,6 +15,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from racecal import index
@@ -75,22 +76,25 @@ class Previous:
             if known := self.cache.has(self.local_dir, relative, sha256):
                 self.checked[relative] = known
                 continue
-            before = seen(self.local_dir / relative)
-            self.fetch(plan_id, name)
-            if before is not None and before == seen(self.local_dir / relative):
-                self.checked[relative] = before  # unchanged while it was read and hashed
+            self._read_steady(relative, partial(self.fetch, plan_id, name))  # hashed against the manifest
 
     def published_bytes(self, name: str) -> bytes | None:
         """A site file of the local previous build (index.html, style.css), None if it cannot be read;
         noted as checked when it did not change while it was read (the caller compares the bytes)."""
         assert self.local_dir is not None
-        before = seen(self.local_dir / name)
+        path = self.local_dir / name
         try:
-            data = read_bounded(self.local_dir / name, MAX_PREVIOUS_FILE, follow_symlinks=False)
+            return self._read_steady(name, lambda: read_bounded(path, MAX_PREVIOUS_FILE, follow_symlinks=False))
         except (OSError, NotRegularFileError, TooLargeError):
             return None
-        if before is not None and before == seen(self.local_dir / name):
-            self.checked[name] = before
+
+    def _read_steady(self, relative: str, read: Callable[[], bytes]) -> bytes:
+        """``read()``'s bytes; the file is noted as checked only if it did not change while it was read."""
+        assert self.local_dir is not None
+        before = seen(self.local_dir / relative)
+        data = read()
+        if before is not None and before == seen(self.local_dir / relative):
+            self.checked[relative] = before
         return data
 
     def site_files_vouched(self, inputs: str) -> dict[str, str] | None:

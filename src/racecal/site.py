@@ -445,6 +445,7 @@ def _atom_time(stamp: object) -> str:
 HOST_CONFIG = {"_headers": "_headers", ".htaccess": "htaccess"}
 
 
+@cache  # the package's files do not change while racecal runs (serve rebuilds in one process)
 def packaged_digest() -> str:
     """A digest of racecal's own templates and static files, which the site files are made from too
     (a development checkout changes them without a new version)."""
