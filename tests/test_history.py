@@ -339,3 +339,20 @@ def test_change_summary_of_a_race_named_with_a_leading_space_reads_back_unchange
     plan = Plan(Athlete("A Runner", "a-runner"), 2024, (race,), "a-runner-2024.yaml")
     first = compile_plan(plan, None, NOW, NOW, Settings(), INPUTS)
     assert state_to_json(state_from_json(state_to_json(first.state), "state.json", plan.id)) == state_to_json(first.state)
+
+
+def test_a_plan_without_races_dates_its_empty_feeds_from_its_first_build(project: Project) -> None:
+    """Regression (subscriber model): a plan that never had a race dated its empty-feed journal from
+    1 January of its season, a time no build had; docs/history.md says the plan's latest build time."""
+    text = project.plan_file.read_text()
+    project.plan_file.write_text(text[: text.index("\nraces:")] + "\nraces: []\n")
+    project.build(time="2024-03-01T00:00:00Z")
+    first = project.tree()
+    import icalendar  # an independent parser reads the stamp
+
+    for feed in ("all", "confirmed", "tentative"):
+        calendar = icalendar.Calendar.from_ical((project.dist / PLAN_ID / f"{feed}.ics").read_bytes())
+        (journal,) = calendar.walk("VJOURNAL")
+        assert journal["DTSTAMP"].dt == datetime(2024, 3, 1, tzinfo=UTC), feed
+    project.build(time="2024-03-09T00:00:00Z")
+    assert project.tree() == first  # the stamp is kept: an unchanged plan gives the same bytes

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from racecal import ics
 from racecal.diff import Change, diff_race
@@ -203,10 +203,11 @@ def compile_plan(
         )
 
     # The empty-feed journal's DTSTAMP is the newest stamp the plan ever had, so it never goes back
-    # when a race is forgotten; a plan that never had a race dates it from the start of its season.
-    newest = max([r.stamp for r in states.values()] + ([previous.latest] if previous and previous.latest else []), default=None)
-    latest = newest or datetime(plan.season, 1, 1, tzinfo=UTC)
-    feeds = {feed: calendar(plan, feed, placed[feed], settings, latest, removed) for feed in placed}
+    # when a race is forgotten; a plan that never had a race takes the build that first published it
+    # (docs/history.md: "the plan's latest build time"), kept in its state so rebuilds give the same bytes.
+    stamps = [r.stamp for r in states.values()] + ([previous.latest] if previous and previous.latest else [])
+    newest = max(stamps, default=build_time)
+    feeds = {feed: calendar(plan, feed, placed[feed], settings, newest, removed) for feed in placed}
     stamp_text = ics.format_utc(build_time)
     history = (previous.changes if previous else []) + [{"build": stamp_text, **c.to_dict()} for c in changes]
     state = PlanState(
