@@ -15,6 +15,7 @@ import pytest
 
 from conftest import PLAN_ID, REPO, Project
 from racecal import cache, index, previous
+from racecal.model import Meet
 
 sys.path.insert(0, str(REPO / "bench"))
 from corpus import generate
@@ -288,15 +289,157 @@ def test_an_unchanged_rebuild_follows_every_setting_the_landing_page_can_show(bu
 def test_an_unchanged_rebuild_follows_racecal_s_own_static_files(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression (independent tester): a packaged static file changed without a new version (a
     development checkout) stayed stale on a no-op rebuild, while a build without a record rewrote it."""
-    from racecal import site
+    from racecal import build as build_module
+    from racecal import settings, site
 
     time.sleep(0.05)  # the first build's last files are racily clean: the next records them
     built.build()
     assert read_local_calls(built, monkeypatch, "--time", "2024-03-27T12:00:00Z") == ["index.json"]  # all vouched for
-    real_text, real_digest = site.static_text, site.packaged_digest
+    real_text, real_digest = site.static_text, settings.packaged_digest
     monkeypatch.setattr(
         site, "static_text", lambda name, settings: real_text(name, settings) + ("/* new */\n" if name == "style.css" else "")
     )
-    monkeypatch.setattr(site, "packaged_digest", lambda: real_digest() + "-new")
+    monkeypatch.setattr(build_module, "packaged_digest", lambda: real_digest() + "-new")
     built.build()
     assert (built.dist / "style.css").read_text().endswith("/* new */\n")
+
+
+# --- parsed catalogues and compiled templates kept between runs --------------------------------------
+
+
+def kept_catalogues(home: Path) -> list[Path]:
+    return sorted((home / "racecal" / "catalogues").glob("*.json"))
+
+
+def parsed(schedules: Path) -> dict[str, Meet]:
+    from racecal.load import parse_catalogue
+    from racecal.yamlsource import read_all
+
+    _, catalogue, problems = read_all(schedules)
+    meets = parse_catalogue(catalogue, problems)
+    assert not problems
+    return meets
+
+
+@pytest.mark.parametrize("corpus", ["example", "generated"])
+def test_kept_meets_are_the_meets_a_parse_gives(tmp_path: Path, corpus: str) -> None:
+    """What a later build reads instead of parsing the catalogue must be the parse's values exactly,
+    down to what a plan's inputs digest takes from them (``repr``: a float stays a float)."""
+    if corpus == "generated":
+        generate(tmp_path, 20, 8, 3)
+    else:
+        shutil.copytree(REPO / "schedules", tmp_path / "schedules")
+    meets = parsed(tmp_path / "schedules")
+    assert meets
+    path = cache.catalogue_path(tmp_path / "cache", "a" * 64, "2024a")
+    cache.store_meets(path, meets)
+    kept = cache.load_meets(path)
+    assert kept == meets
+    assert kept is not None and [repr(m) for m in kept.values()] == [repr(m) for m in meets.values()]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["not json", "wrong key", "a latitude that is true", "a date that is a number", "a symlink", "a fifo"],
+)
+def test_kept_meets_that_do_not_fit_are_parsed_again(tmp_path: Path, damage: str) -> None:
+    meets = parsed(REPO / "schedules")
+    path = cache.catalogue_path(tmp_path, "b" * 64, "2024a")
+    cache.store_meets(path, meets)
+    document = json.loads(path.read_text())
+    if damage == "not json":
+        path.write_text("{")
+    elif damage == "wrong key":
+        other = path.with_name("0" * 32 + ".json")
+        path.rename(other)
+        path = other
+    elif damage == "a latitude that is true":
+        document["meets"][0][6] = ["x", None, None, True, None]
+        path.write_text(json.dumps(document))
+    elif damage == "a date that is a number":
+        document["meets"][0][2] = 20240101
+        path.write_text(json.dumps(document))
+    elif damage == "a symlink":
+        real = tmp_path / "real.json"
+        path.rename(real)
+        path.symlink_to(real)
+    else:
+        path.unlink()
+        os.mkfifo(path)
+    assert cache.load_meets(path) is None
+
+
+def test_a_catalogue_with_problems_is_reported_by_every_build_not_kept(built: Project, own_cache_home: Path) -> None:
+    catalogue = next((built.schedules / "meets").glob("*.yaml"))
+    text = catalogue.read_text()
+    assert "start: 2024-" in text
+    catalogue.write_text(text.replace("start: 2024-", "start: 2024-13-", 1))
+    before = kept_catalogues(own_cache_home)
+    for _ in range(2):
+        result = built.run("build", "--time", "2024-03-27T12:00:00Z")
+        assert result.exit_code == 1 and "start" in result.output, result.output
+    assert kept_catalogues(own_cache_home) == before
+
+
+def test_a_meet_renamed_after_its_catalogue_was_kept_shows_its_new_name(built: Project, own_cache_home: Path) -> None:
+    """The kept meets are keyed by the catalogue's bytes: an edit is parsed, never served stale, and
+    the plan edited after it is compiled against the edited meet (checked with icalendar)."""
+    import icalendar
+
+    catalogue = next((built.schedules / "meets").glob("*.yaml"))
+    text = catalogue.read_text()
+    name = text.split("    name: ", 1)[1].split("\n", 1)[0]
+    built.build("--time", "2024-03-27T12:00:00Z")
+    assert kept_catalogues(own_cache_home)
+    catalogue.write_text(text.replace(f"    name: {name}\n", "    name: Renamed Meet\n", 1))
+    built.build("--time", "2024-03-28T12:00:00Z")
+    built.edit("status: tentative", "status: confirmed")  # a plan compiled against the kept (renamed) catalogue
+    built.build("--time", "2024-03-29T12:00:00Z")
+    events = icalendar.Calendar.from_ical(built.feed("all")).walk("VEVENT")
+    locations = " ".join(str(e.get("LOCATION", "")) + str(e.get("SUMMARY", "")) + str(e.get("DESCRIPTION", "")) for e in events)
+    assert "Renamed Meet" in locations
+    assert name not in locations
+
+
+def test_a_build_renders_pages_from_compiled_templates_it_kept(
+    built: Project, own_cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled templates are read back, not only written: a build whose Jinja2 cannot compile
+    still renders every page, from what the first build kept."""
+    from racecal import site
+
+    compiled = list((own_cache_home / "racecal" / "templates").glob("*/*.cache"))
+    assert compiled
+    first = built.tree()
+    site._environment.cache_clear()
+
+    def no_compiling(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a template was compiled again")
+
+    monkeypatch.setattr(site._Environment, "compile", no_compiling)
+    built.build("--fresh")
+    assert built.tree() == first
+
+
+def test_a_site_template_edited_between_runs_is_rendered_from_its_new_text(tmp_path: Path) -> None:
+    """Compiled templates are kept per template text: a site's own template edited in place, at the
+    same size, is compiled again (each run a separate process, as a user's builds are)."""
+    import subprocess
+
+    shutil.copytree(REPO / "schedules", tmp_path / "schedules")
+    (tmp_path / "tpl").mkdir()
+    template = tmp_path / "tpl" / "index.html"
+    (tmp_path / "racecal.yaml").write_text("templates: tpl\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for word in ("alpha", "omega"):
+        template.write_text('{% extends "page.html" %}{% block body %}' + word + "{% endblock %}")
+        run = subprocess.run(
+            [sys.executable, "-m", "racecal", "build", "--time", "2024-03-27T12:00:00Z"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr
+        assert word in (tmp_path / "dist" / "index.html").read_text()
+    assert list((tmp_path / "cache" / "racecal" / "templates").glob("*/*.cache"))

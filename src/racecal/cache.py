@@ -21,14 +21,18 @@ costs one slower build.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from racecal import __version__
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
+from racecal.model import Meet, Venue
 
 CACHE_FORMAT = 1
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # about 150 bytes a file; a site of 1,000,000 files stays under it
@@ -90,10 +94,81 @@ class SiteCache:
         return found
 
 
-def location(cache_home: Path, site: Path) -> Path:
-    """Where a site's record lives: one file per site, named by a hash of its real path."""
+@functools.cache
+def code_digest() -> str:
+    """racecal's own code, for what the cache keeps that this code made from other inputs (parsed
+    meets, compiled templates): a development checkout changes code without a new version."""
+    digest = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0".encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+# --- parsed meet catalogues ---------------------------------------------------------------------------
+# A build that compiles one plan needs the meets it races at, and parsing and validating a catalogue
+# of 400 meets took longer than compiling the plan. The meets parsed from a catalogue without
+# problems are kept, keyed by the catalogue's bytes, the tz database and racecal's code; they are
+# plain values (no pickle), read back with every type checked, and anything else is parsed again.
+CATALOGUES_KEPT = 8
+MAX_CATALOGUE_BYTES = 64 * 1024 * 1024
+
+
+def catalogue_path(cache_root: Path, catalogue_digest: str, tz_version: str) -> Path:
+    key = hashlib.sha256(f"{code_digest()}\0{tz_version}\0{catalogue_digest}".encode()).hexdigest()[:32]
+    return cache_root / "catalogues" / f"{key}.json"
+
+
+def load_meets(path: Path) -> dict[str, Meet] | None:
+    """The meets kept at ``path``; None when there are none or they are not exactly what ``store_meets`` writes."""
+    try:
+        document = json.loads(read_bounded(path, MAX_CATALOGUE_BYTES, follow_symlinks=False))
+        if document["key"] != path.stem:  # a kept catalogue copied or renamed is another catalogue's
+            return None
+        return {meet.id: meet for meet in map(_meet_from_row, document["meets"])}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, NotRegularFileError, TooLargeError):
+        return None
+
+
+def store_meets(path: Path, meets: dict[str, Meet]) -> None:
+    """Keep ``meets`` at ``path``, and only the most recent few catalogues. Best effort."""
+    rows = [_meet_row(meet) for meet in meets.values()]
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"key": path.stem, "meets": rows}, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
+        partial.replace(path)
+        kept = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in kept[CATALOGUES_KEPT:]:
+            old.unlink()
+
+
+def _meet_row(meet: Meet) -> list[object]:
+    venue = meet.venue
+    where = None if venue is None else [venue.name, venue.city, venue.country, venue.lat, venue.lon]
+    return [meet.id, meet.name, meet.start.isoformat(), meet.end.isoformat(), meet.timezone, meet.series, where, meet.url]
+
+
+def _meet_from_row(row: list[Any]) -> Meet:
+    meet_id, name, start, end, timezone, series, where, url = row
+    texts = (meet_id, name, start, end, timezone)
+    if not all(type(t) is str for t in texts) or not all(t is None or type(t) is str for t in (series, url)):
+        raise TypeError("not a kept meet")
+    venue = None
+    if where is not None:
+        v_name, city, country, lat, lon = where
+        if not all(t is None or type(t) is str for t in (v_name, city, country)):
+            raise TypeError("not a kept venue")
+        if not all(t is None or type(t) in (int, float) for t in (lat, lon)):
+            raise TypeError("not a kept venue")
+        venue = Venue(v_name, city, country, lat, lon)
+    return Meet(meet_id, name, date.fromisoformat(start), date.fromisoformat(end), timezone, series, venue, url)
+
+
+def location(cache_root: Path, site: Path) -> Path:
+    """Where a site's record lives under racecal's cache directory: one file per site, named by a
+    hash of its real path."""
     key = hashlib.sha256(os.fsencode(site.resolve())).hexdigest()[:32]
-    return cache_home / "racecal" / "sites" / f"{key}.json"
+    return cache_root / "sites" / f"{key}.json"
 
 
 def load(path: Path | None) -> SiteCache:

@@ -304,18 +304,24 @@ def _previous(out: Path, previous: str | None, fresh: bool, cached: bool, schedu
     return read_previous(location, cache.load(_cache_file(Path(location), schedules)) if local else None)
 
 
-def _cache_file(site: Path, schedules: Path) -> Path | None:
-    """This machine's record of what it checked in a published site (cache.py): under the user's cache
-    directory; none when there is no such directory, or it lies in the site or the plans."""
-    from racecal import cache
-
+def _cache_root(site: Path, schedules: Path) -> Path | None:
+    """racecal's directory in the user's cache directory; none when there is no such directory, or it
+    lies in the site or the plans (it would be published, or read as plans)."""
     home = Path(os.environ.get("XDG_CACHE_HOME") or ".")  # the XDG rule: a relative path is ignored
     try:
-        path = cache.location(home if home.is_absolute() else Path.home() / ".cache", site)
-        inside = [path.resolve().is_relative_to(place.resolve()) for place in (site, schedules)]
+        root = (home if home.is_absolute() else Path.home() / ".cache") / "racecal"
+        inside = [root.resolve().is_relative_to(place.resolve()) for place in (site, schedules)]
     except (RuntimeError, KeyError, OSError):  # no home directory (a container user without one)
         return None
-    return None if any(inside) else path
+    return None if any(inside) else root
+
+
+def _cache_file(site: Path, schedules: Path) -> Path | None:
+    """This machine's record of what it checked in a published site (cache.py)."""
+    from racecal import cache
+
+    root = _cache_root(site, schedules)
+    return None if root is None else cache.location(root, site)
 
 
 def _previous_option_value(value: str | None) -> str | None:
@@ -353,6 +359,7 @@ def _run(
         result = build(
             plan_files, catalogue_files, previous, settings, requested, _publication_time(when), sink,
             progress=bar, workers=jobs, previous_is_output=in_place and not fresh, write_reused=write_reused,
+            cache_root=_cache_root(out, schedules) if cached else None,
         )  # fmt: skip
         return result, previous
     finally:

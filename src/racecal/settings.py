@@ -7,9 +7,10 @@ import json
 import re
 import string
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
-from jinja2 import Environment, TemplateSyntaxError, nodes
 from yaml.nodes import Node
 
 from racecal.documents import COLOURS, CSS_COLOURS, GROUP, MAX_GROUP_ATHLETES, MAX_GROUPS, SETTINGS
@@ -185,6 +186,18 @@ def _read_groups(r: Reader, node: Node) -> tuple[Group, ...]:
 # templates, the host config plain ones; style.css and site.js are copied as they are.
 TEMPLATE_NAMES = ("page.html", "index.html", "plan.html", "changes.atom", "_headers", "htaccess", "style.css", "site.js")
 STATIC_NAMES = ("style.css", "site.js")
+
+
+@cache  # the package's files do not change while racecal runs (serve rebuilds in one process)
+def packaged_digest() -> str:
+    """A digest of racecal's own templates and static files, which the site files are made from too
+    (a development checkout changes them without a new version)."""
+    digest = hashlib.sha256()
+    for name in TEMPLATE_NAMES:
+        digest.update(name.encode() + b"\0" + (resources.files("racecal") / "templates" / name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 MAX_TEMPLATE_BYTES = 1 << 20
 # `<a title={{ name }}>`: escaping keeps quotes and brackets out, but a space ends an unquoted value,
 # so a name could add attributes (onerror=…). Refused rather than escaped.
@@ -227,6 +240,8 @@ def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, st
             problems.append(Problem(shown, line, 1, "templates", "not UTF-8 text"))
             continue
         if entry.name not in STATIC_NAMES:
+            from jinja2 import Environment, TemplateSyntaxError, nodes  # only for a site with its own templates
+
             try:
                 tree = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).parse(text, entry.name)  # syntax only
             except TemplateSyntaxError as exc:

@@ -14,10 +14,13 @@ http(s) URLs survive the ``href`` filter, so a race called ``<script>`` is shown
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import re
+import shutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +28,22 @@ from datetime import date, datetime
 from functools import cache
 from html import escape
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, TemplateNotFound, pass_eval_context, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    BytecodeCache,
+    ChoiceLoader,
+    Environment,
+    PackageLoader,
+    TemplateNotFound,
+    pass_eval_context,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import EvalContext, Expr
 from markupsafe import Markup
@@ -37,6 +51,7 @@ from markupsafe import Markup
 from racecal import __version__
 from racecal.errors import RacecalError
 from racecal.feeds import FEED_TITLES, feed_blurb
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.index import IndexEntry
 from racecal.model import Plan, Race, Status
 from racecal.settings import STATIC_NAMES, TEMPLATE_NAMES, Settings
@@ -141,6 +156,66 @@ class _Environment(Environment):
     escaped_text = staticmethod(_escaped_text)
 
 
+MAX_COMPILED_BYTES = 16 * 1024 * 1024
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Jinja2's compiled templates, kept in the user's cache directory between runs: compiling the
+    templates was about 0.1 s of every build that renders a page, more than rendering one plan.
+
+    A hint like the site record (cache.py): Jinja2 keys each entry by the template's name and a hash
+    of its text and refuses code of another Python or Jinja2 version; the directory is named by a
+    digest of racecal's code and the Jinja2 version, so a changed code generator never meets code it
+    did not write. Read bounded, never from a FIFO or symlink; written whole by a rename. Unreadable
+    or unwritable: compiled again, as without a cache."""
+
+    def __init__(self, root: Path, directory: Path) -> None:
+        self.root = root
+        self.directory = directory
+
+    def _path(self, bucket: Bucket) -> Path:
+        return self.directory / f"{bucket.key}.cache"
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError, NotRegularFileError, TooLargeError):
+            bucket.bytecode_from_string(read_bounded(self._path(bucket), MAX_COMPILED_BYTES, follow_symlinks=False))
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        path = self._path(bucket)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        try:
+            partial.write_bytes(bucket.bytecode_to_string())
+            partial.replace(path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
+_compiled_templates: list[_CompiledTemplates] = []
+TEMPLATE_VERSIONS_KEPT = 4
+
+
+def keep_compiled_templates(cache_root: Path) -> None:
+    """Keep compiled templates under ``cache_root`` (the CLI's choice: the user's cache directory),
+    for every environment made after this call."""
+    if _compiled_templates and _compiled_templates[0].root == cache_root:
+        return
+    from racecal.cache import code_digest
+
+    key = hashlib.sha256(f"{code_digest()}\0{jinja2.__version__}".encode()).hexdigest()[:32]
+    directory = cache_root / "templates" / key
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.utime(directory)  # the most recently used are kept
+        older = sorted(directory.parent.iterdir(), key=lambda p: p.stat().st_mtime_ns, reverse=True)[TEMPLATE_VERSIONS_KEPT:]
+        for old in older:  # another racecal's, or this checkout's before its code changed
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        return
+    _compiled_templates[:] = [_CompiledTemplates(cache_root, directory)]
+    _environment.cache_clear()
+
+
 @cache
 def _environment(overrides: tuple[tuple[str, str], ...]) -> Environment:
     """The Jinja2 environment: the site's own templates (name, text) first, then the packaged ones."""
@@ -148,6 +223,7 @@ def _environment(overrides: tuple[tuple[str, str], ...]) -> Environment:
     if overrides:
         loaders.insert(0, _OwnLoader(dict(overrides)))
     env = _Environment(
+        bytecode_cache=_compiled_templates[0] if _compiled_templates else None,
         loader=ChoiceLoader(loaders),
         # Markup escaping by the template file's extension: pages and Atom; not the host config.
         autoescape=select_autoescape(("html", "atom", "xml"), default_for_string=False, default=False),
@@ -443,16 +519,6 @@ def _atom_time(stamp: object) -> str:
 
 # Output file → the template it comes from (a dotfile is hard to ship as package data).
 HOST_CONFIG = {"_headers": "_headers", ".htaccess": "htaccess"}
-
-
-@cache  # the package's files do not change while racecal runs (serve rebuilds in one process)
-def packaged_digest() -> str:
-    """A digest of racecal's own templates and static files, which the site files are made from too
-    (a development checkout changes them without a new version)."""
-    digest = hashlib.sha256()
-    for name in TEMPLATE_NAMES:
-        digest.update(name.encode() + b"\0" + (resources.files("racecal") / "templates" / name).read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def static_file_names() -> frozenset[str]:
