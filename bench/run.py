@@ -1,6 +1,6 @@
 """racecal against yaml2ics and the bare-icalendar floor, on one generated corpus, in one run.
 
-    .venv/bin/python bench/run.py [--athletes 1000] [--races 20] [--seed 2024] [--repeat 3] [--work DIR] [--views]
+    .venv/bin/python bench/run.py [--athletes 1000] [--races 20] [--seed 2024] [--mix standard|wide] [--repeat 3] [--work DIR] [--views]
 
 Prints, for the corpus (default 1,000 athletes × 20 races = 20,000 races):
   racecal cold full build (3 feeds per plan + site + history), no-op rebuild, rebuild after one race
@@ -159,6 +159,7 @@ def main() -> None:
     parser.add_argument("--athletes", type=int, default=1000)
     parser.add_argument("--races", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2024, help="corpus seed (a second corpus: another seed)")
+    parser.add_argument("--mix", choices=["standard", "wide"], default="standard", help="wide: the second corpus (bench/corpus.py)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--views", action="store_true", help="with group, meet and series calendars on")
     parser.add_argument("--no-peers", action="store_true", help="skip yaml2ics and the floor (for the 100,000-race memory run)")
@@ -171,7 +172,7 @@ def main() -> None:
     work.mkdir(parents=True)
     # racecal's record of what it published (cache.py) kept with the run, as a user's ~/.cache would keep it.
     RUN_ENV["XDG_CACHE_HOME"] = str(work / "cache")
-    generate(work, args.athletes, args.races, args.seed)
+    generate(work, args.athletes, args.races, args.seed, args.mix)
     if args.views:
         (work / "racecal.yaml").write_text(VIEWS)
     races = args.athletes * args.races
@@ -191,7 +192,7 @@ def main() -> None:
     y2_python = None if args.no_peers else yaml2ics_python(work)
     y2_files = sorted(str(p) for p in (work / "yaml2ics").glob("*.yaml"))
     env_note = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, outputs on {work}" + (", views on" if args.views else "")
-    print(f"corpus: {args.athletes} plans × {args.races} races = {races} races (seed {args.seed}), {env_note}")
+    print(f"corpus: {args.athletes} plans × {args.races} races = {races} races (seed {args.seed}, {args.mix} mix), {env_note}")
     catalogue = work / "schedules" / "meets" / "meets.yaml"
     meet_id, meet_users = busiest_meet(work / "schedules")
 

@@ -165,6 +165,9 @@ def test_an_index_read_as_written_equals_the_index_validated(tmp_path: Path, vie
     data = (project.dist / "index.json").read_bytes()
     written = index.read_written(data)
     assert written == index.decode(data, "index.json")
+    # and encoded again it is the same bytes, which an unchanged rebuild publishes without encoding
+    ordered = [written.entries[k] for k in sorted(written.entries)]
+    assert index.encode(ordered, written.retired, written.catalogue, written.groups).encode() == data
     assert any(e.removed for e in written.entries.values())
     assert any(e.expires for e in written.entries.values())
     assert any(e.view for e in written.entries.values()) == views

@@ -39,6 +39,7 @@ class Previous:
     groups: dict[str, str] = field(default_factory=dict)  # group id → digest of its definition then
     get: Callable[[str], bytes] | None = None
     cache: SiteCache = field(default_factory=SiteCache)  # what this machine already checked there (local only)
+    written_index: bytes | None = None  # index.json's bytes, when the record vouches racecal wrote them as they are
     # "plan/file" → its (inode, size, mtime) when its bytes were found to be the published ones: what
     # cache.record requires it still to have at the end of the build (docs/architecture.md).
     checked: dict[str, Seen] = field(default_factory=dict)
@@ -157,7 +158,8 @@ def _read_local(location: str) -> bytes:
 
 def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None, cache: SiteCache | None = None) -> Previous:
     data = get(f"{base}/index.json")
-    if cache is not None and cache.index and hashlib.sha256(data).hexdigest() == cache.index:
+    written = cache is not None and bool(cache.index) and hashlib.sha256(data).hexdigest() == cache.index
+    if written:
         site = index.read_written(data)  # the very bytes this machine's last build wrote, from validated values
     else:
         site = index.decode(data, f"{base}/index.json")
@@ -172,4 +174,5 @@ def _read(base: str, get: Callable[[str], bytes], local_dir: Path | None, cache:
         groups=site.groups,
         get=get,
         cache=cache or SiteCache(),
+        written_index=data if written else None,
     )
