@@ -65,6 +65,9 @@ class SiteCache:
     files: dict[str, tuple[Identity, str]] = field(default_factory=dict)  # "plan/file" → (identity, sha256)
     site_inputs: str = ""  # what the site files below were made from (build.py's digest)
     site_files: dict[str, str] = field(default_factory=dict)  # landing page, index, static files → sha256
+    # "plan/state.json" → the sha256 of the bytes racecal wrote there from validated values: a state
+    # with exactly those bytes is read without checking each field again (state.state_read_written).
+    states: dict[str, str] = field(default_factory=dict)
     misses: int = 0  # files that had to be hashed this run: the record is worth refreshing
 
     def has(self, site: Path, name: str, sha256: str) -> Seen | None:
@@ -164,6 +167,16 @@ def _meet_from_row(row: list[Any]) -> Meet:
     return Meet(meet_id, name, date.fromisoformat(start), date.fromisoformat(end), timezone, series, venue, url)
 
 
+def states_written(files: dict[str, str], wrote: set[str], before: dict[str, str]) -> dict[str, str]:
+    """The plan states of a new site ("plan/state.json" → sha256) that racecal wrote from validated
+    values: those this build wrote (``wrote``), and those it kept whose bytes an earlier build wrote
+    (``before``, the record's). A state only found to match a manifest is not among them: whoever
+    rewrote it could have rewritten its hash in index.json too, so it is read through the checks."""
+    return {
+        name: sha256 for name, sha256 in files.items() if name.endswith("/state.json") and (name in wrote or before.get(name) == sha256)
+    }
+
+
 def location(cache_root: Path, site: Path) -> Path:
     """Where a site's record lives under racecal's cache directory: one file per site, named by a
     hash of its real path."""
@@ -189,18 +202,21 @@ def load(path: Path | None) -> SiteCache:
             files[name] = ((inode, size, mtime, ctime), sha256)
         if not all(type(t) is str for t in (index, site_inputs, *site_files)) or type(device) is not int:
             return SiteCache()
-        if not all(type(sha256) is str for sha256 in site_files.values()):
+        states = document["states"]
+        if not all(type(sha256) is str for sha256 in (*site_files.values(), *states, *states.values())):
             return SiteCache()
-        return SiteCache(index=index, device=device, files=files, site_inputs=site_inputs, site_files=site_files)
+        return SiteCache(index=index, device=device, files=files, site_inputs=site_inputs, site_files=site_files, states=states)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, NotRegularFileError, TooLargeError):
         return SiteCache()
 
 
 def record(
-    path: Path, site: Path, files: dict[str, str], checked: dict[str, Seen], site_files: dict[str, str], site_inputs: str, now_ns: int
-) -> None:
+    path: Path, site: Path, files: dict[str, str], checked: dict[str, Seen], site_files: dict[str, str], site_inputs: str, now_ns: int,
+    states: dict[str, str],
+) -> None:  # fmt: skip
     """Record at ``path`` what ``site`` holds: ``files`` ("plan/file" → sha256) and ``site_files`` (the
-    landing page, index.json and static files → sha256, made from ``site_inputs``).
+    landing page, index.json and static files → sha256, made from ``site_inputs``), and which plan
+    states racecal wrote itself (``states``, see ``states_written``).
 
     Only a file that is still what the build saw when it checked or wrote its bytes (``checked``) is
     recorded: one changed since, while the build ran, is left out and hashed next time. So is one
@@ -226,6 +242,7 @@ def record(
             "files": rows,
             "site_inputs": site_inputs if stable else "",
             "site_files": site_files if stable else {},
+            "states": states,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}")

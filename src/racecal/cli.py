@@ -527,14 +527,18 @@ def build_command(
             raise
         written = not result.unchanged
         checked = dict(published.checked)  # what was found published; linked files must still be that
+        wrote: set[str] = set()
         if written:
+            wrote = {name for name in result.files if name not in staging.linked}
             checked = {**staging.written({**result.files, **result.site_files}), **{n: checked[n] for n in staging.linked if n in checked}}
             staging.swap()
         else:
             staging.discard()
         record = _cache_file(target, schedules)
         if record is not None and (written or published.cache.misses):  # so that the next build reads less
-            cache.record(record, target, result.files, checked, result.site_files, result.site_inputs, filesystem_now(target))
+            states = cache.states_written(result.files, wrote, published.cache.states)
+            now = filesystem_now(target)
+            cache.record(record, target, result.files, checked, result.site_files, result.site_inputs, now, states)
     held = 0  # a plan's own warnings under -q: counted, not listed (racecal check lists them)
     for warning in result.warnings:
         located = ": warning: " in warning

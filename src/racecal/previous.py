@@ -24,7 +24,7 @@ from racecal.errors import PreviousBuildError
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.index import IndexEntry
 from racecal.publish import owned_entries
-from racecal.state import PlanState, state_from_json
+from racecal.state import PlanState, state_from_json, state_read_written
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
 
@@ -51,7 +51,12 @@ class Previous:
             return None
         if plan_id not in self._states:
             where = f"{self.location}/{plan_id}/state.json"
-            self._states[plan_id] = state_from_json(self.fetch(plan_id, "state.json"), where, plan_id)
+            data = self.fetch(plan_id, "state.json")  # its sha256 is the manifest's, or this raises
+            published = self.entries[plan_id].files.get("state.json")
+            if published is not None and self.cache.states.get(f"{plan_id}/state.json") == published:
+                self._states[plan_id] = state_read_written(data)  # bytes racecal wrote from validated values
+            else:
+                self._states[plan_id] = state_from_json(data, where, plan_id)
             self.verify(plan_id)
         return self._states[plan_id]
 
