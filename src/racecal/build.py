@@ -672,19 +672,22 @@ class _Views:
         return dataclasses.replace(member, races=tuple(r for r in member.races if r.meet_id in at))
 
     def _reused_member(self, plan_id: str) -> Member:
-        """A plan reused as published, as its file says: its inputs are those it was published from,
-        so parsing it again gives the races its state holds, several times faster than reading that
-        state back through the validators (a series' calendar may need every plan)."""
+        """A plan reused as published: its races as its state holds them, when racecal wrote that
+        state (read as written: three times faster than parsing the plan); else as its file says (its
+        inputs are those it was published from, so parsing it again gives the races its state holds,
+        several times faster than reading that state back through the validators). A series'
+        calendar may need every plan."""
         from racecal.load import parse_plan
 
+        if (written := self.context.previous.state_as_written(plan_id)) is not None:
+            return Member(plan_id, written.athlete, written.season, written.timezone, written.plan_races())
         source = self.sources.get(self.context.previous.entries[plan_id].source)
         plan = parse_plan(source, self.catalogue(), []) if source is not None else None
         if plan is not None and plan.id == plan_id:
             return Member(plan_id, plan.athlete, plan.season, plan.timezone, plan.races)
         state = self.context.previous.state(plan_id)
         assert state is not None
-        live = tuple(r.snapshot for r in state.races.values() if not r.deleted)
-        return Member(plan_id, state.athlete, state.season, state.timezone, live)
+        return Member(plan_id, state.athlete, state.season, state.timezone, state.plan_races())
 
 
 def _start_worker(context: _Context) -> None:

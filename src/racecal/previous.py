@@ -50,15 +50,20 @@ class Previous:
         if plan_id not in self.entries:
             return None
         if plan_id not in self._states:
-            where = f"{self.location}/{plan_id}/state.json"
-            data = self.fetch(plan_id, "state.json")  # its sha256 is the manifest's, or this raises
-            published = self.entries[plan_id].files.get("state.json")
-            if published is not None and self.cache.states.get(f"{plan_id}/state.json") == published:
-                self._states[plan_id] = state_read_written(data)  # bytes racecal wrote from validated values
-            else:
-                self._states[plan_id] = state_from_json(data, where, plan_id)
+            written = self.state_as_written(plan_id)
+            if written is None:
+                written = state_from_json(self.fetch(plan_id, "state.json"), f"{self.location}/{plan_id}/state.json", plan_id)
+            self._states[plan_id] = written
             self.verify(plan_id)
         return self._states[plan_id]
+
+    def state_as_written(self, plan_id: str) -> PlanState | None:
+        """The plan's published state when the record vouches that racecal wrote its bytes from
+        validated values (cache.py), read without checking each field again; else None. Not kept."""
+        published = self.entries[plan_id].files.get("state.json")
+        if published is None or self.cache.states.get(f"{plan_id}/state.json") != published:
+            return None
+        return state_read_written(self.fetch(plan_id, "state.json"))  # fetch: its sha256 is the manifest's, or it raises
 
     def fetch(self, plan_id: str, name: str) -> bytes:
         """A published file's bytes, which must be those the manifest recorded (locally or remotely:

@@ -60,6 +60,10 @@ class PlanState:
     def plan(self, races: tuple[Race, ...] = ()) -> Plan:
         return Plan(self.athlete, self.season, races, self.source_path, self.timezone)
 
+    def plan_races(self) -> tuple[Race, ...]:
+        """The plan's races as last published (its deleted ones left out)."""
+        return tuple(r.snapshot for r in self.races.values() if not r.deleted)
+
     @property
     def next_expiry(self) -> datetime | None:
         """When the first pending tombstone expires: the plan must be rebuilt then, even if unchanged."""
