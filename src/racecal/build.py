@@ -715,7 +715,11 @@ def _can_fork() -> bool:
 
 
 def _fork_pool(context: _Context, workers: int) -> ProcessPoolExecutor:
-    """Workers forked from this process: they inherit everything it holds, nothing is pickled in."""
+    """Workers forked from this process: they inherit everything it holds, nothing is pickled in,
+    including the modules that compile a plan, imported here once rather than in every worker."""
+    from racecal import history, load  # noqa: F401 (imported for the workers)
+
+    context.site()
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(context,))
 
 

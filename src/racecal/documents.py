@@ -271,32 +271,49 @@ def decode_written(shape: Shape, value: dict[str, Any]) -> Any:
     """``encode``'s inverse, for a value racecal wrote from validated values (a state.json the record
     vouches for, cache.py): ``value`` as ``shape.model`` without checking it again. Anything else goes
     through ``fields.Reader``, which checks every field (tests/test_cache.py: both give the same)."""
-    assert shape.model is not None
-    fields = shape.fields
-    return shape.model(**{key: _DECODE_KIND[fields[key].kind](fields[key], item) for key, item in value.items()})
+    return _decoder(shape)(value)
 
 
-def _shape(spec: Field) -> Shape:
-    assert spec.shape is not None
-    return spec.shape
+_DECODERS: dict[int, Callable[[dict[str, Any]], Any]] = {}  # by id(shape): shapes are module constants
 
 
-def _time_of_day(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
+def _decoder(shape: Shape) -> Callable[[dict[str, Any]], Any]:
+    """One function per shape, made once: a rebuilt view decodes every member's races (20,000)."""
+    if (known := _DECODERS.get(id(shape))) is not None:
+        return known
+    model_class = shape.model
+    assert model_class is not None
+    convert = {key: _converter(spec) for key, spec in shape.fields.items()}
+    plain = frozenset(key for key, function in convert.items() if function is None)
+
+    def decode(value: dict[str, Any]) -> Any:
+        return model_class(**{key: item if key in plain else convert[key](item) for key, item in value.items()})  # type: ignore[misc]
+
+    _DECODERS[id(shape)] = decode
+    return decode
 
 
-_DECODE_KIND: dict[Kind, Callable[[Field, Any], Any]] = {
-    **{kind: lambda spec, v: v for kind in (Kind.TEXT, Kind.NOTE, Kind.SLUG, Kind.URL, Kind.TIMEZONE, Kind.INTEGER, Kind.FLAG)},
-    Kind.NUMBER: lambda spec, v: float(v),
-    Kind.DATE: lambda spec, v: date.fromisoformat(v),
-    Kind.TIME: lambda spec, v: _time_of_day(v),
-    Kind.STATUS: lambda spec, v: model.Status(v),
-    Kind.TEXTS: lambda spec, v: tuple(v),
-    Kind.SLUGS: lambda spec, v: tuple(v),
-    Kind.OBJECT: lambda spec, v: decode_written(_shape(spec), v),
-    Kind.LIST: lambda spec, v: tuple(decode_written(_shape(spec), item) for item in v),
-}
+def _converter(spec: Field) -> Callable[[Any], Any] | None:
+    """How ``encode``'s JSON for a field becomes its model value; None: it is that value already."""
+    kind = spec.kind
+    if kind in (Kind.TEXT, Kind.NOTE, Kind.SLUG, Kind.URL, Kind.TIMEZONE, Kind.INTEGER, Kind.FLAG):
+        return None
+    if kind is Kind.NUMBER:
+        return float
+    if kind is Kind.DATE:
+        return date.fromisoformat
+    if kind is Kind.TIME:
+        return time.fromisoformat  # "HH:MM"
+    if kind is Kind.STATUS:
+        return model.Status
+    if kind in (Kind.TEXTS, Kind.SLUGS):
+        return tuple
+    assert spec.shape is not None, spec
+    inner = _decoder(spec.shape)
+    if kind is Kind.OBJECT:
+        return inner
+    assert kind is Kind.LIST, spec
+    return lambda items: tuple(map(inner, items))
 
 
 _MODEL_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None] = {}
