@@ -89,6 +89,16 @@ def test_an_index_edited_after_the_record_is_validated_again(built: Project) -> 
     assert "dist/index.json: plans[0].id: expected lowercase letters" in result.output
 
 
+FORGED_ROWS: dict[str, tuple[int | str, object]] = {
+    "a latitude of 10**400": ("lat", 10**400),
+    "a latitude that is NaN": ("lat", float("nan")),
+    "an unknown timezone": (4, "Mars/Olympus"),
+    "an end before the start": (3, "2000-01-01"),
+    "a name with a line break": (1, "Meet\r\nBEGIN:VEVENT"),
+    "an id that is not a slug": (0, "../x"),
+}
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -388,8 +398,13 @@ def test_kept_meets_are_the_meets_a_parse_gives(tmp_path: Path, corpus: str) -> 
 
 @pytest.mark.parametrize(
     "damage",
-    ["not json", "wrong key", "a latitude that is true", "a date that is a number", "a symlink", "a fifo"],
-)
+    [
+        "not json", "wrong key", "a latitude that is true", "a date that is a number", "a symlink", "a fifo",
+        # Regression (independent tester): right types, wrong values, believed; a huge int crashed the feeds.
+        "a latitude of 10**400", "a latitude that is NaN", "an unknown timezone", "an end before the start",
+        "a name with a line break", "an id that is not a slug",
+    ],
+)  # fmt: skip
 def test_kept_meets_that_do_not_fit_are_parsed_again(tmp_path: Path, damage: str) -> None:
     meets = parsed(REPO / "schedules")
     path = cache.catalogue_path(tmp_path, "b" * 64, "2024a")
@@ -406,6 +421,14 @@ def test_kept_meets_that_do_not_fit_are_parsed_again(tmp_path: Path, damage: str
         path.write_text(json.dumps(document))
     elif damage == "a date that is a number":
         document["meets"][0][2] = 20240101
+        path.write_text(json.dumps(document))
+    elif damage in FORGED_ROWS:
+        column, value = FORGED_ROWS[damage]
+        row = document["meets"][0]
+        if column == "lat":
+            row[6] = ["Stadium", None, None, value, 10.0]
+        else:
+            row[column] = value
         path.write_text(json.dumps(document))
     elif damage == "a symlink":
         real = tmp_path / "real.json"
@@ -561,3 +584,78 @@ def test_a_state_rewritten_with_its_hash_in_the_index_is_read_through_the_checks
     assert result.exit_code == 1, result.output
     assert "state.json" in result.output and "not a UID of race" in result.output, result.output
     assert b"forged" not in built.feed(feed)
+
+
+def test_a_fifo_at_a_guessable_temporary_name_does_not_block_writing_the_cache(tmp_path: Path) -> None:
+    """Regression (independent tester): the cache was written to `.<name>.<pid>` first; a FIFO planted
+    there for the next process ids blocked the build for ever. Run in a child with a deadline, which
+    plants the FIFO at its own process id before writing."""
+    import subprocess
+
+    script = (
+        "import os, sys; from pathlib import Path; from racecal.files import replace_whole\n"
+        "target = Path(sys.argv[1]); os.mkfifo(target.parent / f'.{target.name}.{os.getpid()}')\n"
+        "replace_whole(target, b'kept')\n"
+    )
+    target = tmp_path / "record.json"
+    subprocess.run([sys.executable, "-c", script, str(target)], check=True, timeout=30)
+    assert target.read_bytes() == b"kept"
+
+
+def test_a_cache_directory_that_holds_the_project_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (independent tester): with XDG_CACHE_HOME the parent of a checkout named racecal,
+    racecal's cache directory was the project itself; compiled templates went into its templates
+    folder, and the next build failed on them. A cache directory that holds, or lies in, the site,
+    the plans or the site's own templates is not used."""
+    project = Project(tmp_path / "racecal")
+    shutil.copytree(REPO / "schedules", project.schedules)
+    (project.root / "templates").mkdir()
+    page = (REPO / "src" / "racecal" / "templates" / "page.html").read_text()
+    (project.root / "templates" / "page.html").write_text(page.replace("<body", "<!--own--><body", 1))
+    (project.root / "racecal.yaml").write_text("templates: templates\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    before = sorted(p.name for p in project.root.iterdir())
+    project.build()
+    project.edit("status: tentative", "status: confirmed")
+    project.build("--time", "2024-03-28T12:00:00Z")
+    assert sorted(p.name for p in project.root.iterdir() if p.name not in ("dist", ".dist.lock")) == before
+    assert [p.name for p in (project.root / "templates").iterdir()] == ["page.html"]
+    assert "<!--own-->" in (project.dist / "index.html").read_text()
+
+
+def test_a_forged_catalogue_digest_in_the_index_does_not_hide_a_broken_catalogue(built: Project) -> None:
+    """Regression (independent tester): the catalogue was not parsed when its digest matched the
+    published index's; an index edited to name the digest of a broken catalogue hid its problems
+    (with or without a record). The digest is believed only from an index this machine wrote."""
+    from racecal.build import catalogue_digest
+    from racecal.yamlsource import read_all
+
+    catalogue = next((built.schedules / "meets").glob("*.yaml"))
+    text = catalogue.read_text()
+    zone = text.split("timezone: ", 1)[1].split("\n", 1)[0]
+    catalogue.write_text(text.replace(f"timezone: {zone}", "timezone: Mars/Olympus", 1))
+    _, files, _ = read_all(built.schedules)
+    listed = json.loads((built.dist / "index.json").read_text())
+    listed["catalogue"] = catalogue_digest(files)
+    (built.dist / "index.json").write_text(json.dumps(listed))
+    for command in ("build", "diff"):
+        result = built.run(command, "--time", "2024-03-28T12:00:00Z")
+        assert result.exit_code == 1, result.output
+        assert "Mars/Olympus" in result.output and "timezone" in result.output, result.output
+
+
+def test_changed_code_without_a_new_version_renders_the_landing_page_again(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (independent tester): in a development checkout, a change to the page code without
+    a new version left the landing page stale on a rebuild with a warm record, which vouched for it by
+    racecal's version alone. The record and the site files' inputs follow racecal's code."""
+    from racecal import build as build_module
+    from racecal import site
+
+    time.sleep(0.05)  # the first build's last files are racily clean: the next records them
+    built.build()
+    real_page = site.index_page
+    monkeypatch.setattr(site, "index_page", lambda *args: real_page(*args).replace("<body", "<!--new code--><body", 1))
+    monkeypatch.setattr(build_module, "code_digest", lambda: "another checkout")
+    monkeypatch.setattr(cache, "code_digest", lambda: "another checkout")
+    built.build()
+    assert "<!--new code-->" in (built.dist / "index.html").read_text()

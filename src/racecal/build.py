@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from racecal import __version__, groups, ics, index
+from racecal.cache import code_digest
 from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem
 from racecal.groups import Member, races_at
@@ -275,9 +276,12 @@ def build(
     by_source = {entry.source: entry for entry in previous.entries.values() if not entry.removed and not entry.view}
 
     # The catalogue is parsed (and validated) only when its files changed since the previous build,
-    # or some plan must be compiled; otherwise every meet is as it was published.
+    # or some plan must be compiled; otherwise every meet is as it was published. The published digest
+    # is believed only from an index this machine wrote (cache.py): one edited by hand could name the
+    # digest of a broken catalogue, which would then go unreported.
     problems: list[Problem] = []
-    meets = _parse_catalogue(catalogue_files, catalogue, problems, cache_root) if catalogue != previous.catalogue else None
+    catalogue_as_published = catalogue == previous.catalogue and previous.written_index is not None
+    meets = None if catalogue_as_published else _parse_catalogue(catalogue_files, catalogue, problems, cache_root)
     if problems:
         raise PlanError(problems)
     digests = {meet_id: meet_digest(meet) for meet_id, meet in meets.items()} if meets is not None else None
@@ -385,8 +389,9 @@ def build(
 
     ordered = [entries[k] for k in sorted(entries)]
     index_json = _index_bytes(previous, ordered, retired, catalogue, defined)
-    # The landing page and the static files follow from the index, the settings and racecal itself.
-    made_from = f"{__version__}\0{packaged_digest()}\0{settings.everything()}\0"
+    # The landing page and the static files follow from the index, the settings and racecal itself
+    # (its code, not only its version: a development checkout changes without a new one).
+    made_from = f"{code_digest()}\0{packaged_digest()}\0{settings.everything()}\0"
     site_inputs = hashlib.sha256(made_from.encode() + index_json).hexdigest()
     same_plans = previous_is_output and _same_plans(previous, entries)
     site_files: dict[str, bytes] = {}

@@ -24,15 +24,18 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from racecal import __version__
-from racecal.files import NotRegularFileError, TooLargeError, read_bounded
-from racecal.model import Meet, Venue
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded, replace_whole
+from racecal.model import SLUG_RE, Meet, Venue
+from racecal.text import forbidden_char
 
 CACHE_FORMAT = 1
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # about 150 bytes a file; a site of 1,000,000 files stays under it
@@ -137,9 +140,7 @@ def store_meets(path: Path, meets: dict[str, Meet]) -> None:
     rows = [_meet_row(meet) for meet in meets.values()]
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_text(json.dumps({"key": path.stem, "meets": rows}, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
-        partial.replace(path)
+        replace_whole(path, json.dumps({"key": path.stem, "meets": rows}, separators=(",", ":"), ensure_ascii=False).encode())
         kept = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for old in kept[CATALOGUES_KEPT:]:
             old.unlink()
@@ -152,19 +153,31 @@ def _meet_row(meet: Meet) -> list[object]:
 
 
 def _meet_from_row(row: list[Any]) -> Meet:
+    """A kept meet, with what racecal writes checked by shape (a forged row must not crash a build):
+    texts without control characters, an id that is a slug, a zone zoneinfo has, dates in order,
+    finite coordinates in range."""
     meet_id, name, start, end, timezone, series, where, url = row
-    texts = (meet_id, name, start, end, timezone)
-    if not all(type(t) is str for t in texts) or not all(t is None or type(t) is str for t in (series, url)):
-        raise TypeError("not a kept meet")
-    venue = None
+    v_name = city = country = lat = lon = None
     if where is not None:
         v_name, city, country, lat, lon = where
-        if not all(t is None or type(t) is str for t in (v_name, city, country)):
+        if not all(t is None or (type(t) is float and math.isfinite(t) and abs(t) <= bound) for t, bound in ((lat, 90), (lon, 180))):
             raise TypeError("not a kept venue")
-        if not all(t is None or type(t) in (int, float) for t in (lat, lon)):
-            raise TypeError("not a kept venue")
-        venue = Venue(v_name, city, country, lat, lon)
+    texts = (meet_id, name, start, end, timezone, series, url, v_name, city, country)
+    if not all(t is None or (type(t) is str and forbidden_char(t) is None) for t in texts) or None in (meet_id, name, start, end, timezone):
+        raise TypeError("not a kept meet")
+    if not SLUG_RE.match(meet_id) or date.fromisoformat(start) > date.fromisoformat(end) or not _zone_exists(timezone):
+        raise ValueError("not a kept meet")
+    venue = None if where is None else Venue(v_name, city, country, lat, lon)
     return Meet(meet_id, name, date.fromisoformat(start), date.fromisoformat(end), timezone, series, venue, url)
+
+
+@functools.cache
+def _zone_exists(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def states_written(files: dict[str, str], wrote: set[str], before: dict[str, str]) -> dict[str, str]:
@@ -191,7 +204,7 @@ def load(path: Path | None) -> SiteCache:
         return SiteCache()
     try:
         document = json.loads(read_bounded(path, MAX_RECORD_BYTES, follow_symlinks=False))
-        if document.get("format") != CACHE_FORMAT or document.get("racecal") != __version__:
+        if document.get("format") != CACHE_FORMAT or document.get("racecal") != code_digest():
             return SiteCache()
         index, device, rows = document["index"], document["device"], document["files"]
         site_inputs, site_files = document["site_inputs"], document["site_files"]
@@ -235,7 +248,7 @@ def record(
         stable = all(name in rows for name in site_files)  # else the site files are compared byte by byte next time
         document = {
             "format": CACHE_FORMAT,
-            "racecal": __version__,
+            "racecal": code_digest(),  # another racecal, or this checkout with other code: not believed
             "site": str(site),
             "index": site_files.get("index.json", ""),
             "device": device,
@@ -245,8 +258,6 @@ def record(
             "states": states,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_text(json.dumps(document, separators=(",", ":")))
-        partial.replace(path)
+        replace_whole(path, json.dumps(document, separators=(",", ":")).encode())
     except OSError:
         return

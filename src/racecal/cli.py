@@ -289,7 +289,7 @@ def _parse_time(value: str) -> datetime:
     return _checked_time(parsed, "--time")
 
 
-def _previous(out: Path, previous: str | None, fresh: bool, cached: bool, schedules: Path) -> Previous:
+def _previous(out: Path, previous: str | None, fresh: bool, cached: bool, inputs: Sequence[Path | None]) -> Previous:
     from racecal import cache
     from racecal.errors import PreviousBuildError
     from racecal.previous import Previous, read_previous
@@ -301,26 +301,27 @@ def _previous(out: Path, previous: str | None, fresh: bool, cached: bool, schedu
         raise PreviousBuildError(f"{previous}: does not exist (--previous names a published build; to start over, use --fresh)")
     location = previous if previous is not None else out
     local = cached and "://" not in str(location)
-    return read_previous(location, cache.load(_cache_file(Path(location), schedules)) if local else None)
+    return read_previous(location, cache.load(_cache_file(Path(location), inputs)) if local else None)
 
 
-def _cache_root(site: Path, schedules: Path) -> Path | None:
+def _cache_root(site: Path, inputs: Sequence[Path | None]) -> Path | None:
     """racecal's directory in the user's cache directory; none when there is no such directory, or it
-    lies in the site or the plans (it would be published, or read as plans)."""
+    overlaps the site or an input (the plans, the site's own templates): what racecal keeps there
+    would be published or read as input, or written over them."""
     home = Path(os.environ.get("XDG_CACHE_HOME") or ".")  # the XDG rule: a relative path is ignored
     try:
-        root = (home if home.is_absolute() else Path.home() / ".cache") / "racecal"
-        inside = [root.resolve().is_relative_to(place.resolve()) for place in (site, schedules)]
+        root = ((home if home.is_absolute() else Path.home() / ".cache") / "racecal").resolve()
+        places = [place.resolve() for place in (site, *inputs) if place is not None]
     except (RuntimeError, KeyError, OSError):  # no home directory (a container user without one)
         return None
-    return None if any(inside) else root
+    return None if any(root.is_relative_to(place) or place.is_relative_to(root) for place in places) else root
 
 
-def _cache_file(site: Path, schedules: Path) -> Path | None:
+def _cache_file(site: Path, inputs: Sequence[Path | None]) -> Path | None:
     """This machine's record of what it checked in a published site (cache.py)."""
     from racecal import cache
 
-    root = _cache_root(site, schedules)
+    root = _cache_root(site, inputs)
     return None if root is None else cache.location(root, site)
 
 
@@ -349,7 +350,7 @@ def _run(
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
         raise PlanError(problems)
-    previous = _previous(out, previous_at, fresh, cached, schedules)
+    previous = _previous(out, previous_at, fresh, cached, (schedules, settings.templates_dir))
     requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
@@ -359,7 +360,7 @@ def _run(
         result = build(
             plan_files, catalogue_files, previous, settings, requested, _publication_time(when), sink,
             progress=bar, workers=jobs, previous_is_output=in_place and not fresh, write_reused=write_reused,
-            cache_root=_cache_root(out, schedules) if cached else None,
+            cache_root=_cache_root(out, (schedules, settings.templates_dir)) if cached else None,
         )  # fmt: skip
         return result, previous
     finally:
@@ -534,7 +535,7 @@ def build_command(
             staging.swap()
         else:
             staging.discard()
-        record = _cache_file(target, schedules)
+        record = _cache_file(target, (schedules, settings.templates_dir))
         if record is not None and (written or published.cache.misses):  # so that the next build reads less
             states = cache.states_written(result.files, wrote, published.cache.states)
             now = filesystem_now(target)

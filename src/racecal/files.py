@@ -1,16 +1,20 @@
-"""Reading a file racecal did not write, without trusting what sits at its path.
+"""Reading a file racecal did not write, and writing one whole, without trusting what sits at a path.
 
 A FIFO would block ``open`` for ever, ``/dev/zero`` would fill memory, a symlink could lead to a
 private key whose content then appears in an error message. So: open without blocking, refuse
 anything that is not a regular file (by ``fstat`` of the open descriptor, so a path swapped after a
-check cannot slip through), and never read more than the limit + 1 byte.
+check cannot slip through), and never read more than the limit + 1 byte. A file written whole goes
+first to a new file of an unpredictable name (``O_EXCL``): a FIFO or symlink planted at a name that
+can be guessed (the process id) would block the write or send it elsewhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -76,3 +80,35 @@ def read_bounded(path: Path, limit: int, *, follow_symlinks: bool) -> bytes:
         if size > limit:
             raise TooLargeError(max(size, os.fstat(fd).st_size))
         return b"".join(chunks)
+
+
+def new_file(directory: Path, name: str, data: bytes) -> Path:
+    """A new file holding ``data`` in ``directory``, under a fresh unpredictable name starting with
+    ``.name.``; the caller renames or links it into place (and removes it if that fails)."""
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it; mkstemp makes it private
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+    return Path(temporary)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the mask means setting it: set it straight back
+    os.umask(mask)
+    return mask
+
+
+def replace_whole(path: Path, data: bytes) -> None:
+    """Replace ``path`` by a file holding ``data``, atomically: readers see the old file or the new one."""
+    temporary = new_file(path.parent, path.name, data)
+    try:
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise

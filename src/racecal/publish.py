@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 
 from racecal.cache import seen
 from racecal.errors import PublishError
-from racecal.files import NotRegularFileError, TooLargeError, read_bounded
+from racecal.files import NotRegularFileError, TooLargeError, new_file, read_bounded, replace_whole
 from racecal.model import SLUG_RE
 
 _RENAME_EXCHANGE = 2
@@ -469,12 +469,9 @@ def write_generated(path: Path, text: str, is_ours: Callable[[bytes], bool]) -> 
     racecal generated (a file of the same name written by someone else is kept: returns False)."""
     if path.is_symlink() or (path.exists() and (not path.is_file() or not is_ours(path.read_bytes()))):
         return False
-    temporary = path.with_name(f".{path.name}.new-{os.getpid()}")
     try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+        replace_whole(path, text.encode("utf-8"))
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise _cannot_write(path, path.parent, exc) from None
     return True
 
@@ -491,13 +488,13 @@ def write_new(root: Path, files: dict[str, str]) -> tuple[list[str], list[tuple[
         if reason := _in_the_way(root, target):
             kept.append((relative, reason))
             continue
-        temporary = target.with_name(f".{target.name}.new-{os.getpid()}")
+        temporary: Path | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if reason := _in_the_way(root, target):  # appeared meanwhile
                 kept.append((relative, reason))
                 continue
-            temporary.write_text(text, encoding="utf-8")
+            temporary = new_file(target.parent, target.name, text.encode("utf-8"))
             os.link(temporary, target)  # fails if the target appeared meanwhile: never replaces
         except FileExistsError:
             kept.append((relative, "exists"))
@@ -508,7 +505,8 @@ def write_new(root: Path, files: dict[str, str]) -> tuple[list[str], list[tuple[
             ) from None
         finally:
             with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
+                if temporary is not None:
+                    temporary.unlink(missing_ok=True)
         written.append(relative)
     return written, kept
 

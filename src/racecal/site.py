@@ -51,7 +51,7 @@ from markupsafe import Markup
 from racecal import __version__
 from racecal.errors import RacecalError
 from racecal.feeds import FEED_TITLES, feed_blurb
-from racecal.files import NotRegularFileError, TooLargeError, read_bounded
+from racecal.files import NotRegularFileError, TooLargeError, read_bounded, replace_whole
 from racecal.index import IndexEntry
 from racecal.model import Plan, Race, Status
 from racecal.settings import STATIC_NAMES, TEMPLATE_NAMES, Settings
@@ -181,14 +181,8 @@ class _CompiledTemplates(BytecodeCache):
             bucket.bytecode_from_string(read_bounded(self._path(bucket), MAX_COMPILED_BYTES, follow_symlinks=False))
 
     def dump_bytecode(self, bucket: Bucket) -> None:
-        path = self._path(bucket)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        try:
-            partial.write_bytes(bucket.bytecode_to_string())
-            partial.replace(path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                partial.unlink()
+        with contextlib.suppress(OSError):
+            replace_whole(self._path(bucket), bucket.bytecode_to_string())
 
 
 _compiled_templates: list[_CompiledTemplates] = []
