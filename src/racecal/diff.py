@@ -29,7 +29,7 @@ _VENUE_FIELDS = ("venue", "timezone")
 _STATUS_FIELDS = ("status",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     plan: str
     race: str | None  # None for a change to the plan itself (the athlete's name, say)

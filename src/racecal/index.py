@@ -52,7 +52,7 @@ _MEET_DIGEST = re.compile(r"^[0-9a-f]{32}\Z")
 PLAN_FILES = ("all.ics", "confirmed.ics", "tentative.ics", "index.html", "changes.atom", "changes.json", "state.json")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndexEntry:
     plan_id: str
     athlete: str
