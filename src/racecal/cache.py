@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date
@@ -136,14 +137,25 @@ def load_meets(path: Path) -> dict[str, Meet] | None:
 
 
 def store_meets(path: Path, meets: dict[str, Meet]) -> None:
-    """Keep ``meets`` at ``path``, and only the most recent few catalogues. Best effort."""
+    """Keep ``meets`` at ``path``, and only the few catalogues stored most recently. Best effort."""
     rows = [_meet_row(meet) for meet in meets.values()]
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_whole(path, json.dumps({"key": path.stem, "meets": rows}, separators=(",", ":"), ensure_ascii=False).encode())
-        kept = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        for old in kept[CATALOGUES_KEPT:]:
-            old.unlink()
+        keep_newest(path.parent, CATALOGUES_KEPT)
+
+
+def keep_newest(directory: Path, count: int) -> None:
+    """Remove all but the ``count`` most recently modified entries of ``directory``, one of racecal's
+    own under its cache directory (files, or folders of compiled templates). Best effort."""
+    with contextlib.suppress(OSError):
+        entries = sorted(directory.iterdir(), key=lambda p: p.lstat().st_mtime_ns, reverse=True)
+        for old in entries[count:]:
+            with contextlib.suppress(OSError):
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old)
+                else:
+                    old.unlink()
 
 
 def _meet_row(meet: Meet) -> list[object]:
@@ -165,10 +177,11 @@ def _meet_from_row(row: list[Any]) -> Meet:
     texts = (meet_id, name, start, end, timezone, series, url, v_name, city, country)
     if not all(t is None or (type(t) is str and forbidden_char(t) is None) for t in texts) or None in (meet_id, name, start, end, timezone):
         raise TypeError("not a kept meet")
-    if not SLUG_RE.match(meet_id) or date.fromisoformat(start) > date.fromisoformat(end) or not _zone_exists(timezone):
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if not SLUG_RE.match(meet_id) or first > last or not _zone_exists(timezone):
         raise ValueError("not a kept meet")
     venue = None if where is None else Venue(v_name, city, country, lat, lon)
-    return Meet(meet_id, name, date.fromisoformat(start), date.fromisoformat(end), timezone, series, venue, url)
+    return Meet(meet_id, name, first, last, timezone, series, venue, url)
 
 
 @functools.cache

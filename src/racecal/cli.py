@@ -289,7 +289,7 @@ def _parse_time(value: str) -> datetime:
     return _checked_time(parsed, "--time")
 
 
-def _previous(out: Path, previous: str | None, fresh: bool, cached: bool, inputs: Sequence[Path | None]) -> Previous:
+def _previous(out: Path, previous: str | None, fresh: bool, cache_root: Path | None) -> Previous:
     from racecal import cache
     from racecal.errors import PreviousBuildError
     from racecal.previous import Previous, read_previous
@@ -300,29 +300,22 @@ def _previous(out: Path, previous: str | None, fresh: bool, cached: bool, inputs
         # Named on purpose, so not a first build: comparing with nothing would report every race as new.
         raise PreviousBuildError(f"{previous}: does not exist (--previous names a published build; to start over, use --fresh)")
     location = previous if previous is not None else out
-    local = cached and "://" not in str(location)
-    return read_previous(location, cache.load(_cache_file(Path(location), inputs)) if local else None)
+    record = cache.location(cache_root, Path(location)) if cache_root is not None and "://" not in str(location) else None
+    return read_previous(location, cache.load(record) if record is not None else None)
 
 
-def _cache_root(site: Path, inputs: Sequence[Path | None]) -> Path | None:
+def _cache_root(out: Path, previous: str | None, schedules: Path, settings: Settings) -> Path | None:
     """racecal's directory in the user's cache directory; none when there is no such directory, or it
-    overlaps the site or an input (the plans, the site's own templates): what racecal keeps there
-    would be published or read as input, or written over them."""
+    overlaps the site, the previous build or an input (the plans, the site's own templates): what
+    racecal keeps there would be published or read as input, or written over them."""
     home = Path(os.environ.get("XDG_CACHE_HOME") or ".")  # the XDG rule: a relative path is ignored
+    local_previous = Path(previous) if previous is not None and "://" not in previous else None
     try:
         root = ((home if home.is_absolute() else Path.home() / ".cache") / "racecal").resolve()
-        places = [place.resolve() for place in (site, *inputs) if place is not None]
+        places = [p.resolve() for p in (out, local_previous, schedules, settings.templates_dir) if p is not None]
     except (RuntimeError, KeyError, OSError):  # no home directory (a container user without one)
         return None
     return None if any(root.is_relative_to(place) or place.is_relative_to(root) for place in places) else root
-
-
-def _cache_file(site: Path, inputs: Sequence[Path | None]) -> Path | None:
-    """This machine's record of what it checked in a published site (cache.py)."""
-    from racecal import cache
-
-    root = _cache_root(site, inputs)
-    return None if root is None else cache.location(root, site)
 
 
 def _previous_option_value(value: str | None) -> str | None:
@@ -342,15 +335,16 @@ def _previous_option_value(value: str | None) -> str | None:
 
 def _run(
     schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None,
-    progress: bool, sink: Sink, jobs: int, write_reused: bool = True, cached: bool = True,
+    progress: bool, sink: Sink, jobs: int, cache_root: Path | None, write_reused: bool = True,
 ) -> tuple[BuildResult, Previous]:  # fmt: skip
+    """Build into ``sink``; ``cache_root``: racecal's cache directory (``_cache_root``), or none."""
     from racecal.build import build
     from racecal.yamlsource import read_all
 
     plan_files, catalogue_files, problems = read_all(schedules)
     if problems:
         raise PlanError(problems)
-    previous = _previous(out, previous_at, fresh, cached, (schedules, settings.templates_dir))
+    previous = _previous(out, previous_at, fresh, cache_root)
     requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
@@ -360,7 +354,7 @@ def _run(
         result = build(
             plan_files, catalogue_files, previous, settings, requested, _publication_time(when), sink,
             progress=bar, workers=jobs, previous_is_output=in_place and not fresh, write_reused=write_reused,
-            cache_root=_cache_root(out, (schedules, settings.templates_dir)) if cached else None,
+            cache_root=cache_root,
         )  # fmt: skip
         return result, previous
     finally:
@@ -519,10 +513,13 @@ def build_command(
     previous = _previous_option_value(previous)
     settings = _settings(config, base_url, schedules)
     target = real_output(out)
+    cache_root = _cache_root(out, previous, schedules, settings)
     with locked(target, wait, _say):
         staging = Staging.create(target)
         try:
-            result, published = _run(schedules, out, previous, fresh, settings, when, _wants_progress(quiet), staging, jobs)
+            result, published = _run(
+                schedules, out, previous, fresh, settings, when, _wants_progress(quiet), staging, jobs, cache_root
+            )  # fmt: skip
         except BaseException:
             staging.discard()
             raise
@@ -535,7 +532,7 @@ def build_command(
             staging.swap()
         else:
             staging.discard()
-        record = _cache_file(target, (schedules, settings.templates_dir))
+        record = cache.location(cache_root, target) if cache_root is not None else None
         if record is not None and (written or published.cache.misses):  # so that the next build reads less
             states = cache.states_written(result.files, wrote, published.cache.states)
             now = filesystem_now(target)
@@ -605,7 +602,10 @@ def diff(
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
     with locked(real_output(local), wait, _say, reader=True) if local and local.is_dir() else contextlib.nullcontext():
-        result, _ = _run(schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1, write_reused=False)
+        result, _ = _run(
+            schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1,
+            cache_root=_cache_root(out, previous, schedules, settings), write_reused=False,
+        )  # fmt: skip
     if fmt == "json":
         click.echo(report.as_json(result.changes))
     elif fmt == "markdown":
@@ -935,9 +935,7 @@ def _preview_build(served: Path, published: Path, schedules: Path, config: Path 
         staging = Staging.create(served)
         try:
             previous = str(published) if (published / "index.json").is_file() else None
-            result, _ = _run(
-                schedules, served, previous, previous is None and not served.exists(), settings, None, False, staging, 1, cached=False
-            )
+            result, _ = _run(schedules, served, previous, previous is None and not served.exists(), settings, None, False, staging, 1, None)
         except BaseException:
             staging.discard()
             raise

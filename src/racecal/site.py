@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,18 +193,16 @@ def keep_compiled_templates(cache_root: Path) -> None:
     for every environment made after this call."""
     if _compiled_templates and _compiled_templates[0].root == cache_root:
         return
-    from racecal.cache import code_digest
+    from racecal.cache import code_digest, keep_newest
 
     key = hashlib.sha256(f"{code_digest()}\0{jinja2.__version__}".encode()).hexdigest()[:32]
     directory = cache_root / "templates" / key
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.utime(directory)  # the most recently used are kept
-        older = sorted(directory.parent.iterdir(), key=lambda p: p.stat().st_mtime_ns, reverse=True)[TEMPLATE_VERSIONS_KEPT:]
-        for old in older:  # another racecal's, or this checkout's before its code changed
-            shutil.rmtree(old, ignore_errors=True)
     except OSError:
         return
+    keep_newest(directory.parent, TEMPLATE_VERSIONS_KEPT)  # another racecal's, or this checkout's before its code changed
     _compiled_templates[:] = [_CompiledTemplates(cache_root, directory)]
     _environment.cache_clear()
 
