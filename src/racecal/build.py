@@ -190,6 +190,7 @@ def _compile_source(context: _Context, source: SourceFile) -> tuple[list[Problem
         context.settings,
         inputs,
         context.previous.retired.get(plan.id),
+        published_events=context.previous.events_as_written(plan.id),
     )
     member_of = tuple(g.id for g in context.settings.groups if g.includes(plan.athlete))
     member = Member(plan.id, plan.athlete, plan.season, plan.timezone, plan.races)
@@ -628,7 +629,7 @@ class _Views:
         context, previous = self.context, self.context.previous
         output = compile_plan(
             job.compose(), previous.state(job.plan_id) if job.published else None, context.build_time, context.now, context.settings,
-            job.inputs, previous.retired.get(job.plan_id),
+            job.inputs, previous.retired.get(job.plan_id), published_events=previous.events_as_written(job.plan_id) if job.published else None,
         )  # fmt: skip
         return _emit(output, context, job.meets, view=job.view)
 

@@ -37,6 +37,7 @@ from racecal import __version__
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded, replace_whole
 from racecal.model import SLUG_RE, Meet, Venue
 from racecal.text import forbidden_char
+from racecal.tz import database_version
 
 CACHE_FORMAT = 1
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # about 150 bytes a file; a site of 1,000,000 files stays under it
@@ -69,9 +70,10 @@ class SiteCache:
     files: dict[str, tuple[Identity, str]] = field(default_factory=dict)  # "plan/file" → (identity, sha256)
     site_inputs: str = ""  # what the site files below were made from (build.py's digest)
     site_files: dict[str, str] = field(default_factory=dict)  # landing page, index, static files → sha256
-    # "plan/state.json" → the sha256 of the bytes racecal wrote there from validated values: a state
-    # with exactly those bytes is read without checking each field again (state.state_read_written).
-    states: dict[str, str] = field(default_factory=dict)
+    # "plan/state.json" and "plan/<feed>.ics" → the sha256 of the bytes racecal wrote there from
+    # validated values: a state with exactly those bytes is read without checking each field again
+    # (state.state_read_written), and a feed's unchanged events are taken from it (history.compile_plan).
+    written: dict[str, str] = field(default_factory=dict)
     misses: int = 0  # files that had to be hashed this run: the record is worth refreshing
 
     def has(self, site: Path, name: str, sha256: str) -> Seen | None:
@@ -193,13 +195,16 @@ def _zone_exists(name: str) -> bool:
     return True
 
 
-def states_written(files: dict[str, str], wrote: set[str], before: dict[str, str]) -> dict[str, str]:
-    """The plan states of a new site ("plan/state.json" → sha256) that racecal wrote from validated
+def files_written(files: dict[str, str], wrote: set[str], before: dict[str, str]) -> dict[str, str]:
+    """The plan states and feeds of a new site ("plan/file" → sha256) that racecal wrote from validated
     values: those this build wrote (``wrote``), and those it kept whose bytes an earlier build wrote
-    (``before``, the record's). A state only found to match a manifest is not among them: whoever
-    rewrote it could have rewritten its hash in index.json too, so it is read through the checks."""
+    (``before``, the record's). A file only found to match a manifest is not among them: whoever
+    rewrote it could have rewritten its hash in index.json too, so a state is read through the checks
+    and a feed's events are rendered again."""
     return {
-        name: sha256 for name, sha256 in files.items() if name.endswith("/state.json") and (name in wrote or before.get(name) == sha256)
+        name: sha256
+        for name, sha256 in files.items()
+        if name.endswith(("/state.json", ".ics")) and (name in wrote or before.get(name) == sha256)
     }
 
 
@@ -217,7 +222,9 @@ def load(path: Path | None) -> SiteCache:
         return SiteCache()
     try:
         document = json.loads(read_bounded(path, MAX_RECORD_BYTES, follow_symlinks=False))
-        if document.get("format") != CACHE_FORMAT or document.get("racecal") != code_digest():
+        # Another racecal, this checkout with other code, or another tz database (which moves session
+        # times in the feeds it vouches for): not believed.
+        if document.get("format") != CACHE_FORMAT or document.get("racecal") != code_digest() or document.get("tz") != database_version():
             return SiteCache()
         index, device, rows = document["index"], document["device"], document["files"]
         site_inputs, site_files = document["site_inputs"], document["site_files"]
@@ -228,21 +235,21 @@ def load(path: Path | None) -> SiteCache:
             files[name] = ((inode, size, mtime, ctime), sha256)
         if not all(type(t) is str for t in (index, site_inputs, *site_files)) or type(device) is not int:
             return SiteCache()
-        states = document["states"]
-        if not all(type(sha256) is str for sha256 in (*site_files.values(), *states, *states.values())):
+        written = document["written"]
+        if not all(type(sha256) is str for sha256 in (*site_files.values(), *written, *written.values())):
             return SiteCache()
-        return SiteCache(index=index, device=device, files=files, site_inputs=site_inputs, site_files=site_files, states=states)
+        return SiteCache(index=index, device=device, files=files, site_inputs=site_inputs, site_files=site_files, written=written)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, NotRegularFileError, TooLargeError):
         return SiteCache()
 
 
 def record(
     path: Path, site: Path, files: dict[str, str], checked: dict[str, Seen], site_files: dict[str, str], site_inputs: str, now_ns: int,
-    states: dict[str, str],
+    written: dict[str, str],
 ) -> None:  # fmt: skip
     """Record at ``path`` what ``site`` holds: ``files`` ("plan/file" → sha256) and ``site_files`` (the
     landing page, index.json and static files → sha256, made from ``site_inputs``), and which plan
-    states racecal wrote itself (``states``, see ``states_written``).
+    states and feeds racecal wrote itself (``written``, see ``files_written``).
 
     Only a file that is still what the build saw when it checked or wrote its bytes (``checked``) is
     recorded: one changed since, while the build ran, is left out and hashed next time. So is one
@@ -261,14 +268,15 @@ def record(
         stable = all(name in rows for name in site_files)  # else the site files are compared byte by byte next time
         document = {
             "format": CACHE_FORMAT,
-            "racecal": code_digest(),  # another racecal, or this checkout with other code: not believed
+            "racecal": code_digest(),
+            "tz": database_version(),
             "site": str(site),
             "index": site_files.get("index.json", ""),
             "device": device,
             "files": rows,
             "site_inputs": site_inputs if stable else "",
             "site_files": site_files if stable else {},
-            "states": states,
+            "written": written,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_whole(path, json.dumps(document, separators=(",", ":")).encode())

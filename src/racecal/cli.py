@@ -534,9 +534,9 @@ def build_command(
             staging.discard()
         record = cache.location(cache_root, target) if cache_root is not None else None
         if record is not None and (written or published.cache.misses):  # so that the next build reads less
-            states = cache.states_written(result.files, wrote, published.cache.states)
+            vouched = cache.files_written(result.files, wrote, published.cache.written)
             now = filesystem_now(target)
-            cache.record(record, target, result.files, checked, result.site_files, result.site_inputs, now, states)
+            cache.record(record, target, result.files, checked, result.site_files, result.site_inputs, now, vouched)
     held = 0  # a plan's own warnings under -q: counted, not listed (racecal check lists them)
     for warning in result.warnings:
         located = ": warning: " in warning

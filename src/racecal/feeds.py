@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from racecal import ics
-from racecal.model import SLUG_RE, Plan, Race, Status
+from racecal.model import SLUG_RE, Plan, Race, Session, Status
 from racecal.settings import Settings
-from racecal.tz import session_lines, session_span, vtimezone
+from racecal.tz import SessionSpan, session_lines, session_span, vtimezone
 from racecal.words import STATUS_WORDS, day_words, span_words
 
 FEED_TITLES = {"all": "all races", "confirmed": "confirmed races", "tentative": "tentative races"}
@@ -138,19 +138,52 @@ def _events(race: Race, title: str, shared: list[str]) -> list[EventDraft]:
                 *shared,
             ]
         )
-        return [EventDraft("", (race.start.isoformat(), race.id), None, race.start.year, body)]
+        place = all_day_place(race)
+        return [EventDraft("", (place.start, race.id), None, place.year, body)]
 
     assert race.timezone, "sessions are validated to have a timezone"
     drafts = []
-    for session in race.sessions:
-        span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
+    for session, span, place in _timed(race):
         # A race's only session named as the race itself (an imported one-event race) is not named twice.
         summary = title if session.name == race.name else f"{title}: {session.name}"
         body = ics.join([ics.text("SUMMARY", summary), *session_lines(span, race.timezone), *shared])
-        start = span.start.replace(tzinfo=None)
         instants = f"{ics.format_utc(span.start)}/{ics.format_utc(span.end)}"
-        drafts.append(EventDraft(session.id, (start.isoformat(), f"{race.id}.{session.id}"), race.timezone, span.end.year, body, instants))
+        drafts.append(EventDraft(session.id, (place.start, f"{race.id}.{session.id}"), place.tzid, place.year, body, instants))
     return drafts
+
+
+def _timed(race: Race) -> list[tuple[Session, SessionSpan, EventPlace]]:
+    """Each session, its span, and the place of its event (a local start orders it)."""
+    assert race.timezone, "sessions are validated to have a timezone"
+    out = []
+    for session in race.sessions:
+        span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
+        out.append((session, span, EventPlace(span.start.replace(tzinfo=None).isoformat(), race.timezone, span.end.year)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class EventPlace:
+    """Where one of a race's events goes in a feed, as its draft places it: what orders it, and the
+    VTIMEZONE (and its years) it needs."""
+
+    start: str  # the draft's sort_key[0]
+    tzid: str | None
+    year: int
+
+
+def event_places(race: Race) -> dict[str, EventPlace]:
+    """The place of each of ``race``'s live events by key (session id, or "" for an all-day race),
+    as ``render_race`` places them, without rendering them."""
+    if not race.sessions:
+        return {"": all_day_place(race)}
+    return {session.id: place for session, _, place in _timed(race)}
+
+
+def all_day_place(race: Race) -> EventPlace:
+    """The all-day span's place: also that of a cancelled event of a session the race no longer has
+    (``history._tombstone_draft`` renders it as the span)."""
+    return EventPlace(race.start.isoformat(), None, race.start.year)
 
 
 def _description(plan: Plan, race: Race) -> str:
@@ -196,6 +229,18 @@ def event_bytes(draft: EventDraft, uid: str, sequence: int, stamp: datetime) -> 
         + draft.body
         + "END:VEVENT\r\n"
     )  # fmt: skip
+
+
+def written_events(feed: bytes) -> dict[str, str]:
+    """UID → the event's text in a feed ``calendar`` wrote (bytes racecal vouches for, not any
+    calendar): an unchanged race's events are taken from there rather than rendered again."""
+    events: dict[str, str] = {}
+    # Each piece runs from an event's UID to the line break before the next event, or the end.
+    for piece in feed.decode("utf-8").split("\r\nBEGIN:VEVENT\r\nUID:")[1:]:
+        uid, _, _ = piece.partition("\r\nDTSTAMP:")
+        end = piece.index("\r\nEND:VEVENT") + len("\r\nEND:VEVENT")
+        events[uid.replace("\r\n ", "")] = "BEGIN:VEVENT\r\nUID:" + piece[:end] + "\r\n"
+    return events
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,7 @@ class Reader:
         if not self._numeral(node, name, FLOAT_RE, "a number"):
             return None
         assert isinstance(node, ScalarNode)
-        value = float(node.value)
+        value = float(node.value) + 0.0  # -0 is 0: races that compare equal must render alike (history.compile_plan)
         if not low <= value <= high:
             shown = f"{value:g}" if len(node.value) <= QUOTED_VALUE else f"a number of {len(node.value)} characters"
             self.error(node, name, f"must be between {low:g} and {high:g}, got {shown}")

@@ -15,13 +15,14 @@ Rules (docs/history.md has the long form):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from racecal import ics
 from racecal.diff import Change, diff_race
 from racecal.errors import PreviousBuildError
-from racecal.feeds import EventDraft, PlacedEvent, calendar, event_bytes, event_key, render_race, uid_for
+from racecal.feeds import EventDraft, PlacedEvent, all_day_place, calendar, event_bytes, event_key, event_places, render_race, uid_for
 from racecal.model import FEEDS, Feed, Plan, Race, Status, feeds_for
 from racecal.settings import Settings
 from racecal.state import GRACE, MAX_CHANGES_KEPT, MAX_SEQUENCE, PlanState, RaceState
@@ -44,7 +45,8 @@ class _Pending:
     race_id: str
     race: Race | None
     old: RaceState | None
-    drafts: list[EventDraft]
+    drafts: list[EventDraft] | None  # None: the race is as last published, and its events are taken from there
+    keys: tuple[str, ...]  # of its live events, in the race's order
     live: frozenset[Feed]
     fingerprint: str
     changed: bool
@@ -113,12 +115,17 @@ def _tombstone_draft(plan: Plan, key: str, reason: str, candidates: list[Race]) 
 
 def compile_plan(
     plan: Plan, previous: PlanState | None, build_time: datetime, now: datetime, settings: Settings, inputs: str,
-    floors: dict[str, int] | None = None, removed: bool = False,
+    floors: dict[str, int] | None = None, removed: bool = False, published_events: Callable[[str], Mapping[str, str]] | None = None,
 ) -> PlanOutput:  # fmt: skip
     """Feeds, new state and typed changes for one plan, given what was published before.
 
     ``build_time`` stamps what changed; ``now`` (publication time) starts and expires tombstones.
     ``floors`` are SEQUENCE floors known from elsewhere (a retired plan's, from the site index).
+    ``published_events`` (feed → UID → event text) is given when racecal itself wrote ``previous``
+    and the plan's published feeds, with this code and tz database (build.py checks): a race equal to
+    its snapshot there then renders exactly as it did, so its fingerprint is the published one and
+    its events' bytes are taken from those feeds instead of being rendered again (docs/architecture.md,
+    "Unchanged events are not rendered again").
     """
     old_races = previous.races if previous else {}
     floors = {**(floors or {}), **(previous.floors if previous else {})}
@@ -130,15 +137,24 @@ def compile_plan(
     if previous:
         changes += _plan_changes(previous, plan)
 
+    # What a race's events are rendered from besides the race (its title names the athlete; the
+    # fingerprint holds the plan's zone): the same as published, or nothing is taken from there.
+    reusing = published_events is not None and previous is not None
+    reusing = reusing and previous.athlete.name == plan.athlete.name and previous.timezone == plan.timezone  # type: ignore[union-attr]
     pending: list[_Pending] = []
     for race_id in order:
         race = current.get(race_id)
         old = old_races.get(race_id)
-        drafts = render_race(plan, race) if race else []
         live = feeds_for(race.status) if race else frozenset()
-        # A deleted race's only events are its cancellations, which name the athlete: renaming the
-        # athlete changes them, so it must raise their SEQUENCE too.
-        fingerprint = _fingerprint(drafts, live, plan) if race else _deleted_fingerprint(plan)
+        drafts: list[EventDraft] | None
+        if race is not None and reusing and old is not None and not old.deleted and old.snapshot == race:
+            drafts, keys, fingerprint = None, tuple(event_places(race)), old.fingerprint
+        else:
+            drafts = render_race(plan, race) if race else []
+            keys = tuple(d.key for d in drafts)
+            # A deleted race's only events are its cancellations, which name the athlete: renaming the
+            # athlete changes them, so it must raise their SEQUENCE too.
+            fingerprint = _fingerprint(drafts, live, plan) if race else _deleted_fingerprint(plan)
         changed = old is None or old.fingerprint != fingerprint
         # A race id seen before and forgotten continues above the SEQUENCE it had: clients that
         # honour SEQUENCE would otherwise keep the old cancellation.
@@ -151,7 +167,7 @@ def compile_plan(
             )
         published: dict[str, dict[str, datetime | None]] = {}
         for feed in (f.value for f in FEEDS):
-            entries: dict[str, datetime | None] = {uid_for(plan.id, race_id, d.key, feed): None for d in drafts} if feed in live else {}
+            entries: dict[str, datetime | None] = {uid_for(plan.id, race_id, key, feed): None for key in keys} if feed in live else {}
             for uid, since in (old.published.get(feed, {}) if old else {}).items():
                 if uid not in entries:
                     start = since or now
@@ -160,7 +176,7 @@ def compile_plan(
             if entries:
                 published[feed] = entries
         stamp = build_time if changed or old is None else old.stamp
-        pending.append(_Pending(race_id, race, old, drafts, live, fingerprint, changed, seq, stamp, published))
+        pending.append(_Pending(race_id, race, old, drafts, keys, live, fingerprint, changed, seq, stamp, published))
 
     _cap_tombstones(pending)
 
@@ -173,8 +189,20 @@ def compile_plan(
         floors.pop(race_id, None)
         old_race = old.snapshot if old else None
 
-        live_drafts = {d.key: d for d in p.drafts}
-        for feed, entries in p.published.items():
+        if p.drafts is None:  # as published: each event's bytes from the feed that carried it
+            assert race is not None and published_events is not None
+            texts = {(feed, uid): published_events(feed).get(uid) for feed, entries in p.published.items() for uid in entries}
+            if None in texts.values():  # a feed without one of them (not one racecal wrote): rendered after all
+                p.drafts = render_race(plan, race)
+            else:
+                places, all_day = event_places(race), all_day_place(race)
+                for (feed, uid), text in texts.items():
+                    key = event_key(uid, plan.id, race_id, feed)
+                    assert key is not None and text is not None, "published UIDs are validated when the state is read"
+                    place = places.get(key, all_day)
+                    placed[feed].append(PlacedEvent((place.start, uid), place.tzid, place.year, text))
+        live_drafts = {d.key: d for d in p.drafts or []}
+        for feed, entries in p.published.items() if p.drafts is not None else ():
             for uid, since in entries.items():
                 key = event_key(uid, plan.id, race_id, feed)
                 assert key is not None, "published UIDs are validated when the state is read"

@@ -21,6 +21,7 @@ from pathlib import Path
 from racecal import index
 from racecal.cache import Seen, SiteCache, seen
 from racecal.errors import PreviousBuildError
+from racecal.feeds import written_events
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.index import IndexEntry
 from racecal.publish import owned_entries
@@ -60,10 +61,29 @@ class Previous:
     def state_as_written(self, plan_id: str) -> PlanState | None:
         """The plan's published state when the record vouches that racecal wrote its bytes from
         validated values (cache.py), read without checking each field again; else None. Not kept."""
-        published = self.entries[plan_id].files.get("state.json")
-        if published is None or self.cache.states.get(f"{plan_id}/state.json") != published:
+        if not self._written(plan_id, "state.json"):
             return None
         return state_read_written(self.fetch(plan_id, "state.json"))  # fetch: its sha256 is the manifest's, or it raises
+
+    def events_as_written(self, plan_id: str) -> Callable[[str], dict[str, str]] | None:
+        """Feed → UID → event text of the plan's published feeds, when the record vouches that racecal
+        wrote them and the plan's state with this code and tz database (history.compile_plan takes an
+        unchanged race's events from there); else None. A feed it does not vouch for has no events."""
+        if plan_id not in self.entries or not self._written(plan_id, "state.json"):
+            return None
+        feeds: dict[str, dict[str, str]] = {}
+
+        def events(feed: str) -> dict[str, str]:
+            if feed not in feeds:
+                name = f"{feed}.ics"
+                feeds[feed] = written_events(self.fetch(plan_id, name)) if self._written(plan_id, name) else {}
+            return feeds[feed]
+
+        return events
+
+    def _written(self, plan_id: str, name: str) -> bool:
+        published = self.entries[plan_id].files.get(name)
+        return published is not None and self.cache.written.get(f"{plan_id}/{name}") == published
 
     def fetch(self, plan_id: str, name: str) -> bytes:
         """A published file's bytes, which must be those the manifest recorded (locally or remotely:

@@ -1,0 +1,231 @@
+"""An unchanged race's events are taken from the feeds racecal published, not rendered again
+(history.compile_plan, docs/architecture.md "Unchanged events are not rendered again"): the bytes
+published must be exactly those of the same builds made without anything to take them from.
+
+The oracle is a second copy of the project built with no record (so every event is rendered), one
+step behind nothing: the same edits, the same clock, compared file by file after every build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO, Project
+from racecal import build, cache, feeds, groups, history, ics
+from racecal.model import Race
+
+sys.path.insert(0, str(REPO / "bench"))
+from corpus import generate
+
+EXAMPLES = int(os.environ.get("RACECAL_REUSE_EXAMPLES", "6"))
+VIEWS = (
+    "groups:\n  - {id: some, name: Some, country: [Country 1, Country 2, Country 3]}\n"
+    "  - {id: milers, name: Milers, disciplines: [1500m, mile]}\n"
+    "meet_calendars: true\nseries_calendars: true\n"
+)
+PLANS, RACES = 8, 5
+START = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+
+def stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def counting_renders(mp: pytest.MonkeyPatch) -> Counter[str]:
+    """Race ids rendered by history.compile_plan in this process (a view's race ids name the plan)."""
+    rendered: Counter[str] = Counter()
+    real = feeds.render_race  # not history's, which an earlier count may have replaced
+
+    def render(plan: object, race: Race, tombstone_reason: str | None = None) -> list[feeds.EventDraft]:
+        rendered[race.id] += 1
+        return real(plan, race, tombstone_reason)  # type: ignore[arg-type]
+
+    mp.setattr(history, "render_race", render)
+    return rendered
+
+
+def two_projects(root: Path, seed: int) -> tuple[Project, Project]:
+    generate(root / "kept", PLANS, RACES, seed, "wide")
+    (root / "kept" / "racecal.yaml").write_text(VIEWS)
+    shutil.copytree(root / "kept", root / "none")
+    return Project(root / "kept"), Project(root / "none")
+
+
+def build_both(kept: Project, none: Project, root: Path, when: datetime, jobs: str, mp: pytest.MonkeyPatch) -> None:
+    """``kept`` with its record (events taken from its feeds) on ``jobs`` workers; ``none`` with no
+    record at all, in one process; then the two sites must be the same bytes."""
+    mp.setenv("XDG_CACHE_HOME", str(root / "kept-cache"))
+    first = kept.run("build", "--time", stamp(when), "-j", jobs)
+    mp.setenv("XDG_CACHE_HOME", str(root / "none-cache"))
+    second = none.run("build", "--time", stamp(when), "-j", "1")
+    shutil.rmtree(root / "none-cache", ignore_errors=True)
+    assert first.exit_code == second.exit_code == 0, first.output + second.output
+    assert kept.tree() == none.tree()
+
+
+# --- edits an editor makes, as text -------------------------------------------------------------------
+
+
+def race_block(text: str, race: int) -> tuple[int, int] | None:
+    """Where race ``race``'s block is in a generated plan (from its "- id:" to the next or the end)."""
+    start = text.find(f"  - id: race-{race:02d}\n")
+    if start < 0:
+        return None
+    following = text.find("\n  - id: ", start + 1)
+    return start, len(text) if following < 0 else following + 1
+
+
+def edit_plan(text: str, kind: str, race: int, choice: int) -> str:
+    block = race_block(text, race)
+    if block is None:
+        return text
+    start, end = block
+    body = text[start:end]
+    if kind == "status":
+        status = ["confirmed", "tentative", "withdrawn", "cancelled"][choice % 4]
+        body = re.sub(r"status: \w+", f"status: {status}", body, count=1)
+    elif kind == "note":
+        body = re.sub(r"    note: .*\n", "", body)
+        body = body.replace("\n", f"\n    note: Note {choice} of an editor\n", 1)
+    elif kind == "session":
+        body = re.sub(r'time: "\d\d:(\d\d)"', lambda m: f'time: "{10 + choice % 12:02d}:{m.group(1)}"', body, count=1)
+    elif kind == "delete":
+        body = ""
+    elif kind == "athlete":
+        return re.sub(r"(\n  name: Athlete \d+)(?: Renamed \d+)?\n", rf"\1 Renamed {choice}\n", text, count=1)
+    elif kind == "timezone":
+        zone = ["Asia/Kathmandu", "America/St_Johns", "Europe/Oslo", "Australia/Adelaide"][choice % 4]
+        return re.sub(r"\ntimezone: \S+\n", f"\ntimezone: {zone}\n", text, count=1)
+    return text[:start] + body + text[end:]
+
+
+def edit_catalogue(text: str, kind: str, meet: int, choice: int) -> str:
+    head = f"  - id: meet-{meet:03d}\n    name: "
+    if kind == "meet-name" and head in text:
+        line_end = text.index("\n", text.index(head) + len(head))
+        return text[: text.index(head) + len(head)] + f"Meet {meet:03d} renamed {choice}" + text[line_end:]
+    if kind == "meet-city":
+        return re.sub(rf"(name: Stadium meet-{meet:03d}, city: )[^,]+", rf"\g<1>Town {choice}", text, count=1)
+    return text
+
+
+EDIT = st.tuples(
+    st.sampled_from(["status", "note", "session", "delete", "athlete", "timezone", "meet-name", "meet-city", "none"]),
+    st.integers(0, PLANS - 1),
+    st.integers(0, RACES - 1),
+    st.integers(0, 100),
+)
+STEP = st.tuples(st.lists(EDIT, min_size=0, max_size=3), st.sampled_from([0, 1, 9, 40]), st.sampled_from(["1", "2"]))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), steps=st.lists(STEP, min_size=3, max_size=6))
+def test_random_edits_built_with_events_taken_from_the_feeds_give_the_bytes_of_builds_that_render_all(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, steps: list[tuple[list[tuple[str, int, int, int]], int, str]]
+) -> None:
+    """Edits of races, athletes, plan zones and catalogue meets, builds days or weeks apart (so
+    tombstones expire), on one and two workers: with group, meet and series calendars on."""
+    root = tmp_path_factory.mktemp("reuse")
+    kept, none = two_projects(root, seed)
+    when = START
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "PARALLEL_MIN_PLANS", 4)  # so that two workers really fork at this size
+        build_both(kept, none, root, when, "1", mp)
+        for edits, days, jobs in steps:
+            for kind, plan, race, choice in edits:
+                for project in (kept, none):
+                    if kind.startswith("meet-"):
+                        catalogue = project.schedules / "meets" / "meets.yaml"
+                        catalogue.write_text(edit_catalogue(catalogue.read_text(), kind, (plan * RACES + race) % 640, choice))
+                    else:
+                        path = project.schedules / f"athlete-{plan:04d}.yaml"
+                        path.write_text(edit_plan(path.read_text(), kind, race, choice))
+            when += timedelta(days=days)
+            build_both(kept, none, root, when, jobs, mp)
+
+
+def test_an_unchanged_race_is_taken_from_the_feeds_and_a_changed_one_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One race's note changed: that race is rendered again (in its plan and in the calendars that
+    carry it), no other race of the rebuilt plan or calendars is."""
+    kept, none = two_projects(tmp_path, 3)
+    build_both(kept, none, tmp_path, START, "1", monkeypatch)
+    for project in (kept, none):
+        path = project.schedules / "athlete-0001.yaml"
+        path.write_text(edit_plan(path.read_text(), "note", 2, 7))
+    rendered = counting_renders(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "kept-cache"))
+    kept.build("--time", stamp(START + timedelta(days=1)), "-j", "1")
+    calendars = {p.parent.name for p in kept.dist.glob("*/state.json")}
+    assert any(c.startswith("meet-") for c in calendars) and any(c.startswith("some-") for c in calendars)
+    # The race in its plan, and as a member's race in its group's, meet's and series' calendars.
+    assert set(rendered) == {"race-02", groups.member_race_id("athlete-0001-2024", "race-02")}, rendered
+
+    # Without a record every race of every rebuilt calendar is rendered: the count above is the saving.
+    everything = counting_renders(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "none-cache"))
+    none.build("--time", stamp(START + timedelta(days=1)), "-j", "1")
+    assert len(everything) > 5 * len(rendered), (everything, rendered)
+    assert kept.tree() == none.tree()
+
+
+def test_a_feed_rewritten_with_its_hash_in_the_index_is_not_taken_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A published feed whose event was rewritten, with the feed's new sha256 put into index.json,
+    matches the manifest; its events must not be carried into the next build of the plan as racecal's."""
+    kept, none = two_projects(tmp_path, 4)
+    build_both(kept, none, tmp_path, START, "1", monkeypatch)
+    plan_dir = kept.dist / "athlete-0002-2024"
+    feed = plan_dir / "all.ics"
+    forged = feed.read_bytes().replace(b"DESCRIPTION:", b"DESCRIPTION:FORGED ")  # every event, and the calendar
+    assert forged != feed.read_bytes()
+    feed.unlink()
+    feed.write_bytes(forged)
+    index = kept.dist / "index.json"
+    old_sha, new_sha = (hashlib.sha256(b).hexdigest() for b in (none.feed("all", "athlete-0002-2024"), forged))
+    index.write_text(index.read_text().replace(old_sha, new_sha))
+    # A build that links the plan's files as they are (they match the manifest), then one that compiles it.
+    for day, plan in ((1, "athlete-0003.yaml"), (2, "athlete-0002.yaml")):
+        for project in (kept, none):
+            path = project.schedules / plan
+            path.write_text(edit_plan(path.read_text(), "note", 0, day))
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "kept-cache"))
+        kept.build("--time", stamp(START + timedelta(days=day)), "-j", "1")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "none-cache"))
+        none.build("--time", stamp(START + timedelta(days=day)), "-j", "1")
+    assert b"FORGED" not in feed.read_bytes()
+    assert kept.tree() == none.tree()
+
+
+def test_a_new_tz_database_renders_every_event_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session times come from the tz database: feeds written with another one vouch for nothing."""
+    kept, none = two_projects(tmp_path, 5)
+    build_both(kept, none, tmp_path, START, "1", monkeypatch)
+    rendered = counting_renders(monkeypatch)
+    monkeypatch.setattr(cache, "database_version", lambda: "2099z")
+    monkeypatch.setattr(build, "database_version", lambda: "2099z")  # every plan's inputs change with it
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "kept-cache"))
+    kept.build("--time", stamp(START + timedelta(days=1)), "-j", "1")
+    published = sum(1 for p in kept.dist.glob("athlete-*/state.json"))
+    assert published == PLANS and sum(rendered.values()) >= PLANS * RACES, rendered
+
+
+def test_events_are_read_back_from_a_feed_with_folded_uids() -> None:
+    """UIDs longer than a content line are folded: the event is found under its whole UID, byte for byte."""
+    long_id = "a-" + "very-long-race-id-" * 5
+    draft = feeds.EventDraft("", ("2024-06-07", long_id), None, 2024, ics.join([ics.text("SUMMARY", "x" * 200)]))
+    uid = feeds.uid_for("some-athlete-2024", long_id, "", "all")
+    text = feeds.event_bytes(draft, uid, 3, START)
+    assert "\r\n " in text.split("DTSTAMP")[0], "the UID line is folded"
+    other = feeds.event_bytes(draft, "short@racecal", 0, START)
+    data = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + text + other + "END:VCALENDAR\r\n").encode()
+    assert feeds.written_events(data) == {uid: text, "short@racecal": other}
