@@ -7,6 +7,10 @@ per tree, alternately (after ``--before``, say an edit of one plan), so both see
 load. Prints the median wall and CPU seconds (user + system) per tree and their ratio. A tree is a
 ``src`` directory put first on PYTHONPATH (a git worktree of an older commit, say); run it in a
 directory with schedules/ (bench/corpus.py makes one) and set XDG_CACHE_HOME as a user's would be.
+
+Trees with different code must not share a site: racecal's record of a site is made by one code
+(cache.py) and the other tree's builds would invalidate it every round. ``--dirs A,B`` runs each tree
+in its own copy of the project, with its own cache directory (DIR/cache), and ``--before`` in each.
 """
 
 from __future__ import annotations
@@ -24,21 +28,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trees", required=True, help="comma-separated src directories")
     parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--before", default="", help="shell command run before every measured run")
+    parser.add_argument("--before", default="", help="shell command run before every measured run (in the tree's directory)")
+    parser.add_argument("--dirs", default="", help="comma-separated project directories, one per tree (each with its own cache)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="racecal's arguments, after --")
     args = parser.parse_args()
     trees = args.trees.split(",")
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    dirs = args.dirs.split(",") if args.dirs else [os.getcwd()] * len(trees)
+    assert len(dirs) == len(trees), "one directory per tree"
     runs: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
     for _ in range(args.runs):
-        for tree in trees:
+        for tree, cwd in zip(trees, dirs, strict=True):
             if args.before:
-                subprocess.run(args.before, shell=True, check=True)
-            env = {**os.environ, "PYTHONPATH": tree}
+                subprocess.run(args.before, shell=True, check=True, cwd=cwd)
+            env = {**os.environ, "PYTHONPATH": tree, **({"XDG_CACHE_HOME": f"{cwd}/cache"} if args.dirs else {})}
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "racecal", *command], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                [sys.executable, "-m", "racecal", *command],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=cwd,
             )
             wall = time.perf_counter() - start
             after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -189,7 +189,7 @@ def test_a_state_read_as_written_equals_the_state_validated(tmp_path: Path, view
     """``state.state_read_written`` skips the checks only for bytes racecal wrote: on every state a
     build writes (races with sessions, results and sources; tombstones; change records; a removed
     plan; group, meet and series calendars) it must give what ``state_from_json`` gives."""
-    from racecal.state import state_from_json, state_read_written
+    from racecal.state import plan_read_written, state_from_json, state_read_written
 
     generate(tmp_path, 40, 12, 7, "wide")
     if views:
@@ -218,6 +218,7 @@ def test_a_state_read_as_written_equals_the_state_validated(tmp_path: Path, view
         data = path.read_bytes()
         validated = state_from_json(data, str(path), path.parent.name)
         assert state_read_written(data) == validated, path
+        assert plan_read_written(data) == validated.plan(validated.plan_races()), path  # a member as a calendar reads it
         kinds |= {"changes"} if validated.changes else set()
         kinds |= {"removed"} if validated.removed else set()
         kinds |= (

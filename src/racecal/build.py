@@ -685,8 +685,8 @@ class _Views:
         calendar may need every plan."""
         from racecal.load import parse_plan
 
-        if (written := self.context.previous.state_as_written(plan_id)) is not None:
-            return Member(plan_id, written.athlete, written.season, written.timezone, written.plan_races())
+        if (written := self.context.previous.plan_as_written(plan_id)) is not None:
+            return Member(plan_id, written.athlete, written.season, written.timezone, written.races)
         source = self.sources.get(self.context.previous.entries[plan_id].source)
         plan = parse_plan(source, self.catalogue(), []) if source is not None else None
         if plan is not None and plan.id == plan_id:

@@ -24,8 +24,9 @@ from racecal.errors import PreviousBuildError
 from racecal.feeds import written_events
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.index import IndexEntry
+from racecal.model import Plan
 from racecal.publish import owned_entries
-from racecal.state import PlanState, state_from_json, state_read_written
+from racecal.state import PlanState, plan_read_written, state_from_json, state_read_written
 
 MAX_PREVIOUS_FILE = 64 * 1024 * 1024
 
@@ -64,6 +65,13 @@ class Previous:
         if not self._written(plan_id, "state.json"):
             return None
         return state_read_written(self.fetch(plan_id, "state.json"))  # fetch: its sha256 is the manifest's, or it raises
+
+    def plan_as_written(self, plan_id: str) -> Plan | None:
+        """The plan as last published (``state.plan_read_written``), when the record vouches for its
+        state as for ``state_as_written``; else None."""
+        if not self._written(plan_id, "state.json"):
+            return None
+        return plan_read_written(self.fetch(plan_id, "state.json"))
 
     def events_as_written(self, plan_id: str) -> Callable[[str], dict[str, str]] | None:
         """Feed → UID → event text of the plan's published feeds, when the record vouches that racecal

@@ -224,6 +224,15 @@ def state_read_written(data: bytes) -> PlanState:
     )  # fmt: skip
 
 
+def plan_read_written(data: bytes) -> Plan:
+    """The plan as last published (its deleted races left out), from a state.json as
+    ``state_read_written`` reads it, decoding only what a plan holds: a group's, meet's or series'
+    calendar needs this of every member plan it did not compile."""
+    top = json.loads(data)
+    races = tuple(decode_written(SNAPSHOT, race["snapshot"]) for race in top["races"].values() if not race["deleted"])
+    return Plan(decode_written(ATHLETE, top["athlete"]), top["season"], races, top["source"], top["timezone"])
+
+
 def _race_id_ok(r: JsonReader, value: Node, name: str, race_id: str) -> bool:
     if SLUG_RE.match(race_id) and len(race_id) <= 64:
         return True
