@@ -502,3 +502,35 @@ def test_check_exit_code_for_colliding_names(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["check", str(schedules)], catch_exceptions=False)
     assert result.exit_code == 1
     assert "session 'final' gets the same id as session 'Final' ('final')" in result.output
+
+
+def test_no_zone_changes_its_offset_and_back_within_the_scan_step() -> None:
+    """tz.transitions scans at _SCAN_STEP and would miss a change made and undone within one step.
+    Checked on the tz data itself, read by the standard library's pure-Python TZif reader (not by
+    racecal's scan): every explicit transition of every zone, and the yearly rule after them, over
+    every year a feed can use."""
+    from zoneinfo import _zoneinfo  # type: ignore[attr-defined]
+
+    from racecal.documents import MAX_YEAR, MIN_YEAR
+    from racecal.tz import _SCAN_STEP
+
+    low = datetime(MIN_YEAR - 2, 1, 1, tzinfo=UTC).timestamp()
+    high = datetime(MAX_YEAR + 2, 1, 1, tzinfo=UTC).timestamp()
+    closest = (float("inf"), "")
+    for name in sorted(zoneinfo.available_timezones()):
+        zone = _zoneinfo.ZoneInfo.no_cache(name)
+        changes = [(at, info.utcoff) for at, info in zip(zone._trans_utc, zone._ttinfos, strict=True) if low <= at < high]
+        tail = zone._tz_after
+        if isinstance(tail, _zoneinfo._TZStr):  # the POSIX rule after the last explicit transition
+            last = datetime.fromtimestamp(zone._trans_utc[-1], UTC).year if zone._trans_utc else MIN_YEAR - 3
+            for year in range(max(last + 1, MIN_YEAR - 2), MAX_YEAR + 2):  # the years after the explicit ones
+                start, end = tail.transitions(year)
+                changes += sorted([(start, tail.dst.utcoff), (end, tail.std.utcoff)])
+        before = zone._tti_before.utcoff if zone._tti_before else changes[0][1] if changes else None
+        timeline = [(low, before), *changes]
+        offsets = [entry for i, entry in enumerate(timeline) if i == 0 or entry[1] != timeline[i - 1][1]]  # real changes only
+        for (_, was), (first, _), (back, now) in zip(offsets, offsets[1:], offsets[2:], strict=False):  # consecutive triples
+            if was == now and back - first < closest[0]:  # changed at ``first``, and back at ``back``
+                closest = (back - first, name)
+    assert closest[0] > _SCAN_STEP, f"{closest[1]} changes its offset and back within {closest[0] / 86400:.2f} days"
+    assert closest[0] < 2 * _SCAN_STEP, closest  # the check sees such pairs at all (Freetown, 1939: 3.99 days)
