@@ -7,8 +7,6 @@ import errno
 import gc
 import os
 import re
-import socket
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -242,6 +240,8 @@ def _shown(value: str) -> str:
 
 
 def _git(schedules: Path, *args: str) -> str | None:
+    import subprocess  # only where git is asked (about 4 ms for every other command)
+
     try:
         done = subprocess.run(["git", *args], cwd=schedules, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
@@ -891,6 +891,8 @@ def serve(directory: Path, host: str, port: int, watch: bool, schedules: Path, c
         try:
             server = make_server(served, host, port, live=live)
         except OSError as exc:
+            import socket  # only serve listens (about 4 ms for every other command)
+
             if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
                 raise click.BadParameter(f"cannot listen on {host!r}: {exc.strerror or exc}", param_hint="'--host'") from None
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
