@@ -116,3 +116,26 @@ def test_a_named_previous_that_does_not_exist_is_an_error_not_a_first_build(buil
     assert result.exit_code == 2 and "no-such-dir: does not exist" in result.stderr
     assert built.run("build", "--previous", "no-such-dir", "--out", "elsewhere", "--time", LATER_TIME).exit_code == 1
     assert not (built.root / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["check", "schedules/jakob-ingebrigtsen-2024.yaml"]], ids=" ".join)
+def test_version_help_and_check_of_one_plan_do_not_import_the_whole_pipeline(args: list[str]) -> None:
+    """The scale issue's start-up rule: a command imports what it needs. Pages (Jinja2), process
+    pools, the publishing lock, HTTP, subprocesses and the build itself are for build, diff and serve."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    probe = (
+        "import sys, json\nfrom click.testing import CliRunner\nfrom racecal.cli import cli\n"
+        f"result = CliRunner().invoke(cli, {args!r})\n"
+        "print(json.dumps([result.exit_code, sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0
+    heavy = {"jinja2", "multiprocessing", "concurrent", "filelock", "http", "socket", "subprocess", "ssl"}
+    assert not [m for m in modules if m.split(".")[0] in heavy], modules
+    assert not {"racecal.build", "racecal.site", "racecal.publish", "racecal.history", "racecal.remote"} & set(modules), modules
