@@ -229,3 +229,66 @@ def test_events_are_read_back_from_a_feed_with_folded_uids() -> None:
     other = feeds.event_bytes(draft, "short@racecal", 0, START)
     data = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + text + other + "END:VCALENDAR\r\n").encode()
     assert feeds.written_events(data) == {uid: text, "short@racecal": other}
+
+
+def _use_zones(folder: str | None) -> None:
+    """Point zoneinfo (and racecal's caches of what it read) at ``folder``; None: the default again."""
+    import zoneinfo
+
+    from racecal import tz
+
+    zoneinfo.reset_tzpath([folder] if folder else None)
+    zoneinfo.ZoneInfo.clear_cache()
+    for cached in (tz.transitions, tz.vtimezone, tz.database_version, cache._zone_exists):
+        cached.cache_clear()
+
+
+def test_a_zone_changed_under_the_same_tz_version_line_moves_the_sessions_of_a_rebuilt_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (independent tester): the record names the tz database by its version line only.
+    Zone data changed under the same line (a distribution's patch, a hand-edited zone) left an
+    unchanged race in a rebuilt plan with its old session times, copied from the feed, and its old
+    SEQUENCE, against a VTIMEZONE rendered from the new data; a build without the record moved them.
+    A copied session must have the DTSTART and DTEND the tz database gives now."""
+    import zoneinfo
+
+    from conftest import need
+
+    system = next((folder for folder in zoneinfo.TZPATH if (Path(folder) / "tzdata.zi").is_file()), None)
+    need(system is not None, "a system tz database with tzdata.zi")
+    zones = tmp_path / "zoneinfo"
+    shutil.copytree(str(system), zones, symlinks=False)
+    plan = """athlete: {name: Pat Example, slug: pat}
+season: 2024
+timezone: Europe/Oslo
+races:
+  - id: night
+    name: Night relay
+    status: confirmed
+    date: 2024-03-31
+    timezone: Europe/Oslo
+    sessions: [{name: Night, date: 2024-03-31, time: "01:30", duration_minutes: 120}]
+  - {id: other, name: Other race, date: 2024-06-01, status: confirmed}
+"""
+    projects = []
+    for name in ("kept", "none"):
+        (tmp_path / name / "schedules").mkdir(parents=True)
+        (tmp_path / name / "schedules" / "pat-2024.yaml").write_text(plan)
+        projects.append(Project(tmp_path / name))
+    kept, none = projects
+    try:
+        _use_zones(str(zones))
+        build_both(kept, none, tmp_path, START, "1", monkeypatch)
+        assert b"DTEND;TZID=Europe/Oslo:20240331T043000" in kept.feed("all", "pat-2024")  # an hour is lost that night
+        (zones / "Europe" / "Oslo").write_bytes((zones / "Europe" / "Moscow").read_bytes())  # tzdata.zi keeps its version line
+        _use_zones(str(zones))
+        for project in (kept, none):
+            project.edit(
+                "{id: other, name: Other race,", "{id: other, name: Other race, note: Edited,", project.schedules / "pat-2024.yaml"
+            )
+        build_both(kept, none, tmp_path, START + timedelta(days=1), "1", monkeypatch)
+        night = feeds.written_events(kept.feed("all", "pat-2024"))[feeds.uid_for("pat-2024", "night", "night", "all")]
+        assert "DTEND;TZID=Europe/Oslo:20240331T033000" in night and "SEQUENCE:1\r\n" in night, night
+    finally:
+        _use_zones(None)

@@ -146,7 +146,7 @@ def _events(race: Race, title: str, shared: list[str]) -> list[EventDraft]:
     for session, span, place in _timed(race):
         # A race's only session named as the race itself (an imported one-event race) is not named twice.
         summary = title if session.name == race.name else f"{title}: {session.name}"
-        body = ics.join([ics.text("SUMMARY", summary), *session_lines(span, race.timezone), *shared])
+        body = ics.join([ics.text("SUMMARY", summary)]) + place.times[2:] + ics.join(shared)
         instants = f"{ics.format_utc(span.start)}/{ics.format_utc(span.end)}"
         drafts.append(EventDraft(session.id, (place.start, f"{race.id}.{session.id}"), place.tzid, place.year, body, instants))
     return drafts
@@ -158,18 +158,21 @@ def _timed(race: Race) -> list[tuple[Session, SessionSpan, EventPlace]]:
     out = []
     for session in race.sessions:
         span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
-        out.append((session, span, EventPlace(span.start.replace(tzinfo=None).isoformat(), race.timezone, span.end.year)))
+        times = ics.CRLF + ics.join(session_lines(span, race.timezone))
+        out.append((session, span, EventPlace(span.start.replace(tzinfo=None).isoformat(), race.timezone, span.end.year, times)))
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class EventPlace:
     """Where one of a race's events goes in a feed, as its draft places it: what orders it, and the
-    VTIMEZONE (and its years) it needs."""
+    VTIMEZONE (and its years) it needs; and for a session, its DTSTART and DTEND lines as the event
+    has them (``times``: a line break, then the two lines), which the tz database decides."""
 
     start: str  # the draft's sort_key[0]
     tzid: str | None
     year: int
+    times: str = ""
 
 
 def event_places(race: Race) -> dict[str, EventPlace]:

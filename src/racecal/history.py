@@ -22,7 +22,18 @@ from datetime import datetime
 from racecal import ics
 from racecal.diff import Change, diff_race
 from racecal.errors import PreviousBuildError
-from racecal.feeds import EventDraft, PlacedEvent, all_day_place, calendar, event_bytes, event_key, event_places, render_race, uid_for
+from racecal.feeds import (
+    EventDraft,
+    EventPlace,
+    PlacedEvent,
+    all_day_place,
+    calendar,
+    event_bytes,
+    event_key,
+    event_places,
+    render_race,
+    uid_for,
+)
 from racecal.model import FEEDS, Feed, Plan, Race, Status, feeds_for
 from racecal.settings import Settings
 from racecal.state import GRACE, MAX_CHANGES_KEPT, MAX_SEQUENCE, PlanState, RaceState
@@ -46,7 +57,7 @@ class _Pending:
     race: Race | None
     old: RaceState | None
     drafts: list[EventDraft] | None  # None: the race is as last published, and its events are taken from there
-    keys: tuple[str, ...]  # of its live events, in the race's order
+    texts: dict[tuple[str, str], str] | None  # (feed, UID) → its published text, when taken from there
     live: frozenset[Feed]
     fingerprint: str
     changed: bool
@@ -81,6 +92,44 @@ def _fingerprint(drafts: list[EventDraft], live: frozenset[str], plan: Plan) -> 
         digest.update(d.body.encode())
     digest.update(("|" + ",".join(sorted(live)) + "|" + plan.timezone).encode())
     return digest.hexdigest()[:32]
+
+
+def _published_uids(
+    plan_id: str, race_id: str, keys: tuple[str, ...], live: frozenset[Feed], old: RaceState | None, now: datetime
+) -> dict[str, dict[str, datetime | None]]:
+    """Feed → the race's UIDs it carries: live (None) for each event key in each feed the race is
+    live in, and cancelled since a time for those it carried before, until GRACE has passed."""
+    published: dict[str, dict[str, datetime | None]] = {}
+    for feed in (f.value for f in FEEDS):
+        entries: dict[str, datetime | None] = {uid_for(plan_id, race_id, key, feed): None for key in keys} if feed in live else {}
+        for uid, since in (old.published.get(feed, {}) if old else {}).items():
+            if uid not in entries:
+                start = since or now
+                if now - start < GRACE:
+                    entries[uid] = start
+        if entries:
+            published[feed] = entries
+    return published
+
+
+def _published_texts(
+    plan_id: str, race_id: str, published: dict[str, dict[str, datetime | None]], places: dict[str, EventPlace],
+    published_events: Callable[[str], Mapping[str, str]],
+) -> dict[tuple[str, str], str] | None:  # fmt: skip
+    """The published text of each event an unchanged race has in ``published`` (feed → UIDs); None
+    when a feed lacks one, or a session's DTSTART or DTEND is not what the tz database gives now
+    (zone data can change under the same version line, which is all the record compares)."""
+    texts: dict[tuple[str, str], str] = {}
+    for feed, entries in published.items():
+        carried = published_events(feed)
+        for uid in entries:
+            text = carried.get(uid)
+            key = event_key(uid, plan_id, race_id, feed)
+            place = places.get(key) if key is not None else None  # None: the all-day span, which no zone moves
+            if text is None or (place is not None and place.times not in text):
+                return None
+            texts[feed, uid] = text
+    return texts
 
 
 def _tombstone_reason(race: Race | None, feed: str, session_removed: bool, migrated: bool, view: str = "") -> str:
@@ -146,15 +195,31 @@ def compile_plan(
         race = current.get(race_id)
         old = old_races.get(race_id)
         live = feeds_for(race.status) if race else frozenset()
-        drafts: list[EventDraft] | None
+        drafts: list[EventDraft] | None = None
+        places = None
         if race is not None and reusing and old is not None and not old.deleted and old.snapshot == race:
-            drafts, keys, fingerprint = None, tuple(event_places(race)), old.fingerprint
+            places = event_places(race)
+            keys = tuple(places)
         else:
             drafts = render_race(plan, race) if race else []
             keys = tuple(d.key for d in drafts)
+        published = _published_uids(plan.id, race_id, keys, live, old, now)
+        texts = None
+        if places is not None:
+            assert race is not None and published_events is not None
+            texts = _published_texts(plan.id, race_id, published, places, published_events)
+            if texts is None:
+                drafts = render_race(plan, race)
+        if texts is not None:
+            assert old is not None
+            fingerprint = old.fingerprint  # the same race, rendered from the same inputs, as published
+        elif race is not None:
+            assert drafts is not None
+            fingerprint = _fingerprint(drafts, live, plan)
+        else:
             # A deleted race's only events are its cancellations, which name the athlete: renaming the
             # athlete changes them, so it must raise their SEQUENCE too.
-            fingerprint = _fingerprint(drafts, live, plan) if race else _deleted_fingerprint(plan)
+            fingerprint = _deleted_fingerprint(plan)
         changed = old is None or old.fingerprint != fingerprint
         # A race id seen before and forgotten continues above the SEQUENCE it had: clients that
         # honour SEQUENCE would otherwise keep the old cancellation.
@@ -165,18 +230,8 @@ def compile_plan(
                 f"{plan.id}: race {race_id}: SEQUENCE would exceed {MAX_SEQUENCE}, more than any calendar client expects; "
                 "give the race a new id (its old events are cancelled) or, to start every SEQUENCE over, build with --fresh"
             )
-        published: dict[str, dict[str, datetime | None]] = {}
-        for feed in (f.value for f in FEEDS):
-            entries: dict[str, datetime | None] = {uid_for(plan.id, race_id, key, feed): None for key in keys} if feed in live else {}
-            for uid, since in (old.published.get(feed, {}) if old else {}).items():
-                if uid not in entries:
-                    start = since or now
-                    if now - start < GRACE:
-                        entries[uid] = start
-            if entries:
-                published[feed] = entries
         stamp = build_time if changed or old is None else old.stamp
-        pending.append(_Pending(race_id, race, old, drafts, keys, live, fingerprint, changed, seq, stamp, published))
+        pending.append(_Pending(race_id, race, old, drafts, texts, live, fingerprint, changed, seq, stamp, published))
 
     _cap_tombstones(pending)
 
@@ -189,20 +244,17 @@ def compile_plan(
         floors.pop(race_id, None)
         old_race = old.snapshot if old else None
 
-        if p.drafts is None:  # as published: each event's bytes from the feed that carried it
-            assert race is not None and published_events is not None
-            texts = {(feed, uid): published_events(feed).get(uid) for feed, entries in p.published.items() for uid in entries}
-            if None in texts.values():  # a feed without one of them (not one racecal wrote): rendered after all
-                p.drafts = render_race(plan, race)
-            else:
-                places, all_day = event_places(race), all_day_place(race)
-                for (feed, uid), text in texts.items():
+        if p.texts is not None:  # as published: each event's bytes from the feed that carried it
+            assert race is not None
+            places, all_day = event_places(race), all_day_place(race)
+            for feed, entries in p.published.items():
+                for uid in entries:
                     key = event_key(uid, plan.id, race_id, feed)
-                    assert key is not None and text is not None, "published UIDs are validated when the state is read"
+                    assert key is not None, "published UIDs are validated when the state is read"
                     place = places.get(key, all_day)
-                    placed[feed].append(PlacedEvent((place.start, uid), place.tzid, place.year, text))
+                    placed[feed].append(PlacedEvent((place.start, uid), place.tzid, place.year, p.texts[feed, uid]))
         live_drafts = {d.key: d for d in p.drafts or []}
-        for feed, entries in p.published.items() if p.drafts is not None else ():
+        for feed, entries in p.published.items() if p.texts is None else ():
             for uid, since in entries.items():
                 key = event_key(uid, plan.id, race_id, feed)
                 assert key is not None, "published UIDs are validated when the state is read"
