@@ -171,10 +171,11 @@ def compile_plan(
     ``build_time`` stamps what changed; ``now`` (publication time) starts and expires tombstones.
     ``floors`` are SEQUENCE floors known from elsewhere (a retired plan's, from the site index).
     ``published_events`` (feed → UID → event text) is given when racecal itself wrote ``previous``
-    and the plan's published feeds, with this code and tz database (build.py checks): a race equal to
-    its snapshot there then renders exactly as it did, so its fingerprint is the published one and
-    its events' bytes are taken from those feeds instead of being rendered again (docs/architecture.md,
-    "Unchanged events are not rendered again").
+    and the plan's published feeds, with this code and tz version (previous.py and cache.py check):
+    a race equal to its snapshot there, whose sessions' times the tz data still gives, then renders
+    exactly as it did, so its fingerprint is the published one and its events' bytes are taken from
+    those feeds instead of being rendered again (docs/architecture.md, "Unchanged events are not
+    rendered again").
     """
     old_races = previous.races if previous else {}
     floors = {**(floors or {}), **(previous.floors if previous else {})}
@@ -188,8 +189,12 @@ def compile_plan(
 
     # What a race's events are rendered from besides the race (its title names the athlete; the
     # fingerprint holds the plan's zone): the same as published, or nothing is taken from there.
-    reusing = published_events is not None and previous is not None
-    reusing = reusing and previous.athlete.name == plan.athlete.name and previous.timezone == plan.timezone  # type: ignore[union-attr]
+    reusing = (
+        published_events is not None
+        and previous is not None
+        and previous.athlete.name == plan.athlete.name
+        and previous.timezone == plan.timezone
+    )
     pending: list[_Pending] = []
     for race_id in order:
         race = current.get(race_id)
