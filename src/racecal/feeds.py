@@ -146,7 +146,7 @@ def _events(race: Race, title: str, shared: list[str]) -> list[EventDraft]:
     for session, span, place in _timed(race):
         # A race's only session named as the race itself (an imported one-event race) is not named twice.
         summary = title if session.name == race.name else f"{title}: {session.name}"
-        body = ics.join([ics.text("SUMMARY", summary)]) + place.times[2:] + ics.join(shared)
+        body = ics.join([ics.text("SUMMARY", summary)]) + place.times.removeprefix(ics.CRLF) + ics.join(shared)
         instants = f"{ics.format_utc(span.start)}/{ics.format_utc(span.end)}"
         drafts.append(EventDraft(session.id, (place.start, f"{race.id}.{session.id}"), place.tzid, place.year, body, instants))
     return drafts
