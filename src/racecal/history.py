@@ -24,7 +24,6 @@ from racecal.diff import Change, diff_race
 from racecal.errors import PreviousBuildError
 from racecal.feeds import (
     EventDraft,
-    EventPlace,
     PlacedEvent,
     all_day_place,
     calendar,
@@ -57,7 +56,8 @@ class _Pending:
     race: Race | None
     old: RaceState | None
     drafts: list[EventDraft] | None  # None: the race is as last published, and its events are taken from there
-    texts: dict[tuple[str, str], str] | None  # (feed, UID) → its published text, when taken from there
+    # (feed, UID) → the event as published and where it goes, when the race's events are taken from there
+    copied: dict[tuple[str, str], PlacedEvent] | None
     live: frozenset[Feed]
     fingerprint: str
     changed: bool
@@ -112,24 +112,26 @@ def _published_uids(
     return published
 
 
-def _published_texts(
-    plan_id: str, race_id: str, published: dict[str, dict[str, datetime | None]], places: dict[str, EventPlace],
-    published_events: Callable[[str], Mapping[str, str]],
-) -> dict[tuple[str, str], str] | None:  # fmt: skip
-    """The published text of each event an unchanged race has in ``published`` (feed → UIDs); None
-    when a feed lacks one, or a session's DTSTART or DTEND is not what the tz database gives now
-    (zone data can change under the same version line, which is all the record compares)."""
-    texts: dict[tuple[str, str], str] = {}
+def _copied_events(
+    plan_id: str, race: Race, published: dict[str, dict[str, datetime | None]], published_events: Callable[[str], Mapping[str, str]]
+) -> dict[tuple[str, str], PlacedEvent] | None:
+    """Each event an unchanged race has in ``published`` (feed → UIDs) as its feed published it, placed
+    as ``render_race`` places it; None when a feed lacks one, or a session's DTSTART or DTEND is not
+    what the tz database gives now (zone data can change under the same version line, which is all
+    the record compares)."""
+    places, all_day = event_places(race), all_day_place(race)
+    copied: dict[tuple[str, str], PlacedEvent] = {}
     for feed, entries in published.items():
         carried = published_events(feed)
         for uid in entries:
+            key = event_key(uid, plan_id, race.id, feed)
+            assert key is not None, "published UIDs are validated when the state is read"
+            place = places.get(key, all_day)  # a session the race no longer has is cancelled as the all-day span
             text = carried.get(uid)
-            key = event_key(uid, plan_id, race_id, feed)
-            place = places.get(key) if key is not None else None  # None: the all-day span, which no zone moves
-            if text is None or (place is not None and place.times not in text):
+            if text is None or place.times not in text:
                 return None
-            texts[feed, uid] = text
-    return texts
+            copied[feed, uid] = PlacedEvent((place.start, uid), place.tzid, place.year, text)
+    return copied
 
 
 def _tombstone_reason(race: Race | None, feed: str, session_removed: bool, migrated: bool, view: str = "") -> str:
@@ -201,21 +203,20 @@ def compile_plan(
         old = old_races.get(race_id)
         live = feeds_for(race.status) if race else frozenset()
         drafts: list[EventDraft] | None = None
-        places = None
-        if race is not None and reusing and old is not None and not old.deleted and old.snapshot == race:
-            places = event_places(race)
-            keys = tuple(places)
+        unchanged = race is not None and reusing and old is not None and not old.deleted and old.snapshot == race
+        if race is not None and unchanged:
+            keys = tuple(event_places(race))
         else:
             drafts = render_race(plan, race) if race else []
             keys = tuple(d.key for d in drafts)
         published = _published_uids(plan.id, race_id, keys, live, old, now)
-        texts = None
-        if places is not None:
-            assert race is not None and published_events is not None
-            texts = _published_texts(plan.id, race_id, published, places, published_events)
-            if texts is None:
+        copied = None
+        if race is not None and unchanged:
+            assert published_events is not None
+            copied = _copied_events(plan.id, race, published, published_events)
+            if copied is None:
                 drafts = render_race(plan, race)
-        if texts is not None:
+        if copied is not None:
             assert old is not None
             fingerprint = old.fingerprint  # the same race, rendered from the same inputs, as published
         elif race is not None:
@@ -236,7 +237,7 @@ def compile_plan(
                 "give the race a new id (its old events are cancelled) or, to start every SEQUENCE over, build with --fresh"
             )
         stamp = build_time if changed or old is None else old.stamp
-        pending.append(_Pending(race_id, race, old, drafts, texts, live, fingerprint, changed, seq, stamp, published))
+        pending.append(_Pending(race_id, race, old, drafts, copied, live, fingerprint, changed, seq, stamp, published))
 
     _cap_tombstones(pending)
 
@@ -249,17 +250,11 @@ def compile_plan(
         floors.pop(race_id, None)
         old_race = old.snapshot if old else None
 
-        if p.texts is not None:  # as published: each event's bytes from the feed that carried it
-            assert race is not None
-            places, all_day = event_places(race), all_day_place(race)
-            for feed, entries in p.published.items():
-                for uid in entries:
-                    key = event_key(uid, plan.id, race_id, feed)
-                    assert key is not None, "published UIDs are validated when the state is read"
-                    place = places.get(key, all_day)
-                    placed[feed].append(PlacedEvent((place.start, uid), place.tzid, place.year, p.texts[feed, uid]))
+        if p.copied is not None:  # as published: each event's bytes from the feed that carried it
+            for feed, entries in p.published.items():  # the capped tombstones left out
+                placed[feed] += [p.copied[feed, uid] for uid in entries]
         live_drafts = {d.key: d for d in p.drafts or []}
-        for feed, entries in p.published.items() if p.texts is None else ():
+        for feed, entries in p.published.items() if p.copied is None else ():
             for uid, since in entries.items():
                 key = event_key(uid, plan.id, race_id, feed)
                 assert key is not None, "published UIDs are validated when the state is read"

@@ -52,23 +52,18 @@ class Previous:
         if plan_id not in self.entries:
             return None
         if plan_id not in self._states:
-            written = self.state_as_written(plan_id)
-            if written is None:
-                written = state_from_json(self.fetch(plan_id, "state.json"), f"{self.location}/{plan_id}/state.json", plan_id)
-            self._states[plan_id] = written
+            data = self.fetch(plan_id, "state.json")  # its sha256 is the manifest's, or it raises
+            # Bytes the record vouches racecal wrote from validated values (cache.py) are read without
+            # checking each field again.
+            written = self._written(plan_id, "state.json")
+            where = f"{self.location}/{plan_id}/state.json"
+            self._states[plan_id] = state_read_written(data) if written else state_from_json(data, where, plan_id)
             self.verify(plan_id)
         return self._states[plan_id]
 
-    def state_as_written(self, plan_id: str) -> PlanState | None:
-        """The plan's published state when the record vouches that racecal wrote its bytes from
-        validated values (cache.py), read without checking each field again; else None. Not kept."""
-        if not self._written(plan_id, "state.json"):
-            return None
-        return state_read_written(self.fetch(plan_id, "state.json"))  # fetch: its sha256 is the manifest's, or it raises
-
     def plan_as_written(self, plan_id: str) -> Plan | None:
-        """The plan as last published (``state.plan_read_written``), when the record vouches for its
-        state as for ``state_as_written``; else None."""
+        """The plan as last published (``state.plan_read_written``), when the record vouches that
+        racecal wrote its state (as ``state`` reads it); else None."""
         if not self._written(plan_id, "state.json"):
             return None
         return plan_read_written(self.fetch(plan_id, "state.json"))
