@@ -105,13 +105,14 @@ FORGED_ROWS: dict[str, tuple[int | str, object]] = {
         lambda path: path.write_text("{not json"),
         lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "racecal": "0.0.1"})),
         lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "files": {"x": [1, 2, 3, "4", "y"]}})),
+        lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "files": {"x": [1, 2, 3, 4, 5]}})),
         lambda path: path.write_text(json.dumps({**json.loads(path.read_text()), "site_files": {"index.html": 7}})),
         lambda path: path.write_text("[]"),
         lambda path: path.write_text("[" * 100_000 + "]" * 100_000),
         lambda path: (path.unlink(), os.mkfifo(path)),
         lambda path: (path.unlink(), path.symlink_to("/dev/zero")),
     ],
-    ids=["not-json", "another-version", "wrong-shape", "wrong-site-files", "not-a-record", "deeply-nested", "fifo", "symlink-to-dev-zero"],
+    ids=["not-json", "another-version", "wrong-shape", "wrong-hash", "wrong-site-files", "not-a-record", "deeply-nested", "fifo", "symlink-to-dev-zero"],
 )
 def test_a_record_that_does_not_fit_is_ignored(
     built: Project, own_cache_home: Path, damage: object, monkeypatch: pytest.MonkeyPatch

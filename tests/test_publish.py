@@ -427,7 +427,7 @@ def test_read_only_output_is_a_clear_error_and_dist_is_untouched(built: Project)
     built.edit("status: tentative", "status: confirmed")
     before = built.tree()
     script = f"""
-    mount --bind "$PWD" "$PWD" && mount -o remount,bind,ro "$PWD"
+    mount --bind "$PWD" "$PWD" && mount -o remount,bind,ro "$PWD" && cd "$PWD"  # cd: onto the read-only mount
     "$PY" -m racecal build --time {LATER_TIME} 2>/tmp/err-$$ || echo "exit $?" >&2
     cat /tmp/err-$$ >&2; rm /tmp/err-$$
     "$PY" -m racecal diff --time {LATER_TIME}
@@ -488,6 +488,42 @@ def test_diff_during_publish_reads_a_consistent_snapshot(built: Project) -> None
     out, _ = proc.communicate(timeout=60)
     assert (proc.returncode, out) == (0, "No changes.\n")
     assert errors.read_text() == "another build is writing dist; waiting up to 60 s for it to finish\n"
+
+
+def test_diffs_share_the_lock_and_a_build_waits_for_them(built: Project) -> None:
+    """Readers take the lock shared: a diff does not wait for another diff, a build does."""
+    import fcntl
+
+    fd = os.open(built.root / ".dist.lock", os.O_RDONLY | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # as a diff in progress holds it
+        diff = built.run("diff", "--time", LATER_TIME, "--wait", "0")
+        assert (diff.exit_code, diff.stdout, diff.stderr) == (0, "No changes.\n", "")
+        built.edit("status: tentative", "status: confirmed")
+        before = built.tree()
+        build = built.run("build", "--time", LATER_TIME, "--wait", "0.1")
+        assert build.exit_code == 1
+        assert build.stderr.endswith("error: gave up after 0.1 s: another build still holds .dist.lock\n"), build.stderr
+        assert built.tree() == before
+    finally:
+        os.close(fd)
+    assert built.run("build", "--time", LATER_TIME, "-q").exit_code == 0
+
+
+def test_a_symlink_planted_as_the_lock_file_is_not_followed(built: Project, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"not racecal's")
+    (built.root / ".dist.lock").unlink()
+    (built.root / ".dist.lock").symlink_to(elsewhere)
+    built.edit("status: tentative", "status: confirmed")
+    before = built.tree()
+    build = built.run("build", "--time", LATER_TIME)
+    assert (build.exit_code, build.stderr.splitlines()[-1]) == (
+        1,
+        "error: cannot create .dist.lock: it is a symbolic link (remove it); dist was left as it was",
+    ), build.stderr
+    assert built.tree() == before
+    assert elsewhere.read_bytes() == b"not racecal's"
 
 
 # --- a --previous server that drips ---------------------------------------------------------------------

@@ -19,11 +19,9 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import hashlib
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,10 +41,12 @@ from racecal.tz import database_version
 from racecal.yamlsource import SourceFile
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from racecal.history import PlanOutput
 
 # Compiling, parsing and pages (history, load, site and Jinja2) are imported where a plan is compiled:
-# a rebuild that reuses every plan never needs them (about 0.07 s of its 0.3 s).
+# a rebuild that reuses every plan never needs them (about 0.07 s of its 0.3 s), nor process pools.
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_PLANS = 32  # below this, starting workers costs more than it saves (49 plans: wall -18%, CPU +9%)
@@ -717,12 +717,17 @@ def _compile_view_in_worker(index: int) -> PlanDone:
 
 
 def _can_fork() -> bool:
+    import multiprocessing  # here: 11 ms of imports a build that compiles nothing does not pay
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _fork_pool(context: _Context, workers: int) -> ProcessPoolExecutor:
     """Workers forked from this process: they inherit everything it holds, nothing is pickled in,
     including the modules that compile a plan, imported here once rather than in every worker."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from racecal import history, load  # noqa: F401 (imported for the workers)
 
     context.site()

@@ -65,14 +65,14 @@ def read_bounded(path: Path, limit: int, *, follow_symlinks: bool) -> bytes:
         if exc.errno == errno.ENXIO:  # a FIFO's write end or a socket: not something to read
             raise NotRegularFileError(path.stat().st_mode) from None
         raise
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFileError(mode)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:  # a file that grows while it is read is still bounded
-            chunk = handle.read(min(1 << 20, limit + 1 - size))
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
@@ -80,6 +80,8 @@ def read_bounded(path: Path, limit: int, *, follow_symlinks: bool) -> bytes:
         if size > limit:
             raise TooLargeError(max(size, os.fstat(fd).st_size))
         return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def new_file(directory: Path, name: str, data: bytes) -> Path:

@@ -100,9 +100,12 @@ def discover(schedules: Path, problems: list[Problem]) -> tuple[list[Path], list
     """
 
     def yamls(d: Path) -> list[Path]:
-        if not d.is_dir():
+        try:
+            with os.scandir(d) as entries:  # their types come with the listing: no stat per file
+                names = [e.name for e in entries if _is_yaml_name(e.name) and (e.is_symlink() or not e.is_dir())]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p for p in d.iterdir() if _is_yaml_name(p.name) and (p.is_symlink() or not p.is_dir()))
+        return [d / name for name in sorted(names)]
 
     meets = schedules / "meets"
     if meets.is_symlink():
@@ -120,7 +123,7 @@ def discover(schedules: Path, problems: list[Problem]) -> tuple[list[Path], list
 
 
 def _is_yaml_name(name: str) -> bool:
-    return not name.startswith(".") and Path(name).suffix.lower() in YAML_SUFFIXES
+    return not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES)
 
 
 def _misplaced(schedules: Path, meets: Path, problems: list[Problem]) -> None:
