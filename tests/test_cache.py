@@ -112,7 +112,17 @@ FORGED_ROWS: dict[str, tuple[int | str, object]] = {
         lambda path: (path.unlink(), os.mkfifo(path)),
         lambda path: (path.unlink(), path.symlink_to("/dev/zero")),
     ],
-    ids=["not-json", "another-version", "wrong-shape", "wrong-hash", "wrong-site-files", "not-a-record", "deeply-nested", "fifo", "symlink-to-dev-zero"],
+    ids=[
+        "not-json",
+        "another-version",
+        "wrong-shape",
+        "wrong-hash",
+        "wrong-site-files",
+        "not-a-record",
+        "deeply-nested",
+        "fifo",
+        "symlink-to-dev-zero",
+    ],
 )
 def test_a_record_that_does_not_fit_is_ignored(
     built: Project, own_cache_home: Path, damage: object, monkeypatch: pytest.MonkeyPatch

@@ -930,3 +930,45 @@ def test_a_removed_calendar_says_it_is_no_longer_published_not_removed_from_the_
     for name in ("confirmed", "tentative"):
         cal = parse_icalendar(site.dist / "distance-squad-2027" / f"{name}.ics")
         assert cal, name  # still a valid calendar with a component
+
+
+def test_what_a_build_counts_as_its_own_in_dist_is_what_index_json_lists(site: Site) -> None:
+    """publish.swap takes the index the build read instead of parsing dist/index.json again: both must
+    name the same files as racecal's, with views, a removed plan, foreign files and an unlisted plan
+    directory beside them (else a foreign file could be dropped, or a stale plan file kept)."""
+    from racecal.previous import read_previous
+    from racecal.publish import foreign_entries, published_names
+
+    site.build()
+    removed = next(p for p in sorted((site.root / "schedules").glob("*.yaml")))
+    removed.unlink()
+    site.build()
+    for name, data in {"CNAME": "races.example.org\n", "extra/page.html": "<p>mine</p>\n"}.items():
+        (site.dist / name).parent.mkdir(exist_ok=True)
+        (site.dist / name).write_text(data)
+    entries = json.loads((site.dist / "index.json").read_text())["plans"]
+    plan_dirs = [site.dist / e["id"] for e in entries if not e.get("view")]
+    views = [site.dist / e["id"] for e in entries if e.get("view")]
+    assert views and plan_dirs, "plans and calendars both published"
+    removed_id = next(e["id"] for e in entries if e["removed"])  # its feeds go on, emptied
+    for directory in (plan_dirs[0], views[0]):
+        (directory / "notes.txt").write_text("kept beside the feeds\n")
+    unlisted = site.dist / "unlisted-2024"  # a plan directory copied in by hand, not in the index
+    shutil.copytree(plan_dirs[0], unlisted)
+    state = json.loads((unlisted / "state.json").read_text())
+    (unlisted / "state.json").write_text(json.dumps({**state, "plan": "unlisted-2024"}))
+
+    listed = read_previous(str(site.dist)).files_listed()
+    assert removed_id in listed and set(listed) == {e["id"] for e in entries}
+    assert published_names(site.dist, listed) == published_names(site.dist)
+    foreign = foreign_entries(site.dist, listed)
+    assert foreign == foreign_entries(site.dist)
+    assert {"CNAME", "extra", f"{plan_dirs[0].name}/notes.txt", f"{views[0].name}/notes.txt"} <= set(foreign)
+    assert "unlisted-2024" not in foreign  # a plan directory by its state, as before
+
+    site.edit(f"schedules/{sorted((site.root / 'schedules').glob('*.yaml'))[0].name}", "status: tentative", "status: confirmed")
+    (unlisted.parent / "unlisted-2024").rename(site.root / "moved-away")  # its name would not clash; keep the build simple
+    site.build()
+    assert (site.dist / "CNAME").read_text() == "races.example.org\n"
+    assert (site.dist / "extra" / "page.html").read_text() == "<p>mine</p>\n"
+    assert (site.dist / plan_dirs[0].name / "notes.txt").is_file() and (site.dist / views[0].name / "notes.txt").is_file()

@@ -529,7 +529,8 @@ def build_command(
         if written:
             wrote = {name for name in result.files if name not in staging.linked}
             checked = {**staging.written({**result.files, **result.site_files}), **{n: checked[n] for n in staging.linked if n in checked}}
-            staging.swap()
+            # The index this build read in --out (under the lock) says what there is racecal's, not read twice.
+            staging.swap(published.files_listed() if previous is None and published.local_dir is not None else None)
         else:
             staging.discard()
         record = cache.location(cache_root, target) if cache_root is not None else None

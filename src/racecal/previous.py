@@ -47,6 +47,10 @@ class Previous:
     checked: dict[str, Seen] = field(default_factory=dict)
     _states: dict[str, PlanState] = field(default_factory=dict)
 
+    def files_listed(self) -> dict[str, list[str]]:
+        """Plan id → the file names its index entry lists (what ``publish`` counts as racecal's)."""
+        return {plan_id: list(entry.files) for plan_id, entry in self.entries.items()}
+
     def state(self, plan_id: str) -> PlanState | None:
         """The plan's published state, read, validated and checked against the manifest on first use."""
         if plan_id not in self.entries:
