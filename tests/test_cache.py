@@ -272,19 +272,19 @@ def tamper_just_before_the_record(monkeypatch: pytest.MonkeyPatch, path: Path) -
     checked: as an editor or another tool writing into dist/ while a build runs."""
     from racecal import publish
 
-    real = publish.filesystem_now
+    real = publish.BuildLock.filesystem_now
     done: list[bool] = []
 
-    def late_write(out: Path) -> int:
+    def late_write(lock: publish.BuildLock) -> int:
         if not done:  # once: the next build is left alone
             done.append(True)
             data = path.read_bytes()
             with path.open("r+b") as file:
                 file.write(b"X" if data[:1] != b"X" else b"Y")
             time.sleep(0.05)  # clock ticks later: the change time alone no longer tells (that rule has its own test)
-        return real(out)
+        return real(lock)
 
-    monkeypatch.setattr(publish, "filesystem_now", late_write)
+    monkeypatch.setattr(publish.BuildLock, "filesystem_now", late_write)
 
 
 def test_a_linked_file_edited_while_a_build_runs_is_caught_by_the_next_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -565,7 +565,7 @@ def test_a_state_racecal_wrote_is_read_without_checking_it_again(tmp_path: Path,
     for project, home in ((with_record, "kept"), (without, "none")):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / home))
         runs[home] = validated_states(monkeypatch)
-        project.build("--time", "2024-03-28T12:00:00Z")
+        project.build("--time", "2024-03-28T12:00:00Z", "-j", "1")  # in this process, where the reads are counted
     assert runs["kept"] == [], runs  # the plan and the calendars were reconciled with states read as written
     assert {"athlete-0001-2024", "everyone-2024"} <= set(runs["none"]), runs
     assert any(name.startswith("diamond-league") for name in runs["none"]), runs  # a series calendar was rebuilt

@@ -99,7 +99,7 @@ def test_concurrent_builds_wait_for_each_other(built: Project) -> None:
     assert first.wait(timeout=300) == 0
     assert second.wait(timeout=300) == 0
     assert second.stderr is not None
-    assert "another build is writing dist; waiting up to 300 s for it to finish" in second.stderr.read()
+    assert "another racecal build or diff is using dist; waiting up to 300 s for it to finish" in second.stderr.read()
     states = [json.loads(p.read_text()) for p in built.dist.glob("*/state.json")]
     assert len(states) == 151
 
@@ -113,7 +113,7 @@ def test_a_build_that_cannot_get_the_lock_gives_up_clearly(built: Project) -> No
     assert second.wait(timeout=300) == 1
     assert second.stderr is not None
     err = second.stderr.read()
-    assert err.endswith("error: gave up after 0.1 s: another build still holds .dist.lock\n"), err
+    assert err.endswith("error: gave up after 0.1 s: another racecal build or diff still holds .dist.lock\n"), err
     assert before_first.wait(timeout=300) == 0
 
 
@@ -503,27 +503,137 @@ def test_diff_during_publish_reads_a_consistent_snapshot(built: Project) -> None
         lock.release()
     out, _ = proc.communicate(timeout=60)
     assert (proc.returncode, out) == (0, "No changes.\n")
-    assert errors.read_text() == "another build is writing dist; waiting up to 60 s for it to finish\n"
+    assert errors.read_text() == "another racecal build or diff is using dist; waiting up to 60 s for it to finish\n"
 
 
-def test_diffs_share_the_lock_and_a_build_waits_for_them(built: Project) -> None:
-    """Readers take the lock shared: a diff does not wait for another diff, a build does."""
+def test_a_stream_of_overlapping_diffs_does_not_keep_a_build_out(built: Project) -> None:
+    """Regression (independent tester): diffs held the lock shared, so diffs that overlapped one
+    another kept a waiting build out until it gave up. A diff now holds it alone: while one holds
+    it, another diff waits too, and the build gets its turn between them."""
     import fcntl
 
     fd = os.open(built.root / ".dist.lock", os.O_RDONLY | os.O_CREAT)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # as a diff in progress holds it
-        diff = built.run("diff", "--time", LATER_TIME, "--wait", "0")
-        assert (diff.exit_code, diff.stdout, diff.stderr) == (0, "No changes.\n", "")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a diff in progress holds
+        diff = built.run("diff", "--time", LATER_TIME, "--wait", "0.1")
+        assert (diff.exit_code, diff.stderr.splitlines()[-1]) == (
+            1,
+            "error: gave up after 0.1 s: another racecal build or diff still holds .dist.lock",
+        )
         built.edit("status: tentative", "status: confirmed")
         before = built.tree()
         build = built.run("build", "--time", LATER_TIME, "--wait", "0.1")
         assert build.exit_code == 1
-        assert build.stderr.endswith("error: gave up after 0.1 s: another build still holds .dist.lock\n"), build.stderr
+        assert build.stderr.endswith("error: gave up after 0.1 s: another racecal build or diff still holds .dist.lock\n"), build.stderr
         assert built.tree() == before
     finally:
         os.close(fd)
     assert built.run("build", "--time", LATER_TIME, "-q").exit_code == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "-inf", "1e400", "86401"])
+@pytest.mark.parametrize("command", ["build", "diff"])
+def test_wait_that_is_not_a_number_of_seconds_is_a_usage_error(built: Project, command: str, value: str) -> None:
+    """Regression (independent tester): --wait -1 gave up at once, saying another build held the
+    lock; nan and inf crashed the lock loop with a traceback."""
+    result = built.run(command, "--time", LATER_TIME, f"--wait={value}")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--wait'" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("planted", ["directory", "fifo", "socket"])
+def test_a_lock_file_that_is_not_a_regular_file_is_refused(built: Project, planted: str) -> None:
+    import socket
+
+    lock = built.root / ".dist.lock"
+    lock.unlink()
+    held = None
+    if planted == "directory":
+        lock.mkdir()
+    elif planted == "fifo":
+        os.mkfifo(lock)
+    else:
+        held = socket.socket(socket.AF_UNIX)
+        held.bind(str(lock))
+    try:
+        built.edit("status: tentative", "status: confirmed")
+        before = built.tree()
+        for command in ("build", "diff"):
+            result = built.run(command, "--time", LATER_TIME)
+            assert (result.exit_code, result.stderr.splitlines()[-1]) == (
+                1,
+                "error: cannot use .dist.lock as the lock: it is not a regular file (remove it); dist was left as it was",
+            ), result.output
+        assert built.tree() == before
+    finally:
+        if held is not None:
+            held.close()
+
+
+@pytest.mark.parametrize("replaced", ["deleted", "symlink"])
+def test_a_lock_file_replaced_during_a_build_is_not_touched_by_name(
+    built: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replaced: str
+) -> None:  # fmt: skip
+    """Regression (independent tester): the build stamped the lock file by its name at the end, so a
+    lock file deleted meanwhile crashed it after publishing, and one replaced by a symlink had the
+    link's target (outside the project) stamped."""
+    from racecal.publish import BuildLock
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("not racecal's")
+    os.utime(elsewhere, (1e9, 1e9))
+    real_now = BuildLock.filesystem_now
+
+    def replaced_just_before(lock: BuildLock) -> int:  # the stamp is the last thing the build takes from it
+        path = built.root / ".dist.lock"
+        path.unlink()
+        if replaced == "symlink":
+            path.symlink_to(elsewhere)
+        return real_now(lock)
+
+    monkeypatch.setattr(BuildLock, "filesystem_now", replaced_just_before)
+    built.edit("status: tentative", "status: confirmed")
+    result = built.run("build", "--time", LATER_TIME)
+    assert result.exit_code == 0, result.output
+    assert os.stat(elsewhere).st_mtime == 1e9
+    assert json.loads((built.dist / PLAN_ID / "state.json").read_text())["races"], "published"
+
+
+def test_diff_after_a_build_stopped_between_its_two_renames_says_so(built: Project) -> None:
+    """Regression (independent tester): where the filesystem has no atomic exchange, a build killed
+    between renaming dist away and the new site in leaves no dist; diff took no lock and reported
+    every race as added. It now says what happened, and the next build puts the site back."""
+    before = built.tree()
+    built.dist.rename(built.root / ".dist.old-4242")
+    diff = built.run("diff", "--time", LATER_TIME, "--exit-code")
+    assert (diff.exit_code, diff.stderr.splitlines()[-1]) == (
+        2,
+        "error: dist is missing: a build was stopped while it swapped in a new site; run racecal build to put it back",
+    ), diff.output
+    built.build(time=LATER_TIME)
+    assert built.tree() == before and not list(built.root.glob(".dist.old-*"))
+
+
+def dying_worker(source: object) -> None:
+    os._exit(9)  # as a worker the OOM killer ends
+
+
+def test_a_worker_that_dies_fails_the_build_with_a_message_and_publishes_nothing(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (independent tester): a worker killed during a -j 2 build ended it with a
+    BrokenProcessPool traceback."""
+    from racecal import build
+
+    write_big_corpus(built.schedules, 4)
+    monkeypatch.setattr(build, "PARALLEL_MIN_PLANS", 2)
+    monkeypatch.setattr(build, "_compile_in_worker", dying_worker)
+    before = built.tree()
+    result = built.run("build", "--time", LATER_TIME, "-j", "2")
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (
+        1,
+        "error: a worker process died (killed, or out of memory); nothing was published (-j 1 builds in one process)",
+    ), result.output
+    assert built.tree() == before
+    assert [p.name for p in built.root.iterdir() if p.name.startswith(".dist.") and p.name != ".dist.lock"] == []
 
 
 def test_a_symlink_planted_as_the_lock_file_is_not_followed(built: Project, tmp_path: Path) -> None:
@@ -536,7 +646,7 @@ def test_a_symlink_planted_as_the_lock_file_is_not_followed(built: Project, tmp_
     build = built.run("build", "--time", LATER_TIME)
     assert (build.exit_code, build.stderr.splitlines()[-1]) == (
         1,
-        "error: cannot create .dist.lock: it is a symbolic link (remove it); dist was left as it was",
+        "error: cannot use .dist.lock as the lock: it is a symbolic link (remove it); dist was left as it was",
     ), build.stderr
     assert built.tree() == before
     assert elsewhere.read_bytes() == b"not racecal's"

@@ -179,6 +179,60 @@ def test_an_unchanged_race_is_taken_from_the_feeds_and_a_changed_one_rendered(tm
     assert kept.tree() == none.tree()
 
 
+def test_a_rebuilt_calendar_reads_only_the_members_that_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One race edited: the group, meet and series calendars that carry it keep their other members'
+    races from their published states instead of reading every member's plan again (a series of
+    1,000 athletes read 1,000 states for one race). Without a record they read them all."""
+    kept, none = two_projects(tmp_path, 3)
+    build_both(kept, none, tmp_path, START, "1", monkeypatch)
+    for project in (kept, none):
+        path = project.schedules / "athlete-0001.yaml"
+        path.write_text(edit_plan(path.read_text(), "note", 2, 7))
+    read: dict[str, list[str]] = {}
+    real = build._Views._reused_member
+    for project, home in ((kept, "kept"), (none, "none")):
+        read[home] = []
+
+        def reading(views: build._Views, plan_id: str, seen: list[str] = read[home]) -> object:
+            seen.append(plan_id)
+            return real(views, plan_id)
+
+        monkeypatch.setattr(build._Views, "_reused_member", reading)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / f"{home}-cache"))
+        shutil.rmtree(tmp_path / "none-cache", ignore_errors=True)
+        project.build("--time", stamp(START + timedelta(days=1)), "-j", "1")
+    assert read["kept"] == [], read  # athlete-0001 is compiled; every other member's races are carried
+    assert len(read["none"]) >= PLANS // 2, read
+    assert kept.tree() == none.tree()
+
+
+@pytest.mark.parametrize(
+    "turned_off",
+    ["meet_calendars: true", "series_calendars: true", "  - {id: some, name: Some, country: [Country 1, Country 2, Country 3]}"],
+)
+def test_a_calendar_turned_off_and_on_again_is_not_carried_from_its_emptied_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, turned_off: str
+) -> None:  # fmt: skip
+    """A calendar taken out of the settings is published on with every race cancelled; turned on again,
+    its state holds none of its members' races live. Carrying them from there would leave them out:
+    the inputs digest it was last published with says it was not made from those members."""
+    kept, none = two_projects(tmp_path, 5)
+    when = START
+    build_both(kept, none, tmp_path, when, "1", monkeypatch)
+    for step in ("off", "edit", "on", "edit"):
+        for project in (kept, none):
+            settings = project.root / "racecal.yaml"
+            if step == "off":
+                settings.write_text(VIEWS.replace(turned_off + "\n", ""))
+            elif step == "on":
+                settings.write_text(VIEWS)
+            else:
+                path = project.schedules / "athlete-0002.yaml"
+                path.write_text(edit_plan(path.read_text(), "note", 1, len(step) + when.day))
+        when += timedelta(days=3)
+        build_both(kept, none, tmp_path, when, "1", monkeypatch)
+
+
 def test_a_feed_rewritten_with_its_hash_in_the_index_is_not_taken_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A published feed whose event was rewritten, with the feed's new sha256 put into index.json,
     matches the manifest; its events must not be carried into the next build of the plan as racecal's."""

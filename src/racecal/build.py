@@ -16,14 +16,16 @@ write into the same staging directory. Output bytes do not depend on the number 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import hashlib
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,10 +33,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from racecal import __version__, groups, ics, index
 from racecal.cache import code_digest
 from racecal.diff import Change
-from racecal.errors import PlanError, PreviousBuildError, Problem
+from racecal.errors import PlanError, PreviousBuildError, Problem, WorkerError
 from racecal.groups import Member, races_at
 from racecal.index import IndexEntry
-from racecal.model import Group, Meet, Plan
+from racecal.model import Group, Meet, Plan, Race
 from racecal.previous import Previous
 from racecal.settings import Settings, packaged_digest
 from racecal.tz import database_version
@@ -437,10 +439,17 @@ class _ViewJob:
     plan_id: str
     view: str
     inputs: str
-    compose: Callable[[], Plan]
+    compose: Callable[[Sequence[str], Sequence[Race]], Plan]  # (members to read, races carried) → the calendar
     meets: dict[str, str] | None
     published: bool  # the previous build has it: reconcile with its state
-    members: tuple[str, ...]
+    read: tuple[str, ...]  # the members whose races are read: all of them, or those that changed
+    leaving: tuple[str, ...] | None  # None: nothing carried; else the members whose published races are not
+    size: int  # its members now, read or carried: how much compiling it is
+
+
+# What a calendar was published from, as its old index entry tells (``_Views._carry``): the definition
+# then and each member then → what it gave the calendar; None when the entry cannot tell.
+_Then = Callable[[IndexEntry], tuple[str, dict[str, str]] | None]
 
 
 class _Views:
@@ -462,6 +471,8 @@ class _Views:
         # The athletes' plans, as this build has them: compiled now, or reused as published.
         self.plans = [*self.done, *(p for p in reused if not previous.entries[p].view and not previous.entries[p].removed)]
         self.common = f"{__version__}\0{database_version()}\0{context.settings.fingerprint()}"
+        self._published_plans: list[IndexEntry] | None = None
+        self._reused_plans = frozenset(p for p in self.plans if p not in self.done)
 
     def _entry(self, plan_id: str) -> IndexEntry:
         return self.done[plan_id].entry if plan_id in self.done else self.context.previous.entries[plan_id]
@@ -500,7 +511,7 @@ class _Views:
         # it anyway), not only the memberships index.json kept: an edited index would otherwise put
         # anyone's races in a group. (One that drops a member is not caught without parsing every
         # plan of the season: docs/groups.md, "Rebuilds".)
-        for group in settings.groups:
+        for group in settings.groups if previous.written_index is None else ():  # an index the record vouches for is racecal's
             for season in seasons_of(group) if group.id in unchanged else ():
                 published = previous.entries.get(groups.group_plan_id(group, season))
                 members, inputs = members_and_inputs(group, season)
@@ -522,12 +533,18 @@ class _Views:
                 plan_id = groups.group_plan_id(group, season)
                 members, inputs = members_and_inputs(group, season)
 
-                def compose(group: Group = group, season: int = season, members: list[str] = members) -> Plan:
+                def compose(read: Sequence[str], carried: Sequence[Race], group: Group = group, season: int = season) -> Plan:
                     # Published as its source: the settings file's name, not the path it was given by.
-                    chosen = [self._member(p) for p in members]
-                    return groups.compose(group.name, group.id, season, chosen, Path(group.where[0]).name, group.timezone, "group")
+                    chosen = [self._member(p) for p in read]
+                    return groups.compose(group.name, group.id, season, chosen, Path(group.where[0]).name, group.timezone, "group", carried)
 
-                self._calendar(plan_id, "group", f"group {group.id!r}", inputs, compose, group.where, members=members)
+                def then(old: IndexEntry, group: Group = group, season: int = season) -> tuple[str, dict[str, str]] | None:
+                    if group.id not in unchanged:
+                        return None
+                    was = {e.plan_id: e.inputs for e in self._published() if group.id in e.groups and e.season == season}
+                    return group.fingerprint(), was
+
+                self._calendar(plan_id, "group", f"group {group.id!r}", inputs, compose, group.where, members=members, then=then)
         return refreshed
 
     def meets(self, catalogue: Callable[[], dict[str, Meet]]) -> None:
@@ -553,7 +570,7 @@ class _Views:
             # Which meet the calendar is of, with its digest as its members saw it.
             digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
             inputs = groups.inputs_digest(
-                f"meet\0{meet_id}\0{digest}", {p: self._at(p, frozenset({meet_id})) for p in members}, self.common
+                _meet_definition(meet_id, {meet_id: digest}), {p: self._at(p, frozenset({meet_id})) for p in members}, self.common
             )
             if old is not None and old.inputs == inputs and old.plan_id not in self.owners:
                 plan_id = old.plan_id  # as published: no need to read the catalogue to name it
@@ -563,12 +580,12 @@ class _Views:
                     continue  # gone from the catalogue: its calendar goes on as a removed one
                 plan_id = groups.meet_plan_id(meet_id, groups.meet_season(meet))
 
-            def compose(meet_id: str = meet_id, members: list[str] = members) -> Plan:
+            def compose(read: Sequence[str], carried: Sequence[Race], meet_id: str = meet_id) -> Plan:
                 meet = meet_of(meet_id)
                 assert meet is not None, "a meet calendar is compiled only for a meet in the catalogue"
-                chosen = [self._member(p, meet_id) for p in members]
+                chosen = [self._member(p, meet_id) for p in read]
                 season = groups.meet_season(meet)
-                return groups.compose(meet.name, groups.meet_slug(meet_id, season), season, chosen, "meets", meet.timezone, "meet")
+                return groups.compose(meet.name, groups.meet_slug(meet_id, season), season, chosen, "meets", meet.timezone, "meet", carried)
 
             self._calendar(
                 plan_id,
@@ -579,15 +596,16 @@ class _Views:
                 settings.meet_calendars_where,
                 {meet_id: digest},
                 members=members,
+                then=self._then_at(frozenset({meet_id}), partial(_meet_definition, meet_id)),
             )
 
     def _calendar(
-        self, plan_id: str, view: str, of: str, inputs: str, compose: Callable[[], Plan], where: tuple[str, int, int, str],
-        meets: dict[str, str] | None = None, *, members: Sequence[str],
+        self, plan_id: str, view: str, of: str, inputs: str, compose: Callable[[Sequence[str], Sequence[Race]], Plan],
+        where: tuple[str, int, int, str], meets: dict[str, str] | None = None, *, members: Sequence[str], then: _Then,
     ) -> None:  # fmt: skip
         """Reuse a calendar, or queue it to be compiled (``compile_queued``). ``of``: whose calendar
         it is ("group 'x'"), for messages; ``where``: what defines it; ``members``: the plans it has
-        races of now."""
+        races of now; ``then``: what it was made from when it was published (``_carry``)."""
         context, previous = self.context, self.context.previous
         old = previous.entries.get(plan_id)
         if plan_id in context.settings.retired:
@@ -604,15 +622,71 @@ class _Views:
             previous.verify(plan_id)
             self.reused.append(plan_id)
             return
-        self.queued.append(_ViewJob(plan_id, view, inputs, compose, meets, old is not None, tuple(members)))
+        read, leaving = tuple(members), None
+        if old is not None and (carry := self._carry(old, then(old), members)) is not None:
+            read, leaving = carry
+        self.queued.append(_ViewJob(plan_id, view, inputs, compose, meets, old is not None, read, leaving, len(members)))
+
+    def _carry(
+        self, old: IndexEntry, then: tuple[str, dict[str, str]] | None, members: Sequence[str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """For a calendar to compile again: the members whose races must be read (those whose plans
+        were compiled in this build), and the members then whose published races it does not keep;
+        None when its published state cannot be trusted to hold every other member's races as they
+        are now. A series' calendar rebuilt for one race would otherwise read 1,000 members' states.
+
+        Its published races are kept only when the record vouches that racecal wrote its state and
+        the index (a forged state would put its races in the calendar for good), and when the inputs
+        digest the calendar was published with is the one its old definition and its members then
+        give: then every build since left their races there as they were, and a member whose plan
+        this build reused as published still has those races (tests/test_reuse.py holds this to
+        builds that read every member)."""
+        previous = self.context.previous
+        if then is None or previous.written_index is None or not previous.vouched_state(old.plan_id):
+            return None
+        definition, was = then
+        if groups.inputs_digest(definition, was, self.common) != old.inputs:
+            return None
+        settled = {p for p in members if p in was and p in self._reused_plans}
+        return tuple(p for p in members if p not in settled), tuple(sorted(p for p in was if p not in settled))
+
+    def _published(self) -> list[IndexEntry]:
+        """The athletes' plans of the previous build (not removed, not calendars)."""
+        if self._published_plans is None:
+            self._published_plans = [e for e in self.context.previous.entries.values() if not e.view and not e.removed]
+        return self._published_plans
+
+    def _then_at(self, meet_ids: frozenset[str], definition: Callable[[dict[str, str]], str]) -> _Then:
+        """``then`` for a meet's or a series' calendar: ``definition`` of its meets' digests."""
+
+        def then(old: IndexEntry) -> tuple[str, dict[str, str]] | None:
+            if old.meets.keys() != meet_ids:
+                return None
+            return definition(old.meets), {e.plan_id: _at(e, meet_ids) for e in self._published() if meet_ids & e.meets.keys()}
+
+        return then
+
+    def _carried(self, plan_id: str, leaving: Sequence[str]) -> list[Race]:
+        """The calendar's published live races, but for those of ``leaving`` members."""
+        previous = self.context.previous
+        dropped: set[str] = set()
+        for member in leaving:
+            plan = previous.plan_as_written(member)
+            state = previous.state(member) if plan is None else None
+            races = plan.races if plan is not None else state.plan_races() if state is not None else ()
+            dropped.update(groups.member_race_id(member, race.id) for race in races)
+        state = previous.state(plan_id)
+        assert state is not None, "a calendar carried from is published"
+        return [race for race in state.plan_races() if race.id not in dropped]
 
     def compile_queued(self, workers: int) -> None:
         """Compile the queued calendars, in forked workers when there is enough to share. The members
         are parsed here first, once: the workers inherit them, as they inherit the jobs themselves."""
         jobs, self.queued = self.queued, []
-        for plan_id in sorted({p for job in jobs for p in job.members}):
+        for plan_id in sorted({p for job in jobs for p in job.read}):
             self._member(plan_id)
-        if workers > 1 and len(jobs) > 1 and len(self.members) + len(self.done) >= PARALLEL_MIN_PLANS and _can_fork():
+        # Sized by members, not by those read: a calendar with its races carried is as much to compile.
+        if workers > 1 and len(jobs) > 1 and sum(job.size for job in jobs) + len(self.done) >= PARALLEL_MIN_PLANS and _can_fork():
             global _worker_views
             _worker_views = (self, jobs)
             try:
@@ -627,8 +701,9 @@ class _Views:
         from racecal.history import compile_plan
 
         context, previous = self.context, self.context.previous
+        plan = job.compose(job.read, self._carried(job.plan_id, job.leaving) if job.leaving is not None else ())
         output = compile_plan(
-            job.compose(), previous.state(job.plan_id) if job.published else None, context.build_time, context.now, context.settings,
+            plan, previous.state(job.plan_id) if job.published else None, context.build_time, context.now, context.settings,
             job.inputs, previous.retired.get(job.plan_id), published_events=previous.events_as_written(job.plan_id) if job.published else None,
         )  # fmt: skip
         return _emit(output, context, job.meets, view=job.view)
@@ -644,25 +719,21 @@ class _Views:
             if not members and plan_id not in previous.entries:
                 continue  # a series nobody races at: no calendar
             digests = {m: meet_digest(meets[m]) for m in sorted(meet_ids)}
-            definition = f"series\0{name}\0" + ",".join(f"{m}={d}" for m, d in digests.items())
-            inputs = groups.inputs_digest(definition, {p: self._at(p, meet_ids) for p in members}, self.common)
+            inputs = groups.inputs_digest(_series_definition(name, digests), {p: self._at(p, meet_ids) for p in members}, self.common)
 
-            def compose(name: str = name, season: int = season, members: list[str] = members, meet_ids: frozenset[str] = meet_ids) -> Plan:
-                chosen = [self._member(p, meet_ids) for p in members]
-                return groups.compose(name, groups.series_slug(name), season, chosen, "meets", None, "series")
+            def compose(
+                read: Sequence[str], carried: Sequence[Race], name: str = name, season: int = season, meet_ids: frozenset[str] = meet_ids
+            ) -> Plan:
+                chosen = [self._member(p, meet_ids) for p in read]
+                return groups.compose(name, groups.series_slug(name), season, chosen, "meets", None, "series", carried)
 
             self._calendar(
-                plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests, members=members
-            )
+                plan_id, "series", f"series {name!r}", inputs, compose, settings.series_calendars_where, digests, members=members,
+                then=self._then_at(meet_ids, partial(_series_definition, name)),
+            )  # fmt: skip
 
     def _at(self, plan_id: str, meet_ids: frozenset[str]) -> str:
-        """What a member gives a meet's or series' calendar (``meet_ids``: the meets it is of): its
-        races there (groups.races_at), or its whole inputs when it was published without them."""
-        entry = self._entry(plan_id)
-        used = sorted(meet_ids & entry.meets.keys())
-        if not all(m in entry.at for m in used):
-            return f"plan\0{entry.inputs}"
-        return ",".join(f"{m}={entry.at[m]}" for m in used)
+        return _at(self._entry(plan_id), meet_ids)
 
     def _member(self, plan_id: str, meet_ids: str | frozenset[str] | None = None) -> Member:
         """A member plan's races (at ``meet_ids`` only, for a meet's or a series' calendar)."""
@@ -696,6 +767,25 @@ class _Views:
         return Member(plan_id, state.athlete, state.season, state.timezone, state.plan_races())
 
 
+def _meet_definition(meet_id: str, digests: dict[str, str]) -> str:
+    """What defines a meet's calendar (with its members' races there: groups.inputs_digest)."""
+    return f"meet\0{meet_id}\0{digests[meet_id]}"
+
+
+def _series_definition(name: str, digests: dict[str, str]) -> str:
+    """What defines a series' calendar: its name and its meets' digests."""
+    return f"series\0{name}\0" + ",".join(f"{m}={d}" for m, d in sorted(digests.items()))
+
+
+def _at(entry: IndexEntry, meet_ids: frozenset[str]) -> str:
+    """What a member gives a meet's or series' calendar (``meet_ids``: the meets it is of): its races
+    there (groups.races_at), or its whole inputs when it was published without them."""
+    used = sorted(meet_ids & entry.meets.keys())
+    if not all(m in entry.at for m in used):
+        return f"plan\0{entry.inputs}"
+    return ",".join(f"{m}={entry.at[m]}" for m in used)
+
+
 def _start_worker(context: _Context) -> None:
     """Worker initializer. Forked workers get the context without pickling it (it holds the meets,
     the previous build and the sink); if the build is killed, they must not go on writing (Linux)."""
@@ -722,16 +812,25 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _fork_pool(context: _Context, workers: int) -> ProcessPoolExecutor:
+@contextlib.contextmanager
+def _fork_pool(context: _Context, workers: int) -> Iterator[ProcessPoolExecutor]:
     """Workers forked from this process: they inherit everything it holds, nothing is pickled in,
-    including the modules that compile a plan, imported here once rather than in every worker."""
+    including the modules that compile a plan, imported here once rather than in every worker.
+    A worker that dies (killed, or out of memory) fails the build with a message, not a traceback."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from racecal import history, load  # noqa: F401 (imported for the workers)
 
     context.site()
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(context,))
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(context,)
+        ) as pool:
+            yield pool
+    except BrokenProcessPool:
+        raise WorkerError("a worker process died (killed, or out of memory); nothing was published (-j 1 builds in one process)") from None
 
 
 def _compile_in_worker(source: SourceFile) -> tuple[list[Problem], PlanDone | None]:

@@ -392,6 +392,20 @@ _schedules_option = click.option(
     help="Plans directory (with meets/ inside).",
 )
 _previous_option = click.option("--previous", metavar="DIR|URL", help="The published build to compare with. Default: the output directory.")
+MAX_WAIT = 24 * 3600  # seconds: a CI job waiting longer than a day for a lock has another problem
+
+
+def _wait_seconds(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    """--wait as finite seconds from 0 to a day (nan and inf made the lock loop crash)."""
+    if not 0 <= value <= MAX_WAIT:  # also false for nan
+        raise click.BadParameter(f"{value:g} is not a number of seconds from 0 to {MAX_WAIT}")
+    return value
+
+
+def _wait_option(about: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--wait", type=float, default=60, show_default=True, callback=_wait_seconds, help=about)
+
+
 _time_option = click.option(
     "--time",
     "when",
@@ -481,7 +495,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
 @click.option("--base-url", metavar="URL", help="Public address of the output directory; wins over racecal.yaml.")
 @click.option("--config", type=click.Path(path_type=Path), help=f"Site settings file. Default: ./{SETTINGS_FILE} if present.")
 @_time_option
-@click.option("--wait", type=float, default=60, show_default=True, help="Seconds to wait for another build of the same --out.")
+@_wait_option("Seconds to wait for another build of the same --out.")
 @click.option(
     "-j",
     "--jobs",
@@ -506,7 +520,7 @@ def build_command(
       racecal build --base-url https://example.org/races --previous https://example.org/races
     """
     from racecal import cache
-    from racecal.publish import Staging, filesystem_now, locked, output_refusal, real_output
+    from racecal.publish import Staging, locked, output_refusal, real_output
 
     if refusal := output_refusal(out, schedules, Path.cwd()):
         raise click.BadParameter(refusal, param_hint="'--out'")
@@ -514,7 +528,7 @@ def build_command(
     settings = _settings(config, base_url, schedules)
     target = real_output(out)
     cache_root = _cache_root(out, previous, schedules, settings)
-    with locked(target, wait, _say):
+    with locked(target, wait, _say) as lock:
         staging = Staging.create(target)
         try:
             result, published = _run(
@@ -536,7 +550,8 @@ def build_command(
         record = cache.location(cache_root, target) if cache_root is not None else None
         if record is not None and (written or published.cache.misses):  # so that the next build reads less
             vouched = cache.files_written(result.files, wrote, published.cache.written)
-            now = filesystem_now(target)
+            assert lock is not None, "a build holds the lock or fails"
+            now = lock.filesystem_now()
             cache.record(record, target, result.files, checked, result.site_files, result.site_inputs, now, vouched)
     held = 0  # a plan's own warnings under -q: counted, not listed (racecal check lists them)
     for warning in result.warnings:
@@ -578,9 +593,7 @@ def build_command(
 @click.option("--base-url", metavar="URL", help="As for build.")
 @click.option("--config", type=click.Path(path_type=Path), help="As for build.")
 @_time_option
-@click.option(
-    "--wait", type=float, default=60, show_default=True, help="Seconds to wait for a build that is publishing the previous build."
-)
+@_wait_option("Seconds to wait for a build that is publishing the previous build.")
 def diff(
     schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: str | None,
     wait: float,
@@ -602,7 +615,7 @@ def diff(
     settings = _settings(config, base_url, schedules)
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
-    with locked(real_output(local), wait, _say, reader=True) if local and local.is_dir() else contextlib.nullcontext():
+    with locked(real_output(local), wait, _say, reader=True) if local else contextlib.nullcontext():
         result, _ = _run(
             schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1,
             cache_root=_cache_root(out, previous, schedules, settings), write_reused=False,

@@ -67,6 +67,10 @@ class PublishError(RacecalError):
     """The output directory cannot be written safely."""
 
 
+class WorkerError(RacecalError):
+    """A worker process of a parallel build died."""
+
+
 def for_terminal(text: str) -> str:
     """``text`` with every character a terminal would act on or hide shown as an escape instead:
     controls (ESC sequences could rewrite the screen), bidi and other invisible formatting characters,

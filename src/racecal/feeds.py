@@ -8,7 +8,9 @@ the event.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from racecal import ics
 from racecal.model import SLUG_RE, Plan, Race, Session, Status
@@ -155,12 +157,20 @@ def _events(race: Race, title: str, shared: list[str]) -> list[EventDraft]:
 def _timed(race: Race) -> list[tuple[Session, SessionSpan, EventPlace]]:
     """Each session, its span, and the place of its event (a local start orders it)."""
     assert race.timezone, "sessions are validated to have a timezone"
-    out = []
-    for session in race.sessions:
-        span = session_span(session.day, session.start, session.duration_minutes, race.timezone)
-        times = ics.CRLF + ics.join(session_lines(span, race.timezone))
-        out.append((session, span, EventPlace(span.start.replace(tzinfo=None).isoformat(), race.timezone, span.end.year, times)))
-    return out
+    zone = ZoneInfo(race.timezone)
+    return [
+        (session, *_session_place(session.day, session.start, session.duration_minutes, race.timezone, zone)) for session in race.sessions
+    ]
+
+
+@lru_cache(maxsize=1 << 16)
+def _session_place(day: date, start: time, minutes: int, tzid: str, zone: ZoneInfo) -> tuple[SessionSpan, EventPlace]:
+    """Remembered: a race's sessions are placed in its plan and again in every group, meet and series
+    calendar that carries it, and each time its events are taken from a published feed. ``zone`` is
+    part of the key so that zone data loaded again (ZoneInfo.clear_cache) is not answered from before."""
+    span = session_span(day, start, minutes, tzid)
+    times = ics.CRLF + ics.join(session_lines(span, tzid))
+    return span, EventPlace(span.start.replace(tzinfo=None).isoformat(), tzid, span.end.year, times)
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,13 +183,20 @@ class Member:
     races: tuple[Race, ...]
 
 
-def compose(name: str, slug: str, season: int, members: Iterable[Member], source: str, timezone: str | None, view: str) -> Plan:
-    """A group's or a meet's calendar as a plan: every race of every member, named after its athlete."""
+def compose(
+    name: str, slug: str, season: int, members: Iterable[Member], source: str, timezone: str | None, view: str, carried: Iterable[Race] = ()
+) -> Plan:  # fmt: skip
+    """A group's or a meet's calendar as a plan: every race of every member, named after its athlete.
+    ``carried``: races of other members as an earlier compose gave them (build.py: members unchanged
+    since the calendar was published)."""
     chosen = sorted(members, key=lambda m: m.plan_id)
     races = [
-        replace(race, id=member_race_id(m.plan_id, race.id), name=member_race_name(m.athlete.name, race.name))
-        for m in chosen
-        for race in m.races
+        *carried,
+        *(
+            replace(race, id=member_race_id(m.plan_id, race.id), name=member_race_name(m.athlete.name, race.name))
+            for m in chosen
+            for race in m.races
+        ),
     ]
     races.sort(key=lambda r: (r.start, r.end, r.name, r.id))
     # The display zone is chosen, never derived from who is a member: a zone that changed as athletes

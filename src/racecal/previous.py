@@ -65,6 +65,10 @@ class Previous:
             self.verify(plan_id)
         return self._states[plan_id]
 
+    def vouched_state(self, plan_id: str) -> bool:
+        """Whether the record vouches that racecal wrote the plan's published state as it is."""
+        return plan_id in self.entries and self._written(plan_id, "state.json")
+
     def plan_as_written(self, plan_id: str) -> Plan | None:
         """The plan as last published (``state.plan_read_written``), when the record vouches that
         racecal wrote its state (as ``state`` reads it); else None."""

@@ -51,75 +51,91 @@ def _siblings(out: Path, kind: str) -> list[Path]:
     return sorted(out.parent.glob(f".{out.name}.{kind}-*"))
 
 
+class BuildLock:
+    """The output directory's lock file, open and flock()ed by this process."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def filesystem_now(self) -> int:
+        """The present as the output's filesystem stamps it (a change time, in ns), for cache.record.
+
+        Taken from the lock file (through the descriptor held, never by its name again: it could have
+        been replaced meanwhile), not the clock: a network or coarse filesystem keeps its own time."""
+        os.utime(self.fd)
+        return os.fstat(self.fd).st_ctime_ns
+
+
 @contextlib.contextmanager
-def locked(out: Path, timeout: float, on_wait: Callable[[str], None], *, reader: bool = False) -> Iterator[None]:
+def locked(out: Path, timeout: float, on_wait: Callable[[str], None], *, reader: bool = False) -> Iterator[BuildLock | None]:
     """Hold the output directory's lock for a whole build (read previous → write → swap).
 
     ``racecal diff`` takes it as a ``reader``, so it never reads a build half-way through its swap.
-    Readers share the lock (two diffs run side by side); a build holds it alone. A reader that cannot
-    create the lock file (a read-only checkout) reads without it: nothing can publish there either.
+    Readers hold it alone too: shared, a stream of overlapping diffs kept a build out until it gave
+    up (an independent tester's finding). A reader that may not create or open the lock file (a
+    read-only checkout, another user's site) reads without it: it cannot publish there either.
     """
     lock_path = out.parent / f".{out.name}.lock"
     fd = _acquire(out, lock_path, timeout, on_wait, reader)
-    if fd is None:
-        yield
-        return
     try:
         if not reader:
             _recover(out)
-        yield
+        elif not out.exists() and _siblings(out, "old"):
+            raise PublishError(f"{out} is missing: a build was stopped while it swapped in a new site; run racecal build to put it back")
+        yield BuildLock(fd) if fd is not None else None
     finally:
-        os.close(fd)  # releases the lock (workers forked meanwhile have exited)
-
-
-def filesystem_now(out: Path) -> int:
-    """The present as the output's filesystem stamps it (a change time, in ns), for cache.record.
-
-    Taken from the lock file beside ``out`` (held by this build), not the clock: a network or coarse
-    filesystem keeps its own time."""
-    lock_path = out.parent / f".{out.name}.lock"
-    os.utime(lock_path)
-    return lock_path.stat().st_ctime_ns
+        if fd is not None:
+            os.close(fd)  # releases the lock (workers forked meanwhile have exited)
 
 
 _LOCK_POLL = 0.05  # seconds between tries while another build holds the lock
+# A reader that gets one of these opening the lock file reads without it (see ``locked``).
+_MAY_NOT_LOCK = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _acquire(out: Path, lock_path: Path, timeout: float, on_wait: Callable[[str], None], reader: bool) -> int | None:
-    """An open descriptor of the lock file, flock()ed shared (``reader``) or alone; None for a reader
-    that cannot create it.
+    """An open descriptor of the lock file, flock()ed by this process alone; None for a reader that
+    may not open it.
 
     By hand rather than with the filelock package: importing filelock took 17 ms, 5% of a no-op
-    build (docs/architecture.md, "Written by hand"). Every POSIX system has flock, and a lock file
-    planted as a symlink is refused (O_NOFOLLOW), not followed."""
+    build (docs/architecture.md, "Why the build lock is taken by hand"). Every POSIX system has
+    flock. A lock file planted as a symlink is refused (O_NOFOLLOW), not followed, and so is
+    anything else that is not a regular file."""
+    if reader and not out.parent.is_dir():
+        return None
     try:
         if not reader:
             out.parent.mkdir(parents=True, exist_ok=True)
-        elif not out.parent.is_dir():
-            return None
+    except OSError as exc:
+        raise PublishError(f"cannot create {out.parent}: {exc.strerror or exc}; nothing was published") from None
+    try:
         access = os.O_RDONLY if reader else os.O_RDWR  # flock needs no write access: a reader of a read-only checkout
         fd = os.open(lock_path, access | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        if reader:
+        if reader and exc.errno in _MAY_NOT_LOCK:
             return None
-        why = "it is a symbolic link (remove it)" if exc.errno == errno.ELOOP else exc.strerror or exc
-        raise PublishError(f"cannot create {lock_path}: {why}; {out} was left as it was") from None
-    mode = (fcntl.LOCK_SH if reader else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EOPNOTSUPP):
+            why = "it is a symbolic link" if exc.errno == errno.ELOOP else "it is not a regular file"
+            raise PublishError(f"cannot use {lock_path} as the lock: {why} (remove it); {out} was left as it was") from None
+        raise PublishError(f"cannot create {lock_path}: {exc.strerror or exc}; {out} was left as it was") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device planted there
+        os.close(fd)
+        raise PublishError(f"cannot use {lock_path} as the lock: it is not a regular file (remove it); {out} was left as it was")
     tries = round(timeout / _LOCK_POLL)  # counted, not timed: only cli.py reads the clock
     for attempt in range(tries + 1):
         try:
-            fcntl.flock(fd, mode)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
         except BlockingIOError:
             if attempt == 0:
-                on_wait(f"another build is writing {out}; waiting up to {timeout:g} s for it to finish")
+                on_wait(f"another racecal build or diff is using {out}; waiting up to {timeout:g} s for it to finish")
             if attempt < tries:
                 time.sleep(_LOCK_POLL)
         except OSError as exc:
             os.close(fd)
             raise PublishError(f"cannot lock {lock_path}: {exc.strerror or exc}; {out} was left as it was") from None
     os.close(fd)
-    raise PublishError(f"gave up after {timeout:g} s: another build still holds {lock_path}")
+    raise PublishError(f"gave up after {timeout:g} s: another racecal build or diff still holds {lock_path}")
 
 
 def _recover(out: Path) -> None:
