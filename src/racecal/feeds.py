@@ -163,7 +163,7 @@ def _timed(race: Race) -> list[tuple[Session, SessionSpan, EventPlace]]:
     ]
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=8192)  # about 6 MB at most: the memory target is for 100,000 races
 def _session_place(day: date, start: time, minutes: int, tzid: str, zone: ZoneInfo) -> tuple[SessionSpan, EventPlace]:
     """Remembered: a race's sessions are placed in its plan and again in every group, meet and series
     calendar that carries it, and each time its events are taken from a published feed. ``zone`` is
