@@ -24,6 +24,8 @@ def escape_text(value: str) -> str:
 
 def fold(line: str) -> str:
     """Fold a content line at 75 octets without splitting a UTF-8 sequence (RFC 5545 3.1)."""
+    if len(line) <= FOLD_OCTETS and line.isascii():  # most lines: one octet a character, none to fold
+        return line
     encoded = line.encode("utf-8")
     if len(encoded) <= FOLD_OCTETS:
         return line
@@ -42,6 +44,8 @@ def fold(line: str) -> str:
 
 def line(name: str, encoded: str, **params: str) -> str:
     """One folded content line; ``encoded`` must already be in its escaped form."""
+    if not params:
+        return fold(f"{name}:{encoded}")
     head = name + "".join(f";{k.replace('_', '-').upper()}={v}" for k, v in params.items())
     return fold(f"{head}:{encoded}")
 
