@@ -16,6 +16,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import LATER_TIME, PLAN_ID, REPO, Project, need
 from test_errors import BASE, b
@@ -859,6 +861,23 @@ def test_deep_files_are_never_composed_unchecked(style: str) -> None:
         deepest = max(deepest, depth)
     assert deepest > SAFE_COMPOSE_DEPTH
     assert _may_be_deep(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.text(alphabet=" -:?ab[{", max_size=300)), max_size=40))
+def test_the_line_length_bound_clears_only_files_the_full_count_clears(lines: list[tuple[int, str]]) -> None:
+    """_may_be_deep first bounds each line's term by its length; it must answer as the count over
+    every line does (written out again here) whenever it skips that count."""
+    from racecal.yamlsource import SAFE_COMPOSE_DEPTH, _may_be_deep
+
+    text = "\n".join(" " * indent + content for indent, content in lines)
+    openers = text.count("[") + text.count("{")
+    block = 0
+    for line in text.split("\n"):
+        content = line.lstrip(" ")
+        indent = len(line) - len(content)
+        block = max(block, 2 * (indent + 1) + content.count("-") + content.count(":") + content.count("?"))
+    assert _may_be_deep(text) == (openers > SAFE_COMPOSE_DEPTH or openers + block + 2 > SAFE_COMPOSE_DEPTH)
 
 
 @pytest.mark.parametrize("ahead", [timedelta(hours=20), timedelta(days=365 * 976)], ids=["20-hours", "year-3000"])

@@ -217,8 +217,13 @@ def _may_be_deep(text: str) -> bool:
     openers = text.count("[") + text.count("{")
     if openers > SAFE_COMPOSE_DEPTH:
         return True
+    lines = text.split("\n")
+    # A line's term below is at most 2 × its length + 2 (its indent and its indicators are characters
+    # of it): files of ordinary lines are cleared without the loop.
+    if openers + 2 * max(map(len, lines)) + 4 <= SAFE_COMPOSE_DEPTH:
+        return False
     block = 0
-    for line in text.split("\n"):
+    for line in lines:
         content = line.lstrip(" ")
         indent = len(line) - len(content)
         block = max(block, 2 * (indent + 1) + content.count("-") + content.count(":") + content.count("?"))
