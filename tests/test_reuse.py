@@ -295,6 +295,7 @@ def _use_zones(folder: str | None) -> None:
     zoneinfo.ZoneInfo.clear_cache()
     for cached in (tz.transitions, tz.vtimezone, tz.database_version, cache._zone_exists):
         cached.cache_clear()
+    tz._ZONES.clear()
 
 
 def test_a_zone_changed_under_the_same_tz_version_line_moves_the_sessions_of_a_rebuilt_plan(

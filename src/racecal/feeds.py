@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from racecal import ics
 from racecal.model import SLUG_RE, Plan, Race, Session, Status
 from racecal.settings import Settings
-from racecal.tz import SessionSpan, session_lines, session_span, vtimezone
+from racecal.tz import SessionSpan, session_lines, session_span, vtimezone, zone_of
 from racecal.words import STATUS_WORDS, day_words, span_words
 
 FEED_TITLES = {"all": "all races", "confirmed": "confirmed races", "tentative": "tentative races"}
@@ -157,7 +157,7 @@ def _events(race: Race, title: str, shared: list[str]) -> list[EventDraft]:
 def _timed(race: Race) -> list[tuple[Session, SessionSpan, EventPlace]]:
     """Each session, its span, and the place of its event (a local start orders it)."""
     assert race.timezone, "sessions are validated to have a timezone"
-    zone = ZoneInfo(race.timezone)
+    zone = zone_of(race.timezone)
     return [
         (session, *_session_place(session.day, session.start, session.duration_minutes, race.timezone, zone)) for session in race.sessions
     ]
@@ -167,7 +167,8 @@ def _timed(race: Race) -> list[tuple[Session, SessionSpan, EventPlace]]:
 def _session_place(day: date, start: time, minutes: int, tzid: str, zone: ZoneInfo) -> tuple[SessionSpan, EventPlace]:
     """Remembered: a race's sessions are placed in its plan and again in every group, meet and series
     calendar that carries it, and each time its events are taken from a published feed. ``zone`` is
-    part of the key so that zone data loaded again (ZoneInfo.clear_cache) is not answered from before."""
+    part of the key so that a zone loaded again (tz.zone_of after its zones are dropped, as a test
+    does to stand for a new tz database) is not answered from before."""
     span = session_span(day, start, minutes, tzid)
     times = ics.CRLF + ics.join(session_lines(span, tzid))
     return span, EventPlace(span.start.replace(tzinfo=None).isoformat(), tzid, span.end.year, times)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -25,6 +24,7 @@ from racecal.fields import MAX_SPAN_DAYS, Reader
 from racecal.model import SLUG_RE, Meet, Plan, Race, Session, Source, Status
 from racecal.settings import Settings, read_settings
 from racecal.text import slugify
+from racecal.tz import zone_of
 from racecal.yamlsource import SourceFile, compose, read_all
 
 # What one plan may expand to in its largest feed (all.ics): every event repeats its race's text and
@@ -409,10 +409,10 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
 
 def _local_time_trouble(day: date, start: time, tz: str) -> str | None:
     """Times that do not exist, or exist twice, on a DST change day cannot be published unambiguously."""
-    zone = zoneinfo.ZoneInfo(tz)
+    zone = zone_of(tz)
     local = datetime.combine(day, start, tzinfo=zone)
     if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
-        roundtrip = local.astimezone(zoneinfo.ZoneInfo("UTC")).astimezone(zone)
+        roundtrip = local.astimezone(zone_of("UTC")).astimezone(zone)
         if roundtrip.replace(tzinfo=None) != local.replace(tzinfo=None):
             return f"{start:%H:%M} does not exist in {tz} on {day} (the clocks go forward)"
         return f"{start:%H:%M} occurs twice in {tz} on {day} (the clocks go back); pick another time"
