@@ -270,7 +270,8 @@ def build(
     """Compile everything into ``sink``. ``requested_time`` stamps what changed; ``now`` (publication
     time) expires tombstones. With ``previous_is_output`` (the previous build lives where the new one
     goes), a result identical to it is reported as ``unchanged`` and nothing is staged. Without
-    ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched.
+    ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched, and the
+    result has the changes and warnings only: no index, landing page or static files are made.
     ``cache_root``: where this machine keeps what racecal can reuse between runs (cache.py)."""
     from racecal.load import plan_id_problem
 
@@ -391,6 +392,12 @@ def build(
         entries[plan_id] = reused_members.get(plan_id, previous.entries[plan_id])
 
     ordered = [entries[k] for k in sorted(entries)]
+    files = {f"{e.plan_id}/{name}": sha256 for e in ordered for name, sha256 in e.files.items()}
+    if not write_reused:  # racecal diff: nothing is published, so no index or landing page is made
+        return BuildResult(
+            changes=changes, build_time=build_time, plan_ids=sorted(entries), plans_reused=len(reused),
+            views=sum(1 for e in entries.values() if e.view), unchanged=False, warnings=warnings, files=files,
+        )  # fmt: skip
     index_json = _index_bytes(previous, ordered, retired, catalogue, defined)
     # The landing page and the static files follow from the index, the settings and racecal itself
     # (its code, not only its version: a development checkout changes without a new one).
@@ -416,7 +423,7 @@ def build(
         views=sum(1 for e in entries.values() if e.view),
         unchanged=same_plans and (not site_files or _same_site_files(previous, site_files)),
         warnings=warnings,
-        files={f"{e.plan_id}/{name}": sha256 for e in ordered for name, sha256 in e.files.items()},
+        files=files,
         site_files=site_shas,
         site_inputs=site_inputs,
     )
