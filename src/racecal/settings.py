@@ -7,7 +7,7 @@ import json
 import re
 import string
 from dataclasses import asdict, dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -61,6 +61,10 @@ class Settings:
         return self if base_url is None else replace(self, base_url=base_url.rstrip("/"))
 
     def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:  # once per settings: every plan's inputs digest includes it
         colours = ",".join(f"{k}={v.css_name}" for k, v in sorted(self.colours.items()))
         own = ""
         if self.templates:  # pages follow the site's templates, so changing one rebuilds every plan
