@@ -972,3 +972,29 @@ def test_what_a_build_counts_as_its_own_in_dist_is_what_index_json_lists(site: S
     assert (site.dist / "CNAME").read_text() == "races.example.org\n"
     assert (site.dist / "extra" / "page.html").read_text() == "<p>mine</p>\n"
     assert (site.dist / plan_dirs[0].name / "notes.txt").is_file() and (site.dist / views[0].name / "notes.txt").is_file()
+
+
+meet_ids = st.sampled_from(["m1", "m2", "m3", "m4"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(meet_ids, st.just("d" * 32)),
+    st.dictionaries(meet_ids, st.text("0123456789abcdef", min_size=1, max_size=4)),
+    st.frozensets(meet_ids, min_size=1),
+)
+def test_what_a_member_gives_a_meet_calendar_is_its_digests_there_or_its_inputs(
+    meets: dict[str, str], at: dict[str, str], of: frozenset[str]
+) -> None:
+    """docs/groups.md, "What a meet or series calendar depends on": per meet it races at, the digest
+    its entry keeps (``at``), in meet order; its whole inputs when one is missing. (A meet's calendar
+    takes a shortcut for its single meet; it must say the same.)"""
+    from datetime import UTC, datetime
+
+    from racecal.build import _at
+    from racecal.index import IndexEntry
+
+    entry = IndexEntry("p-2024", "P", 2024, {}, "p.yaml", "INPUTS", datetime(2024, 1, 1, tzinfo=UTC), None, {}, meets=meets, at=at)
+    used = sorted(of & meets.keys())
+    expected = "plan\0INPUTS" if any(m not in at for m in used) else ",".join(f"{m}={at[m]}" for m in used)
+    assert _at(entry, of) == expected

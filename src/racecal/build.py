@@ -576,8 +576,9 @@ class _Views:
             old = published.get(meet_id)
             # Which meet the calendar is of, with its digest as its members saw it.
             digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
+            just_this = frozenset({meet_id})
             inputs = groups.inputs_digest(
-                _meet_definition(meet_id, {meet_id: digest}), {p: self._at(p, frozenset({meet_id})) for p in members}, self.common
+                _meet_definition(meet_id, {meet_id: digest}), {p: self._at(p, just_this) for p in members}, self.common
             )
             if old is not None and old.inputs == inputs and old.plan_id not in self.owners:
                 plan_id = old.plan_id  # as published: no need to read the catalogue to name it
@@ -787,6 +788,12 @@ def _series_definition(name: str, digests: dict[str, str]) -> str:
 def _at(entry: IndexEntry, meet_ids: frozenset[str]) -> str:
     """What a member gives a meet's or series' calendar (``meet_ids``: the meets it is of): its races
     there (groups.races_at), or its whole inputs when it was published without them."""
+    if len(meet_ids) == 1:  # a meet's calendar: 400 of them, every member of each, in every build
+        (meet_id,) = meet_ids
+        if meet_id not in entry.meets:
+            return ""
+        digest = entry.at.get(meet_id)
+        return f"plan\0{entry.inputs}" if digest is None else f"{meet_id}={digest}"
     used = sorted(meet_ids & entry.meets.keys())
     if not all(m in entry.at for m in used):
         return f"plan\0{entry.inputs}"
