@@ -558,11 +558,12 @@ class _Views:
         """A calendar for every catalogue meet a plan races at: every athlete entered, with their
         status and sessions. Its id is the meet's (with the season, when the id has none)."""
         settings, previous = self.context.settings, self.context.previous
-        entered: dict[str, list[str]] = {}
+        entered: dict[str, dict[str, str]] = {}  # meet → plan racing there → what it gives the meet's calendar
         if settings.meet_calendars:
             for plan_id in self.plans:
-                for meet_id in self._entry(plan_id).meets:
-                    entered.setdefault(meet_id, []).append(plan_id)
+                entry = self._entry(plan_id)
+                for meet_id in entry.meets:
+                    entered.setdefault(meet_id, {})[plan_id] = _at_meet(entry, meet_id)
         published = {next(iter(e.meets)): e for e in previous.entries.values() if e.view == "meet" and len(e.meets) == 1}
         loaded: dict[str, Meet] = {}
 
@@ -572,14 +573,12 @@ class _Views:
             return loaded.get(meet_id)
 
         for meet_id in sorted(entered.keys() | (published.keys() if settings.meet_calendars else set())):
-            members = sorted(entered.get(meet_id, []))
+            gives = entered.get(meet_id, {})
+            members = sorted(gives)
             old = published.get(meet_id)
             # Which meet the calendar is of, with its digest as its members saw it.
             digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
-            just_this = frozenset({meet_id})
-            inputs = groups.inputs_digest(
-                _meet_definition(meet_id, {meet_id: digest}), {p: self._at(p, just_this) for p in members}, self.common
-            )
+            inputs = groups.inputs_digest(_meet_definition(meet_id, {meet_id: digest}), gives, self.common)
             if old is not None and old.inputs == inputs and old.plan_id not in self.owners:
                 plan_id = old.plan_id  # as published: no need to read the catalogue to name it
             else:
@@ -788,16 +787,20 @@ def _series_definition(name: str, digests: dict[str, str]) -> str:
 def _at(entry: IndexEntry, meet_ids: frozenset[str]) -> str:
     """What a member gives a meet's or series' calendar (``meet_ids``: the meets it is of): its races
     there (groups.races_at), or its whole inputs when it was published without them."""
-    if len(meet_ids) == 1:  # a meet's calendar: 400 of them, every member of each, in every build
+    if len(meet_ids) == 1:
         (meet_id,) = meet_ids
-        if meet_id not in entry.meets:
-            return ""
-        digest = entry.at.get(meet_id)
-        return f"plan\0{entry.inputs}" if digest is None else f"{meet_id}={digest}"
+        return _at_meet(entry, meet_id) if meet_id in entry.meets else ""
     used = sorted(meet_ids & entry.meets.keys())
     if not all(m in entry.at for m in used):
         return f"plan\0{entry.inputs}"
     return ",".join(f"{m}={entry.at[m]}" for m in used)
+
+
+def _at_meet(entry: IndexEntry, meet_id: str) -> str:
+    """``_at`` for one meet the member races at: a meet's calendar (400 of them, every member of
+    each, in every build with meet calendars on)."""
+    digest = entry.at.get(meet_id)
+    return f"plan\0{entry.inputs}" if digest is None else f"{meet_id}={digest}"
 
 
 def _start_worker(context: _Context) -> None:
