@@ -190,6 +190,12 @@ def test_an_index_read_as_written_equals_the_index_validated(tmp_path: Path, vie
     # and encoded again it is the same bytes, which an unchanged rebuild publishes without encoding
     ordered = [written.entries[k] for k in sorted(written.entries)]
     assert index.encode(ordered, written.retired, written.catalogue, written.groups).encode() == data
+    # Lines taken from those bytes for every entry, or for every other one, give the same bytes.
+    lines = index.written_lines(data, list(written.entries))
+    assert sorted(lines) == sorted(written.entries)
+    for kept in (lines, {plan_id: line for n, (plan_id, line) in enumerate(lines.items()) if n % 2}):
+        assert index.encode(ordered, written.retired, written.catalogue, written.groups, kept).encode() == data
+    assert index.written_lines(data, list(written.entries)[1:]) == {}  # lines that are not those plans: none
     assert any(e.removed for e in written.entries.values())
     assert any(e.expires for e in written.entries.values())
     assert any(e.view for e in written.entries.values()) == views

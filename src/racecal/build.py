@@ -880,7 +880,8 @@ def _index_bytes(
 ) -> bytes:
     """The new index.json. When every entry is the published one and nothing else changed, it is the
     published index, provided racecal wrote those very bytes (``encode`` gives back what it wrote,
-    tests/test_cache.py); encoding 1,000 entries again was a tenth of an unchanged rebuild."""
+    tests/test_cache.py); encoding 1,000 entries again was a tenth of an unchanged rebuild. Else the
+    lines of the entries that did not change are taken from those bytes."""
     same = (
         previous.written_index is not None
         and len(ordered) == len(previous.entries)
@@ -889,7 +890,11 @@ def _index_bytes(
     )
     if same and previous.written_index is not None:
         return previous.written_index
-    return index.encode(ordered, retired, catalogue, defined).encode()
+    if previous.written_index is None:
+        return index.encode(ordered, retired, catalogue, defined).encode()
+    lines = index.written_lines(previous.written_index, list(previous.entries))
+    kept = {entry.plan_id: lines[entry.plan_id] for entry in ordered if entry.plan_id in lines and previous.entries[entry.plan_id] is entry}
+    return index.encode(ordered, retired, catalogue, defined, kept).encode()
 
 
 def _parse_catalogue(files: Sequence[SourceFile], digest: str, problems: list[Problem], cache_root: Path | None) -> dict[str, Meet]:

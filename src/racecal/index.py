@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -129,12 +130,35 @@ class SiteIndex:
     groups: dict[str, str] = field(default_factory=dict)  # group id → digest of its definition then
 
 
-def encode(entries: list[IndexEntry], retired: dict[str, dict[str, int]], catalogue: str, groups: dict[str, str] | None = None) -> str:
+def encode(
+    entries: list[IndexEntry], retired: dict[str, dict[str, int]], catalogue: str, groups: dict[str, str] | None = None,
+    kept: Mapping[str, str] | None = None,
+) -> str:  # fmt: skip
+    """``kept``: plan id → its line as this encode wrote it before (``written_lines``), for an entry
+    that did not change: one plan edited no longer encodes the other 999 again."""
     # One plan per line: compact enough for the C encoder, still readable in a diff.
-    lines = ",\n".join(json.dumps(e.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False) for e in entries)
+    lines = ",\n".join(
+        kept[e.plan_id]
+        if kept and e.plan_id in kept
+        else json.dumps(e.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        for e in entries
+    )
     floors = json.dumps(retired, sort_keys=True, separators=(",", ":"))
     defined = f'"groups":{json.dumps(groups, sort_keys=True, separators=(",", ":"))},' if groups else ""
     return f'{{"format":{SITE_FORMAT},"generator":"racecal","catalogue":"{catalogue}",{defined}"retired":{floors},"plans":[\n{lines}\n]}}\n'
+
+
+def written_lines(data: bytes, plan_ids: Sequence[str]) -> dict[str, str]:
+    """Plan id → its line in an index ``encode`` wrote, whose plans are ``plan_ids`` in order (one
+    plan per line); nothing when the lines are not those."""
+    lines = data.decode("utf-8").split("\n")[1:-2]  # the head, the plans, "]}", and after the last newline
+    found: dict[str, str] = {}
+    for plan_id, line in zip(plan_ids, lines, strict=False):
+        entry = line.removesuffix(",")
+        if not (entry.startswith("{") and entry.endswith("}") and f'"id":"{plan_id}"' in entry):
+            return {}
+        found[plan_id] = entry
+    return found if len(lines) == len(plan_ids) else {}
 
 
 def read_written(data: bytes) -> SiteIndex:
