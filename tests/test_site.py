@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import PLAN_ID, REPO, Project, need, serving
 
@@ -217,3 +219,19 @@ def test_static_file_names_are_the_files_static_files_writes() -> None:
     from racecal.site import static_file_names, static_files
 
     assert static_file_names() == frozenset(static_files())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+    | st.text(alphabet="aZ Øæß-'.ÉéÅ\u0301\t", max_size=12)
+)
+def test_a_name_is_filed_as_its_decomposed_caseless_letters(name: str) -> None:
+    """text.folded's shortcut for ASCII names files them as the full rule does: Nordic letters to
+    ASCII, NFKD without combining marks, casefolded (unicodedata, spelled out here)."""
+    import unicodedata
+
+    from racecal.text import _ASCII_LETTERS, folded
+
+    decomposed = unicodedata.normalize("NFKD", name.strip().translate(_ASCII_LETTERS))
+    assert folded(name) == "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()

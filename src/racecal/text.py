@@ -251,6 +251,8 @@ def slugify(text: str, what: str = "session") -> str:
 
 def folded(name: str) -> str:
     """A name as an index sorts and files it: without accents, Nordic letters in ASCII, any case."""
+    if name.isascii():  # nothing to decompose or translate (the landing page files 1,000 names twice)
+        return name.strip().casefold()
     decomposed = unicodedata.normalize("NFKD", name.strip().translate(_ASCII_LETTERS))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
