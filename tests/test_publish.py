@@ -614,6 +614,30 @@ def test_diff_after_a_build_stopped_between_its_two_renames_says_so(built: Proje
     assert built.tree() == before and not list(built.root.glob(".dist.old-*"))
 
 
+def test_where_a_lock_cannot_be_taken_a_diff_reads_without_it_and_a_build_stops(built: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On NFS, flock becomes a POSIX lock, which an exclusive lock cannot take through a read-only
+    descriptor (EBADF): a diff (which may have opened the lock file read-only) reads without the
+    lock, as in a read-only checkout; a build never publishes without it."""
+    import errno
+
+    from racecal import publish
+
+    def refused(fd: int, operation: int) -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(publish.fcntl, "flock", refused)
+    diff = built.run("diff", "--time", LATER_TIME)
+    assert (diff.exit_code, diff.stdout) == (0, "No changes.\n"), diff.output
+    built.edit("status: tentative", "status: confirmed")
+    before = built.tree()
+    build = built.run("build", "--time", LATER_TIME)
+    assert (build.exit_code, build.stderr.splitlines()[-1]) == (
+        1,
+        "error: cannot lock .dist.lock: Bad file descriptor; dist was left as it was",
+    ), build.output
+    assert built.tree() == before
+
+
 def dying_worker(source: object) -> None:
     os._exit(9)  # as a worker the OOM killer ends
 

@@ -108,11 +108,18 @@ def _acquire(out: Path, lock_path: Path, timeout: float, on_wait: Callable[[str]
             out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PublishError(f"cannot create {out.parent}: {exc.strerror or exc}; nothing was published") from None
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        access = os.O_RDONLY if reader else os.O_RDWR  # flock needs no write access: a reader of a read-only checkout
-        fd = os.open(lock_path, access | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | flags, 0o644)
+        except OSError as exc:
+            if not (reader and exc.errno in _MAY_NOT_LOCK):
+                raise
+            # A read-only checkout, or another user's lock file: a reader locks through a read-only
+            # descriptor where the system allows (NFS does not: then it reads without the lock).
+            fd = os.open(lock_path, os.O_RDONLY | flags)
     except OSError as exc:
-        if reader and exc.errno in _MAY_NOT_LOCK:
+        if reader and exc.errno in (*_MAY_NOT_LOCK, errno.ENOENT):
             return None
         if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EOPNOTSUPP):
             why = "it is a symbolic link" if exc.errno == errno.ELOOP else "it is not a regular file"
@@ -133,6 +140,8 @@ def _acquire(out: Path, lock_path: Path, timeout: float, on_wait: Callable[[str]
                 time.sleep(_LOCK_POLL)
         except OSError as exc:
             os.close(fd)
+            if reader:  # a read-only descriptor where locks need a writable one (NFS): as above
+                return None
             raise PublishError(f"cannot lock {lock_path}: {exc.strerror or exc}; {out} was left as it was") from None
     os.close(fd)
     raise PublishError(f"gave up after {timeout:g} s: another racecal build or diff still holds {lock_path}")
