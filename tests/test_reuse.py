@@ -347,3 +347,40 @@ races:
         assert "DTEND;TZID=Europe/Oslo:20240331T033000" in night and "SEQUENCE:1\r\n" in night, night
     finally:
         _use_zones(None)
+
+
+def test_diff_on_two_workers_says_what_it_says_on_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """racecal diff compiles the changed plans in workers too (a meet renamed: 75 plans at 20,000
+    races, 0.82 → 0.63 s); what it reports is the same."""
+    generate(tmp_path, PLANS, RACES, 6, "wide")
+    (tmp_path / "racecal.yaml").write_text(VIEWS)
+    project = Project(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project.build("--time", stamp(START))
+    catalogue = project.schedules / "meets" / "meets.yaml"
+    text = catalogue.read_text()
+    used = sorted(
+        {
+            line.split("meet:", 1)[1].strip()
+            for plan in project.schedules.glob("*.yaml")
+            for line in plan.read_text().splitlines()
+            if "meet:" in line
+        }
+    )
+    for meet_id in used[:3]:
+        text = text.replace(f"  - id: {meet_id}\n    name: ", f"  - id: {meet_id}\n    name: Renamed ", 1)
+    catalogue.write_text(text)
+    monkeypatch.setattr(build, "PARALLEL_MIN_PLANS", 2)
+    pools: list[int] = []
+    real_pool = build._fork_pool
+
+    def counted(context: object, workers: int) -> object:
+        pools.append(workers)
+        return real_pool(context, workers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "_fork_pool", counted)
+    said = {jobs: project.run("diff", "--time", stamp(START), "--format", "json", "-j", jobs) for jobs in ("1", "2")}
+    assert pools and set(pools) == {2}, pools  # only -j 2 forked
+    assert said["1"].exit_code == said["2"].exit_code == 0, said["2"].output
+    assert said["1"].stdout == said["2"].stdout
+    assert "Renamed" in said["1"].stdout  # the renamed meets reached the plans that race there

@@ -406,6 +406,10 @@ def _wait_option(about: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     return click.option("--wait", type=float, default=60, show_default=True, callback=_wait_seconds, help=about)
 
 
+def _jobs_option(about: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("-j", "--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU count", help=about)
+
+
 _time_option = click.option(
     "--time",
     "when",
@@ -496,14 +500,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
 @click.option("--config", type=click.Path(path_type=Path), help=f"Site settings file. Default: ./{SETTINGS_FILE} if present.")
 @_time_option
 @_wait_option("Seconds to wait for another build of the same --out.")
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(1, 64),
-    default=os.cpu_count() or 1,
-    show_default="CPU count",
-    help="Worker processes for large builds.",
-)
+@_jobs_option("Worker processes for large builds.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 def build_command(
     schedules: Path, out: Path, previous: str | None, fresh: bool, base_url: str | None, config: Path | None,
@@ -594,9 +591,10 @@ def build_command(
 @click.option("--config", type=click.Path(path_type=Path), help="As for build.")
 @_time_option
 @_wait_option("Seconds to wait for a build that is publishing the previous build.")
+@_jobs_option("Worker processes when many plans changed (a meet renamed in the catalogue).")
 def diff(
     schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: str | None,
-    wait: float,
+    wait: float, jobs: int,
 ) -> None:  # fmt: skip
     """Show what the next build would change, per plan and feed, without writing anything.
 
@@ -617,7 +615,7 @@ def diff(
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
     with locked(real_output(local), wait, _say, reader=True) if local else contextlib.nullcontext():
         result, _ = _run(
-            schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=1,
+            schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=jobs,
             cache_root=_cache_root(out, previous, schedules, settings), write_reused=False,
         )  # fmt: skip
     if fmt == "json":
