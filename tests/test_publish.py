@@ -506,6 +506,15 @@ def test_diff_during_publish_reads_a_consistent_snapshot(built: Project) -> None
     assert errors.read_text() == "another racecal build or diff is using dist; waiting up to 60 s for it to finish\n"
 
 
+def assert_build_refused(built: Project, error: str, *extra: str) -> None:
+    """A build of an edited plan stops with ``error`` as its last line, and dist/ stays as it was."""
+    built.edit("status: tentative", "status: confirmed")
+    before = built.tree()
+    build = built.run("build", "--time", LATER_TIME, *extra)
+    assert (build.exit_code, build.stderr.splitlines()[-1]) == (1, f"error: {error}"), build.output
+    assert built.tree() == before
+
+
 def test_a_stream_of_overlapping_diffs_does_not_keep_a_build_out(built: Project) -> None:
     """Regression (independent tester): diffs held the lock shared, so diffs that overlapped one
     another kept a waiting build out until it gave up. A diff now holds it alone: while one holds
@@ -520,12 +529,7 @@ def test_a_stream_of_overlapping_diffs_does_not_keep_a_build_out(built: Project)
             1,
             "error: gave up after 0.1 s: another racecal build or diff still holds .dist.lock",
         )
-        built.edit("status: tentative", "status: confirmed")
-        before = built.tree()
-        build = built.run("build", "--time", LATER_TIME, "--wait", "0.1")
-        assert build.exit_code == 1
-        assert build.stderr.endswith("error: gave up after 0.1 s: another racecal build or diff still holds .dist.lock\n"), build.stderr
-        assert built.tree() == before
+        assert_build_refused(built, "gave up after 0.1 s: another racecal build or diff still holds .dist.lock", "--wait", "0.1")
     finally:
         os.close(fd)
     assert built.run("build", "--time", LATER_TIME, "-q").exit_code == 0
@@ -628,14 +632,7 @@ def test_where_a_lock_cannot_be_taken_a_diff_reads_without_it_and_a_build_stops(
     monkeypatch.setattr(publish.fcntl, "flock", refused)
     diff = built.run("diff", "--time", LATER_TIME)
     assert (diff.exit_code, diff.stdout) == (0, "No changes.\n"), diff.output
-    built.edit("status: tentative", "status: confirmed")
-    before = built.tree()
-    build = built.run("build", "--time", LATER_TIME)
-    assert (build.exit_code, build.stderr.splitlines()[-1]) == (
-        1,
-        "error: cannot lock .dist.lock: Bad file descriptor; dist was left as it was",
-    ), build.output
-    assert built.tree() == before
+    assert_build_refused(built, "cannot lock .dist.lock: Bad file descriptor; dist was left as it was")
 
 
 def dying_worker(source: object) -> None:
@@ -665,14 +662,7 @@ def test_a_symlink_planted_as_the_lock_file_is_not_followed(built: Project, tmp_
     elsewhere.write_bytes(b"not racecal's")
     (built.root / ".dist.lock").unlink()
     (built.root / ".dist.lock").symlink_to(elsewhere)
-    built.edit("status: tentative", "status: confirmed")
-    before = built.tree()
-    build = built.run("build", "--time", LATER_TIME)
-    assert (build.exit_code, build.stderr.splitlines()[-1]) == (
-        1,
-        "error: cannot use .dist.lock as the lock: it is a symbolic link (remove it); dist was left as it was",
-    ), build.stderr
-    assert built.tree() == before
+    assert_build_refused(built, "cannot use .dist.lock as the lock: it is a symbolic link (remove it); dist was left as it was")
     assert elsewhere.read_bytes() == b"not racecal's"
 
 
