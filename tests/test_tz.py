@@ -534,3 +534,65 @@ def test_no_zone_changes_its_offset_and_back_within_the_scan_step() -> None:
                 closest = (back - first, name)
     assert closest[0] > _SCAN_STEP, f"{closest[1]} changes its offset and back within {closest[0] / 86400:.2f} days"
     assert closest[0] < 2 * _SCAN_STEP, closest  # the check sees such pairs at all (Freetown, 1939: 3.99 days)
+
+
+# --- which names are timezones: tz.is_zone_name against zoneinfo.available_timezones ------------
+
+
+def _every_path_in(roots: Iterable[str]) -> set[str]:
+    """Every file and folder name under the TZPATH roots, relative to its root, symlinks included."""
+    found: set[str] = set()
+    for root in roots:
+        for folder, dirs, files in os.walk(root, followlinks=True):
+            for name in [*dirs, *files]:
+                found.add(os.path.relpath(os.path.join(folder, name), root))
+    return found
+
+
+def test_a_timezone_is_accepted_exactly_when_zoneinfo_lists_it() -> None:
+    """Every name zoneinfo.available_timezones() gives, and every path in the database that it does
+    not (right/, posix/, posixrules, tables, folders), asked one at a time."""
+    listed = zoneinfo.available_timezones()
+    names = listed | _every_path_in(zoneinfo.TZPATH)
+    tz.is_zone_name.cache_clear()
+    wrong = sorted(name for name in names if tz.is_zone_name(name) != (name in listed))
+    assert not wrong, wrong[:20]
+    assert len(names) > len(listed)  # the database has paths that are not zones, and they were asked
+
+
+@given(st.text(alphabet=st.sampled_from("EuropeOslAmriNwYk/_.-+01tzposixrhgTZ\0 "), max_size=24) | st.sampled_from(ZONES).map(str.lower))
+@settings(max_examples=300, deadline=None)
+def test_arbitrary_text_is_a_timezone_only_when_zoneinfo_lists_it(name: str) -> None:
+    assert tz.is_zone_name(name) == (name in _LISTED)
+
+
+_LISTED = zoneinfo.available_timezones()
+
+
+def test_a_database_of_odd_files_is_read_as_zoneinfo_lists_it(tmp_path: Path) -> None:
+    """A TZPATH folder with what os.walk treats specially: symlinked folders (not entered), right/ and
+    posix/ at the top, a file named like a zone that is not TZif, names differing only in case, a
+    symlink to a zone file, a broken symlink, posixrules."""
+    tzif = Path("/usr/share/zoneinfo/Europe/Oslo").read_bytes() if Path("/usr/share/zoneinfo/Europe/Oslo").is_file() else None
+    if tzif is None:
+        pytest.skip("needs a system tz database to copy a zone file from")
+    root = tmp_path / "zoneinfo"
+    for name in ("Area/City", "Area/Sub/Town", "right/Area/City", "posix/Area/City", "posixrules", "Top", "right", "Linked/City"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        if not (root / name).exists():
+            (root / name).write_bytes(tzif)
+    (root / "Area" / "Table").write_bytes(b"# not a zone\n")
+    (root / "Mirror").symlink_to(root / "Area", target_is_directory=True)
+    (root / "Area" / "Alias").symlink_to(root / "Area" / "City")
+    (root / "Area" / "Broken").symlink_to(root / "Area" / "Missing")
+    (root / "Area" / "Folder").symlink_to(root / "Area" / "Sub", target_is_directory=True)
+    zoneinfo.reset_tzpath([str(root)])
+    try:
+        tz.is_zone_name.cache_clear()
+        listed = zoneinfo.available_timezones()
+        names = _every_path_in([str(root)]) | {"area/city", "Mirror/City", "Area//City", "./Top", "Area/City/"}
+        assert {n for n in names if tz.is_zone_name(n)} == {n for n in names if n in listed}
+        assert tz.is_zone_name("Area/Alias") and not tz.is_zone_name("Mirror/City") and not tz.is_zone_name("right/Area/City")
+    finally:
+        zoneinfo.reset_tzpath()
+        tz.is_zone_name.cache_clear()

@@ -22,6 +22,7 @@ from racecal.documents import MAX_DISCIPLINES, MAX_ID, MAX_URL, MAX_YEAR, MIN_YE
 from racecal.errors import Problem, field_path, suggestion
 from racecal.model import SLUG_RE, Status
 from racecal.text import QUOTED_VALUE, character_name, check_url, forbidden_char, quoted
+from racecal.tz import is_zone_name
 
 MAX_SPAN_DAYS = 60
 _NULL_TAG = "tag:yaml.org,2002:null"  # what YAML gives ``key:`` with nothing after it
@@ -229,7 +230,7 @@ class Reader:
         value = self.text(node, name, limit=MAX_ID)
         if value is None:
             return None
-        if value not in known_timezones():
+        if not is_zone_name(value):
             self.error(
                 node,
                 name,
