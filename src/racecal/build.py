@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import dataclasses
 import hashlib
+import json
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
@@ -399,14 +400,20 @@ def build(
             views=sum(1 for e in entries.values() if e.view), unchanged=False, warnings=warnings, files=files,
         )  # fmt: skip
     index_json = _index_bytes(previous, ordered, retired, catalogue, defined)
-    # The landing page and the static files follow from the index, the settings and racecal itself
-    # (its code, not only its version: a development checkout changes without a new one).
+    index_sha = hashlib.sha256(index_json).hexdigest()
+    # The landing page and the static files follow from what the landing page lists, the settings
+    # and racecal itself (its code, not only its version: a development checkout changes without a
+    # new one). So a race edited, or a meet renamed, does not render the landing page again.
     made_from = f"{code_digest()}\0{packaged_digest()}\0{settings.everything()}\0"
-    site_inputs = hashlib.sha256(made_from.encode() + index_json).hexdigest()
+    site_inputs = hashlib.sha256(made_from.encode() + _listed(ordered, settings, index_json)).hexdigest()
     same_plans = previous_is_output and _same_plans(previous, entries)
     site_files: dict[str, bytes] = {}
-    if same_plans and (vouched := previous.site_files_vouched(site_inputs)) is not None:
-        site_shas = vouched  # this machine saw these very files published from the same inputs
+    kept_site_files: list[str] = []  # the landing page and static files, as published
+    if (vouched := previous.site_files_vouched(site_inputs)) is not None:  # this machine published them
+        site_shas = {**vouched, "index.json": index_sha}
+        kept_site_files = [name for name in vouched if name != "index.json"]
+        if vouched.get("index.json") != index_sha:
+            site_files["index.json"] = index_json
     else:
         site = context.site()
         site_files = {
@@ -429,13 +436,27 @@ def build(
     )
     if outcome.unchanged:
         return outcome  # nothing to stage: the caller keeps the published site as it is
-    for plan_id in reused:
-        for name in previous.entries[plan_id].files:
-            if previous.local_dir is not None:
+    if previous.local_dir is not None:
+        for plan_id in reused:
+            for name in previous.entries[plan_id].files:
                 sink.link(f"{plan_id}/{name}", f"{previous.local_dir}/{plan_id}/{name}")
+        for name in kept_site_files:
+            sink.link(name, f"{previous.local_dir}/{name}")
     for name, data in site_files.items():
         sink.write(name, data)
     return outcome
+
+
+def _listed(entries: list[IndexEntry], settings: Settings, index_json: bytes) -> bytes:
+    """What the landing page is made from besides the settings. racecal's own index.html shows each
+    plan's and calendar's id, name, season, counts, kind and whether it was removed; a site's own
+    index.html or page.html is given every index entry, so then it is the whole index."""
+    if any(name in ("index.html", "page.html") for name, _ in settings.templates):
+        return index_json
+    rows = [
+        [e.plan_id, e.athlete, e.season, e.removed, e.view, e.counts["confirmed"], e.counts["tentative"], e.counts["off"]] for e in entries
+    ]
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
