@@ -282,15 +282,32 @@ def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_droppe
     assert "the calendar of group 'distance-squad', 'distance-squad-2027', is listed under 'retired' but still has races" in out, out
     assert "the calendar of meet 'harbour-games-2027', 'harbour-games-2027', is listed under 'retired'" in out, out
     assert {name: (site.dist / name / "all.ics").read_bytes() for name in before} == before
-    # Once nobody is in it (the group removed), it can be retired: its feeds go, as a retired plan's do.
-    text = (
-        (site.root / "racecal.yaml")
-        .read_text()
-        .replace("retired: [distance-squad-2027, harbour-games-2027]", "retired: [distance-squad-2027]")
-    )
+
+
+def test_a_group_removed_and_retired_in_one_build_first_publishes_its_races_cancelled(site: Site) -> None:
+    """Once nobody is in it (the group removed), a group's calendar can be retired. Regression
+    (independent tester): removed and retired in one build, its feeds went at once, so its races
+    stayed live in subscribers' calendars for ever and racecal diff said "No changes". Its races are
+    now published cancelled for the grace period first; then it is retired, as a change."""
+
+    def build(when: str) -> str:
+        result = site.run("build", "--time", when)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    build("2025-01-01T12:00:00Z")
+    text = (site.root / "racecal.yaml").read_text()
     (site.root / "racecal.yaml").write_text(text[: text.index("  # A squad")] + "retired: [distance-squad-2027]\n")
-    site.build()
+    out = build("2025-01-02T12:00:00Z")
+    assert "distance-squad-2027: listed under retired:, but its feeds still cancel races until 2025-02-01 12:00 UTC" in out, out
+    events = parse_icalendar(site.dist / "distance-squad-2027" / "all.ics")
+    assert events and {e["status"] for e in events} == {"CANCELLED"}, events
+    assert site.run("diff", "--time", "2025-01-20T12:00:00Z", "--exit-code").exit_code == 0  # still cancelling
+    diffed = site.run("diff", "--time", "2025-02-01T12:00:00Z", "--exit-code")
+    assert diffed.exit_code == 1 and "retired" in diffed.stdout, diffed.output
+    assert "1 retired" in build("2025-02-01T12:00:00Z")
     assert not (site.dist / "distance-squad-2027").exists()
+    assert "never published" not in build("2025-02-02T12:00:00Z")  # retired earlier: known, and quiet
 
 
 def test_an_edited_index_cannot_put_someone_in_a_group(site: Site) -> None:
@@ -906,11 +923,11 @@ def test_a_retired_id_never_published_is_a_located_warning(site: Site) -> None:
     assert checked.exit_code == 0 and expected in checked.output, checked.output
     assert site.run("check", "--strict").exit_code == 1
     assert expected in site.build()
-    # An id retired earlier is known: retiring it stays quiet on every later build.
+    # An id being retired, or retired earlier, is known: retiring it stays quiet on every later build.
     text = (site.root / "racecal.yaml").read_text()
     (site.root / "racecal.yaml").write_text(text[: text.index("  # A squad")] + "retired: [distance-squad-2027]\n")
     assert "never published" not in site.build()
-    assert not (site.dist / "distance-squad-2027").exists()
+    assert (site.dist / "distance-squad-2027").exists()  # its races cancelled first, for the grace period
     again = site.build()
     assert "never published" not in again, again
 

@@ -185,6 +185,30 @@ def test_deleted_plan_feeds_stay_valid_calendars_until_retired(built: Project) -
     assert vevents(built, "tentative")[uid("monaco", "tentative")]["sequence"] == 2
 
 
+def test_a_plan_deleted_and_retired_in_one_build_first_publishes_its_races_cancelled(built: Project) -> None:
+    """Regression (independent tester): deleting a plan's file and listing it under retired: in the
+    same build dropped its feeds at once, so subscribers' events stayed live forever (the URL then
+    answers 404), and racecal diff said "No changes" with --exit-code 0. The retirement now waits
+    until the cancellations have been published for the grace period, and is a change when it comes."""
+    live = {feed: set(vevents(built, feed)) for feed in ("all", "confirmed", "tentative")}
+    built.plan_file.unlink()
+    (built.root / "racecal.yaml").write_text(f"retired: [{PLAN_ID}]\n")
+    result = built.build(time=at(1))
+    assert f"{PLAN_ID}: listed under retired:, but its feeds still cancel races until {at(31)[:10]}" in result.output
+    for feed, uids in live.items():
+        events = vevents(built, feed)
+        assert set(events) == uids and {e["status"] for e in events.values()} == {"CANCELLED"}, feed
+    assert "unchanged" in built.build(time=at(20)).output  # still cancelling: nothing to do yet
+
+    diffed = built.run("diff", "--time", at(31), "--exit-code", "--format", "json")
+    assert diffed.exit_code == 1, diffed.output
+    change = json.loads(diffed.stdout)["changes"]
+    assert [(c["plan"], c["type"], c["race"]) for c in change] == [(PLAN_ID, "retired", None)], change
+    assert "retired" in built.build(time=at(31)).output
+    assert not (built.dist / PLAN_ID).exists()
+    assert json.loads((built.dist / "index.json").read_text())["retired"][PLAN_ID]["monaco"] >= 1
+
+
 def test_retired_plan_that_still_has_a_file_is_a_located_problem(built: Project) -> None:
     (built.root / "racecal.yaml").write_text(f"retired: [{PLAN_ID}]\n")
     result = built.run("build", "--time", at(1))

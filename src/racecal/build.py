@@ -37,7 +37,7 @@ from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem, WorkerError
 from racecal.groups import Member, races_at
 from racecal.index import IndexEntry
-from racecal.model import Group, Meet, Plan, Race
+from racecal.model import FEEDS, ChangeType, Group, Meet, Plan, Race
 from racecal.previous import Previous
 from racecal.settings import Settings, packaged_digest
 from racecal.tz import database_version
@@ -356,18 +356,24 @@ def build(
 
     # Plans whose file is gone keep valid feeds: their races cancelled for the grace period, then no
     # events, until an editor retires them (docs/history.md, "Deleted and retired plans").
+    # A calendar listed under retired: goes only once its feeds carry nothing: a plan deleted (or a
+    # group emptied) in the same build first publishes its races cancelled, for the grace period, as
+    # any deleted plan does; dropping it at once would leave its subscribers' events live forever.
     retired = {k: v for k, v in previous.retired.items() if k not in owners}
+    retiring: list[Change] = []
+    waiting: list[str] = []  # retired, but still cancelling races
     removed_inputs = removed_inputs_digest(settings)
     for plan_id in sorted(set(previous.entries) - set(owners)):
         entry = previous.entries[plan_id]
-        if plan_id in settings.retired:
-            state = previous.state(plan_id)
-            assert state is not None
-            retired[plan_id] = {**state.floors, **{race_id: race.seq for race_id, race in state.races.items()}}
+        to_retire = plan_id in settings.retired
+        if to_retire and entry.removed and entry.expires is None:  # no event and no cancellation left
+            _retire(plan_id, entry, previous, retired, retiring)
             continue
         if entry.removed and _reusable(entry, removed_inputs, now, previous, write_reused):
             previous.verify(plan_id)
             reused.append(plan_id)
+            if to_retire:
+                waiting.append(_retire_later(plan_id, entry.expires))
             continue
         state = previous.state(plan_id)
         assert state is not None
@@ -376,11 +382,16 @@ def build(
         output = compile_plan(
             dataclasses.replace(state.plan(), view=entry.view), state, build_time, now, settings, removed_inputs, removed=True
         )
+        if to_retire and output.state.next_expiry is None:  # its last cancellations expired now
+            _retire(plan_id, entry, previous, retired, retiring)
+            continue
         compiled.append(_emit(output, context, view=entry.view))
+        if to_retire:
+            waiting.append(_retire_later(plan_id, output.state.next_expiry))
 
     entries: dict[str, IndexEntry] = {}
-    changes: list[Change] = []
-    warnings: list[str] = []
+    changes: list[Change] = [*retiring]
+    warnings: list[str] = [*waiting]
     for result in compiled:
         entries[result.plan_id] = result.entry
         changes += result.changes
@@ -445,6 +456,24 @@ def build(
     for name, data in site_files.items():
         sink.write(name, data)
     return outcome
+
+
+def _retire(plan_id: str, entry: IndexEntry, previous: Previous, retired: dict[str, dict[str, int]], changes: list[Change]) -> None:
+    """Drop a calendar listed under retired:, keeping only its races' SEQUENCE floors (index.json)."""
+    state = previous.state(plan_id)
+    assert state is not None
+    retired[plan_id] = {**state.floors, **{race_id: race.seq for race_id, race in state.races.items()}}
+    what = f"{entry.athlete} {entry.season}"
+    summary = f"{what}: retired: its feeds, page and history are no longer published (their addresses answer 404)"
+    changes.append(Change(plan_id, None, what, ChangeType.RETIRED, summary, tuple(FEEDS)))
+
+
+def _retire_later(plan_id: str, until: datetime | None) -> str:
+    when = f"until {until:%Y-%m-%d %H:%M} UTC" if until else "for the grace period"
+    return (
+        f"{plan_id}: listed under retired:, but its feeds still cancel races {when}; it stays published until then, so that "
+        "subscribers see them cancelled, and the first build after that retires it"
+    )
 
 
 def _listed(entries: list[IndexEntry], settings: Settings, index_json: bytes) -> bytes:

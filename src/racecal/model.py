@@ -56,6 +56,7 @@ class ChangeType(StrEnum):
     MOVED = "moved"
     VENUE = "venue"
     EDITED = "edited"
+    RETIRED = "retired"  # a whole calendar: listed under retired: and no longer published
 
 
 @dataclass(frozen=True, slots=True)

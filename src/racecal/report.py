@@ -13,6 +13,7 @@ from racecal.errors import Problem, for_terminal
 _COLOUR = {
     "added": "32", "removed": "31", "promoted": "32", "demoted": "33", "withdrawn": "31",
     "cancelled": "31", "reinstated": "32", "moved": "36", "venue": "36", "edited": "34",
+    "retired": "31",
 }  # fmt: skip
 
 
@@ -36,8 +37,13 @@ def as_text(changes: Sequence[Change], colour: bool) -> str:
         if c.type == "edited" and c.field:
             detail = f" ({_short(c.old)} → {_short(c.new)})"
         # Summaries can come from a previous build, which is untrusted: no raw escapes reach the terminal.
-        lines.append(f"  {tag} {for_terminal(c.summary + detail)}  [{for_terminal(', '.join(c.feeds))}]")
+        lines.append(f"  {tag} {for_terminal(c.summary + detail)}  [{for_terminal(_feeds(c))}]")
     return "\n".join(lines)
+
+
+def _feeds(change: Change) -> str:
+    """The feeds a change touches; an edit no feed shows (an athlete's country) is on the pages only."""
+    return ", ".join(change.feeds) or "pages only"
 
 
 def _short(value: object) -> str:
@@ -57,7 +63,7 @@ def as_markdown(changes: Sequence[Change]) -> str:
         return "**racecal:** no changes to the published calendars."
     lines = ["### racecal: calendar changes", "", "| calendar | change | what | feeds |", "|---|---|---|---|"]
     for c in _ordered(changes):
-        lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary)} | {_words(', '.join(c.feeds))} |")
+        lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary)} | {_words(_feeds(c))} |")
     return "\n".join(lines)
 
 
