@@ -166,6 +166,26 @@ def test_build_prints_the_same_summary_as_diff(changed: Project) -> None:
     assert "promoted" in diff.stdout and "\x1b[" not in diff.stdout  # not a terminal: no colour
 
 
+def test_a_country_or_disciplines_edit_is_a_change_to_the_pages_not_to_the_feeds(built: Project) -> None:
+    """Regression (independent tester): a changed country was recorded as touching all three feeds,
+    whose bytes did not change; changed disciplines, shown on the page beside it, were not recorded."""
+    feeds = {name: built.feed(name) for name in ("all", "confirmed", "tentative")}
+    built.edit("  country: Norway\n", "  country: NOR\n")
+    built.edit("  disciplines: [1500m, 5000m]\n", "  disciplines: [1500m, 5000m, mile]\n")
+    diffed = built.run("diff", "--time", LATER_TIME, "--format", "json")
+    changes = {c["field"]: c for c in json.loads(diffed.stdout)["changes"]}
+    assert set(changes) == {"athlete.country", "athlete.disciplines"}, changes
+    assert changes["athlete.country"]["feeds"] == [] and changes["athlete.disciplines"]["feeds"] == []
+    assert (changes["athlete.disciplines"]["old"], changes["athlete.disciplines"]["new"]) == (
+        ["1500m", "5000m"],
+        ["1500m", "5000m", "mile"],
+    )
+    assert "[pages only]" in built.run("diff", "--time", LATER_TIME).stdout
+    built.build(time=LATER_TIME)
+    assert {name: built.feed(name) for name in feeds} == feeds
+    assert "athlete.disciplines changed" in (built.dist / PLAN_ID / "changes.json").read_text()
+
+
 def test_diff_exit_code_and_markdown(changed: Project, built: Project) -> None:
     result = changed.run("diff", "--exit-code", "--format", "markdown", "--time", LATER_TIME)
     assert result.exit_code == 1

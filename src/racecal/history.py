@@ -307,14 +307,17 @@ def compile_plan(
 
 
 def _plan_changes(previous: PlanState, plan: Plan) -> list[Change]:
+    """Edits of the plan itself. The name and the display zone are in every feed's header; the
+    country and disciplines are on the pages only, so they touch no feed."""
     out = []
-    for key, old, new in (
-        ("athlete.name", previous.athlete.name, plan.athlete.name),
-        ("athlete.country", previous.athlete.country, plan.athlete.country),
-        ("timezone", previous.timezone, plan.timezone),
+    for key, old, new, feeds in (
+        ("athlete.name", previous.athlete.name, plan.athlete.name, FEEDS),
+        ("athlete.country", previous.athlete.country, plan.athlete.country, ()),
+        ("athlete.disciplines", list(previous.athlete.disciplines), list(plan.athlete.disciplines), ()),
+        ("timezone", previous.timezone, plan.timezone, FEEDS),
     ):
         if old != new:
             # A group's, meet's or series' calendar is named by its definition, not by an athlete.
             field, words = ("name", "calendar name") if plan.view and key == "athlete.name" else (key, key)
-            out.append(Change(plan.id, None, plan.title, "edited", f"{plan.title}: {words} changed", FEEDS, field, old, new))
+            out.append(Change(plan.id, None, plan.title, "edited", f"{plan.title}: {words} changed", feeds, field, old, new))
     return out
