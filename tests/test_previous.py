@@ -193,3 +193,24 @@ def test_a_tampered_live_site_does_not_persist_and_diff_fetches_only_the_index(b
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("record", [True, False], ids=["with-record", "without-record"])
+@pytest.mark.parametrize("edited", [True, False], ids=["plan-edited", "plan-unchanged"])
+def test_a_plan_folder_replaced_by_a_symlink_in_dist_is_refused(built: Project, tmp_path: Path, record: bool, edited: bool) -> None:
+    """Regression (independent tester): a plan's folder in dist/ replaced by a link to a folder
+    outside it was read through (and the record's checks passed through it), while a linked file in
+    it was refused. A linked folder is refused the same way, by build and diff, and nothing changes."""
+    if record:
+        built.build(time=LATER_TIME)  # the record vouches for every file: nothing is read, only checked
+    outside = tmp_path / "outside"
+    (built.dist / PLAN_ID).rename(outside)  # its files keep their identities: the record vouches for them through the link
+    (built.dist / PLAN_ID).symlink_to(outside, target_is_directory=True)
+    if edited:  # its state is read; else it is only checked, to be linked into the new site
+        built.edit("  country: Norway\n", "  country: NOR\n")
+    before = {p.name: p.read_bytes() for p in outside.iterdir()}
+    for command in ("build", "diff"):
+        result = built.run(command, "--time", LATER_TIME)
+        assert result.exit_code == 1, result.output
+        assert f"dist/{PLAN_ID}: is a symbolic link, which racecal never publishes" in result.output, result.output
+    assert (built.dist / PLAN_ID).is_symlink() and {p.name: p.read_bytes() for p in outside.iterdir()} == before

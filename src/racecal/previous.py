@@ -100,6 +100,7 @@ class Previous:
         """A published file's bytes, which must be those the manifest recorded (locally or remotely:
         a hand-edited file, or a CDN serving a new index with an old file, is caught here)."""
         assert self.get is not None
+        self._refuse_linked_folder(plan_id)
         where = f"{self.location}/{plan_id}/{name}"
         data = self.get(where)
         if hashlib.sha256(data).hexdigest() != self.entries[plan_id].files[name]:
@@ -113,12 +114,21 @@ class Previous:
         """Local builds only (files are linked from there): every file must still have its published bytes."""
         if self.local_dir is None:
             return
+        self._refuse_linked_folder(plan_id)
         for name, sha256 in self.entries[plan_id].files.items():
             relative = f"{plan_id}/{name}"
             if known := self.cache.has(self.local_dir, relative, sha256):
                 self.checked[relative] = known
                 continue
             self._read_steady(relative, partial(self.fetch, plan_id, name))  # hashed against the manifest
+
+    def _refuse_linked_folder(self, plan_id: str) -> None:
+        """A plan's folder in a local site must be a folder, as its files must be files: racecal never
+        publishes a link, and one would have the build read (and vouch for) files outside the site."""
+        if self.local_dir is not None and (self.local_dir / plan_id).is_symlink():
+            raise PreviousBuildError(
+                f"{self.local_dir}/{plan_id}: is a symbolic link, which racecal never publishes; remove it or pass --fresh"
+            )
 
     def published_bytes(self, name: str) -> bytes | None:
         """A site file of the local previous build (index.html, style.css), None if it cannot be read;
