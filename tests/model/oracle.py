@@ -197,6 +197,7 @@ class FeedView:
     present: bool  # the plan file is there: the name must not say "(removed)"
     removed: bool  # a deleted plan whose feeds are empty: the name must say "(removed)" (in between: either)
     digest: Any  # equal between two builds ⇒ the feed's bytes must be identical
+    retired: bool = False  # listed under retired: and carrying nothing any more: the feed must be gone
 
     @property
     def journal(self) -> bool:
@@ -228,6 +229,7 @@ class PlanMemory:
     races: dict[str, RaceMemory] = field(default_factory=dict)
     floors: dict[str, int] = field(default_factory=dict)
     changed: datetime | None = None  # the plan's latest build time: an empty feed's VJOURNAL carries it
+    retired: bool = False  # no longer published (docs/history.md, "Deleted and retired plans")
 
 
 class Oracle:
@@ -236,18 +238,23 @@ class Oracle:
     def __init__(self) -> None:
         self.plans: dict[str, PlanMemory] = {}
 
-    def build(self, schedules: Path, at: datetime) -> dict[tuple[str, str], FeedView]:
-        return self.build_from(read_project(schedules), at)
+    def build(self, schedules: Path, at: datetime, retired: frozenset[str] = frozenset()) -> dict[tuple[str, str], FeedView]:
+        return self.build_from(read_project(schedules), at, retired)
 
-    def build_from(self, inputs: dict[str, PlanInput], at: datetime) -> dict[tuple[str, str], FeedView]:
+    def build_from(
+        self, inputs: dict[str, PlanInput], at: datetime, retired: frozenset[str] = frozenset()
+    ) -> dict[tuple[str, str], FeedView]:
         for plan_id, plan in inputs.items():
             memory = self.plans.setdefault(plan_id, PlanMemory(plan.athlete))
-            memory.athlete, memory.present = plan.athlete, True
+            memory.athlete, memory.present, memory.retired = plan.athlete, True, False
             self._plan(memory, plan_id, plan.races, at)
         for plan_id, memory in self.plans.items():
             if plan_id not in inputs:
                 memory.present = False
                 self._plan(memory, plan_id, {}, at)
+                # Retired on purpose, its files go once its feeds carry nothing, not even a cancellation:
+                # a race still cancelling is published until its grace period is over.
+                memory.retired = plan_id in retired and not memory.races
         return self.views()
 
     def _plan(self, memory: PlanMemory, plan_id: str, races: dict[str, Race], at: datetime) -> None:
@@ -329,5 +336,5 @@ class Oracle:
                     (memory.changed, sorted((r, m.seq, m.stamp) for r, m in memory.races.items())) if not events else None,
                     sorted((k, e.seq, e.stamp, e.kind, memory.races[e.race].visible) for k, e in events.items()),
                 )
-                out[plan_id, feed] = FeedView(plan_id, feed, events, memory.present, removed, copy.deepcopy(digest))
+                out[plan_id, feed] = FeedView(plan_id, feed, events, memory.present, removed, copy.deepcopy(digest), memory.retired)
         return out

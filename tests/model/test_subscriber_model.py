@@ -146,7 +146,7 @@ class Subscribers(RuleBasedStateMachine):
 
     def do_build(self) -> None:
         self.world.build()
-        views = self.oracle.build(self.world.schedules, self.world.now)
+        views = self.oracle.build(self.world.schedules, self.world.now, frozenset(self.world.retired))
         paths = [self.world.feed_path(plan_id, feed) for plan_id, feed in views]
         present = [p for p in paths if p.exists()]
         with ThreadPoolExecutor(len(self.readers)) as pool:  # node runs while the Python parsers do
@@ -361,15 +361,34 @@ class Subscribers(RuleBasedStateMachine):
         else:
             doc = plan_doc(athlete, 2024, [data.draw(race_doc(self.next_id("race"), self.world.meets))])
         self.world.plans[name] = doc
+        if f"{slug(athlete)}-2024" in self.world.retired:  # racecal refuses a plan listed there
+            self.world.retired.remove(f"{slug(athlete)}-2024")
 
     @rule(data=st.data(), then=THEN)
     def delete_plan(self, data: st.DataObject, then: timedelta | None) -> None:
         self.after.append(then)
         if self.world.plans:
-            name = data.draw(st.sampled_from(sorted(self.world.plans)))
-            doc = self.world.plans.pop(name)
-            self.gone_plans[doc["athlete"]["slug"] + ".yaml"] = (doc, self.world.comments.pop(name, ""))
-            self.graveyard = [(n, r) for n, r in self.graveyard if n != name]
+            self.delete(data.draw(st.sampled_from(sorted(self.world.plans))))
+
+    @rule(data=st.data(), then=THEN)
+    def retire_plan(self, data: st.DataObject, then: timedelta | None) -> None:
+        """A plan listed under retired:, its file deleted in the same edit or earlier: its races are
+        published cancelled for the grace period first, then its feeds are gone (docs/history.md)."""
+        self.after.append(then)
+        present = {self.world.plan_id(name): name for name in self.world.plans}
+        gone = {f"{doc['athlete']['slug']}-{doc['season']}" for doc, _ in self.gone_plans.values()}
+        choices = sorted((set(present) | gone) - set(self.world.retired))
+        if not choices:
+            return
+        plan_id = data.draw(st.sampled_from(choices))
+        if plan_id in present:
+            self.delete(present[plan_id])
+        self.world.retired.append(plan_id)
+
+    def delete(self, name: str) -> None:
+        doc = self.world.plans.pop(name)
+        self.gone_plans[doc["athlete"]["slug"] + ".yaml"] = (doc, self.world.comments.pop(name, ""))
+        self.graveyard = [(n, r) for n, r in self.graveyard if n != name]
 
     @invariant()
     def build_if_asked(self) -> None:

@@ -158,6 +158,7 @@ class World:
     now: datetime = FIRST_BUILD
     builds: int = 0
     build_times: list[datetime] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)  # plan ids under retired: in racecal.yaml
 
     @property
     def schedules(self) -> Path:
@@ -176,6 +177,11 @@ class World:
             text = dump(doc)
             (self.schedules / name).write_text(self.comments.get(name, "") + text, encoding="utf-8")
         (self.schedules / "meets" / "catalogue.yaml").write_text(dump({"meets": self.meets}), encoding="utf-8")
+        settings = self.root / "racecal.yaml"
+        if self.retired:
+            settings.write_text(dump({"retired": sorted(self.retired)}), encoding="utf-8")
+        elif settings.exists():
+            settings.unlink()
 
     def build(self) -> str:
         self.write()
@@ -214,8 +220,12 @@ def compare(views: dict[tuple[str, str], FeedView], parsed: dict[Path, ParsedFee
         path = world.feed_path(plan_id, feed)
         where = f"[{parser}] {plan_id}/{feed}.ics"
         got = parsed.get(path)
+        if view.retired:
+            if got is not None or path.exists():
+                problems.append(f"{where}: still published, though retired and carrying nothing any more")
+            continue
         if got is None:
-            problems.append(f"{where}: missing (a published feed URL must keep answering)")
+            problems.append(f"{where}: missing (a published feed URL must keep answering until the plan is retired)")
             continue
         if not got.components:
             problems.append(f"{where}: a calendar with no component (sabre/vobject rejects it)")
