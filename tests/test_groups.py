@@ -982,6 +982,24 @@ def test_what_a_build_counts_as_its_own_in_dist_is_what_index_json_lists(site: S
     assert foreign == foreign_entries(site.dist)
     assert {"CNAME", "extra", f"{plan_dirs[0].name}/notes.txt", f"{views[0].name}/notes.txt"} <= set(foreign)
     assert "unlisted-2024" not in foreign  # a plan directory by its state, as before
+    # And by the rule itself, from published_names alone: every entry, and every entry in a published
+    # directory, that it does not name (more kinds planted: a folder in a plan folder, a file named
+    # like a plan, a folder named like a site file).
+    (plan_dirs[1] / "drafts").mkdir()
+    (site.dist / "zz-not-a-plan-2024").write_text("a file named like a plan\n")
+    (site.dist / "style.css").unlink()
+    (site.dist / "style.css").mkdir()
+    published = published_names(site.dist, listed)
+    site_level = {"index.html", "index.json", "style.css", "site.js", "_headers", ".htaccess", ".nojekyll"}
+    expected = [e.name for e in site.dist.iterdir() if e.name not in published or (e.name in site_level and e.is_dir())]
+    for directory in site.dist.iterdir():
+        if directory.name in published and directory.name not in site_level and directory.is_dir() and not directory.is_symlink():
+            expected += [f"{directory.name}/{i.name}" for i in directory.iterdir() if f"{directory.name}/{i.name}" not in published]
+    assert foreign_entries(site.dist, listed) == sorted(expected), sorted(expected)
+    (site.dist / "style.css").rmdir()
+    (site.dist / "zz-not-a-plan-2024").unlink()
+    (plan_dirs[1] / "drafts").rmdir()
+    site.build()  # style.css comes back
 
     site.edit(f"schedules/{sorted((site.root / 'schedules').glob('*.yaml'))[0].name}", "status: tentative", "status: confirmed")
     (unlisted.parent / "unlisted-2024").rename(site.root / "moved-away")  # its name would not clash; keep the build simple

@@ -318,8 +318,16 @@ def published_names(out: Path, indexed: Mapping[str, Iterable[str]] | None = Non
     state.json) is foreign, kept as it is. In a plan directory, the files racecal writes in every plan directory count as its own.
     """
     names: set[str] = set(_site_files())
+    for plan_id, files in _plan_files(out, _entries(out), indexed).items():
+        names.add(plan_id)
+        names.update(f"{plan_id}/{name}" for name in files)
+    return names
+
+
+def _plan_files(out: Path, entries: list[os.DirEntry[str]], indexed: Mapping[str, Iterable[str]] | None) -> dict[str, set[str]]:
+    """Plan directory → the names racecal publishes in it (``published_names``' rule)."""
     plan_files = {plan_id: set(files) for plan_id, files in (indexed if indexed is not None else _indexed_plan_files(out)).items()}
-    for entry in _entries(out):
+    for entry in entries:
         if (
             entry.name not in plan_files
             and SLUG_RE.match(entry.name)
@@ -327,10 +335,7 @@ def published_names(out: Path, indexed: Mapping[str, Iterable[str]] | None = Non
             and is_plan_state(Path(entry.path) / "state.json", entry.name)
         ):
             plan_files[entry.name] = set()
-    for plan_id, files in plan_files.items():
-        names.add(plan_id)
-        names.update(f"{plan_id}/{name}" for name in files | PLAN_FILES if "/" not in name)
-    return names
+    return {plan_id: {name for name in files | PLAN_FILES if "/" not in name} for plan_id, files in plan_files.items()}
 
 
 def _indexed_plan_files(out: Path) -> dict[str, set[str]]:
@@ -376,18 +381,27 @@ def owned_entries(out: Path) -> list[str]:
 
 def foreign_entries(out: Path, indexed: Mapping[str, Iterable[str]] | None = None) -> list[str]:
     """Entries of ``out`` racecal did not publish (relative paths, a directory as one entry)."""
-    published = published_names(out, indexed)
+    entries = _entries(out)
+    site_files, plan_files = _site_files(), _plan_files(out, entries, indexed)
     foreign: list[str] = []
-    for entry in _entries(out):
-        if entry.name not in published:
+    for entry in entries:
+        ours = plan_files.get(entry.name)
+        if ours is None and entry.name not in site_files:
             foreign.append(entry.name)
-        elif entry.is_dir(follow_symlinks=False) and entry.name not in _site_files():
-            foreign += [
-                f"{entry.name}/{inner.name}" for inner in _entries(Path(entry.path)) if f"{entry.name}/{inner.name}" not in published
-            ]
+        elif entry.is_dir(follow_symlinks=False) and ours is not None:
+            # Names compared as a set, not as 7,000 "plan/file" strings: this runs on every build.
+            foreign += [f"{entry.name}/{name}" for name in sorted(_names(entry.path) - ours)]
         elif entry.is_dir(follow_symlinks=False):
             foreign.append(entry.name)  # a directory named like a site file: not ours
     return sorted(foreign)
+
+
+def _names(directory: str) -> set[str]:
+    try:
+        with os.scandir(directory) as entries:
+            return {entry.name for entry in entries}
+    except OSError as exc:
+        raise PublishError(f"cannot list {directory}: {exc.strerror or exc}") from None
 
 
 def _entries(directory: Path) -> list[os.DirEntry[str]]:
