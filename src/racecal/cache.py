@@ -259,12 +259,16 @@ def record(
     try:
         device = site.stat().st_dev
         rows: dict[str, list[int | str]] = {}
+        # Once for every file of a site (7,000 at 20,000 races): strings, not Paths, and no context
+        # manager or tuple slice per file (42 -> 32 ms).
+        lstat, prefix, saw = os.lstat, f"{site}/", checked.get
         for name, sha256 in {**files, **site_files}.items():
-            with contextlib.suppress(OSError):
-                stat = os.lstat(f"{site}/{name}")  # a str, not a Path: once for every file of a site
-                now = identity(stat)
-                if stat.st_dev == device and now[:3] == checked.get(name) and stat.st_ctime_ns < now_ns:
-                    rows[name] = [*now, sha256]
+            try:
+                stat = lstat(prefix + name)
+            except OSError:
+                continue
+            if stat.st_dev == device and stat.st_ctime_ns < now_ns and (stat.st_ino, stat.st_size, stat.st_mtime_ns) == saw(name):
+                rows[name] = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, sha256]
         stable = all(name in rows for name in site_files)  # else the site files are compared byte by byte next time
         document = {
             "format": CACHE_FORMAT,
