@@ -124,6 +124,23 @@ def test_writer_refuses_paths_outside_the_output(tmp_path: Path) -> None:
     assert not (tmp_path / "dist").exists()
 
 
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [("..", "escape.txt"), ("plan", "../escape.txt"), ("plan", ".."), ("plan", ""), ("plan", "a\\b"), ("plan", "a\0b"), ("/tmp", "x")],
+)
+def test_linking_a_folder_refuses_paths_outside_the_output(tmp_path: Path, folder: str, name: str) -> None:
+    """Staging.link_folder, which links unchanged plans' files with one check per folder, checks every
+    name as write and link do."""
+    source = tmp_path / "source"
+    source.mkdir()
+    (tmp_path / "escape.txt").write_text("mine\n")
+    staging = Staging.create(tmp_path / "dist")
+    with pytest.raises(PublishError, match="refusing to write outside the output directory"):
+        staging.link_folder(folder, [name], str(source))
+    assert (tmp_path / "escape.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["source", "escape.txt", staging.root.name])
+
+
 def forge(dist: Path, name: str, edit) -> None:  # type: ignore[no-untyped-def]
     """Hand-edit a published file *and* its hash in index.json, so the content check itself is tested."""
     path = dist / PLAN_ID / name

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -64,6 +64,8 @@ class Sink(Protocol):
     def write(self, name: str, data: bytes) -> None: ...
 
     def link(self, name: str, source: Any) -> None: ...
+
+    def link_folder(self, folder: str, names: Iterable[str], source: str) -> None: ...
 
 
 @dataclass
@@ -449,8 +451,7 @@ def build(
         return outcome  # nothing to stage: the caller keeps the published site as it is
     if previous.local_dir is not None:
         for plan_id in reused:
-            for name in previous.entries[plan_id].files:
-                sink.link(f"{plan_id}/{name}", f"{previous.local_dir}/{plan_id}/{name}")
+            sink.link_folder(plan_id, previous.entries[plan_id].files, f"{previous.local_dir}/{plan_id}")
         for name in kept_site_files:
             sink.link(name, f"{previous.local_dir}/{name}")
     for name, data in site_files.items():

@@ -230,6 +230,26 @@ class Staging:
         except OSError as exc:
             raise _cannot_write(self.root / name, self.out, exc) from None
 
+    def link_folder(self, folder: str, names: Iterable[str], source: str) -> None:
+        """Link the files ``names`` of the folder ``source`` into ``folder`` of the new site: an
+        unchanged plan's files, with one check and one mkdir for the folder. File by file through
+        ``link``, the 7,000 files of 20,000 races took 135 ms, of which the links themselves 60."""
+        target = f"{self.root}/{_safe_relative(folder)}"  # the folder checked and made once
+        if target not in self._dirs:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            self._dirs.add(target)
+        for name in names:
+            if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+                raise PublishError(f"refusing to write outside the output directory: {folder + '/' + name!r}")
+            self.linked.add(f"{folder}/{name}")
+            try:
+                try:
+                    os.link(f"{source}/{name}", f"{target}/{name}")  # no bytes copied
+                except OSError:
+                    shutil.copy2(f"{source}/{name}", f"{target}/{name}")
+            except OSError as exc:
+                raise _cannot_write(self.root / folder / name, self.out, exc) from None
+
     def discard(self) -> None:
         _remove(self.root)
 
@@ -521,6 +541,9 @@ class NullSink:
 
     def link(self, name: str, source: Path | str) -> None:
         _ = (name, source)
+
+    def link_folder(self, folder: str, names: Iterable[str], source: str) -> None:
+        _ = (folder, names, source)
 
 
 def write_generated(path: Path, text: str, is_ours: Callable[[bytes], bool]) -> bool:
