@@ -28,6 +28,7 @@ import math
 import os
 import shutil
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -79,16 +80,35 @@ class SiteCache:
     def has(self, site: Path, name: str, sha256: str) -> Seen | None:
         """What the site's file ``name`` is now, when the record vouches that it holds the bytes with
         ``sha256``; else None (and the file must be hashed)."""
-        known = self.files.get(name)
-        if known is not None and known[1] == sha256:
-            try:
-                stat = os.lstat(f"{site}/{name}")  # a str, not a Path: called for every file of a site
-            except OSError:
-                stat = None
-            if stat is not None and stat.st_dev == self.device and identity(stat) == known[0]:
-                return known[0][:3]
-        self.misses += 1
-        return None
+        return self.has_in(site, "", {name: sha256})[0].get(name)
+
+    def has_in(self, site: Path, folder: str, files: Mapping[str, str]) -> tuple[dict[str, Seen], list[str]]:
+        """``has`` for the files of one folder of the site (name → sha256): what each vouched file is
+        now, by its path in the site, and the names that must be hashed. A build checks every plan's
+        files (7,000 at 20,000 races) a folder at a time: 107 ms file by file, the lstat calls alone 55."""
+        found: dict[str, Seen] = {}
+        missed: list[str] = []
+        known_files, device, lstat = self.files, self.device, os.lstat
+        prefix = f"{folder}/" if folder else ""
+        base = f"{site}/{prefix}"
+        for name, sha256 in files.items():
+            relative = prefix + name
+            known = known_files.get(relative)
+            if known is not None and known[1] == sha256:
+                try:
+                    stat = lstat(base + name)
+                except OSError:
+                    stat = None
+                if (
+                    stat is not None
+                    and stat.st_dev == device
+                    and (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == known[0]
+                ):
+                    found[relative] = known[0][:3]
+                    continue
+            self.misses += 1
+            missed.append(name)
+        return found, missed
 
     def has_site(self, site: Path, inputs: str) -> dict[str, Seen] | None:
         """The site files made from ``inputs`` (landing page, index, static files → what each is now)

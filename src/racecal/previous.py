@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -115,17 +116,15 @@ class Previous:
         if self.local_dir is None:
             return
         self._refuse_linked_folder(plan_id)
-        for name, sha256 in self.entries[plan_id].files.items():
-            relative = f"{plan_id}/{name}"
-            if known := self.cache.has(self.local_dir, relative, sha256):
-                self.checked[relative] = known
-                continue
-            self._read_steady(relative, partial(self.fetch, plan_id, name))  # hashed against the manifest
+        vouched, unknown = self.cache.has_in(self.local_dir, plan_id, self.entries[plan_id].files)
+        self.checked.update(vouched)
+        for name in unknown:
+            self._read_steady(f"{plan_id}/{name}", partial(self.fetch, plan_id, name))  # hashed against the manifest
 
     def _refuse_linked_folder(self, plan_id: str) -> None:
         """A plan's folder in a local site must be a folder, as its files must be files: racecal never
         publishes a link, and one would have the build read (and vouch for) files outside the site."""
-        if self.local_dir is not None and (self.local_dir / plan_id).is_symlink():
+        if self.local_dir is not None and _is_link(f"{self.local_dir}/{plan_id}"):
             raise PreviousBuildError(
                 f"{self.local_dir}/{plan_id}: is a symbolic link, which racecal never publishes; remove it or pass --fresh"
             )
@@ -190,6 +189,13 @@ def _listed(names: list[str], shown: int = 4) -> str:
     if len(names) <= shown:
         return ", ".join(names)
     return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+
+
+def _is_link(path: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)  # a str: once for every plan of a site
+    except OSError:
+        return False  # a missing folder is reported by the read that needs it
 
 
 def _read_local(location: str) -> bytes:
