@@ -7,7 +7,9 @@ kernel's peak-RSS accounting, and a real Chromium's layout of the page.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -46,12 +48,17 @@ HOSTILE_BASE_URLS = [
     ("crlf", "https://x.example/\r\nX-INJECTED:yes", "contains the control character U+000D"),
     ("lf", "https://x.example/\nBEGIN:VEVENT", "contains the control character U+000A"),
     ("tab", "https://x.example/\tX", "contains the control character U+0009"),
-    ("space", "https://x.example/my races", WRONG_URL + "'https://x.example/my races'"),
+    ("space", "https://x.example/my races", "contains a space, which a URL cannot hold; write it percent-encoded, as %20"),
     ("query", "https://x.example/races?", WRONG_URL + "'https://x.example/races?'"),
     ("fragment", "https://x.example/races#", WRONG_URL + "'https://x.example/races#'"),
     ("unclosed-ipv6", "http://[::1", WRONG_URL + "'http://[::1'"),
     ("bad-port", "https://x.example:99999/", WRONG_URL + "'https://x.example:99999/'"),
-    ("quote", 'https://x.example/"><script>', WRONG_URL + "'https://x.example/\"><script>'"),
+    ("quote", 'https://x.example/"><script>', "contains '\"', which a URL cannot hold; write it percent-encoded, as %22"),
+    (
+        "bracket-outside-the-host",
+        "https://x.example/a[1]",
+        "contains '[' outside the host, which a URL cannot hold (brackets are for IPv6 addresses); write it percent-encoded, as %5B",
+    ),
     ("rlo", "https://x.example/\u202egro", "contains the invisible formatting character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
     ("no-host", "https://", WRONG_URL + "'https://'"),
     # Each once accepted, and then written into every feed and page.
@@ -163,6 +170,251 @@ def test_plan_urls_pass_the_host_and_percent_rules(project: Project, value: str,
     result = project.run("check")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
+
+
+# --- URLs in feeds are URIs ---------------------------------------------------------------------------
+
+
+def not_in_a_uri(shown: str, escape: str) -> str:
+    return f"contains {shown}, which a URL cannot hold; write it percent-encoded, as {escape}"
+
+
+# Regression (independent tester): each was accepted and written raw into every feed's URL line
+# (URL:https://example.org/"><script>…), which RFC 5545 defines as a URI (RFC 3986: none of these).
+NOT_IN_A_URI = [
+    ("quote-and-tags", 'https://example.org/"><script>alert(2)</script>', not_in_a_uri("'\"'", "%22")),
+    ("less-than", "https://example.org/<b>", not_in_a_uri("'<'", "%3C")),
+    ("greater-than", "https://example.org/a>b", not_in_a_uri("'>'", "%3E")),
+    ("braces", "https://example.org/{id}", not_in_a_uri("'{'", "%7B")),
+    ("closing-brace", "https://example.org/id}", not_in_a_uri("'}'", "%7D")),
+    ("pipe", "https://example.org/a|b", not_in_a_uri("'|'", "%7C")),
+    ("backslash", "https://example.org\\@evil.example/", not_in_a_uri("'\\'", "%5C")),
+    ("caret", "https://example.org/a^b", not_in_a_uri("'^'", "%5E")),
+    ("backtick", "https://example.org/a`b", not_in_a_uri("'`'", "%60")),
+    ("space", "https://example.org/a b", not_in_a_uri("a space", "%20")),
+    ("no-break-space", "https://example.org/a\u00a0b", not_in_a_uri("the character U+00A0 (NO-BREAK SPACE)", "%C2%A0")),
+    ("ideographic-space", "https://例え.テスト/\u3000", not_in_a_uri("the character U+3000 (IDEOGRAPHIC SPACE)", "%E3%80%80")),
+    ("bracket-in-the-query", "https://example.org/?a[]=1",
+     "contains '[' outside the host, which a URL cannot hold (brackets are for IPv6 addresses); write it percent-encoded, as %5B"),
+    ("second-hash", "https://example.org/#a#b",
+     "contains a second '#', which a URL cannot hold (the first starts the fragment); write it percent-encoded, as %23"),
+]  # fmt: skip
+
+
+def yaml_quoted(value: str) -> str:
+    """``value`` as a YAML double-quoted scalar: what YAML 1.1 does not allow raw (DEL, C1 controls but
+    NEL, U+FFFE) escaped as \\uXXXX, as JSON escapes the C0 controls."""
+    return re.sub(r"[\x7f-\x84\x86-\x9f\ufffe\uffff]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+
+
+@pytest.mark.parametrize(("value", "message"), [pytest.param(v, m, id=i) for i, v, m in NOT_IN_A_URI])
+def test_race_url_with_a_character_a_uri_cannot_hold_is_refused_naming_it(project: Project, value: str, message: str) -> None:
+    (project.schedules / "bad.yaml").write_text(
+        b("status: confirmed", f"status: confirmed\n    url: {yaml_quoted(value)}"), encoding="utf-8"
+    )
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"schedules/bad.yaml:10:10: races[0].url: {message}", "1 problem in 1 file"]
+
+
+def test_meet_and_source_urls_with_characters_a_uri_cannot_hold_are_refused_and_nothing_is_published(built: Project) -> None:
+    before = built.tree()
+    (built.schedules / "meets" / "bad.yaml").write_text(
+        'meets:\n  - id: bad-meet\n    name: Bad Meet\n    date: 2024-06-01\n    timezone: UTC\n    url: "https://example.org/a|b"\n'
+    )
+    (built.schedules / "bad.yaml").write_text(
+        b("races:\n", 'sources:\n  s:\n    outlet: O\n    url: "https://example.org/{x}"\nraces:\n'), encoding="utf-8"
+    )
+    result = built.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "schedules/bad.yaml:8:10: sources.s.url: " + not_in_a_uri("'{'", "%7B"),
+        "schedules/meets/bad.yaml:6:10: meets[0].url: " + not_in_a_uri("'|'", "%7C"),
+        "2 problems in 2 files",
+    ]
+    assert built.run("build", "--time", LATER_TIME).exit_code == 1
+    assert built.tree() == before
+
+
+# Written out by hand from RFC 3987 3.1 (not with racecal's function): host labels in Unicode by IDNA
+# (lowercase, NFC, punycode as `idna` and browsers give it), everything else as UTF-8 %XX.
+IRIS_AS_URIS = [
+    ("https://bücher.example/läufe", "https://xn--bcher-kva.example/l%C3%A4ufe"),
+    ("https://Bücher.example:8443/?q=€#Résultat", "https://xn--bcher-kva.example:8443/?q=%E2%82%AC#R%C3%A9sultat"),
+    ("https://例え.テスト/パス", "https://xn--r8jz45g.xn--zckzah/%E3%83%91%E3%82%B9"),
+    ("https://пример.рф/", "https://xn--e1afmkfd.xn--p1ai/"),
+    ("https://ΣΊΣΥΦΟΣ.gr/", "https://xn--kxa6akbbkh.gr/"),  # every Σ a σ, none a final ς
+    ("https://İstanbul.example/", "https://xn--istanbul-o0e.example/"),
+    ("https://cafe\u0301.example/", "https://xn--caf-dma.example/"),
+    ("https://example.org/%E2%82%AC/€", "https://example.org/%E2%82%AC/%E2%82%AC"),
+    ("http://[2001:db8::1]:8080/ø", "http://[2001:db8::1]:8080/%C3%B8"),
+    ("https://www.nrk.no/sport/?x=1&y=a%2Fb#res", "https://www.nrk.no/sport/?x=1&y=a%2Fb#res"),
+]
+
+
+def test_url_in_unicode_is_written_into_feeds_as_a_uri(project: Project) -> None:
+    """An IRI (RFC 3987) is accepted, shown on the page as written, and written into feeds as the URI
+    it maps to: a URL line with raw non-ASCII is not a URI, as RFC 5545 requires."""
+    import icalendar
+
+    races = "".join(
+        f"  - {{id: r{i}, name: Meet {i}, date: 2024-05-25, status: confirmed, url: {yaml_quoted(iri)}}}\n"
+        for i, (iri, _) in enumerate(IRIS_AS_URIS)
+    )
+    (project.schedules / "u-2024.yaml").write_text("athlete: {name: U, slug: u}\nseason: 2024\nraces:\n" + races, encoding="utf-8")
+    project.build()
+    calendar = icalendar.Calendar.from_ical((project.dist / "u-2024" / "all.ics").read_bytes())
+    written = {str(event["UID"]).split(".")[0]: (str(event["URL"]), str(event["DESCRIPTION"])) for event in calendar.walk("VEVENT")}
+    for i, (_, uri) in enumerate(IRIS_AS_URIS):
+        url, description = written[f"r{i}"]
+        assert url == uri and description.endswith(f"\nMore: {uri}")
+    page = (project.dist / "u-2024" / "index.html").read_text()
+    assert 'href="https://bücher.example/läufe"' in page
+
+
+def test_import_percent_encodes_url_characters_a_uri_cannot_hold(project: Project, tmp_path: Path) -> None:
+    """Another tool's calendar with such a URL still imports: the characters are percent-encoded (the
+    same address), so what check would refuse is never written."""
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:x@t\r\nDTSTAMP:20240101T000000Z\r\n"
+        'DTSTART;VALUE=DATE:20240601\r\nSUMMARY:Meet\r\nURL:https://example.org/r?a[]=1&t={x}|"y"#f#g\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n'
+    )
+    (tmp_path / "other.ics").write_text(ics)
+    result = project.run("import", str(tmp_path / "other.ics"), "--athlete", "A")
+    assert result.exit_code == 0, result.output
+    assert "url: https://example.org/r?a%5B%5D=1&t=%7Bx%7D%7C%22y%22#f%23g\n" in result.stdout
+
+
+# RFC 3986, appendix A, as a regular expression: the test's own reading of the grammar.
+_UNRESERVED, _PCT, _SUB_DELIMS = r"[A-Za-z0-9\-._~]", r"%[0-9A-Fa-f]{2}", r"[!$&'()*+,;=]"
+_PCHAR = rf"(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|[:@])"
+_DEC_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]|[0-9])"
+_IPV4 = rf"{_DEC_OCTET}(?:\.{_DEC_OCTET}){{3}}"
+_H16 = r"[0-9A-Fa-f]{1,4}"
+_LS32 = rf"(?:{_H16}:{_H16}|{_IPV4})"
+_IPV6 = "|".join([
+    rf"(?:{_H16}:){{6}}{_LS32}",
+    rf"::(?:{_H16}:){{5}}{_LS32}",
+    rf"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+    rf"(?:(?:{_H16}:){{0,1}}{_H16})?::(?:{_H16}:){{3}}{_LS32}",
+    rf"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
+    rf"(?:(?:{_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+    rf"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
+    rf"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
+    rf"(?:(?:{_H16}:){{0,6}}{_H16})?::",
+])  # fmt: skip
+_IP_LITERAL = rf"\[(?:{_IPV6}|v[0-9A-Fa-f]+\.(?:{_UNRESERVED}|{_SUB_DELIMS}|:)+)\]"
+_AUTHORITY = (
+    rf"(?:(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS}|:)*@)?(?:{_IP_LITERAL}|{_IPV4}|(?:{_UNRESERVED}|{_PCT}|{_SUB_DELIMS})*)(?::[0-9]*)?"
+)
+_HIER_PART = rf"(?://{_AUTHORITY}(?:/{_PCHAR}*)*|/(?:{_PCHAR}+(?:/{_PCHAR}*)*)?|{_PCHAR}+(?:/{_PCHAR}*)*|)"
+RFC3986_URI = re.compile(rf"[A-Za-z][A-Za-z0-9+\-.]*:{_HIER_PART}(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?")
+
+
+def test_the_rfc3986_expression_tells_uris_from_others() -> None:
+    """The oracle below, on URIs from RFC 3986's own examples and on what it excludes."""
+    for uri in ["ftp://ftp.is.co.za/rfc/rfc1808.txt", "http://www.ietf.org/rfc/rfc2396.txt", "ldap://[2001:db8::7]/c=GB?objectClass?one",
+                "mailto:John.Doe@example.com", "news:comp.infosystems.www.servers.unix", "tel:+1-816-555-1212", "telnet://192.0.2.16:80/",
+                "urn:oasis:names:specification:docbook:dtd:xml:4.1.2", "https://x.example/a%20b?c=/d?#e/?", "http://[::1]/"]:  # fmt: skip
+        assert RFC3986_URI.fullmatch(uri), uri
+    for other in ['https://x.example/"', "https://x.example/a b", "https://x.example/a[1]", "https://x.example/#a#b", "https://x.example/%zz",
+                  "https://x.example/é", "https://bücher.example/", "https://x.example/{}", "http://[::1/", "http://x:8a/"]:  # fmt: skip
+        assert not RFC3986_URI.fullmatch(other), other
+
+
+def _utf8_escapes_decoded(text: str) -> str:
+    """%XX runs that spell UTF-8 for non-ASCII characters, as those characters (RFC 3987 3.2)."""
+
+    def decoded(match: re.Match[str]) -> str:
+        try:
+            return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
+        except UnicodeDecodeError:
+            return match.group()
+
+    return re.sub(r"(?:%[89A-Fa-f][0-9A-Fa-f])+", decoded, text)
+
+
+def _as_iri(url: str) -> tuple[str, str, str, str]:
+    """(scheme, host, port, the rest) of an http(s) URL or URI as an IRI: host labels decoded from
+    punycode, NFC and case-folded (a host has no case); the rest with UTF-8 escapes decoded. Equal for
+    a URI and the IRI it maps to."""
+    import unicodedata
+
+    scheme, rest = url.split("://", 1)
+    end = min([i for i in (rest.find(c) for c in "/?#") if i >= 0], default=len(rest))
+    authority = rest[:end]
+    host, port = (authority.split("]")[0] + "]", authority.split("]")[1]) if authority.startswith("[") else authority.partition(":")[::2]
+    labels = [label[4:].encode("ascii").decode("punycode") if label.lower().startswith("xn--") else label for label in host.split(".")]
+    return scheme.lower(), unicodedata.normalize("NFC", ".".join(labels)).casefold(), port, _utf8_escapes_decoded(rest[end:])
+
+
+_URL_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from([*"abcXYZ019-._~!$&'()*+,;=:@/?%", "%41", "%e2%82%ac", "%C3%A9", *'"<>\\^`{|}[]# ']),
+        st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    ),
+    max_size=24,
+).map("".join)
+_HOSTS = st.one_of(
+    st.lists(
+        st.one_of(
+            st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,8}[A-Za-z0-9])?", fullmatch=True),
+            st.text(st.characters(categories=("Ll", "Lu", "Lo", "Nd", "Mn")), min_size=1, max_size=8),
+        ),
+        min_size=1,
+        max_size=3,
+    ).map(".".join),
+    st.sampled_from(
+        ["192.0.2.7", "[2001:db8::1]", "[::1]", "bücher.example", "例え.テスト", "\u212a.example", "İstanbul.example", "ΣΊΣΥΦΟΣ.gr"]
+    ),
+)
+_URLS = st.builds(
+    lambda scheme, host, port, start, rest: f"{scheme}://{host}{port}{start}{rest}",
+    st.sampled_from(["http", "https", "HTTPS"]),
+    _HOSTS,
+    st.one_of(st.just(""), st.integers(0, 65535).map(lambda n: f":{n}")),
+    st.sampled_from(["", "/", "?", "#"]),
+    _URL_TEXT,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_URLS, _URLS)
+def test_every_url_racecal_accepts_is_a_uri_in_the_feed_that_an_independent_parser_reads_back(race_url: str, source_url: str) -> None:
+    """For any URL racecal accepts (race and source URLs through the plan loader), the feed's URL
+    line is an RFC 3986 URI, icalendar reads back that same URL, and it is the URL written in the plan
+    (the same IRI, when the plan's was one); the description cites the same URIs."""
+    import icalendar
+
+    from racecal.history import compile_plan
+    from racecal.load import load_schedules
+    from racecal.settings import Settings
+    from racecal.yamlsource import SourceFile
+
+    text = (
+        "athlete: {name: U, slug: u}\nseason: 2024\n"
+        f"sources:\n  s: {{outlet: O, url: {yaml_quoted(source_url)}}}\n"
+        f"races:\n  - {{id: r, name: R, date: 2024-05-25, status: confirmed, sources: [s], url: {yaml_quoted(race_url)}}}\n"
+    )
+    problems: list = []
+    loaded = load_schedules([SourceFile("u-2024.yaml", text.encode())], [], problems)
+    if problems:  # refused: only ever for a URL
+        assert {p.field for p in problems} <= {"races[0].url", "sources.s.url", "races[0].sources[0]"}, problems  # s: left out
+        return
+    now = datetime(2024, 3, 1, tzinfo=UTC)
+    feed = compile_plan(loaded.plans[0], None, now, now, Settings(), "0" * 64).feeds["all"]
+    unfolded = feed.decode().replace("\r\n ", "")
+    written = re.search(r"^URL:([^\r]*)", unfolded, re.M)
+    assert written, unfolded
+    uri = written.group(1)
+    assert RFC3986_URI.fullmatch(uri), uri
+    event = next(iter(icalendar.Calendar.from_ical(feed).walk("VEVENT")))
+    assert str(event["URL"]) == uri
+    assert _as_iri(uri) == _as_iri(race_url)
+    description = str(event["DESCRIPTION"])
+    assert description.endswith(f"\nMore: {uri}")
+    cited = description.split("\n- O ")[1].split("\n")[0]
+    assert RFC3986_URI.fullmatch(cited) and _as_iri(cited) == _as_iri(source_url), cited
 
 
 # --- files that are not plans are not echoed ---------------------------------------------------------
@@ -908,6 +1160,7 @@ PUBLISHED_BEFORE = [
     ("joiner-after-space", "text", "Meet \u200dOne", None),
     ("tags-outside-a-flag", "text", "Meet\U000e0041", None),
     ("lone-percent", "url", "https://example.org/100%", None),
+    ("character-a-uri-cannot-hold", "url", 'https://example.org/"><b>{x}|y', None),
     ("credentials", "url", "https://user:pw@example.org/", None),
     ("bidi-still-refused", "text", "Meet \u202eenO", "contains the invisible formatting character U+202E (RIGHT-TO-LEFT OVERRIDE)"),
     ("control-still-refused", "text", "Meet\x07", "contains the control character U+0007"),

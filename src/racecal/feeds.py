@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from racecal import ics
 from racecal.model import SLUG_RE, Plan, Race, Session, Status
 from racecal.settings import Settings
+from racecal.text import as_uri
 from racecal.tz import SessionSpan, session_lines, session_span, vtimezone, zone_of
 from racecal.words import STATUS_WORDS, day_words, span_words
 
@@ -122,7 +123,7 @@ def _details(plan: Plan, race: Race) -> list[str]:
         if race.venue.lat is not None and race.venue.lon is not None:
             shared.append(ics.line("GEO", f"{race.venue.lat:.6f};{race.venue.lon:.6f}"))
     if race.url:
-        shared.append(ics.line("URL", race.url))
+        shared.append(ics.line("URL", as_uri(race.url)))
     categories = [*race.disciplines, *([race.series] if race.series else []), STATUS_WORDS[race.status].split(":")[0]]
     shared.append(ics.text_list("CATEGORIES", categories))
     shared.append(ics.text("DESCRIPTION", _description(plan, race)))
@@ -225,10 +226,10 @@ def _description(plan: Plan, race: Race) -> str:
             if s.quote:
                 line += f' – "{s.quote}"'
             if s.url:
-                line += f" {s.url}"
+                line += f" {as_uri(s.url)}"
             parts.append(line)
     if race.url:
-        parts.append("More: " + race.url)
+        parts.append("More: " + as_uri(race.url))
     return "\n".join(parts)
 
 

@@ -72,9 +72,10 @@ class Reader:
     warnings: list[Problem] = field(default_factory=list)
     # Text read back from a build racecal published (readback.JsonReader) keeps the rules that make
     # feeds and pages safe (no controls, no bidi or other format characters, http(s) URLs) but not the
-    # content rules added since (default-ignorables, URL hosts, credentials, % escapes): a build made
-    # by an older racecal must stay readable, or the only way on would be --fresh, which restarts
-    # every subscriber's SEQUENCE history. The plan that made it is checked in full.
+    # content rules added since (default-ignorables, characters a URI cannot hold, URL hosts,
+    # credentials, % escapes): a build made by an older racecal must stay readable, or the only way
+    # on would be --fresh, which restarts every subscriber's SEQUENCE history. The plan that made it
+    # is checked in full.
     published: ClassVar[bool] = False
     # A YAML block scalar (``note: |``) ends in a newline the editor did not mean; JSON text is exact.
     strips_blocks: ClassVar[bool] = True

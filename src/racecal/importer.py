@@ -35,7 +35,7 @@ import yaml
 from racecal.documents import MAX_YEAR, MIN_YEAR
 from racecal.errors import Problem
 from racecal.model import SLUG_RE, Meet
-from racecal.text import slugify
+from racecal.text import slugify, uri_escaped
 
 _RACECAL_UID = re.compile(
     r"^(?P<race>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\.(?P<session>[a-z0-9]+(?:-[a-z0-9]+)*))?\.(?P<plan>[a-z0-9-]+)\.(?P<feed>all|confirmed|tentative)@racecal\Z"
@@ -269,7 +269,9 @@ def _event(
         geo = component.decoded("GEO")  # (lat, lon) in icalendar 6+
         event.geo = (float(geo[0]), float(geo[1])) if isinstance(geo, tuple) and len(geo) == 2 else None
     url = str(component.get("URL", ""))
-    event.url = url if url.startswith(("http://", "https://")) and not any(c.isspace() for c in url) else None
+    # Characters a URI cannot hold are percent-encoded here (the address is the same), as racecal
+    # check would refuse them; a URL with whitespace is left out, as where it ends is a guess.
+    event.url = uri_escaped(url) if url.startswith(("http://", "https://")) and not any(c.isspace() for c in url) else None
     if found := _RACECAL_UID.match(uid):
         event.race_id, event.session_id, event.plan_id = found["race"], found["session"], found["plan"]
         _racecal_words(event, title, str(component.get("DESCRIPTION", "")), found["session"], known_athlete)

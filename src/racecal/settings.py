@@ -18,7 +18,7 @@ from racecal.errors import Problem, field_path, suggestion
 from racecal.fields import Reader
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded
 from racecal.model import Group
-from racecal.text import character_name, forbidden_char, http_url_parts, quoted, url_detail_problem
+from racecal.text import character_name, forbidden_char, http_url_parts, quoted, uri_char_problem, url_detail_problem
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ def check_base_url(value: str) -> str | None:
     bad = forbidden_char(value, allow_format=False)
     if bad is not None:
         return f"contains {character_name(bad)}"
+    if (trouble := uri_char_problem(value)) is not None:
+        return trouble
     parts = http_url_parts(value)
     if not set(value) <= _BASE_URL_CHARS or parts is None:
         return wrong

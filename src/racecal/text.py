@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import re
 import unicodedata
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 QUOTED_VALUE = 60  # longer values are described, not quoted, in messages
 
@@ -29,10 +29,13 @@ def character_name(code: int) -> str:
 
 def check_url(value: str, *, published: bool = False) -> str | None:
     """None when ``value`` is an http(s) URL racecal may publish, else what is wrong with it.
-    A ``published`` URL is not held to the host, credential and escape rules (see Reader.published)."""
+    A ``published`` URL is not held to the URI character, host, credential and escape rules (see
+    Reader.published)."""
     bad = forbidden_char(value, allow_format=False, published=published)
     if bad is not None:
         return f"contains {character_name(bad)}"
+    if not published and (trouble := uri_char_problem(value)) is not None:
+        return trouble
     parts = http_url_parts(value)
     if parts is None:
         return f"only http:// and https:// URLs are allowed, got {quoted(value)}"
@@ -51,6 +54,89 @@ def http_url_parts(value: str) -> SplitResult | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     return parts
+
+
+# Printable ASCII that RFC 3986 allows nowhere in a URI (appendix A: a URI holds only unreserved and
+# reserved characters and % escapes); nor whitespace. Calendar clients and browsers read a URL holding
+# one as they please: '"' and '>' end an HTML attribute or a linkified URL, a space ends the URL in a
+# description, a backslash is a '/' to a browser and not to other clients. RFC 5545's URL is a URI.
+_NOWHERE_IN_URI = frozenset('"<>\\^`{|}')
+_NOT_IN_URI = re.compile(r'[\s"<>\\^`{|}]')  # the same, and whitespace
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
+def uri_char_problem(value: str) -> str | None:
+    """What ``value`` holds that no URI can, with how to write it: a character RFC 3986 allows nowhere,
+    a bracket outside the host (brackets are for IPv6 addresses) or a second '#' (the first starts
+    the fragment). Non-ASCII letters are not among them: a URL may be an IRI (RFC 3987), which
+    ``as_uri`` maps to a URI where racecal writes it into a feed."""
+    found = _NOT_IN_URI.search(value)
+    if found is not None:
+        char = found.group()
+        shown = "a space" if char == " " else character_name(ord(char)) if char.isspace() else f"'{char}'"
+        return f"contains {shown}, which a URL cannot hold; write it percent-encoded, as {quote(char, safe='')}"
+    scheme_end = value.find("://")
+    if scheme_end >= 0:
+        authority_end = _AUTHORITY_END.search(value, scheme_end + 3)
+        after = authority_end.start() if authority_end else len(value)
+        bracket = next((c for c in value[after:] if c in "[]"), None)
+        if bracket is not None:
+            return (
+                f"contains '{bracket}' outside the host, which a URL cannot hold (brackets are for IPv6 addresses); "
+                f"write it percent-encoded, as {quote(bracket, safe='')}"
+            )
+    fragment = value.find("#")
+    if fragment >= 0 and value.find("#", fragment + 1) >= 0:
+        return "contains a second '#', which a URL cannot hold (the first starts the fragment); write it percent-encoded, as %23"
+    return None
+
+
+def uri_escaped(url: str) -> str:
+    """``url`` with what ``uri_char_problem`` would name percent-encoded, whitespace aside: a URL from
+    another tool's calendar (racecal import), made one that racecal accepts and that means the same."""
+    authority_end = _AUTHORITY_END.search(url, url.find("://") + 3) if "://" in url else None
+    after = authority_end.start() if authority_end else len(url)
+    fragment = url.find("#")
+    return "".join(
+        quote(c, safe="") if c in _NOWHERE_IN_URI or (c in "[]" and i >= after) or (c == "#" and fragment < i) else c
+        for i, c in enumerate(url)
+    )
+
+
+def as_uri(url: str) -> str:
+    """An http(s) URL that ``check_url`` accepted, as the URI that RFC 3987 (3.1) maps an IRI to: each
+    label of the host written in Unicode in its IDNA form ("xn--" and punycode), every other
+    non-ASCII character percent-encoded as UTF-8. An ASCII URL is a URI already and is returned as it is.
+
+    The host is not percent-encoded, which RFC 3986 would allow: calendar clients hand a URL to a
+    resolver that may not decode it (RFC 3986 3.2.2 asks producers for the IDNA form)."""
+    if url.isascii():
+        return url
+    scheme_end = url.index("://") + 3
+    authority_end = _AUTHORITY_END.search(url, scheme_end)
+    after = authority_end.start() if authority_end else len(url)
+    authority = url[scheme_end:after]
+    if not authority.isascii():  # a host name (no user info, and an IPv6 address is ASCII) and a port
+        host, colon, port = authority.partition(":")
+        authority = ".".join(_ascii_label(label) for label in host.split(".")) + colon + port
+    return url[:scheme_end] + authority + _NON_ASCII.sub(_percent_encoded, url[after:])
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _percent_encoded(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="")
+
+
+def _ascii_label(label: str) -> str:
+    """A host label as DNS carries it: ASCII as it is; else lowercase and NFC (as IDNA's mapping
+    makes it), "xn--" and its punycode, unless that form is ASCII already (the Kelvin sign is a "k")."""
+    if label.isascii():
+        return label
+    # IDNA lowercases a capital sigma to σ wherever it is; str.lower() writes a final one as ς.
+    mapped = unicodedata.normalize("NFC", label.replace("Σ", "σ").lower())
+    return mapped if mapped.isascii() else "xn--" + mapped.encode("punycode").decode("ascii")
 
 
 MAX_HOST_LABEL = 63
@@ -96,7 +182,7 @@ def _is_host(host: str) -> bool:
     if len(name) > MAX_HOST_NAME or not all(_is_host_label(label) for label in labels):
         return False
     # A Unicode label travels as "xn--" + its punycode, which must fit the 63 octets of a DNS label.
-    if any(len(label if label.isascii() else "xn--" + label.encode("punycode").decode()) > MAX_HOST_LABEL for label in labels):
+    if any(len(_ascii_label(label)) > MAX_HOST_LABEL for label in labels):
         return False
     if labels[-1].isascii() and labels[-1].isdigit():  # a numeric last label makes it an IPv4 address
         try:
