@@ -92,6 +92,61 @@ def test_check_validates_the_settings_as_build_does(project: Project) -> None:
     )
 
 
+CATALOGUE_FORMS = ["schedules/meets/2024.yaml", "schedules/meets", "schedules/meets/"]
+
+
+@pytest.mark.parametrize("path", CATALOGUE_FORMS)
+def test_check_of_the_catalogue_checks_it_as_a_catalogue_not_as_a_broken_plan(project: Project, path: str) -> None:
+    """Regression (independent tester): `check schedules/meets/2024.yaml` and `check schedules/meets`
+    reported the catalogue as a plan missing 'athlete', 'races' and 'season', with 'meets' unknown."""
+    result = project.run("check", path)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "ok: 8 meets in 1 catalogue file, no problems\n", "")
+
+
+@pytest.mark.parametrize("path", CATALOGUE_FORMS)
+def test_check_of_a_broken_catalogue_reports_its_problems_located(project: Project, path: str) -> None:
+    project.edit("    date: 2024-05-30\n", "    date: 2024-05-32\n", project.schedules / "meets" / "2024.yaml")
+    project.edit("    timezone: Europe/London\n", "    timezone: Europe/Londn\n", project.schedules / "meets" / "2024.yaml")
+    result = project.run("check", path)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "schedules/meets/2024.yaml:15:15: meets[1].timezone: unknown timezone 'Europe/Londn'; did you mean 'Europe/London'?",
+        "schedules/meets/2024.yaml:27:11: meets[3].date: '2024-05-32' is not a real date",
+        "2 problems in 1 file",
+    ]
+
+
+def test_check_of_a_catalogue_file_outside_meets_is_told_by_its_top_level(project: Project) -> None:
+    """A new catalogue file drafted beside the plans (before it moves into meets/) is a catalogue by
+    its `meets:`; a plan that has a `meets:` key is still a plan, told that the key is unknown."""
+    draft = project.root / "new-meets.yaml"
+    draft.write_text("meets:\n  - {id: oslo-2025, name: Oslo, date: 2025-06-12, timezone: Europe/Oslo}\n")
+    assert project.run("check", "new-meets.yaml").stdout == "ok: 1 meet in 1 catalogue file, no problems\n"
+    draft.write_text("meets:\n  - {id: oslo-2025, name: Oslo, date: 2025-06-31, timezone: Europe/Oslo}\n")
+    broken = project.run("check", "new-meets.yaml")
+    assert broken.exit_code == 1
+    assert broken.stderr.splitlines() == ["new-meets.yaml:2:39: meets[0].date: '2025-06-31' is not a real date", "1 problem in 1 file"]
+    project.edit("season: 2024\n", "season: 2024\nmeets: []\n")
+    plan = project.run("check", "schedules/jakob-ingebrigtsen-2024.yaml")
+    assert plan.exit_code == 1
+    assert [line.split(": ", 1)[1] for line in plan.stderr.splitlines()[:-1]] == [
+        "meets: unknown key; expected one of: athlete, season, timezone, sources, races"
+    ]
+
+
+def test_check_of_the_catalogue_alone_does_not_warn_that_groups_have_no_plans(project: Project) -> None:
+    (project.root / "racecal.yaml").write_text("groups:\n  - {id: team-norway, name: Team Norway, country: Norway}\n")
+    assert project.run("check").stdout == "ok: 1 plan, no problems\n"
+    result = project.run("check", "schedules/meets")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "ok: 8 meets in 1 catalogue file, no problems\n", "")
+
+
+def test_check_of_plans_and_the_catalogue_together_counts_both(project: Project) -> None:
+    result = project.run("check", "schedules/jakob-ingebrigtsen-2024.yaml", "schedules/meets/2024.yaml")
+    assert (result.exit_code, result.stdout) == (0, "ok: 1 plan, 8 meets in 1 catalogue file, no problems\n")
+
+
 def test_build_reports_settings_and_plan_problems_in_one_run(project: Project) -> None:
     """Regression: a broken racecal.yaml hid the plans' problems until it was fixed."""
     (project.root / "racecal.yaml").write_text("title: Races\nrefresh_hours: lots\n")

@@ -433,35 +433,51 @@ _time_option = click.option(
 def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) -> None:
     """Validate plans, the meet catalogue and the site settings; print every problem; exit 1 if any.
 
-    PATHS are schedules directories or single plan files (default: schedules/). A plan file is
-    checked against the meet catalogue in the meets/ folder beside it. Everything build would
-    refuse, check reports (settings included). Warnings (a race outside its plan's season, a
-    tentative race already over, two races on the same days) do not fail the check unless --strict.
+    PATHS are schedules directories, plan files or the meet catalogue (default: schedules/). A plan
+    file is checked against the meet catalogue in the meets/ folder beside it. A meets/ folder, a
+    file in one, or a file whose top level is meets: is checked as a catalogue, on its own.
+    Everything build would refuse, check reports (settings included). Warnings (a race outside its
+    plan's season, a tentative race already over, two races on the same days) do not fail the
+    check unless --strict.
 
     \b
     Example:
       racecal check
       racecal check schedules/jakob-ingebrigtsen-2024.yaml
+      racecal check schedules/meets/2024.yaml
       racecal check --strict --format github
     """
     from racecal.groups import unmatched_warnings, unpublished_retired_warnings
-    from racecal.load import Lookout, load_schedules
+    from racecal.load import Lookout, load_schedules, looks_like_catalogue, parse_catalogue
     from racecal.report import check_as_github, check_as_json
-    from racecal.yamlsource import discover, read_all, read_source
+    from racecal.yamlsource import discover, in_catalogue_folder, is_catalogue_folder, read_all, read_catalogue, read_source
 
     warnings: list[Problem] = []
     lookout = Lookout(today=_wall_clock().date(), warnings=warnings)
     problems: list[Problem] = []
     settings = _read_settings(config, problems)
     plan_count = 0
+    catalogues: list[SourceFile] = []  # checked as a catalogue, on their own
+    meet_count = 0
     athletes: list[Athlete] = []
     site = _published_ids(Path("dist"), problems)  # the build's default output and previous build
     published = site[0] if site else {}
     for path in paths or (Path("schedules"),):
+        if path.is_dir() and is_catalogue_folder(path):
+            found, read_problems = read_catalogue(path)
+            problems += read_problems
+            catalogues += found
+            meet_count += len(parse_catalogue(found, problems))
+            continue
         if path.is_dir():
             plan_files, catalogue_files, read_problems = read_all(path)
         else:
-            plan_files = [s for s in [read_source(path, problems)] if s]
+            source = read_source(path, problems)
+            if source is not None and (in_catalogue_folder(path) or looks_like_catalogue(source)):
+                catalogues.append(source)
+                meet_count += len(parse_catalogue([source], problems))
+                continue
+            plan_files = [source] if source else []
             catalogue_files = [s for s in (read_source(p, problems, path.parent) for p in discover(path.parent, problems)[1]) if s]
             read_problems = []
         problems += read_problems
@@ -469,8 +485,9 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         problems += _calendar_problems(loaded, plan_files, settings, published)
         plan_count += len(loaded.plans)
         athletes += [plan.athlete for plan in loaded.plans]
-    # One plan checked alone says nothing of who else is in a group, nor does a run where plans failed.
-    if all(path.is_dir() for path in paths) and not problems:
+    # One plan or the catalogue checked alone says nothing of who else is in a group, nor does a run
+    # where plans failed.
+    if all(path.is_dir() and not is_catalogue_folder(path) for path in paths) and not problems:
         slugs = {athlete.slug for athlete in athletes}
         has_members = {g.id: any(g.includes(athlete) for athlete in athletes) for g in settings.groups}
         warnings += unmatched_warnings(settings.groups, slugs, has_members)
@@ -486,7 +503,11 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         _print_problems(sorted(problems + warnings), strict)
     if fmt == "text" and not failed:
         shown = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
-        click.echo(f"ok: {plan_count} plan{'s' * (plan_count != 1)}, no problems{shown}")
+        checked = [f"{plan_count} plan{'s' * (plan_count != 1)}"] if plan_count or not catalogues else []
+        if catalogues:
+            files = len({source.path for source in catalogues})
+            checked.append(f"{meet_count} meet{'s' * (meet_count != 1)} in {files} catalogue file{'s' * (files != 1)}")
+        click.echo(f"ok: {', '.join(checked)}, no problems{shown}")
     if failed:
         sys.exit(1)
 

@@ -85,6 +85,14 @@ def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem], brok
     return {k: v.value for k, v in meets.items()}
 
 
+def looks_like_catalogue(source: SourceFile) -> bool:
+    """Whether a file is written as a meet catalogue: a top level with ``meets:`` and none of a plan's
+    keys (a plan that also has ``meets:`` is checked as a plan, which names that key as unknown)."""
+    root = compose(source, [])  # its problems are told where it is checked
+    keys = _keys_of(root) if root is not None else ()
+    return "meets" in keys and not set(keys) & set(PLAN.keys)
+
+
 def _meet(r: Reader, node: Node, name: str) -> Meet | None:
     before = len(r.problems)
     read = r.read(MEET, node, name)

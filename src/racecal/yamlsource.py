@@ -101,16 +101,19 @@ def discover(schedules: Path, problems: list[Problem]) -> tuple[list[Path], list
     beside the real files. YAML files in sub-folders are reported by read_all (here the directory
     may be any file's parent, where a walk has no business).
     """
+    return _yamls(schedules), _catalogue_paths(schedules / "meets", problems)
 
-    def yamls(d: Path) -> list[Path]:
-        try:
-            with os.scandir(d) as entries:  # their types come with the listing: no stat per file
-                names = [e.name for e in entries if _is_yaml_name(e.name) and (e.is_symlink() or not e.is_dir())]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [d / name for name in sorted(names)]
 
-    meets = schedules / "meets"
+def _yamls(directory: Path) -> list[Path]:
+    try:
+        with os.scandir(directory) as entries:  # their types come with the listing: no stat per file
+            names = [e.name for e in entries if _is_yaml_name(e.name) and (e.is_symlink() or not e.is_dir())]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [directory / name for name in sorted(names)]
+
+
+def _catalogue_paths(meets: Path, problems: list[Problem]) -> list[Path]:
     if meets.is_symlink():
         problems.append(
             Problem(
@@ -121,8 +124,26 @@ def discover(schedules: Path, problems: list[Problem]) -> tuple[list[Path], list
                 "is a symbolic link; the meet catalogue must be a real directory inside the schedules directory",
             )
         )
-        return yamls(schedules), []
-    return yamls(schedules), yamls(meets)
+        return []
+    return _yamls(meets)
+
+
+def is_catalogue_folder(directory: Path) -> bool:
+    """Whether a directory named on the command line is a schedules directory's ``meets/`` folder:
+    named so, and without a ``meets/`` folder of its own (which would make it a schedules directory)."""
+    return _as_written(directory).name == "meets" and not (directory / "meets").is_dir()
+
+
+def in_catalogue_folder(path: Path) -> bool:
+    """Whether a file named on the command line lies in a ``meets/`` folder, where a build reads every
+    YAML file as part of the meet catalogue."""
+    return _as_written(path).parent.name == "meets"
+
+
+def _as_written(path: Path) -> Path:
+    """``path`` made absolute by its names (``.`` and ``..`` too), not through symlinks: a ``meets/``
+    that is a link is still the catalogue folder, which read_catalogue refuses as a build does."""
+    return Path(os.path.normpath(path.absolute()))
 
 
 def _is_yaml_name(name: str) -> bool:
@@ -139,6 +160,10 @@ def _misplaced(schedules: Path, meets: Path, problems: list[Problem]) -> None:
                 f"is in a sub-folder, where racecal does not look: plans go directly in {shown_path(schedules)}/; "
                 f"move it up, or rename it so it does not end in .yaml if it is not a plan",
             ))  # fmt: skip
+    _misplaced_meets(meets, problems)
+
+
+def _misplaced_meets(meets: Path, problems: list[Problem]) -> None:
     if meets.is_dir() and not meets.is_symlink():
         for top in sorted(_subdirectories(meets)):
             for path in _yamls_below(top):
@@ -323,6 +348,15 @@ def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
 
 def add_problem(problems: list[Problem], path: str, node: Node, field: str, message: str) -> None:
     problems.append(Problem(path, node.start_mark.line + 1, node.start_mark.column + 1, field, message))
+
+
+def read_catalogue(meets: Path) -> tuple[list[SourceFile], list[Problem]]:
+    """The catalogue files of a ``meets/`` folder named on its own (``racecal check schedules/meets``),
+    read and checked for place as ``read_all`` reads them."""
+    problems: list[Problem] = []
+    paths = _catalogue_paths(meets, problems)
+    _misplaced_meets(meets, problems)
+    return [s for s in (read_source(p, problems, meets) for p in paths) if s], problems
 
 
 def read_all(schedules: Path) -> tuple[list[SourceFile], list[SourceFile], list[Problem]]:
