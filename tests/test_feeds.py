@@ -189,3 +189,22 @@ def test_output_does_not_depend_on_how_the_schedules_path_is_spelled(project: Pr
     one = {p.relative_to(project.root / "one"): p.read_bytes() for p in (project.root / "one").rglob("*") if p.is_file()}
     two = {p.relative_to(project.root / "two"): p.read_bytes() for p in (project.root / "two").rglob("*") if p.is_file()}
     assert one == two
+
+
+def test_empty_feeds_say_no_races_not_no_all_races(project: Project) -> None:
+    """Regression (independent tester): a plan with `races: []` had `SUMMARY:No all races in E 2024 at
+    the moment` in all.ics (the journal that keeps an empty feed a valid calendar)."""
+    import icalendar
+
+    (project.schedules / "e-2024.yaml").write_text("athlete: {name: E, slug: e}\nseason: 2024\nraces: []\n")
+    project.build()
+    summaries = {}
+    for feed in ("all", "confirmed", "tentative"):
+        calendar = icalendar.Calendar.from_ical((project.dist / "e-2024" / f"{feed}.ics").read_bytes())
+        (journal,) = calendar.walk("VJOURNAL")
+        summaries[feed] = str(journal["SUMMARY"])
+    assert summaries == {
+        "all": "No races in E 2024 at the moment",
+        "confirmed": "No confirmed races in E 2024 at the moment",
+        "tentative": "No tentative races in E 2024 at the moment",
+    }

@@ -927,6 +927,18 @@ def test_arabic_indic_digits_are_refused_everywhere(project: Project, text: str,
     assert result.stderr.splitlines() == [expected, "1 problem in 1 file"]
 
 
+@pytest.mark.parametrize("command", ["build", "diff"])
+def test_empty_time_is_a_usage_error_not_the_wall_clock(built: Project, command: str) -> None:
+    """Regression (independent tester): `--time ''` (an unset variable in `--time "$WHEN"`) ran as
+    if --time were not given, stamping with the git or wall-clock time."""
+    before = built.tree()
+    done = racecal(built.root, command, "--time", "")
+    assert done.returncode == 2, done.stderr
+    assert usage_error(done.stderr) == "Error: Invalid value for '--time': expected an ISO time like 2024-03-05T12:00:00Z, got ''"
+    assert done.stdout == ""
+    assert built.tree() == before
+
+
 ARABIC_EPOCH = "\u0661\u0667\u0661\u0660\u0660\u0660\u0660\u0660\u0660\u0660"  # 1710000000
 
 

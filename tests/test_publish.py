@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from conftest import LATER_TIME, PLAN_ID, REPO, Project, need, parse_icalendar
 from racecal.cli import cli
@@ -403,25 +403,58 @@ def test_symlinked_out_is_published_through(built: Project) -> None:
     assert built.tree() == snapshot and built.dist.is_symlink()
 
 
+def out_error(result: Result) -> str:
+    """What a usage error (exit 2) says about --out, after click's usage lines."""
+    assert result.exit_code == 2, result.output
+    return result.stderr.splitlines()[-1].removeprefix("Error: Invalid value for '--out': ")
+
+
 def test_dangling_symlinked_out_is_refused_clearly(built: Project) -> None:
     built.dist.rename(built.root / "old-dist")
     built.dist.symlink_to("www/races")
     result = built.run("build", "--time", LATER_TIME)
-    assert result.exit_code == 1
     assert (
-        result.stderr
-        == f"error: dist is a symbolic link to {built.root}/www/races, which is not a directory; create it or remove the link\n"
+        out_error(result)
+        == f"'dist' is a symbolic link to '{built.root}/www/races', which is not a directory; create it or remove the link"
     )
     assert not (built.root / "www").exists()
     assert [p.name for p in built.root.iterdir() if p.name.startswith(".dist.") and p.name != ".dist.lock"] == []
 
 
-def test_out_that_is_a_file_is_not_replaced_even_with_fresh(project: Project) -> None:
+def test_out_that_is_a_file_is_a_usage_error_and_not_replaced_even_with_fresh(project: Project) -> None:
+    """Regression (independent tester): exit 1, as for a problem in the plans; the README lists an
+    --out that would replace your files as a usage error (exit 2)."""
     (project.root / "notes").write_text("my notes\n")
     result = project.run("build", "--out", "notes", "--fresh", "--time", LATER_TIME)
-    assert result.exit_code == 1
-    assert result.stderr == "error: notes exists and is not a directory; racecal publishes a directory there, so move the file away\n"
+    assert out_error(result) == (
+        "'notes' is a file, not a directory; racecal publishes a directory there and never replaces a file: "
+        "move it away or choose another --out"
+    )
     assert (project.root / "notes").read_text() == "my notes\n"
+    (project.root / "to-notes").symlink_to("notes")
+    linked = project.run("build", "--out", "to-notes", "--time", LATER_TIME)
+    assert out_error(linked) == (
+        f"'to-notes' is a symbolic link to '{project.root}/notes', which is a file, not a directory; "
+        "point it at a directory or choose another --out"
+    )
+    assert (project.root / "notes").read_text() == "my notes\n"
+
+
+def test_out_that_is_a_symlink_loop_is_a_usage_error_not_a_traceback(project: Project) -> None:
+    (project.root / "loop").symlink_to("loop")
+    result = project.run("build", "--out", "loop", "--time", LATER_TIME)
+    assert out_error(result) == "'loop' is a symbolic link that leads round in a loop; remove it or choose another --out"
+
+
+@pytest.mark.parametrize("out", ["notes/site", "notes/site/deeper"])
+def test_out_under_a_file_says_that_file_is_not_a_directory(project: Project, out: str) -> None:
+    """Regression (independent tester): `--out notes/site` said "cannot create notes: File exists"
+    (exit 1); the problem is that notes is not a directory."""
+    (project.root / "notes").write_text("my notes\n")
+    result = project.run("build", "--out", out, "--time", LATER_TIME)
+    assert out_error(result) == f"'{out}' cannot be created: 'notes' is a file, not a directory"
+    assert (project.root / "notes").read_text() == "my notes\n"
+    assert sorted(p.name for p in project.root.iterdir()) == ["notes", "schedules"]
 
 
 def test_leftover_staging_symlink_is_cleaned_up(built: Project) -> None:

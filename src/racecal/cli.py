@@ -262,10 +262,10 @@ def _git_dirty(schedules: Path) -> set[Path] | None:
     return {(Path(top.strip()) / line[3:].strip().strip('"')).resolve() for line in out.splitlines() if len(line) > 3}
 
 
-def _publication_time(when: str | None) -> datetime:
+def _publication_time(when: datetime | None) -> datetime:
     """When tombstones expire (docs/history.md, "Two clocks"): the one thing the wall clock decides."""
-    if when:
-        return _parse_time(when)
+    if when is not None:
+        return when
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         return _checked_time(_epoch_time(epoch), "SOURCE_DATE_EPOCH")
@@ -277,9 +277,15 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _time_value(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """--time as a checked time, when given: given empty, it is a bad time, not the default (an
+    unset variable in `--time "$WHEN"` would otherwise build with the clock's time)."""
+    return None if value is None else _parse_time(value)
+
+
 def _parse_time(value: str) -> datetime:
     wrong = f"expected an ISO time like 2024-03-05T12:00:00Z, got {_shown(value)}"
-    if len(value) > 40 or not value.isascii():  # fromisoformat takes non-ASCII digits
+    if not value or len(value) > 40 or not value.isascii():  # fromisoformat takes non-ASCII digits
         raise click.BadParameter(wrong, param_hint="'--time'")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -334,7 +340,7 @@ def _previous_option_value(value: str | None) -> str | None:
 
 
 def _run(
-    schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: str | None,
+    schedules: Path, out: Path, previous_at: str | None, fresh: bool, settings: Settings, when: datetime | None,
     progress: bool, sink: Sink, jobs: int, cache_root: Path | None, write_reused: bool = True,
 ) -> tuple[BuildResult, Previous]:  # fmt: skip
     """Build into ``sink``; ``cache_root``: racecal's cache directory (``_cache_root``), or none."""
@@ -345,7 +351,7 @@ def _run(
     if problems:
         raise PlanError(problems)
     previous = _previous(out, previous_at, fresh, cache_root)
-    requested = _parse_time(when) if when else _data_time(schedules, [*plan_files, *catalogue_files])
+    requested = when if when is not None else _data_time(schedules, [*plan_files, *catalogue_files])
     bar = _progress_bar() if progress else None
     try:
         in_place = previous_at is None or (
@@ -414,6 +420,7 @@ _time_option = click.option(
     "--time",
     "when",
     metavar="ISO",
+    callback=_time_value,
     help="Build time for changed events. Default: SOURCE_DATE_EPOCH, else when the plans last changed in git.",
 )
 
@@ -525,7 +532,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 def build_command(
     schedules: Path, out: Path, previous: str | None, fresh: bool, base_url: str | None, config: Path | None,
-    when: str | None, wait: float, jobs: int, quiet: bool,
+    when: datetime | None, wait: float, jobs: int, quiet: bool,
 ) -> None:  # fmt: skip
     """Compile the plans into feeds and a static site in --out, diffed against the previous build.
 
@@ -538,9 +545,9 @@ def build_command(
       racecal build --base-url https://example.org/races --previous https://example.org/races
     """
     from racecal import cache
-    from racecal.publish import Staging, locked, output_refusal, real_output
+    from racecal.publish import Staging, locked, output_refusal, output_shape_problem, real_output
 
-    if refusal := output_refusal(out, schedules, Path.cwd()):
+    if refusal := output_refusal(out, schedules, Path.cwd()) or output_shape_problem(out):
         raise click.BadParameter(refusal, param_hint="'--out'")
     previous = _previous_option_value(previous)
     settings = _settings(config, base_url, schedules)
@@ -614,7 +621,7 @@ def build_command(
 @_wait_option("Seconds to wait for a build that is publishing the previous build.")
 @_jobs_option("Worker processes when many plans changed (a meet renamed in the catalogue).")
 def diff(
-    schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: str | None,
+    schedules: Path, out: Path, previous: str | None, fmt: str, exit_code: bool, base_url: str | None, config: Path | None, when: datetime | None,
     wait: float, jobs: int,
 ) -> None:  # fmt: skip
     """Show what the next build would change, per plan and feed, without writing anything.

@@ -20,6 +20,8 @@ from racecal.tz import SessionSpan, session_lines, session_span, vtimezone, zone
 from racecal.words import STATUS_WORDS, day_words, span_words
 
 FEED_TITLES = {"all": "all races", "confirmed": "confirmed races", "tentative": "tentative races"}
+# What an empty feed has none of ("No races in …", never "No all races in …").
+FEED_NONE = {"all": "races", "confirmed": "confirmed races", "tentative": "tentative races"}
 FEED_BLURBS = {
     "all": "Every race in the plan: confirmed, tentative (marked as such) and withdrawn or cancelled.",
     "confirmed": "Races the athlete is confirmed to run.",
@@ -326,7 +328,7 @@ def _empty_journal(plan: Plan, feed: str, latest: datetime, removed: bool) -> st
     if removed:
         summary = f"{plan.title} is no longer published" if plan.view else f"{plan.title} was removed from the plans"
     else:
-        summary = f"No {FEED_TITLES[feed]} in {plan.title} at the moment"
+        summary = f"No {FEED_NONE[feed]} in {plan.title} at the moment"
     return ics.join(
         [
             "BEGIN:VJOURNAL",

@@ -106,8 +106,9 @@ def _acquire(out: Path, lock_path: Path, timeout: float, on_wait: Callable[[str]
     try:
         if not reader:
             out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PublishError(f"cannot create {out.parent}: {exc.strerror or exc}; nothing was published") from None
+    except OSError as exc:  # a file took the place of a folder on the way since the build checked --out
+        why = output_shape_problem(out) or f"cannot create {out.parent}: {exc.strerror or exc}"
+        raise PublishError(f"{why}; nothing was published") from None
     flags = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         try:
@@ -466,8 +467,10 @@ def output_refusal(out: Path, schedules: Path, cwd: Path) -> str | None:
     Publishing replaces the output directory as a whole, so it must be a directory of its own:
     never the plans, the project, a repository or the filesystem root.
     """
-    target = out.resolve()
-    plans = schedules.resolve()
+    target = _resolved(out)
+    if target is None:
+        return f"{str(out)!r} is a symbolic link that leads round in a loop; remove it or choose another --out"
+    plans = _resolved(schedules) or schedules.absolute()  # a looping --schedules is "not a directory" where it is read
     reason = _refusal_reason(out, target, schedules, plans, cwd)
     if reason is None:
         return None
@@ -500,6 +503,15 @@ def _refusal_reason(out: Path, target: Path, schedules: Path, plans: Path, cwd: 
     return None
 
 
+def _resolved(path: Path) -> Path | None:
+    """``path`` through its symbolic links; None when they lead round in a loop (RuntimeError up to
+    Python 3.12, OSError with strict resolution)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
 def _is_git_directory(path: Path) -> bool:
     """The shape git itself checks for (a .git directory or a bare repository)."""
     return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
@@ -518,6 +530,33 @@ def is_racecal_build(directory: Path) -> bool:
     except (OSError, ValueError, NotRegularFileError, TooLargeError):
         return False
     return isinstance(index, dict) and index.get("generator") == "racecal"
+
+
+def output_shape_problem(out: Path) -> str | None:
+    """Why no site can be published at ``out`` whatever the plans: it is, or lies under, something
+    that is not a directory (a file racecal would have to replace, a symbolic link to one or to
+    nothing). None for a directory, a link to one, or a path where one can be created."""
+    shown = repr(str(out))
+    if out.is_symlink():
+        target = _resolved(out) or out
+        if target.is_dir():
+            return None
+        if os.path.lexists(target):
+            return f"{shown} is a symbolic link to {str(target)!r}, which {_not_a_directory(target)}; point it at a directory or choose another --out"
+        return f"{shown} is a symbolic link to {str(target)!r}, which is not a directory; create it or remove the link"
+    if os.path.lexists(out):
+        if out.is_dir():
+            return None
+        return f"{shown} {_not_a_directory(out)}; racecal publishes a directory there and never replaces a file: move it away or choose another --out"
+    # The nearest part of the path that is there must be a directory, or nothing can be created below it.
+    there = next((parent for parent in out.parents if os.path.lexists(parent)), None)
+    if there is None or there.is_dir():
+        return None
+    return f"{shown} cannot be created: {str(there)!r} {_not_a_directory(there)}"
+
+
+def _not_a_directory(path: Path) -> str:
+    return "is a file, not a directory" if path.is_file() and not path.is_symlink() else "is not a directory"
 
 
 def real_output(out: Path) -> Path:
