@@ -331,6 +331,7 @@ class Oracle:
                     memory.athlete,
                     memory.present,
                     removed,
+                    memory.retired,  # gone: no bytes at all
                     # An empty feed's journal carries "the plan's latest build time"; the docs leave open
                     # whether forgetting an expired race moves it, so an empty feed claims less.
                     (memory.changed, sorted((r, m.seq, m.stamp) for r, m in memory.races.items())) if not events else None,
