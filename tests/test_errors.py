@@ -3,11 +3,15 @@ and leaves the published dist/ byte-identical. Messages were read and judged one
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from conftest import Project
+from conftest import EXAMPLE, Project
+from racecal.errors import Problem
+from racecal.load import load_schedules, parse_plan
+from racecal.yamlsource import SourceFile, compose
 
 BASE = """athlete:
   name: Test Runner
@@ -19,6 +23,9 @@ races:
     date: 2024-05-25
     status: confirmed
 """
+
+
+CATALOGUE = [SourceFile("schedules/meets/2024.yaml", (EXAMPLE / "meets" / "2024.yaml").read_bytes())]
 
 
 def b(old: str, new: str) -> str:
@@ -189,19 +196,19 @@ CASES = [
     case(
         "alias-bomb",
         ALIAS_BOMB,
-        ["schedules/bad.yaml:1:4: yaml: anchors and aliases (&name / *name) are not supported; use the meet catalogue to share data"],
+        ["schedules/bad.yaml:1:4: a: anchors and aliases (&name / *name) are not supported; use the meet catalogue to share data"],
     ),
     case(
         "merge-key",
         "defaults: &d {status: confirmed}\n" + b("    status: confirmed\n", "    <<: *d\n"),
-        ["schedules/bad.yaml:10:5: yaml: merge keys (<<) are not supported; use the meet catalogue to share data"],
+        ["schedules/bad.yaml:10:5: races[0]: merge keys (<<) are not supported; use the meet catalogue to share data"],
     ),
     case(
         "python-tag",
         b("name: Meet One", 'name: !!python/object/apply:os.system ["echo pwned"]'),
-        ["schedules/bad.yaml:7:11: yaml: unsupported tag 'tag:yaml.org,2002:python/object/apply:os.system'"],
+        ["schedules/bad.yaml:7:11: races[0].name: unsupported tag 'tag:yaml.org,2002:python/object/apply:os.system'"],
     ),
-    case("custom-tag", b("name: Meet One", "name: !secret Meet"), ["schedules/bad.yaml:7:11: yaml: unsupported tag '!secret'"]),
+    case("custom-tag", b("name: Meet One", "name: !secret Meet"), ["schedules/bad.yaml:7:11: races[0].name: unsupported tag '!secret'"]),
     case("huge-file", HUGE, ["schedules/bad.yaml:1:1: file: is 50.0 MiB; the limit is 4 MiB"]),
     case(
         "slug-traversal",
@@ -274,7 +281,7 @@ CASES = [
         BASE + "---\n" + BASE,
         ["schedules/bad.yaml:10:1: yaml: expected a single document in the stream: but found another document"],
     ),
-    case("complex-key", "? [a, b]\n: 1\n" + BASE, ["schedules/bad.yaml:1:3: yaml: mapping keys must be plain text"]),
+    case("complex-key", "? [a, b]\n: 1\n" + BASE, ["schedules/bad.yaml:1:3: document: mapping keys must be plain text"]),
     case(
         "deep-nesting",
         BASE + "note: " + "[" * 100 + "]" * 100 + "\n",
@@ -481,3 +488,122 @@ def test_norway_is_not_false_and_times_are_not_sexagesimal(tmp_path: Path) -> No
     assert plan is not None
     assert plan.athlete.country == "NO"
     assert plan.races[0].sessions[0].start.isoformat() == "19:30:00"
+
+
+# --- a duplicate hides nothing ----------------------------------------------------------------------
+# An independent tester's findings: a duplicate key made compose give up on the whole file, so its
+# other problems appeared one run later (and the key was named without its path).
+
+TESTERS_PLAN = """athlete: {name: T, slug: t}
+season: 2024
+timezone: Europe/Oslo
+races:
+  - {id: a, name: A, date: 2024-13-01, status: confirmd}
+  - {id: b, name: B, date: 2024-01-01, status: confirmed, id: c}
+"""
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_a_duplicate_key_does_not_hide_the_files_other_problems(built: Project, command: str) -> None:
+    before = built.tree()
+    (built.schedules / "t-2024.yaml").write_text(TESTERS_PLAN)
+    result = built.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines() == [
+        "schedules/t-2024.yaml:5:28: races[0].date: '2024-13-01' is not a real date",
+        "schedules/t-2024.yaml:5:48: races[0].status: unknown status 'confirmd'; did you mean 'confirmed'?",
+        "schedules/t-2024.yaml:6:59: races[1].id: duplicate key (first defined on line 6)",
+        "3 problems in 1 file",
+    ]
+    assert built.tree() == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("slug: test-runner\n", "slug: test-runner\n  name: Again\n", "4:3: athlete.name: duplicate key (first defined on line 2)"),
+        ("season: 2024\n", "season: 2024\nseason: 2025\n", "5:1: season: duplicate key (first defined on line 4)"),
+        (
+            "status: confirmed\n",
+            "status: confirmed\n    status: tentative\n",
+            "10:5: races[0].status: duplicate key (first defined on line 9)",
+        ),
+        (
+            "status: confirmed\n",
+            'status: confirmed\n    timezone: Europe/Oslo\n    sessions:\n      - {name: Final, date: 2024-05-25, time: "20:00", time: "21:00"}\n',
+            "12:56: races[0].sessions[0].time: duplicate key (first defined on line 12)",
+        ),
+        (
+            "status: confirmed\n",
+            "status: confirmed\n    venue:\n      name: Bislett\n      'the city': Oslo\n      'the city': Bergen\n",
+            "13:7: races[0].venue.'the city': duplicate key (first defined on line 12)",
+        ),
+    ],
+)
+def test_a_duplicate_key_is_named_by_its_full_path(old: str, new: str, expected: str) -> None:
+    problems: list[Problem] = []
+    plan = parse_plan(SourceFile("schedules/bad.yaml", b(old, new).encode()), {}, problems)
+    assert plan is None  # a duplicate key alone is enough to publish nothing
+    assert f"schedules/bad.yaml:{expected}" in [str(p) for p in problems]
+
+
+def _race_cases() -> list[object]:
+    """The catalogue's cases whose problems are all in the race, which a duplicate must not hide."""
+    return [c for c in CASES if all(line.split(": ")[1].startswith("races[0]") for line in c.values[1])]  # type: ignore[attr-defined]
+
+
+SECOND_RACE = "  - id: two\n    name: Two\n    date: 2024-05-26\n    status: confirmed\n    name: Again\n"
+
+
+@pytest.mark.parametrize(("text", "expected"), _race_cases())
+@pytest.mark.parametrize("where", ["in another race", "in the athlete"])
+def test_every_kind_of_problem_is_reported_beside_a_duplicate_key(text: str | bytes, expected: list[str], where: str) -> None:
+    plan = text.decode("latin-1") if isinstance(text, bytes) else text
+    if where == "in another race":  # at the end, so the other lines stay where they were
+        last = plan.count("\n")
+        plan += SECOND_RACE
+        duplicate = f"schedules/bad.yaml:{last + 5}:5: races[1].name: duplicate key (first defined on line {last + 2})"
+    else:  # a line inserted after the slug: the lines below it move down one
+        inserted = plan[: plan.index("  slug: test-runner\n")].count("\n") + 2
+        plan = plan.replace("  slug: test-runner\n", "  slug: test-runner\n  name: Again\n", 1)
+        duplicate = f"schedules/bad.yaml:{inserted}:3: athlete.name: duplicate key (first defined on line {inserted - 2})"
+        expected = [re.sub(r":(\d+):", lambda m: f":{int(m[1]) + (int(m[1]) >= inserted)}:", line, count=1) for line in expected]
+    problems: list[Problem] = []
+    load_schedules(
+        [SourceFile("schedules/bad.yaml", plan.encode("latin-1") if isinstance(text, bytes) else plan.encode())], CATALOGUE, problems
+    )
+    assert sorted(map(str, problems)) == sorted([*expected, duplicate])
+
+
+def test_a_meet_with_a_duplicate_key_is_a_meet_with_problems_of_its_own(project: Project) -> None:
+    """The meet's tree is read with the key's first value, but no plan is checked against it as if it were valid."""
+    project.edit("    date: 2024-05-30\n", "    date: 2024-05-30\n    date: 2024-06-30\n", project.schedules / "meets" / "2024.yaml")
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "schedules/jakob-ingebrigtsen-2024.yaml:56:11: races[3].meet: meet 'bislett-games-2024' has problems of its own "
+        "(schedules/meets/2024.yaml:24): fix them first",
+        "schedules/meets/2024.yaml:28:5: meets[3].date: duplicate key (first defined on line 27)",
+        "2 problems in 2 files",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The anchor's line and path (where the mark points), not the alias's.
+        (
+            b("status: confirmed", "status: confirmed\n    venue: &v {name: Bislett}\n  - {id: two, venue: *v}"),
+            "10:12: races[0].venue: anchors and aliases (&name / *name) are not supported; use the meet catalogue to share data",
+        ),
+        (b("name: Meet One", "name: !!binary aGk="), "7:11: races[0].name: unsupported tag 'tag:yaml.org,2002:binary'"),
+        ("!!set\n" + BASE, "1:1: document: unsupported tag 'tag:yaml.org,2002:set'"),
+        (b("slug: test-runner", "slug: test-runner\n  ? [a]\n  : 1"), "4:5: athlete: mapping keys must be plain text"),
+        (b("slug: test-runner", "slug: test-runner\n  ~: 1"), "4:3: athlete: mapping keys must be plain text"),
+    ],
+)
+def test_structure_problems_are_named_by_their_full_path(text: str, expected: str) -> None:
+    problems: list[Problem] = []
+    assert compose(SourceFile("schedules/bad.yaml", text.encode()), problems) is None
+    assert [str(p) for p in problems] == [f"schedules/bad.yaml:{expected}"]

@@ -99,7 +99,7 @@ class Reader:
         for key, value in node.value:
             k = key.value
             if k in out:
-                continue  # reported as a duplicate key already
+                continue  # compose reports a key given twice and keeps its first value only
             if k not in allowed:
                 suffix = suggestion(k, allowed, f"; expected one of: {', '.join(allowed)}")
                 self.error(key, field_path(name, k), "unknown key" + suffix)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -58,9 +59,13 @@ def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem], brok
     (id → "file:line"), so a plan that races there is told so, not that the meet is unknown."""
     meets: dict[str, Located] = {}
     for source in sources:
+        start = len(problems)
         root = compose(source, problems)
         if root is None:
             continue
+        # Duplicate keys, reported with their paths: the tree is read (each key's first value), but
+        # a meet with one inside it is a broken meet, never one a plan is built against.
+        shaken = {_meet_name(problem.field) for problem in problems[start:]}
         r = Reader(source.path, problems)
         top = r.read(CATALOGUE, root, "")
         if top is None or "meets" not in top[1]:
@@ -68,7 +73,7 @@ def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem], brok
         meets_field = CATALOGUE.fields["meets"]
         for name, node in r.items(top[1]["meets"], "meets", meets_field.limit):
             meet = _meet(r, node, name)
-            if meet is None:
+            if meet is None or name in shaken:
                 meet_id = _child(node, "id")
                 if broken is not None and isinstance(meet_id, ScalarNode) and SLUG_RE.match(meet_id.value):
                     broken.setdefault(meet_id.value, f"{source.path}:{node.start_mark.line + 1}")
@@ -91,6 +96,15 @@ def looks_like_catalogue(source: SourceFile) -> bool:
     root = compose(source, [])  # its problems are told where it is checked
     keys = _keys_of(root) if root is not None else ()
     return "meets" in keys and not set(keys) & set(PLAN.keys)
+
+
+_MEET_NAME = re.compile(r"meets\[[0-9]+\](?=[.\[]|\Z)")
+
+
+def _meet_name(field: str) -> str | None:
+    """The meet a catalogue problem is in (``meets[3]`` for ``meets[3].venue.name``), or None."""
+    match = _MEET_NAME.match(field)
+    return match[0] if match else None
 
 
 def _meet(r: Reader, node: Node, name: str) -> Meet | None:
@@ -150,10 +164,10 @@ class Lookout:
 
 def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Problem], lookout: Lookout | None = None) -> Plan | None:
     lookout = lookout or Lookout()
+    before = len(problems)  # from before compose: a duplicate key is a problem that leaves a tree to read
     root = compose(source, problems)
     if root is None:
         return None
-    before = len(problems)
     r = Reader(source.path, problems)
     read = r.read(PLAN, root, "")
     if read is None:

@@ -194,7 +194,11 @@ def _yamls_below(top: Path) -> list[Path]:
 
 
 def compose(source: SourceFile, problems: list[Problem]) -> Node | None:
-    """Parse one file into a node tree, or record why not. Rejects what YAML allows but plans must not."""
+    """Parse one file into a node tree, or record why not. Rejects what YAML allows but plans must not.
+
+    A tree is returned with problems recorded when a key is given twice (its first value kept), so
+    that one run reports the file's other problems too: count problems from before this call.
+    """
     try:
         text = source.data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -228,9 +232,7 @@ def compose(source: SourceFile, problems: list[Problem]) -> Node | None:
     if root is None:
         problems.append(Problem(source.path, 1, 1, "file", "is empty"))
         return None
-    before = len(problems)
-    _check_structure(source.path, root, problems)
-    return root if len(problems) == before else None
+    return root if _check_structure(source.path, root, problems) else None
 
 
 # libyaml composes this deep without trouble even on a small thread stack (it crashed near 25,000).
@@ -305,45 +307,104 @@ def _yaml_message(exc: yaml.YAMLError, text: str, index: int) -> str:
     return f"{context}: {problem}" if context else problem
 
 
-def _check_structure(path: str, root: Node, problems: list[Problem]) -> None:
-    """One pass over the node graph: aliases, tags, duplicate and non-text keys, nesting depth.
+# Where a node is, as a linked list from the root: (parent's trail, key or index), None for the root.
+# The walk makes one small tuple per node; a trail is spelled out as a field path only for a problem.
+_Trail = tuple["_Trail", str | int] | None
+
+
+def _check_structure(path: str, root: Node, problems: list[Problem]) -> bool:
+    """One pass over the node graph: aliases, tags, duplicate and non-text keys, nesting depth. True
+    when the tree can be validated: a duplicate key is reported but leaves the tree readable.
 
     Aliases are refused outright: that keeps "billion laughs" out, and the meet catalogue is the way to
-    share data. Everything here is iterative so no input can exhaust the stack.
+    share data. Aliases, tags, merge keys and non-text keys make the tree itself untrustworthy (what
+    a value is depends on what YAML would make of it), so the file is not validated further.
+
+    A duplicate key is different: both values are plain nodes, and the file's other problems can still
+    be found. The first value stays, as "first defined on line N" says and as every reader of the tree
+    would take it; the later ones are dropped from the mapping (after this walk checks them), so
+    nothing downstream has to choose. The problem is recorded, and a file with any problem publishes
+    nothing (``load.parse_plan`` counts from before ``compose``; a meet with a duplicate key inside it
+    is a broken meet). Everything here is iterative so no input can exhaust the stack.
     """
     seen: set[int] = set()
-    stack: list[tuple[Node, int]] = [(root, 1)]
+    readable = True
+    doubled: list[tuple[MappingNode, dict[str, Node]]] = []  # mappings with a key given twice, and their first keys
+    stack: list[tuple[Node, int, _Trail]] = [(root, 1, None)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, trail = stack.pop()
         if id(node) in seen:
             add_problem(
-                problems, path, node, "yaml", "anchors and aliases (&name / *name) are not supported; use the meet catalogue to share data"
-            )
-            return
+                problems, path, node, _named(_anchored_at(root, node)),
+                "anchors and aliases (&name / *name) are not supported; use the meet catalogue to share data",
+            )  # fmt: skip
+            return False
         seen.add(id(node))
         if depth > MAX_NESTING:
             add_problem(problems, path, node, "yaml", f"nesting is too deep (the limit is {MAX_NESTING})")
-            return
+            return False
         if node.tag not in ALLOWED_TAGS:
-            add_problem(problems, path, node, "yaml", f"unsupported tag {quoted(node.tag)}")
+            add_problem(problems, path, node, _named(trail), f"unsupported tag {quoted(node.tag)}")
+            readable = False
             continue
         if isinstance(node, MappingNode):
             keys: dict[str, Node] = {}
             for key, value in node.value:
                 if key.tag == YAML_TAG + "merge":
-                    add_problem(problems, path, key, "yaml", "merge keys (<<) are not supported; use the meet catalogue to share data")
+                    add_problem(
+                        problems, path, key, _named(trail), "merge keys (<<) are not supported; use the meet catalogue to share data"
+                    )
+                    readable = False
                     continue
                 if not isinstance(key, ScalarNode) or key.tag not in ALLOWED_TAGS or key.tag == YAML_TAG + "null":
-                    add_problem(problems, path, key, "yaml", "mapping keys must be plain text")
+                    add_problem(problems, path, key, _named(trail), "mapping keys must be plain text")
+                    readable = False
                     continue
                 if key.value in keys:
                     first = keys[key.value].start_mark.line + 1
-                    add_problem(problems, path, key, field_path("", key.value), f"duplicate key (first defined on line {first})")
+                    add_problem(problems, path, key, _named((trail, key.value)), f"duplicate key (first defined on line {first})")
                 else:
                     keys[key.value] = key
-                stack.append((value, depth + 1))
+                stack.append((value, depth + 1, (trail, key.value)))
+            if len(keys) < len(node.value):
+                doubled.append((node, keys))
         elif isinstance(node, SequenceNode):
-            stack.extend((item, depth + 1) for item in node.value)
+            stack.extend((item, depth + 1, (trail, i)) for i, item in enumerate(node.value))
+    for mapping, first in doubled:  # only now: the walk (and _anchored_at) see the tree as written
+        mapping.value = [(k, v) for k, v in mapping.value if not isinstance(k, ScalarNode) or first.get(k.value, k) is k]
+    return readable
+
+
+def _anchored_at(root: Node, target: Node) -> _Trail:
+    """Where ``target``, a node met twice, has its anchor: the place it is first met in document
+    order (an alias only refers back), which is where its mark points. Only for the message: the
+    walk above goes last child first."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, _Trail]] = [(root, None)]
+    while stack:
+        node, trail = stack.pop()
+        if node is target:
+            return trail
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            stack.extend((value, (trail, key.value)) for key, value in reversed(node.value) if isinstance(key, ScalarNode))
+        elif isinstance(node, SequenceNode):
+            stack.extend((node.value[i], (trail, i)) for i in range(len(node.value) - 1, -1, -1))
+    return None
+
+
+def _named(trail: _Trail) -> str:
+    """A trail as the field path Reader names the same node by (``races[1].id``; ``document`` for the root)."""
+    steps: list[str | int] = []
+    while trail is not None:
+        trail, step = trail
+        steps.append(step)
+    name = ""
+    for step in reversed(steps):
+        name = f"{name}[{step}]" if isinstance(step, int) else field_path(name, step)
+    return name or "document"
 
 
 def add_problem(problems: list[Problem], path: str, node: Node, field: str, message: str) -> None:
