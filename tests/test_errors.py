@@ -607,3 +607,152 @@ def test_structure_problems_are_named_by_their_full_path(text: str, expected: st
     problems: list[Problem] = []
     assert compose(SourceFile("schedules/bad.yaml", text.encode()), problems) is None
     assert [str(p) for p in problems] == [f"schedules/bad.yaml:{expected}"]
+
+
+# An independent tester's finding: ids were compared over the valid entries only, so a race whose
+# status was misspelt took its duplicate id with it, to be reported one run later.
+
+TESTERS_DUPLICATES = """athlete: {name: D, slug: d}
+season: 2024
+timezone: Europe/Oslo
+races:
+  - {id: a, name: A, date: 2024-02-03, status: confirmed}
+  - {id: a, name: A2, date: 2024-06-02, status: confirmd}
+  - {id: b, name: B, date: 2024-06-05, status: confirmed}
+  - {id: b, name: B2, date: 2024-06-07, status: confirmed}
+"""
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_a_duplicate_race_id_is_reported_when_the_duplicate_has_another_problem(built: Project, command: str) -> None:
+    before = built.tree()
+    (built.schedules / "d-2024.yaml").write_text(TESTERS_DUPLICATES)
+    result = built.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "schedules/d-2024.yaml:6:10: races[1].id: duplicate race id 'a' (first on line 5)",
+        "schedules/d-2024.yaml:6:49: races[1].status: unknown status 'confirmd'; did you mean 'confirmed'?",
+        "schedules/d-2024.yaml:8:10: races[3].id: duplicate race id 'b' (first on line 7)",
+        "3 problems in 1 file",
+    ]
+    assert built.tree() == before
+
+
+# Problems a race can have besides its id: (field as written, where the message points, message).
+RACE_TROUBLE = {
+    "status": ("status: confirmd", "confirmd", "races[{i}].status: unknown status 'confirmd'; did you mean 'confirmed'?"),
+    "date": ("date: 2024-02-30", "2024-02-30", "races[{i}].date: '2024-02-30' is not a real date"),
+    "meet": (
+        "meet: nowhere-2024",
+        "nowhere-2024",
+        "races[{i}].meet: unknown meet 'nowhere-2024' (meets are defined in schedules/meets/*.yaml)",
+    ),
+    "key": ("stauts: x", "stauts", "races[{i}].stauts: unknown key; did you mean 'status'?"),
+    "session": (
+        'sessions: [{name: Final, date: 2024-05-25, time: "25:00"}]',
+        '"25:00"',
+        "races[{i}].sessions[0].time: expected a 24-hour time as HH:MM (quote it: \"19:30\"), got '25:00'",
+    ),
+}
+
+
+@pytest.mark.parametrize("which", ["first", "second", "both"])
+@pytest.mark.parametrize("trouble", sorted(RACE_TROUBLE))
+def test_race_ids_are_compared_over_races_with_problems_of_their_own(trouble: str, which: str) -> None:
+    written, located, message = RACE_TROUBLE[trouble]
+
+    def race(i: int, broken: bool) -> str:
+        fields = {"name": f"R{i}", "date": "2024-05-25", "status": "confirmed", "timezone": "Europe/Oslo"}
+        if broken:
+            key, value = written.split(": ", 1)
+            fields[key] = value
+        return "  - {id: same, " + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}\n"
+
+    broken = {"first": (True, False), "second": (False, True), "both": (True, True)}[which]
+    text = "athlete: {name: T, slug: t}\nseason: 2024\nraces:\n" + race(0, broken[0]) + race(1, broken[1])
+    lines = text.splitlines()
+    expected = [f"schedules/t.yaml:{4 + i}:{lines[3 + i].index(located) + 1}: {message.format(i=i)}" for i in (0, 1) if broken[i]]
+    expected.append("schedules/t.yaml:5:10: races[1].id: duplicate race id 'same' (first on line 4)")
+    problems: list[Problem] = []
+    assert parse_plan(SourceFile("schedules/t.yaml", text.encode()), {}, problems) is None
+    assert sorted(map(str, problems)) == sorted(expected)
+
+
+SESSIONS_PLAN = """athlete: {{name: T, slug: t}}
+season: 2024
+races:
+  - id: r
+    name: R
+    date: {date}
+    timezone: {zone}
+    status: confirmed
+    sessions:
+      - {{id: heat, name: "", date: 2024-05-25, time: "10:00"}}
+      - {{id: heat, name: Heat, date: 2024-05-25, time: "25:00"}}
+      - {{name: Final, date: 2024-05-25, time: "20:00"}}
+      - {{name: final, date: 2024-05-25, time: "21:00"}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("date", "zone", "race_problem"),
+    [
+        ("2024-05-25", "Europe/Oslo", []),
+        ("2024-05-32", "Europe/Oslo", ["schedules/t.yaml:6:11: races[0].date: '2024-05-32' is not a real date"]),
+        (
+            "2024-05-25",
+            "Europe/Olso",
+            ["schedules/t.yaml:7:15: races[0].timezone: unknown timezone 'Europe/Olso'; did you mean 'Europe/Oslo'?"],
+        ),
+    ],
+    ids=["race-valid", "race-date-broken", "race-zone-broken"],
+)
+def test_session_ids_are_compared_over_sessions_with_problems_of_their_own(date: str, zone: str, race_problem: list[str]) -> None:
+    """A session without a valid name still has its id, and a race whose dates or zone are broken
+    still has its sessions checked (but not against the broken dates, nor said to need a zone)."""
+    problems: list[Problem] = []
+    text = SESSIONS_PLAN.format(date=date, zone=zone)
+    assert parse_plan(SourceFile("schedules/t.yaml", text.encode()), {}, problems) is None
+    assert sorted(map(str, problems)) == sorted([
+        *race_problem,
+        "schedules/t.yaml:10:26: races[0].sessions[0].name: must not be empty",
+        "schedules/t.yaml:11:14: races[0].sessions[1].id: duplicate session id 'heat': races[0].sessions[0] has it too",
+        "schedules/t.yaml:11:56: races[0].sessions[1].time: expected a 24-hour time as HH:MM (quote it: \"19:30\"), got '25:00'",
+        "schedules/t.yaml:13:16: races[0].sessions[3].name: session 'final' gets the same id as session 'Final' ('final'); give one of them its own 'id:'",
+    ])  # fmt: skip
+
+
+def test_a_session_time_at_a_meet_with_problems_is_not_said_to_need_a_zone(project: Project) -> None:
+    """The zone would come from the meet: with the meet broken it is unknown, not missing."""
+    project.edit("    timezone: Europe/Oslo\n", "    timezone: Europe/Olso\n", project.schedules / "meets" / "2024.yaml")
+    project.edit(
+        "  - id: bislett\n    meet: bislett-games-2024\n",
+        '  - id: bislett\n    meet: bislett-games-2024\n    date: 2024-05-30\n    sessions: [{name: Final, date: 2024-05-30, time: "21:00"}]\n',
+    )
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "schedules/jakob-ingebrigtsen-2024.yaml:56:11: races[3].meet: meet 'bislett-games-2024' has problems of its own "
+        "(schedules/meets/2024.yaml:24): fix them first",
+        "schedules/meets/2024.yaml:29:15: meets[3].timezone: unknown timezone 'Europe/Olso'; did you mean 'Europe/Oslo'?",
+        "2 problems in 2 files",
+    ]
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+@pytest.mark.parametrize("broken", ["bad-copy.yaml", "bad.yaml"])  # the first file read, or the second
+def test_a_plan_defined_twice_is_reported_when_a_copy_has_other_problems(built: Project, command: str, broken: str) -> None:
+    before = built.tree()
+    for name in ("bad.yaml", "bad-copy.yaml"):
+        (built.schedules / name).write_text(b("date: 2024-05-25", "date: 2024-02-30") if name == broken else BASE)
+    result = built.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
+    assert result.exit_code == 1
+    files = "2 files" if broken == "bad-copy.yaml" else "1 file"
+    assert result.stderr.splitlines() == [
+        *sorted([
+            "schedules/bad.yaml:3:9: athlete.slug: plan 'test-runner-2024' (athlete and season) is also defined in schedules/bad-copy.yaml",
+            f"schedules/{broken}:8:11: races[0].date: '2024-02-30' is not a real date",
+        ]),
+        f"2 problems in {files}",
+    ]  # fmt: skip
+    assert built.tree() == before

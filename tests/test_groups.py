@@ -422,6 +422,20 @@ def test_group_definitions_are_checked_with_located_messages(site: Site, groups:
     assert not site.dist.exists()
 
 
+def test_a_group_defined_twice_is_reported_when_the_first_has_other_problems(site: Site) -> None:
+    """Regression (independent tester, the same finding for race ids): ids were compared over the
+    valid groups only, so a group with a misspelt zone took its duplicate id with it."""
+    (site.root / "racecal.yaml").write_text(
+        "groups:\n  - {id: t, name: T, country: X, timezone: Mars/Base}\n  - {id: t, name: U, country: Y}\n"
+    )
+    result = site.run("check")
+    assert result.exit_code == 1
+    assert [line for line in result.output.splitlines() if line.startswith("racecal.yaml:")] == [
+        "racecal.yaml:2:44: groups[0].timezone: unknown timezone 'Mars/Base' (use an IANA name like 'Europe/Oslo')",
+        "racecal.yaml:3:10: groups[1].id: 't' is defined twice",
+    ]
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["ada-fjell", "tomas-berg", "erik-stav", "lina-sol"]), st.sampled_from(
     ["confirmed", "tentative", "withdrawn", "cancelled", "Nordvik", "Solmark"])), min_size=1, max_size=4))  # fmt: skip

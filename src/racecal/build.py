@@ -276,7 +276,7 @@ def build(
     ``write_reused`` (``racecal diff``), plans reused from a live site are not even fetched, and the
     result has the changes and warnings only: no index, landing page or static files are made.
     ``cache_root``: where this machine keeps what racecal can reuse between runs (cache.py)."""
-    from racecal.load import plan_id_problem
+    from racecal.load import declared_plan_id, plan_id_problem
 
     build_time = effective_build_time(requested_time, now, previous)
     catalogue = catalogue_digest(catalogue_files)
@@ -322,12 +322,14 @@ def build(
     compiled: list[PlanDone] = []
     for source, (plan_problems, result) in zip(jobs, done, strict=True):
         problems += plan_problems
-        if result is None:
+        plan_id = result.plan_id if result is not None else declared_plan_id(source)  # a plan with problems has its id too
+        if plan_id is None:
             continue
-        if result.plan_id in owners:
-            problems.append(
-                plan_id_problem(source, f"plan {result.plan_id!r} (athlete and season) is also defined in {owners[result.plan_id]}")
-            )
+        if plan_id in owners:
+            problems.append(plan_id_problem(source, f"plan {plan_id!r} (athlete and season) is also defined in {owners[plan_id]}"))
+            continue
+        if result is None:
+            owners[plan_id] = source.path
             continue
         published = previous.entries.get(result.plan_id)
         if published is not None and published.view:  # a removed group's calendar, say: its subscribers are not this plan's

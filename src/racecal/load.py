@@ -19,10 +19,10 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from racecal.documents import CATALOGUE, MEET, PLAN, RACE, SESSION, SOURCE
+from racecal.documents import ATHLETE, CATALOGUE, MEET, PLAN, RACE, SESSION, SOURCE
 from racecal.errors import PlanError, Problem, field_path, suggestion
 from racecal.fields import MAX_SPAN_DAYS, Reader
-from racecal.model import SLUG_RE, Meet, Plan, Race, Session, Source, Status
+from racecal.model import SLUG_RE, Meet, Plan, Race, Session, Source, Status, plan_id
 from racecal.settings import Settings, read_settings
 from racecal.text import slugify
 from racecal.tz import zone_of
@@ -188,18 +188,23 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
     races_field = PLAN.fields["races"]
     for name, node in r.items(top["races"], "races", races_field.limit) if "races" in top else []:
         race = _race(r, node, name, meets, shared_sources, lookout.broken)
-        if race is None:
+        if race is not None:
+            _look_at(r, race, node, name, season, lookout.today)
+        # A race with problems of its own still has its id, when that is valid: ids are compared
+        # over every race, or a duplicate would show only once the other problems are fixed.
+        race_id = race.id if race is not None else _declared_id(node)
+        if race_id is None:
             continue
-        _look_at(r, race, node, name, season, lookout.today)
-        if race.id in first_seen:
+        if race_id in first_seen:
             id_node = _child(node, "id") or node
             r.error(
-                id_node, field_path(name, "id"), f"duplicate race id {race.id!r} (first on line {first_seen[race.id].start_mark.line + 1})"
+                id_node, field_path(name, "id"), f"duplicate race id {race_id!r} (first on line {first_seen[race_id].start_mark.line + 1})"
             )
             continue
-        first_seen[race.id] = node
-        names[race.id] = name
-        races.append(race)
+        first_seen[race_id] = node
+        if race is not None:
+            names[race.id] = name
+            races.append(race)
     if races and (size := sum(_feed_bytes(race) for race in races)) > MAX_PLAN_FEED_BYTES:
         r.error(top["races"], "races", (
             f"would make a feed of about {size / 2**20:.0f} MiB; the limit is {MAX_PLAN_FEED_BYTES // 2**20} MiB "
@@ -277,6 +282,13 @@ def _child(node: Node | None, key: str) -> Node | None:
     return None
 
 
+def _declared_id(node: Node) -> str | None:
+    """The ``id`` of a race or meet that has other problems, when the id itself is valid (read as
+    the Reader reads it, its problems already reported), for the checks that ids are unique."""
+    id_node = _child(node, "id")
+    return Reader("").slug(id_node, "") if id_node is not None else None
+
+
 def _source_key_ok(r: Reader, node: Node, key: str) -> bool:
     """Shared-source ids are mapping keys; they must be slugs so races can reference them."""
     if SLUG_RE.match(key):
@@ -350,8 +362,11 @@ def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict
             plain[key] = getattr(meet, key)
     sources = _race_sources(r, fields["sources"], field_path(name, "sources"), shared) if "sources" in fields else ()
     sessions: tuple[Session, ...] = ()
-    if "sessions" in fields and span is not None:
-        sessions = _sessions(r, fields["sessions"], field_path(name, "sessions"), span, plain.get("timezone"))
+    if "sessions" in fields:  # without the race's dates too: the sessions' own problems are theirs
+        # A zone the race or its meet gives, but broken (reported there), is unknown, not missing.
+        zone = plain.get("timezone")
+        zone_known = zone is not None or not ({"timezone", "meet"} & fields.keys())
+        sessions = _sessions(r, fields["sessions"], field_path(name, "sessions"), span, zone, zone_known)
     if len(r.problems) > before or title is None or span is None:
         return None
     meet_id = meet.id if meet else None
@@ -386,9 +401,13 @@ def _race_sources(r: Reader, node: Node, name: str, shared: dict[str, Source]) -
     return tuple(out)
 
 
-def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str | None) -> tuple[Session, ...]:
+def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date] | None, tz: str | None, zone_known: bool) -> tuple[Session, ...]:
+    """The valid sessions of a race, each checked on its own even when the race is broken: ``span``
+    (the race's dates) is None when they are broken, and ``zone_known`` false when the zone the race
+    or its meet gives is broken, so the sessions are not checked against those. ``tz`` None with the
+    zone known: the race has none."""
     out: list[Session] = []
-    owners: dict[str, str] = {}  # session id -> the name of the session that has it, as written
+    owners: dict[str, str] = {}  # session id -> the session that has it, as the editor knows it: by name if it has one
     for sub, item in r.items(node, name, RACE.fields["sessions"].limit):
         before = len(r.problems)
         read = r.read(SESSION, item, sub)
@@ -400,10 +419,10 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
         session_id = values.get("id") if explicit else (slugify(title) if title else None)
         day, start = values.get("date"), values.get("time")
         minutes = values.get("duration_minutes", 60)
-        if day is not None and not span[0] <= day <= span[1]:
+        if day is not None and span is not None and not span[0] <= day <= span[1]:
             r.error(fields["date"], field_path(sub, "date"), f"{day} is outside the race's dates {span[0]}..{span[1]}")
             day = None
-        if start is not None and day is not None:
+        if start is not None and day is not None and zone_known:
             if tz is None:
                 r.error(fields["time"], field_path(sub, "time"), "a time needs a timezone: set 'timezone' on the race or its meet")
             elif trouble := _local_time_trouble(day, start, tz):
@@ -412,16 +431,16 @@ def _sessions(r: Reader, node: Node, name: str, span: tuple[date, date], tz: str
             # The editor knows sessions by name; a generated id is only named as the thing to override.
             other = owners[session_id]
             if explicit:
-                r.error(fields["id"], field_path(sub, "id"), f"duplicate session id {session_id!r}: session {other!r} has it too")
+                r.error(fields["id"], field_path(sub, "id"), f"duplicate session id {session_id!r}: {other} has it too")
             else:
                 r.error(
                     fields["name"],
                     field_path(sub, "name"),
-                    f"session {title!r} gets the same id as session {other!r} ({session_id!r}); give one of them its own 'id:'",
+                    f"session {title!r} gets the same id as {other} ({session_id!r}); give one of them its own 'id:'",
                 )
             continue
-        if session_id is not None and title is not None:
-            owners[session_id] = title
+        if session_id is not None:  # with problems of its own or not: its id is taken
+            owners[session_id] = f"session {title!r}" if title is not None else sub
         if len(r.problems) > before or None in (title, session_id, day, start):
             continue
         assert title and session_id and day and start  # narrowed for mypy
@@ -462,13 +481,15 @@ def load_schedules(
     owners: dict[str, str] = {}
     for source in plan_files:
         plan = parse_plan(source, meets, problems, lookout)
-        if plan is None:
+        known = plan.id if plan is not None else declared_plan_id(source)
+        if known is None:
             continue
-        if plan.id in owners:
-            problems.append(plan_id_problem(source, f"plan {plan.id!r} (athlete and season) is also defined in {owners[plan.id]}"))
+        if known in owners:
+            problems.append(plan_id_problem(source, f"plan {known!r} (athlete and season) is also defined in {owners[known]}"))
             continue
-        owners[plan.id] = source.path
-        plans.append(plan)
+        owners[known] = source.path
+        if plan is not None:
+            plans.append(plan)
     return Schedules(tuple(plans), meets)
 
 
@@ -485,6 +506,19 @@ def load_settings(source: SourceFile, problems: list[Problem]) -> Settings:
     """racecal.yaml read and checked; the defaults where it cannot be read (problems say why)."""
     root = compose(source, problems)
     return Settings() if root is None else read_settings(Reader(source.path, problems), root)
+
+
+def declared_plan_id(source: SourceFile) -> str | None:
+    """The id (athlete and season) of a plan that has problems, when its slug and season are valid:
+    two files with the same plan are reported whatever else is wrong in them. Read again, silently
+    (its problems were reported by ``parse_plan``); only a plan with problems pays for it."""
+    root = compose(source, [])
+    slug, season = _child(_child(root, "athlete"), "slug"), _child(root, "season")
+    if slug is None or season is None:
+        return None
+    r = Reader(source.path)
+    athlete_slug, year = r.value(ATHLETE.fields["slug"], slug, ""), r.value(PLAN.fields["season"], season, "")
+    return plan_id(athlete_slug, year) if athlete_slug is not None and year is not None else None
 
 
 def plan_id_problem(source: SourceFile, message: str) -> Problem:

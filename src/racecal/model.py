@@ -140,6 +140,11 @@ class Athlete:
     disciplines: tuple[str, ...] = ()
 
 
+def plan_id(slug: str, season: int) -> str:
+    """What a plan is known by: its athlete and season (file names, UIDs, the site's paths)."""
+    return f"{slug}-{season}"
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     athlete: Athlete
@@ -151,7 +156,7 @@ class Plan:
 
     @property
     def id(self) -> str:
-        return f"{self.athlete.slug}-{self.season}"
+        return plan_id(self.athlete.slug, self.season)
 
     @property
     def title(self) -> str:

@@ -158,6 +158,7 @@ def read_settings(r: Reader, root: Node) -> Settings:
 
 def _read_groups(r: Reader, node: Node) -> tuple[Group, ...]:
     groups: dict[str, Group] = {}
+    taken: set[str] = set()  # the ids of every group so far, with problems of its own or not
     for sub, item in r.items(node, "groups", MAX_GROUPS):
         fields = r.mapping(item, sub, GROUP.keys, required=GROUP.required)
         if fields is None or "id" not in fields or "name" not in fields:
@@ -175,9 +176,11 @@ def _read_groups(r: Reader, node: Node) -> tuple[Group, ...]:
         timezone = r.timezone(fields["timezone"], field_path(sub, "timezone")) if "timezone" in fields else None
         if not ({"athletes", "country", "disciplines"} & fields.keys()):
             r.error(item, sub, "a group needs 'athletes' (slugs), or selectors 'country' and/or 'disciplines', or both")
-        if group_id in groups:
+        if group_id in taken:
             r.error(fields["id"], field_path(sub, "id"), f"{group_id!r} is defined twice")
             continue
+        if group_id is not None:
+            taken.add(group_id)
         if len(r.problems) > before or group_id is None or name is None:
             continue
         mark = fields["id"].start_mark
