@@ -10,7 +10,7 @@ import pytest
 
 from conftest import EXAMPLE, Project
 from racecal.errors import Problem
-from racecal.load import load_schedules, parse_plan
+from racecal.load import load_schedules, parse_catalogue, parse_plan
 from racecal.yamlsource import SourceFile, compose
 
 BASE = """athlete:
@@ -755,4 +755,152 @@ def test_a_plan_defined_twice_is_reported_when_a_copy_has_other_problems(built: 
         ]),
         f"2 problems in {files}",
     ]  # fmt: skip
+    assert built.tree() == before
+
+
+# An independent tester's finding: a meet id given twice across catalogue files was not reported
+# while the first of them had another problem, and a build refused for the catalogue said nothing
+# of the plans.
+
+TESTERS_CATALOGUE = {
+    "a.yaml": "meets:\n  - {id: m2, name: M2, date: 2024-03-01, timezone: Europe/Olso}\n",
+    "b.yml": "meets:\n  - {id: m2, name: M2 again, date: 2024-03-02, timezone: Europe/Oslo}\n",
+}
+
+
+def catalogue_files(files: dict[str, str]) -> list[SourceFile]:
+    return [SourceFile(f"schedules/meets/{name}", text.encode()) for name, text in files.items()]
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_a_duplicate_meet_id_across_files_is_reported_while_another_meet_has_problems(tmp_path: Path, command: str) -> None:
+    (tmp_path / "schedules" / "meets").mkdir(parents=True)
+    for name, text in TESTERS_CATALOGUE.items():
+        (tmp_path / "schedules" / "meets" / name).write_text(text)
+    (tmp_path / "schedules" / "p-2024.yaml").write_text("athlete: {name: P, slug: p}\nseason: 2024\ntimezone: Europe/Oslo\nraces: []\n")
+    result = Project(tmp_path).run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "schedules/meets/a.yaml:2:52: meets[0].timezone: unknown timezone 'Europe/Olso'; did you mean 'Europe/Oslo'?",
+        "schedules/meets/b.yml:2:10: meets[0].id: duplicate meet id 'm2' (first in schedules/meets/a.yaml:2)",
+        "2 problems in 2 files",
+    ]
+    assert not (tmp_path / "dist").exists()
+
+
+@pytest.mark.parametrize("which", ["first", "second", "both"])
+@pytest.mark.parametrize("files", ["one file", "two files"])
+def test_meet_ids_are_compared_over_meets_with_problems_of_their_own(which: str, files: str) -> None:
+    broken = {"first": (True, False), "second": (False, True), "both": (True, True)}[which]
+    meets = [f"  - {{id: m, name: M{i}, date: 2024-03-0{i + 1}, timezone: Europe/{'Olso' if broken[i] else 'Oslo'}}}\n" for i in (0, 1)]
+    texts = (
+        {"a.yaml": "meets:\n" + "".join(meets)}
+        if files == "one file"
+        else {"a.yaml": "meets:\n" + meets[0], "b.yaml": "meets:\n" + meets[1]}
+    )
+    second, index = ("a.yaml:3", 1) if files == "one file" else ("b.yaml:2", 0)
+    zone = "unknown timezone 'Europe/Olso'; did you mean 'Europe/Oslo'?"
+    problems: list[Problem] = []
+    broken_meets: dict[str, str] = {}
+    assert set(parse_catalogue(catalogue_files(texts), problems, broken_meets)) == (set() if broken[0] else {"m"})
+    assert sorted(map(str, problems)) == sorted([
+        *([f"schedules/meets/a.yaml:2:51: meets[0].timezone: {zone}"] if broken[0] else []),
+        *([f"schedules/meets/{second}:51: meets[{index}].timezone: {zone}"] if broken[1] else []),
+        f"schedules/meets/{second}:10: meets[{index}].id: duplicate meet id 'm' (first in schedules/meets/a.yaml:2)",
+    ])  # fmt: skip
+    # A race at it is told of the first meet's problems, or of the duplicate's own id (its meet is the first).
+    assert broken_meets == ({"m": "schedules/meets/a.yaml:2"} if broken[0] else {})
+
+
+PLAN_AT_MEETS = """athlete: {name: P, slug: p}
+season: 2024
+races:
+  - {id: at-broken, meet: broken-2024, status: confirmed}
+  - {id: at-unread, meet: unread-2024, status: confirmed}
+  - {id: at-valid, meet: valid-2024, status: confirmd}
+  - {id: at-valid, meet: valid-2024, status: confirmed, date: 2024-05-01}
+  - {id: nowhere, name: N, date: 2024-05-02, status: confirmed, sessions: [{name: F, date: 2024-05-02, time: "10:00"}]}
+  - {id: at-broken-2, meet: broken-2024, status: confirmed, sessions: [{name: F, date: 2024-06-01, time: "10:00"}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("unread", "its_problems"),
+    [
+        (
+            "meets:\n  - {id: unread-2024, name: [U, date: 2024-05-05, timezone: Europe/Oslo}\n",
+            ["2:72: yaml: while parsing a flow sequence: did not find expected ',' or ']'"],
+        ),
+        ("meets: {id: unread-2024}\n", ["1:8: meets: expected a list, got a mapping"]),
+        (
+            "meetz:\n  - {id: unread-2024, name: U, date: 2024-05-05, timezone: Europe/Oslo}\n",
+            ["1:1: document: missing required key 'meets'", "1:1: meetz: unknown key; did you mean 'meets'?"],
+        ),
+        (
+            "meets: []\nmeets:\n  - {id: unread-2024, name: U, date: 2024-05-05, timezone: Europe/Oslo}\n",
+            ["2:1: meets: duplicate key (first defined on line 1)"],
+        ),
+        ("meets:\n  - {name: U, date: 2024-05-05, timezone: Europe/Oslo}\n", ["2:5: meets[0]: missing required key 'id'"]),
+        (
+            "meets:\n  - {id: Unread-2024, name: U, date: 2024-05-05, timezone: Europe/Oslo}\n",
+            ["2:10: meets[0].id: expected lowercase letters, digits and single hyphens (like 'jakob-ingebrigtsen'), got 'Unread-2024'"],
+        ),
+    ],
+    ids=["does-not-parse", "not-a-list", "misspelt-meets", "meets-twice", "meet-without-id", "meet-id-not-a-slug"],
+)
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_the_plans_are_checked_while_the_catalogue_has_problems(tmp_path: Path, command: str, unread: str, its_problems: list[str]) -> None:
+    """Every problem of the plan that does not hang on the broken meets is reported with the
+    catalogue's; a race at a meet the catalogue could not give is told why, never "unknown meet",
+    and the sessions there are not said to need a zone or to be outside the meet's dates."""
+    meets = tmp_path / "schedules" / "meets"
+    meets.mkdir(parents=True)
+    (meets / "a.yaml").write_text(
+        "meets:\n"
+        "  - {id: broken-2024, name: B, start: 2024-06-01, end: 2024-06-03, timezone: Europe/Olso}\n"
+        "  - {id: valid-2024, name: V, date: 2024-05-01, timezone: Europe/Oslo}\n"
+    )
+    (meets / "b.yaml").write_text(unread)
+    (tmp_path / "schedules" / "p-2024.yaml").write_text(PLAN_AT_MEETS)
+    result = Project(tmp_path).run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
+    assert result.exit_code == 1
+    broken = "meet 'broken-2024' has problems of its own (schedules/meets/a.yaml:2): fix them first"
+    assert result.stderr.splitlines() == [
+        "schedules/meets/a.yaml:2:78: meets[0].timezone: unknown timezone 'Europe/Olso'; did you mean 'Europe/Oslo'?",
+        *(f"schedules/meets/b.yaml:{problem}" for problem in its_problems),
+        f"schedules/p-2024.yaml:4:27: races[0].meet: {broken}",
+        "schedules/p-2024.yaml:5:27: races[1].meet: meet 'unread-2024' is not in the part of the catalogue that can be read: "
+        "schedules/meets/b.yaml has problems of its own and may define it; fix them first",
+        "schedules/p-2024.yaml:6:46: races[2].status: unknown status 'confirmd'; did you mean 'confirmed'?",
+        "schedules/p-2024.yaml:7:10: races[3].id: duplicate race id 'at-valid' (first on line 6)",
+        "schedules/p-2024.yaml:8:110: races[4].sessions[0].time: a time needs a timezone: set 'timezone' on the race or its meet",
+        f"schedules/p-2024.yaml:9:29: races[5].meet: {broken}",
+        f"{7 + len(its_problems)} problems in 3 files",
+    ]
+    assert not (tmp_path / "dist").exists()
+
+
+def test_an_unknown_meet_is_unknown_when_the_whole_catalogue_is_read(project: Project) -> None:
+    """The careful message is kept for a catalogue with a file that cannot be read in full."""
+    project.edit("    timezone: Europe/Oslo\n", "    timezone: Europe/Olso\n", project.schedules / "meets" / "2024.yaml")
+    project.edit("meet: monaco-2024", "meet: monaco-2042")
+    result = project.run("check")
+    assert result.exit_code == 1
+    assert "races[6].meet: unknown meet 'monaco-2042'; did you mean 'monaco-2024'?" in result.stderr
+
+
+def test_a_build_refused_for_the_catalogue_names_a_retired_plan_too(built: Project) -> None:
+    """What the build would refuse a plan for besides its own problems comes in the same run."""
+    before = built.tree()
+    (built.root / "racecal.yaml").write_text("retired: [jakob-ingebrigtsen-2024]\n")
+    built.edit("    timezone: Europe/Oslo\n", "    timezone: Europe/Olso\n", built.schedules / "meets" / "2024.yaml")
+    built.edit("meet: bislett-games-2024", "meet: eugene-2024")  # not at the broken meet: the plan is valid
+    result = built.run("build", "--time", "2024-04-10T08:00:00Z")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "schedules/jakob-ingebrigtsen-2024.yaml:5:9: athlete.slug: plan 'jakob-ingebrigtsen-2024' is listed under 'retired' "
+        "in the settings; remove it there to publish it again",
+        "schedules/meets/2024.yaml:29:15: meets[3].timezone: unknown timezone 'Europe/Olso'; did you mean 'Europe/Oslo'?",
+        "2 problems in 2 files",
+    ]
     assert built.tree() == before

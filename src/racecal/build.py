@@ -290,7 +290,7 @@ def build(
     catalogue_as_published = catalogue == previous.catalogue and previous.written_index is not None
     meets = None if catalogue_as_published else _parse_catalogue(catalogue_files, catalogue, problems, cache_root)
     if problems:
-        raise PlanError(problems)
+        raise _catalogue_refused(plan_files, catalogue_files, settings, previous)
     digests = {meet_id: meet_digest(meet) for meet_id, meet in meets.items()} if meets is not None else None
 
     reused: list[str] = []
@@ -311,7 +311,7 @@ def build(
     if jobs and meets is None:
         meets = _parse_catalogue(catalogue_files, catalogue, problems, cache_root)
         if problems:
-            raise PlanError(problems)
+            raise _catalogue_refused(plan_files, catalogue_files, settings, previous)
         digests = {meet_id: meet_digest(meet) for meet_id, meet in meets.items()}
 
     context = _Context(meets or {}, digests or {}, previous, settings, build_time, now, sink, cache_root)
@@ -948,6 +948,26 @@ def _index_bytes(
     lines = index.written_lines(previous.written_index, list(previous.entries))
     kept = {entry.plan_id: lines[entry.plan_id] for entry in ordered if entry.plan_id in lines and previous.entries[entry.plan_id] is entry}
     return index.encode(ordered, retired, catalogue, defined, kept).encode()
+
+
+def _catalogue_refused(
+    plan_files: Sequence[SourceFile], catalogue_files: Sequence[SourceFile], settings: Settings, previous: Previous
+) -> PlanError:
+    """The catalogue has problems, so nothing is compiled; the plans are still checked, as
+    ``racecal check`` checks them (against the meets that are valid; a race at a meet the catalogue
+    could not give is told why), so that one run reports every problem. Only a refused build pays."""
+    from racecal.load import load_schedules, plan_id_problem
+
+    problems: list[Problem] = []  # the catalogue's own among them, found again
+    loaded = load_schedules(plan_files, catalogue_files, problems)
+    sources = {source.ident: source for source in plan_files}
+    for plan in loaded.plans:  # what a compiled plan would be refused for (build, below)
+        published = previous.entries.get(plan.id)
+        if message := settings.retired_message(plan.id):
+            problems.append(plan_id_problem(sources[plan.source_path], message))
+        elif published is not None and published.view:
+            problems.append(plan_id_problem(sources[plan.source_path], groups.taken_by_view_message(plan.id, published.view)))
+    return PlanError(problems)
 
 
 def _parse_catalogue(files: Sequence[SourceFile], digest: str, problems: list[Problem], cache_root: Path | None) -> dict[str, Meet]:

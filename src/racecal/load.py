@@ -45,49 +45,44 @@ _INHERITED = ("series", "venue", "timezone", "url")  # from the race's meet, unl
 # --- the meet catalogue ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Located:
-    """A model value with the file and node it came from, for messages that point back at it."""
-
-    value: Any
-    path: str
-    node: Node
-
-
-def parse_catalogue(sources: Iterable[SourceFile], problems: list[Problem], broken: dict[str, str] | None = None) -> dict[str, Meet]:
-    """The valid meets by id. ``broken`` collects the ids of meets that have problems of their own
-    (id → "file:line"), so a plan that races there is told so, not that the meet is unknown."""
-    meets: dict[str, Located] = {}
+def parse_catalogue(
+    sources: Iterable[SourceFile], problems: list[Problem], broken: dict[str, str] | None = None, unread: list[str] | None = None
+) -> dict[str, Meet]:
+    """The valid meets by id. So that a plan racing at a meet the catalogue could not give is told
+    why, not that the meet is unknown: ``broken`` collects the ids of meets that have problems of
+    their own (id → "file:line"), ``unread`` the files with problems outside any meet whose id is
+    known (a file that does not parse, a ``meets`` that is not a list, a meet without a valid id),
+    where any meet may be. Ids are compared over every meet whose id is valid, broken or not."""
+    meets: dict[str, Meet] = {}
+    first: dict[str, str] = {}  # meet id → "file:line" of the first meet that has it
+    broken = {} if broken is None else broken
     for source in sources:
         start = len(problems)
         root = compose(source, problems)
-        if root is None:
-            continue
         # Duplicate keys, reported with their paths: the tree is read (each key's first value), but
         # a meet with one inside it is a broken meet, never one a plan is built against.
         shaken = {_meet_name(problem.field) for problem in problems[start:]}
         r = Reader(source.path, problems)
-        top = r.read(CATALOGUE, root, "")
-        if top is None or "meets" not in top[1]:
-            continue
-        meets_field = CATALOGUE.fields["meets"]
-        for name, node in r.items(top[1]["meets"], "meets", meets_field.limit):
+        top = r.read(CATALOGUE, root, "") if root is not None else None
+        listed = r.items(top[1]["meets"], "meets", CATALOGUE.fields["meets"].limit) if top and "meets" in top[1] else []
+        known: set[str] = set()  # the meets (by name: meets[3]) whose id is known
+        for name, node in listed:
             meet = _meet(r, node, name)
+            meet_id = meet.id if meet is not None else _declared_id(node)
+            if meet_id is None:
+                continue
+            known.add(name)
+            if meet_id in first:
+                r.error(_child(node, "id") or node, field_path(name, "id"), f"duplicate meet id {meet_id!r} (first in {first[meet_id]})")
+                continue
+            first[meet_id] = f"{source.path}:{node.start_mark.line + 1}"
             if meet is None or name in shaken:
-                meet_id = _child(node, "id")
-                if broken is not None and isinstance(meet_id, ScalarNode) and SLUG_RE.match(meet_id.value):
-                    broken.setdefault(meet_id.value, f"{source.path}:{node.start_mark.line + 1}")
-                continue
-            if meet.id in meets:
-                first = meets[meet.id]
-                r.error(
-                    _child(node, "id") or node,
-                    field_path(name, "id"),
-                    f"duplicate meet id {meet.id!r} (first in {first.path}:{first.node.start_mark.line + 1})",
-                )
-                continue
-            meets[meet.id] = Located(meet, source.path, node)
-    return {k: v.value for k, v in meets.items()}
+                broken[meet_id] = first[meet_id]
+            else:
+                meets[meet_id] = meet
+        if unread is not None and any(_meet_name(problem.field) not in known for problem in problems[start:]):
+            unread.append(source.path)
+    return meets
 
 
 def looks_like_catalogue(source: SourceFile) -> bool:
@@ -154,12 +149,14 @@ def _span(r: Reader, values: dict[str, Any], fields: dict[str, Node], name: str)
 
 @dataclass(frozen=True)
 class Lookout:
-    """What plausible mistakes are judged against: the day it is (a tentative race already over) and
-    the catalogue's broken meets. Warnings go to ``warnings``; without one, none are looked for."""
+    """What plausible mistakes are judged against: the day it is (a tentative race already over), and
+    what the catalogue could not give (``parse_catalogue``: its broken meets, by id, and the files it
+    could not read in full). Warnings go to ``warnings``; without one, none are looked for."""
 
     today: date | None = None
     broken: Mapping[str, str] = field(default_factory=dict)
     warnings: list[Problem] | None = None
+    unread: tuple[str, ...] = ()
 
 
 def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Problem], lookout: Lookout | None = None) -> Plan | None:
@@ -187,7 +184,7 @@ def parse_plan(source: SourceFile, meets: dict[str, Meet], problems: list[Proble
     names: dict[str, str] = {}
     races_field = PLAN.fields["races"]
     for name, node in r.items(top["races"], "races", races_field.limit) if "races" in top else []:
-        race = _race(r, node, name, meets, shared_sources, lookout.broken)
+        race = _race(r, node, name, meets, shared_sources, lookout)
         if race is not None:
             _look_at(r, race, node, name, season, lookout.today)
         # A race with problems of its own still has its id, when that is valid: ids are compared
@@ -329,7 +326,7 @@ def _overlaps(r: Reader, races: list[Race], nodes: dict[str, Node], names: dict[
             r.warn(_child(node, "id") or node, field_path(names[later.id], "id"), f"on the same days as race {earlier.id!r} ({when})")
 
 
-def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict[str, Source], broken: Mapping[str, str]) -> Race | None:
+def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict[str, Source], lookout: Lookout) -> Race | None:
     before = len(r.problems)
     read = r.read(RACE, node, name)
     if read is None:
@@ -338,11 +335,18 @@ def _race(r: Reader, node: Node, name: str, meets: dict[str, Meet], shared: dict
     meet: Meet | None = None
     if "meet" in values:
         meet = meets.get(values["meet"])
-        if meet is None and values["meet"] in broken:
+        if meet is None and values["meet"] in lookout.broken:
             r.error(
                 fields["meet"],
                 field_path(name, "meet"),
-                f"meet {values['meet']!r} has problems of its own ({broken[values['meet']]}): fix them first",
+                f"meet {values['meet']!r} has problems of its own ({lookout.broken[values['meet']]}): fix them first",
+            )
+        elif meet is None and lookout.unread:  # it may be there: not "unknown"
+            files = ", ".join(lookout.unread) + (" has problems of its own" if len(lookout.unread) == 1 else " have problems of their own")
+            r.error(
+                fields["meet"],
+                field_path(name, "meet"),
+                f"meet {values['meet']!r} is not in the part of the catalogue that can be read: {files} and may define it; fix them first",
             )
         elif meet is None:
             r.error(
@@ -475,8 +479,9 @@ def load_schedules(
     """Validate everything; problems accumulate in ``problems`` (the caller decides whether to raise),
     warnings in ``lookout.warnings``."""
     broken: dict[str, str] = {}
-    meets = parse_catalogue(catalogue_files, problems, broken)
-    lookout = replace(lookout or Lookout(), broken=broken)
+    unread: list[str] = []
+    meets = parse_catalogue(catalogue_files, problems, broken, unread)
+    lookout = replace(lookout or Lookout(), broken=broken, unread=tuple(unread))
     plans: list[Plan] = []
     owners: dict[str, str] = {}
     for source in plan_files:
