@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from conftest import EXAMPLE, Project
 from racecal.errors import Problem
@@ -503,12 +504,18 @@ races:
 """
 
 
+def refused_by(project: Project, command: str) -> Result:
+    """``racecal check`` or ``racecal build`` of ``project``, which must refuse it (exit 1)."""
+    result = project.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
+    assert result.exit_code == 1, result.output
+    return result
+
+
 @pytest.mark.parametrize("command", ["check", "build"])
 def test_a_duplicate_key_does_not_hide_the_files_other_problems(built: Project, command: str) -> None:
     before = built.tree()
     (built.schedules / "t-2024.yaml").write_text(TESTERS_PLAN)
-    result = built.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
-    assert result.exit_code == 1
+    result = refused_by(built, command)
     assert "Traceback" not in result.output
     assert result.stderr.splitlines() == [
         "schedules/t-2024.yaml:5:28: races[0].date: '2024-13-01' is not a real date",
@@ -627,8 +634,7 @@ races:
 def test_a_duplicate_race_id_is_reported_when_the_duplicate_has_another_problem(built: Project, command: str) -> None:
     before = built.tree()
     (built.schedules / "d-2024.yaml").write_text(TESTERS_DUPLICATES)
-    result = built.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
-    assert result.exit_code == 1
+    result = refused_by(built, command)
     assert result.stderr.splitlines() == [
         "schedules/d-2024.yaml:6:10: races[1].id: duplicate race id 'a' (first on line 5)",
         "schedules/d-2024.yaml:6:49: races[1].status: unknown status 'confirmd'; did you mean 'confirmed'?",
@@ -745,8 +751,7 @@ def test_a_plan_defined_twice_is_reported_when_a_copy_has_other_problems(built: 
     before = built.tree()
     for name in ("bad.yaml", "bad-copy.yaml"):
         (built.schedules / name).write_text(b("date: 2024-05-25", "date: 2024-02-30") if name == broken else BASE)
-    result = built.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
-    assert result.exit_code == 1
+    result = refused_by(built, command)
     files = "2 files" if broken == "bad-copy.yaml" else "1 file"
     assert result.stderr.splitlines() == [
         *sorted([

@@ -1047,3 +1047,19 @@ def test_what_a_member_gives_a_meet_calendar_is_its_digests_there_or_its_inputs(
     used = sorted(of & meets.keys())
     expected = "plan\0INPUTS" if any(m not in at for m in used) else ",".join(f"{m}={at[m]}" for m in used)
     assert _at(entry, of) == expected
+
+
+@given(
+    country=st.sampled_from(["Nordvik", "nordvik", "  Nordvik ", "NORDVIK\t", "Nord vik", "Nordvik2"]),
+    discipline=st.sampled_from(["1500m", " 1500M ", "1500 m", "800m"]),
+)
+def test_a_selector_matches_regardless_of_case_and_surrounding_spaces(country: str, discipline: str) -> None:
+    """Regression (independent tester): a plan's country written "  Nordvik " (quoted, with spaces
+    nobody sees) silently left the group Team Nordvik, though case was already ignored. The rule,
+    stated on its own: words compared case-insensitively, whatever the spaces around and between."""
+    from racecal.model import Athlete, Group
+
+    group = Group(id="g", name="G", countries=frozenset({"Nordvik"}), disciplines=frozenset({"1500m"}))
+    athlete = Athlete(name="A", slug="a", country=country, disciplines=(discipline,))
+    expected = country.strip().casefold() == "nordvik" and discipline.strip().casefold() == "1500m"
+    assert group.includes(athlete) is expected

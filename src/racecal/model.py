@@ -182,12 +182,19 @@ class Group:
             return True
         if not (self.countries or self.disciplines):
             return False
-        if self.countries and (athlete.country or "").casefold() not in {c.casefold() for c in self.countries}:
+        if self.countries and _matchable(athlete.country or "") not in {_matchable(c) for c in self.countries}:
             return False
-        wanted = {d.casefold() for d in self.disciplines}
-        return not wanted or any(d.casefold() in wanted for d in athlete.disciplines)
+        wanted = {_matchable(d) for d in self.disciplines}
+        return not wanted or any(_matchable(d) in wanted for d in athlete.disciplines)
 
     def fingerprint(self) -> str:
         """What its calendars depend on from the settings (not where it is written)."""
         parts = (self.id, self.name, sorted(self.athletes), sorted(self.countries), sorted(self.disciplines), self.timezone)
         return repr(parts)
+
+
+def _matchable(text: str) -> str:
+    """A country or discipline as a group selector compares it: regardless of case and of spaces
+    around or doubled (``"  Nordvik "`` in a plan is Nordvik: an athlete must not drop out of a group
+    over a space nobody sees)."""
+    return " ".join(text.split()).casefold()
