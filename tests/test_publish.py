@@ -431,6 +431,7 @@ def test_out_that_is_a_file_is_a_usage_error_and_not_replaced_even_with_fresh(pr
         "move it away or choose another --out"
     )
     assert (project.root / "notes").read_text() == "my notes\n"
+    assert out_error(project.run("diff", "--out", "notes", "--time", LATER_TIME)).startswith("'notes' is a file, not a directory")
     (project.root / "to-notes").symlink_to("notes")
     linked = project.run("build", "--out", "to-notes", "--time", LATER_TIME)
     assert out_error(linked) == (
@@ -446,12 +447,14 @@ def test_out_that_is_a_symlink_loop_is_a_usage_error_not_a_traceback(project: Pr
     assert out_error(result) == "'loop' is a symbolic link that leads round in a loop; remove it or choose another --out"
 
 
+@pytest.mark.parametrize("command", ["build", "diff"])
 @pytest.mark.parametrize("out", ["notes/site", "notes/site/deeper"])
-def test_out_under_a_file_says_that_file_is_not_a_directory(project: Project, out: str) -> None:
+def test_out_under_a_file_says_that_file_is_not_a_directory(project: Project, out: str, command: str) -> None:
     """Regression (independent tester): `--out notes/site` said "cannot create notes: File exists"
-    (exit 1); the problem is that notes is not a directory."""
+    (exit 1); the problem is that notes is not a directory. A diff against it (second tester) said
+    every race would be added, exit 0, for a site no build can publish."""
     (project.root / "notes").write_text("my notes\n")
-    result = project.run("build", "--out", out, "--time", LATER_TIME)
+    result = project.run(command, "--out", out, "--time", LATER_TIME)
     assert out_error(result) == f"'{out}' cannot be created: 'notes' is a file, not a directory"
     assert (project.root / "notes").read_text() == "my notes\n"
     assert sorted(p.name for p in project.root.iterdir()) == ["notes", "schedules"]

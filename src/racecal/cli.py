@@ -633,11 +633,13 @@ def diff(
       racecal diff --format json --exit-code
     """
     from racecal import report
-    from racecal.publish import NullSink, locked, real_output
+    from racecal.publish import NullSink, locked, output_shape_problem, real_output
 
     if exit_code:
         click.get_current_context().meta[_TROUBLE_EXIT] = 2
     previous = _previous_option_value(previous)
+    if previous is None and (problem := output_shape_problem(out)):  # as build says of it: no site can be there
+        raise click.BadParameter(problem, param_hint="'--out'")
     settings = _settings(config, base_url, schedules)
     local = out if previous is None else None if previous.startswith(("http://", "https://")) else Path(previous)
     # The build's lock, so a build swapping in its site cannot be read half old, half new.
