@@ -198,6 +198,8 @@ def test_a_plan_deleted_and_retired_in_one_build_first_publishes_its_races_cance
     for feed, uids in live.items():
         events = vevents(built, feed)
         assert set(events) == uids and {e["status"] for e in events.values()} == {"CANCELLED"}, feed
+    waiting = built.run("diff", "--time", at(20))  # a pull request's check says so too (second tester)
+    assert waiting.stdout == "No changes.\n" and f"{PLAN_ID}: listed under retired:, but its feeds still cancel races" in waiting.stderr
     assert "unchanged" in built.build(time=at(20)).output  # still cancelling: nothing to do yet
 
     diffed = built.run("diff", "--time", at(31), "--exit-code", "--format", "json")

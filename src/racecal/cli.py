@@ -578,15 +578,7 @@ def build_command(
             assert lock is not None, "a build holds the lock or fails"
             now = lock.filesystem_now()
             cache.record(record, target, result.files, checked, result.site_files, result.site_inputs, now, vouched)
-    held = 0  # a plan's own warnings under -q: counted, not listed (racecal check lists them)
-    for warning in result.warnings:
-        located = ": warning: " in warning
-        if located and quiet:
-            held += 1
-        else:
-            click.echo(_one_line(warning if located else f"warning: {warning}"), err=True)
-    if held:
-        click.echo(f"{held} warning{'s' * (held != 1)} in the plans (racecal check lists them)", err=True)
+    _print_warnings(result.warnings, count_located=quiet)
     if quiet:
         return
     from racecal import report
@@ -648,6 +640,8 @@ def diff(
             schedules, out, previous, False, settings, when, progress=False, sink=NullSink(), jobs=jobs,
             cache_root=_cache_root(out, previous, schedules, settings), write_reused=False,
         )  # fmt: skip
+    # On stderr, as a build prints them under -q: a retirement that waits, a feed near Google's limit.
+    _print_warnings(result.warnings, count_located=True)
     if fmt == "json":
         click.echo(report.as_json(result.changes))
     elif fmt == "markdown":
@@ -656,6 +650,20 @@ def diff(
         click.echo(report.as_text(result.changes, _colour()))
     if exit_code and result.changes:
         sys.exit(1)
+
+
+def _print_warnings(warnings: list[str], *, count_located: bool) -> None:
+    """A build's warnings on stderr; with ``count_located``, a plan's own (file:line:col) are counted,
+    not listed: racecal check lists them."""
+    held = 0
+    for warning in warnings:
+        located = ": warning: " in warning
+        if located and count_located:
+            held += 1
+        else:
+            click.echo(_one_line(warning if located else f"warning: {warning}"), err=True)
+    if held:
+        click.echo(f"{held} warning{'s' * (held != 1)} in the plans (racecal check lists them)", err=True)
 
 
 @cli.command()
