@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -93,6 +95,14 @@ def test_check_validates_the_settings_as_build_does(project: Project) -> None:
 
 
 CATALOGUE_FORMS = ["schedules/meets/2024.yaml", "schedules/meets", "schedules/meets/"]
+
+
+def test_check_of_an_empty_meets_folder_says_it_checked_a_catalogue(tmp_path: Path) -> None:
+    """Regression (second tester): an empty meets/ folder was reported as "ok: 0 plans"."""
+    (tmp_path / "s" / "meets").mkdir(parents=True)
+    project = Project(tmp_path)
+    result = project.run("check", "s/meets")
+    assert (result.exit_code, result.stdout) == (0, "ok: 0 meets in 0 catalogue files, no problems\n")
 
 
 @pytest.mark.parametrize("path", CATALOGUE_FORMS)

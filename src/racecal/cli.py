@@ -465,6 +465,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
     settings = _read_settings(config, problems)
     plan_count = 0
     catalogues: list[SourceFile] = []  # checked as a catalogue, on their own
+    catalogue_named = False  # a catalogue folder or file was named (an empty meets/ folder too)
     meet_count = 0
     athletes: list[Athlete] = []
     site = _published_ids(Path("dist"), problems)  # the build's default output and previous build
@@ -474,6 +475,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
             found, read_problems = read_catalogue(path)
             problems += read_problems
             catalogues += found
+            catalogue_named = True
             meet_count += len(parse_catalogue(found, problems))
             continue
         if path.is_dir():
@@ -482,6 +484,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
             source = read_source(path, problems)
             if source is not None and (in_catalogue_folder(path) or looks_like_catalogue(source)):
                 catalogues.append(source)
+                catalogue_named = True
                 meet_count += len(parse_catalogue([source], problems))
                 continue
             plan_files = [source] if source else []
@@ -510,8 +513,8 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         _print_problems(sorted(problems + warnings), strict)
     if fmt == "text" and not failed:
         shown = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
-        checked = [f"{plan_count} plan{'s' * (plan_count != 1)}"] if plan_count or not catalogues else []
-        if catalogues:
+        checked = [f"{plan_count} plan{'s' * (plan_count != 1)}"] if plan_count or not catalogue_named else []
+        if catalogue_named:
             files = len({source.path for source in catalogues})
             checked.append(f"{meet_count} meet{'s' * (meet_count != 1)} in {files} catalogue file{'s' * (files != 1)}")
         click.echo(f"ok: {', '.join(checked)}, no problems{shown}")
