@@ -379,6 +379,16 @@ CASES = [
         b("status: confirmed", 'status: confirmed\n    url: "http://[::1"'),
         ["schedules/bad.yaml:10:10: races[0].url: only http:// and https:// URLs are allowed, got 'http://[::1'"],
     ),
+    case(  # second tester: said "only http:// and https:// URLs are allowed" of a port or a host
+        "url-port-out-of-range",
+        b("status: confirmed", 'status: confirmed\n    url: "https://example.org:99999/"'),
+        ["schedules/bad.yaml:10:10: races[0].url: has a port that is not a number from 0 to 65535, got 'https://example.org:99999/'"],
+    ),
+    case(
+        "url-without-a-host",
+        b("status: confirmed", 'status: confirmed\n    url: "https:///races"'),
+        ["schedules/bad.yaml:10:10: races[0].url: has no host after https://, got 'https:///races'"],
+    ),
     case(
         "whole-file-is-text",
         "root:x:0:0:root:/root:/bin/bash\n",

@@ -38,8 +38,25 @@ def check_url(value: str, *, published: bool = False) -> str | None:
         return trouble
     parts = http_url_parts(value)
     if parts is None:
-        return f"only http:// and https:// URLs are allowed, got {quoted(value)}"
+        return _not_http_url(value)
     return None if published else url_detail_problem(value, parts)
+
+
+def _not_http_url(value: str) -> str:
+    """Why ``value`` is not an http(s) URL with a host and a port that is a number: said of the part
+    that is wrong when the scheme is right (a port of 99999 is not a scheme problem)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is not None and parts.scheme in ("http", "https") and value.lower().startswith(f"{parts.scheme}://"):
+        if not parts.hostname:
+            return f"has no host after {parts.scheme}://, got {quoted(value)}"
+        try:
+            parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
+        except ValueError:
+            return f"has a port that is not a number from 0 to 65535, got {quoted(value)}"
+    return f"only http:// and https:// URLs are allowed, got {quoted(value)}"
 
 
 def http_url_parts(value: str) -> SplitResult | None:
