@@ -181,6 +181,10 @@ def test_a_country_or_disciplines_edit_is_a_change_to_the_pages_not_to_the_feeds
         ["1500m", "5000m", "mile"],
     )
     assert "[pages only]" in built.run("diff", "--time", LATER_TIME).stdout
+    # The old and new values in the markdown table too, as in the text (second tester: left out).
+    assert (
+        "athlete.country changed (Norway → NOR)` | pages only |" in built.run("diff", "--time", LATER_TIME, "--format", "markdown").stdout
+    )
     built.build(time=LATER_TIME)
     assert {name: built.feed(name) for name in feeds} == feeds
     assert "athlete.disciplines changed" in (built.dist / PLAN_ID / "changes.json").read_text()

@@ -33,12 +33,14 @@ def as_text(changes: Sequence[Change], colour: bool) -> str:
         tag = f"{c.type:<10}"
         if colour:
             tag = f"\x1b[{_COLOUR[c.type]}m{tag}\x1b[0m"
-        detail = ""
-        if c.type == "edited" and c.field:
-            detail = f" ({_short(c.old)} → {_short(c.new)})"
         # Summaries can come from a previous build, which is untrusted: no raw escapes reach the terminal.
-        lines.append(f"  {tag} {for_terminal(c.summary + detail)}  [{for_terminal(_feeds(c))}]")
+        lines.append(f"  {tag} {for_terminal(c.summary + _detail(c))}  [{for_terminal(_feeds(c))}]")
     return "\n".join(lines)
+
+
+def _detail(change: Change) -> str:
+    """An edit's old and new values, as the text and markdown reports show them after its summary."""
+    return f" ({_short(change.old)} → {_short(change.new)})" if change.type == "edited" and change.field else ""
 
 
 def _feeds(change: Change) -> str:
@@ -63,7 +65,7 @@ def as_markdown(changes: Sequence[Change]) -> str:
         return "**racecal:** no changes to the published calendars."
     lines = ["### racecal: calendar changes", "", "| calendar | change | what | feeds |", "|---|---|---|---|"]
     for c in _ordered(changes):
-        lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary)} | {_words(_feeds(c))} |")
+        lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary + _detail(c))} | {_words(_feeds(c))} |")
     return "\n".join(lines)
 
 
