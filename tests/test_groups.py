@@ -929,8 +929,8 @@ def test_a_retired_id_never_published_is_a_located_warning(site: Site) -> None:
     with (site.root / "racecal.yaml").open("a") as settings_file:
         settings_file.write("retired: [distance-squad-2072]\n")
     line = (site.root / "racecal.yaml").read_text().splitlines().index("retired: [distance-squad-2072]") + 1
-    expected = (
-        f"racecal.yaml:{line}:10: retired: warning: 'distance-squad-2072' was never published here, so retiring it does nothing; "
+    expected = (  # at the id itself, not at the list's '[' (second tester)
+        f"racecal.yaml:{line}:11: retired[0]: warning: 'distance-squad-2072' was never published here, so retiring it does nothing; "
         "did you mean 'distance-squad-2027'?"
     )
     checked = site.run("check")
@@ -1063,3 +1063,14 @@ def test_a_selector_matches_regardless_of_case_and_surrounding_spaces(country: s
     athlete = Athlete(name="A", slug="a", country=country, disciplines=(discipline,))
     expected = country.strip().casefold() == "nordvik" and discipline.strip().casefold() == "1500m"
     assert group.includes(athlete) is expected
+
+
+def test_a_retired_typo_in_a_block_list_is_located_at_its_own_line(site: Site) -> None:
+    """Regression (second tester): the warning pointed at the list, not at the id that is wrong."""
+    site.build()
+    with (site.root / "racecal.yaml").open("a") as settings_file:
+        settings_file.write("retired:\n  - never-2020\n  - distance-squad-2072\n")
+    line = (site.root / "racecal.yaml").read_text().splitlines().index("  - distance-squad-2072") + 1
+    checked = site.run("check").output
+    assert f"racecal.yaml:{line}:5: retired[1]: warning: 'distance-squad-2072' was never published here" in checked, checked
+    assert f"racecal.yaml:{line - 1}:5: retired[0]: warning: 'never-2020' was never published here" in checked, checked

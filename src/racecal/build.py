@@ -403,7 +403,9 @@ def build(
     warnings += views.warnings
     if previous.location is not None:  # a first or --fresh build has nothing to retire
         known = {*previous.entries, *previous.retired}
-        warnings += [str(w) for w in groups.unpublished_retired_warnings(settings.retired, known, settings.retired_where)]
+        warnings += [
+            str(w) for w in groups.unpublished_retired_warnings(settings.retired, known, settings.retired_where, settings.retired_at)
+        ]
     for plan_id in reused:
         entries[plan_id] = reused_members.get(plan_id, previous.entries[plan_id])
 

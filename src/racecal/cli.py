@@ -502,7 +502,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
         has_members = {g.id: any(g.includes(athlete) for athlete in athletes) for g in settings.groups}
         warnings += unmatched_warnings(settings.groups, slugs, has_members)
     if site is not None:
-        warnings += unpublished_retired_warnings(settings.retired, {*site[0], *site[1]}, settings.retired_where)
+        warnings += unpublished_retired_warnings(settings.retired, {*site[0], *site[1]}, settings.retired_where, settings.retired_at)
     failed = bool(problems) or (strict and bool(warnings))
     if fmt == "json":
         click.echo(check_as_json(problems, warnings, plan_count, strict))

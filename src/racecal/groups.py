@@ -57,14 +57,16 @@ def unmatched_warnings(groups: Sequence[Group], slugs: Collection[str], has_memb
     return out
 
 
-def unpublished_retired_warnings(retired: Collection[str], published: Collection[str], where: tuple[str, int, int, str]) -> list[Problem]:
+def unpublished_retired_warnings(
+    retired: Collection[str], published: Collection[str], where: tuple[str, int, int, str], at: Mapping[str, tuple[str, int, int, str]]
+) -> list[Problem]:
     """A located warning for each id under 'retired' that the published site never had (``published``:
-    its plans' and calendars' ids, and those retired before): probably a typo, which retires nothing."""
-    path, line, column, field = where
+    its plans' and calendars' ids, and those retired before): probably a typo, which retires nothing.
+    Located at the id itself (``at``), else at the list (``where``)."""
     out = []
     for plan_id in sorted(set(retired) - set(published)):
         message = f"{plan_id!r} was never published here, so retiring it does nothing" + suggestion(plan_id, published, "")
-        out.append(Problem(path, line, column, field, message, warning=True))
+        out.append(Problem(*at.get(plan_id, where), message, warning=True))
     return out
 
 

@@ -11,7 +11,7 @@ from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
-from yaml.nodes import Node
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from racecal.documents import COLOURS, CSS_COLOURS, GROUP, MAX_GROUP_ATHLETES, MAX_GROUPS, SETTINGS
 from racecal.errors import Problem, field_path, suggestion
@@ -41,6 +41,7 @@ class Settings:
     colours: dict[str, Colour] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
     retired: frozenset[str] = frozenset()  # plan ids whose feeds are no longer published (docs/history.md)
     retired_where: tuple[str, int, int, str] = ("racecal.yaml", 1, 1, "retired")  # fmt: skip
+    retired_at: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)  # each id's place in the list
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
     templates_dir: Path | None = None  # where ``templates`` were read from (serve --watch follows it)
     # Views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them.
@@ -139,7 +140,13 @@ def read_settings(r: Reader, root: Node) -> Settings:
     if "retired" in fields:
         mark = fields["retired"].start_mark
         retired = frozenset(r.value(SETTINGS.fields["retired"], fields["retired"], "retired"))
-        settings = replace(settings, retired=retired, retired_where=(path, mark.line + 1, mark.column + 1, "retired"))
+        listed = fields["retired"].value if isinstance(fields["retired"], SequenceNode) else []
+        at = {
+            item.value: (path, item.start_mark.line + 1, item.start_mark.column + 1, f"retired[{i}]")
+            for i, item in reversed(list(enumerate(listed)))  # an id listed twice: its first place
+            if isinstance(item, ScalarNode)
+        }
+        settings = replace(settings, retired=retired, retired_where=(path, mark.line + 1, mark.column + 1, "retired"), retired_at=at)
     if "groups" in fields:
         settings = replace(settings, groups=_read_groups(r, fields["groups"]))
     for flag in ("meet_calendars", "series_calendars"):
