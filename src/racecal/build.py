@@ -958,18 +958,12 @@ def _catalogue_refused(
     """The catalogue has problems, so nothing is compiled; the plans are still checked, as
     ``racecal check`` checks them (against the meets that are valid; a race at a meet the catalogue
     could not give is told why), so that one run reports every problem. Only a refused build pays."""
-    from racecal.load import load_schedules, plan_id_problem
+    from racecal.load import load_schedules, refused_ids
 
     problems: list[Problem] = []  # the catalogue's own among them, found again
     loaded = load_schedules(plan_files, catalogue_files, problems)
-    sources = {source.ident: source for source in plan_files}
-    for plan in loaded.plans:  # what a compiled plan would be refused for (build, below)
-        published = previous.entries.get(plan.id)
-        if message := settings.retired_message(plan.id):
-            problems.append(plan_id_problem(sources[plan.source_path], message))
-        elif published is not None and published.view:
-            problems.append(plan_id_problem(sources[plan.source_path], groups.taken_by_view_message(plan.id, published.view)))
-    return PlanError(problems)
+    views = {plan_id: entry.view for plan_id, entry in previous.entries.items()}  # what a compiled plan would be refused for
+    return PlanError(problems + refused_ids(loaded, plan_files, settings, views))
 
 
 def _parse_catalogue(files: Sequence[SourceFile], digest: str, problems: list[Problem], cache_root: Path | None) -> dict[str, Meet]:

@@ -49,10 +49,6 @@ Identity = tuple[int, int, int, int]
 Seen = tuple[int, int, int]
 
 
-def identity(stat: os.stat_result) -> Identity:
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-
-
 def seen(path: str | Path) -> Seen | None:
     """What ``path`` is now, to compare with what it was when its bytes were checked; None if missing."""
     try:
@@ -115,12 +111,8 @@ class SiteCache:
         when the record vouches that ``site`` has them; else None."""
         if not self.site_files or inputs != self.site_inputs:
             return None
-        found: dict[str, Seen] = {}
-        for name, sha256 in self.site_files.items():
-            if (known := self.has(site, name, sha256)) is None:
-                return None
-            found[name] = known
-        return found
+        found, unknown = self.has_in(site, "", self.site_files)
+        return None if unknown else found
 
 
 @functools.cache

@@ -127,17 +127,12 @@ def _calendar_problems(
     """What check and a build whose settings failed say about the plans as the settings see them:
     retired plan ids, and calendar ids a group, meet or series would take from a plan or another,
     or (``published``: id → view, "" for a plan) from what the published site has."""
-    from racecal.groups import calendar_clashes, taken_by_view_message
-    from racecal.load import plan_id_problem
+    from racecal.groups import calendar_clashes
+    from racecal.load import refused_ids
 
     sources = {source.ident: source for source in plan_files}
-    problems = [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
     earlier = published or {}
-    problems += [
-        plan_id_problem(sources[plan.source_path], taken_by_view_message(plan.id, view))
-        for plan in loaded.plans
-        if (view := earlier.get(plan.id))
-    ]
+    problems = refused_ids(loaded, plan_files, settings, earlier)
     meets = dict(loaded.meets) if settings.meet_calendars else None
     shown_paths = {ident: source.path for ident, source in sources.items()}
     series_meets = dict(loaded.meets) if settings.series_calendars else {}

@@ -526,6 +526,20 @@ def declared_plan_id(source: SourceFile) -> str | None:
     return plan_id(athlete_slug, year) if athlete_slug is not None and year is not None else None
 
 
+def refused_ids(loaded: Schedules, plan_files: Sequence[SourceFile], settings: Settings, views: Mapping[str, str]) -> list[Problem]:
+    """What a build refuses valid plans for by their ids: listed under retired:, or taken by a
+    calendar the published site has (``views``: id → its kind, "" for a plan)."""
+    from racecal.groups import taken_by_view_message
+
+    sources = {source.ident: source for source in plan_files}
+    problems = [plan_id_problem(sources[plan.source_path], m) for plan in loaded.plans if (m := settings.retired_message(plan.id))]
+    return problems + [
+        plan_id_problem(sources[plan.source_path], taken_by_view_message(plan.id, view))
+        for plan in loaded.plans
+        if (view := views.get(plan.id))
+    ]
+
+
 def plan_id_problem(source: SourceFile, message: str) -> Problem:
     """A problem with a plan's id (its athlete and season: a duplicate, a retired plan), reported at
     the plan's ``athlete.slug``, where an editor would change it."""
