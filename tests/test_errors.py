@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from conftest import EXAMPLE, Project
 from racecal.errors import Problem
@@ -514,26 +513,27 @@ races:
 """
 
 
-def refused_by(project: Project, command: str) -> Result:
-    """``racecal check`` or ``racecal build`` of ``project``, which must refuse it (exit 1)."""
+def refused_lines(project: Project, command: str, files: dict[str, str]) -> list[str]:
+    """What ``racecal check`` or ``racecal build`` prints on stderr for ``project`` with ``files``
+    written into its schedules/, which it must refuse (exit 1, no traceback, nothing published)."""
+    before = project.tree()
+    for name, text in files.items():
+        (project.schedules / name).write_text(text)
     result = project.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command == "build" else []))
     assert result.exit_code == 1, result.output
-    return result
+    assert "Traceback" not in result.output
+    assert project.tree() == before
+    return result.stderr.splitlines()
 
 
 @pytest.mark.parametrize("command", ["check", "build"])
 def test_a_duplicate_key_does_not_hide_the_files_other_problems(built: Project, command: str) -> None:
-    before = built.tree()
-    (built.schedules / "t-2024.yaml").write_text(TESTERS_PLAN)
-    result = refused_by(built, command)
-    assert "Traceback" not in result.output
-    assert result.stderr.splitlines() == [
+    assert refused_lines(built, command, {"t-2024.yaml": TESTERS_PLAN}) == [
         "schedules/t-2024.yaml:5:28: races[0].date: '2024-13-01' is not a real date",
         "schedules/t-2024.yaml:5:48: races[0].status: unknown status 'confirmd'; did you mean 'confirmed'?",
         "schedules/t-2024.yaml:6:59: races[1].id: duplicate key (first defined on line 6)",
         "3 problems in 1 file",
     ]
-    assert built.tree() == before
 
 
 @pytest.mark.parametrize(
@@ -642,16 +642,12 @@ races:
 
 @pytest.mark.parametrize("command", ["check", "build"])
 def test_a_duplicate_race_id_is_reported_when_the_duplicate_has_another_problem(built: Project, command: str) -> None:
-    before = built.tree()
-    (built.schedules / "d-2024.yaml").write_text(TESTERS_DUPLICATES)
-    result = refused_by(built, command)
-    assert result.stderr.splitlines() == [
+    assert refused_lines(built, command, {"d-2024.yaml": TESTERS_DUPLICATES}) == [
         "schedules/d-2024.yaml:6:10: races[1].id: duplicate race id 'a' (first on line 5)",
         "schedules/d-2024.yaml:6:49: races[1].status: unknown status 'confirmd'; did you mean 'confirmed'?",
         "schedules/d-2024.yaml:8:10: races[3].id: duplicate race id 'b' (first on line 7)",
         "3 problems in 1 file",
     ]
-    assert built.tree() == before
 
 
 # Problems a race can have besides its id: (field as written, where the message points, message).
@@ -758,19 +754,15 @@ def test_a_session_time_at_a_meet_with_problems_is_not_said_to_need_a_zone(proje
 @pytest.mark.parametrize("command", ["check", "build"])
 @pytest.mark.parametrize("broken", ["bad-copy.yaml", "bad.yaml"])  # the first file read, or the second
 def test_a_plan_defined_twice_is_reported_when_a_copy_has_other_problems(built: Project, command: str, broken: str) -> None:
-    before = built.tree()
-    for name in ("bad.yaml", "bad-copy.yaml"):
-        (built.schedules / name).write_text(b("date: 2024-05-25", "date: 2024-02-30") if name == broken else BASE)
-    result = refused_by(built, command)
+    written = {name: b("date: 2024-05-25", "date: 2024-02-30") if name == broken else BASE for name in ("bad.yaml", "bad-copy.yaml")}
     files = "2 files" if broken == "bad-copy.yaml" else "1 file"
-    assert result.stderr.splitlines() == [
+    assert refused_lines(built, command, written) == [
         *sorted([
             "schedules/bad.yaml:3:9: athlete.slug: plan 'test-runner-2024' (athlete and season) is also defined in schedules/bad-copy.yaml",
             f"schedules/{broken}:8:11: races[0].date: '2024-02-30' is not a real date",
         ]),
         f"2 problems in {files}",
     ]  # fmt: skip
-    assert built.tree() == before
 
 
 # An independent tester's finding: a meet id given twice across catalogue files was not reported
