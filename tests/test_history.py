@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +16,11 @@ from hypothesis import strategies as st
 
 from conftest import LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject, serving
 from racecal.diff import diff_race
+from racecal.feeds import written_events
 from racecal.history import compile_plan
 from racecal.model import Athlete, Plan, Race, Status, Venue, feeds_for
 from racecal.settings import Settings
-from racecal.state import GRACE, state_from_json, state_to_json
+from racecal.state import GRACE, state_from_json, state_read_written, state_to_json
 
 
 def uid(race: str, feed: str = "all") -> str:
@@ -293,6 +295,43 @@ def test_rebuilding_a_plan_against_itself_changes_nothing(plan: Plan) -> None:
     assert state_to_json(again.state) == state_to_json(first.state)
     # The state survives its own JSON round trip.
     assert state_to_json(state_from_json(state_to_json(first.state), "state.json", plan.id)) == state_to_json(first.state)
+
+
+@settings(max_examples=150, deadline=None)
+@given(plans(), st.data())
+def test_a_state_written_again_from_its_unchanged_races_lines_has_the_bytes_of_one_encoded_anew(plan: Plan, data: st.DataObject) -> None:
+    """A rebuild writes an unchanged race's entry in state.json as it read it (one race per line),
+    not encoded again: those bytes must be the ones encoding gives, whatever else changed."""
+    first = compile_plan(plan, None, NOW, NOW, Settings(), INPUTS)
+    written = state_to_json(first.state)
+    # As the next build reads a state racecal wrote, and its feeds' events (build.py, previous.py).
+    read = state_read_written(written)
+    feeds = {feed: written_events(text) for feed, text in first.feeds.items()}
+    kept = data.draw(st.lists(st.sampled_from([r.id for r in plan.races]), unique=True) if plan.races else st.just([]))
+    edited = [r if r.id in kept else data.draw(races(r.id)) for r in plan.races]
+    later = NOW + timedelta(days=data.draw(st.integers(0, 60)))
+    again = compile_plan(replace(plan, races=tuple(edited)), read, later, later, Settings(), INPUTS, published_events=feeds.__getitem__)
+    assert state_to_json(again.state) == state_to_json(replace(again.state, race_lines={}))
+    # The lines were used: every race kept as it was has its line, and the line is its entry.
+    same = [r.id for r in edited if r == read.races[r.id].snapshot]
+    assert sorted(again.state.race_lines) == sorted(same)
+    lines = state_to_json(again.state).decode().split("\n")
+    assert all(again.state.race_lines[race_id] + "," in lines or again.state.race_lines[race_id] in lines for race_id in same)
+    assert json.loads(state_to_json(again.state)) == json.loads(state_to_json(replace(again.state, race_lines={})))
+
+
+def test_a_state_written_on_one_line_by_an_earlier_racecal_is_read_and_then_written_one_race_per_line(built: Project) -> None:
+    state_path = built.dist / PLAN_ID / "state.json"
+    laid_out = state_path.read_bytes()
+    lines = laid_out.decode().split("\n")
+    assert len(lines) == len(json.loads(laid_out)["races"]) + 3, "the head, a line per race, the tail, the final newline"
+    assert all(line.startswith('"') and line.rstrip(",").endswith("}") for line in lines[1:-2])
+    # racecal 0.2 wrote the same document on one line: read the same, and no lines to take from it.
+    one_line = (json.dumps(json.loads(laid_out), sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    assert one_line.count(b"\n") == 1
+    assert state_read_written(one_line) == state_read_written(laid_out)
+    assert state_read_written(one_line).race_lines == {}
+    assert state_to_json(state_read_written(one_line)) == laid_out
 
 
 @settings(max_examples=150, deadline=None)

@@ -240,6 +240,8 @@ def compile_plan(
         pending.append(_Pending(race_id, race, old, drafts, copied, live, fingerprint, changed, seq, stamp, published))
 
     _cap_tombstones(pending)
+    previous_lines = previous.race_lines if previous is not None else {}
+    kept_lines: dict[str, str] = {}
 
     for p in pending:
         race, old, race_id = p.race, p.old, p.race_id
@@ -273,6 +275,13 @@ def compile_plan(
         assert snapshot is not None, "a pending race is in the plan or was published"
         if p.changed:
             changes += diff_race(plan.id, old_race if was_live else None, race, plan.view)
+        if p.copied is not None and old is not None and (old.seq, old.stamp, old.published) == (p.seq, p.stamp, p.published):
+            # Taken as published, and so is its state: the same object, so its line in state.json is
+            # written as it was read (PlanState.race_lines), not encoded again.
+            states[race_id] = old
+            if race_id in previous_lines:
+                kept_lines[race_id] = previous_lines[race_id]
+            continue
         states[race_id] = RaceState(
             seq=p.seq,
             stamp=p.stamp,
@@ -302,6 +311,7 @@ def compile_plan(
         floors=dict(sorted(floors.items())),
         removed=removed,
         newest=newest,
+        race_lines=kept_lines,
     )
     return PlanOutput(feeds, state, changes, plan.races)
 

@@ -56,6 +56,10 @@ class PlanState:
     floors: dict[str, int] = field(default_factory=dict)  # forgotten race id → the last SEQUENCE it had
     removed: bool = False  # the plan's file was deleted; its feeds stay valid calendars
     newest: datetime | None = None  # the newest stamp the plan ever had, kept when its race is forgotten
+    # Race id → its line in state.json, as ``state_to_json`` wrote it, for each race whose RaceState is
+    # the very object read from that line (``state_read_written``) or carried unchanged from it
+    # (history.compile_plan): written again as it is, not encoded again. Not part of the state itself.
+    race_lines: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def plan(self, races: tuple[Race, ...] = ()) -> Plan:
         return Plan(self.athlete, self.season, races, self.source_path, self.timezone)
@@ -84,7 +88,11 @@ def _time_text(value: datetime | None) -> str | None:
 
 
 def state_to_json(state: PlanState) -> bytes:
-    data = {
+    """The state's bytes: its keys sorted, compact, one race per line (a race's line is taken from
+    ``state.race_lines`` when it has one). A group's or series' calendar rebuilt for one member's
+    edit writes thousands of races, nearly all as they were: encoding them again took 0.3 s at
+    7,000 races, and the lines keep a state's diff readable too."""
+    data: dict[str, Any] = {
         "format": STATE_FORMAT,
         "plan": state.plan_id,
         "athlete": {
@@ -101,23 +109,48 @@ def state_to_json(state: PlanState) -> bytes:
         "removed": state.removed,
         "floors": state.floors,
         "latest": _time_text(state.newest),
-        "races": {
-            rid: {
-                "seq": r.seq,
-                "stamp": _time_text(r.stamp),
-                "fingerprint": r.fingerprint,
-                "deleted": r.deleted,
-                "snapshot": encode(r.snapshot),
-                "published": {f: {uid: _time_text(s) for uid, s in e.items()} for f, e in r.published.items()},
-            }
-            for rid, r in state.races.items()
-        },
         "changes": state.changes,
     }
-    if data["athlete"]["country"] is None:  # type: ignore[index]
-        del data["athlete"]["country"]  # type: ignore[attr-defined]
+    if data["athlete"]["country"] is None:
+        del data["athlete"]["country"]
+    kept = state.race_lines
+    lines = [kept.get(race_id) or _race_line(race_id, state.races[race_id]) for race_id in sorted(state.races)]
+    races = "{\n" + ",\n".join(lines) + "\n}" if lines else "{}"
+    # The keys in json's sort_keys order, "races" among them: any JSON reader reads the same document.
     # Compact separators keep json on its C encoder: indent= falls back to pure Python, 10× slower.
-    return (json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+    fields = [f"{_json(key)}:{races if key == 'races' else _json(data[key])}" for key in sorted([*data, "races"])]
+    return ("{" + ",".join(fields) + "}\n").encode("utf-8")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _race_line(race_id: str, r: RaceState) -> str:
+    entry = {
+        "seq": r.seq,
+        "stamp": _time_text(r.stamp),
+        "fingerprint": r.fingerprint,
+        "deleted": r.deleted,
+        "snapshot": encode(r.snapshot),
+        "published": {f: {uid: _time_text(s) for uid, s in e.items()} for f, e in r.published.items()},
+    }
+    return f"{_json(race_id)}:{_json(entry)}"
+
+
+def _written_race_lines(data: bytes, race_ids: list[str]) -> dict[str, str]:
+    """Race id → its line in a state.json ``state_to_json`` wrote for the races ``race_ids`` (in the
+    order written); nothing when the bytes are not laid out so (a state written by an earlier racecal)."""
+    lines = data.decode("utf-8").split("\n")
+    if len(lines) != len(race_ids) + 3 or not lines[0].endswith('"races":{') or not lines[-2].startswith("}"):
+        return {}  # the head, one line per race, the tail, and after the final newline
+    found: dict[str, str] = {}
+    for race_id, line in zip(race_ids, lines[1:-2], strict=True):
+        text = line.removesuffix(",")
+        if not text.startswith(f'"{race_id}":{{') or not text.endswith("}"):  # race ids are slugs: JSON as they are
+            return {}
+        found[race_id] = text
+    return found
 
 
 STATE_KEYS = (
@@ -221,6 +254,7 @@ def state_read_written(data: bytes) -> PlanState:
     return PlanState(
         top["plan"], athlete, top["season"], top["timezone"], top["source"], top["inputs"], races, top["changes"],
         top["files"], top.get("floors", {}), top.get("removed", False), ics.parse_utc(latest) if latest else None,
+        race_lines=_written_race_lines(data, list(races)),
     )  # fmt: skip
 
 
