@@ -911,3 +911,24 @@ def test_a_build_refused_for_the_catalogue_names_a_retired_plan_too(built: Proje
         "2 problems in 2 files",
     ]
     assert built.tree() == before
+
+
+@pytest.mark.parametrize("command", ["check", "build", "diff"])
+def test_a_broken_plan_does_not_hide_that_a_retired_group_still_has_races(built: Project, command: str) -> None:
+    """build and diff found a retired group that still has races only once every plan compiled: an
+    editor who fixed the plan was refused again, a run later, for what check had said at once."""
+    (built.root / "racecal.yaml").write_text("groups:\n  - {id: norway, name: Team Norway, country: Norway}\nretired: [norway-2024]\n")
+    before = built.tree()
+    (built.schedules / "t-2024.yaml").write_text(
+        "athlete: {name: T, slug: t}\nseason: 2024\nraces:\n  - {id: a, name: A, date: 2024-05-01, status: maybe}\n"
+    )
+    result = built.run(command, *(["--time", "2024-04-10T08:00:00Z"] if command != "check" else []))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert built.tree() == before
+    assert [line for line in result.stderr.splitlines() if ": warning: " not in line] == [
+        "racecal.yaml:2:10: groups[0].id: the calendar of group 'norway', 'norway-2024', is listed under 'retired' but still has races; "
+        "remove it there, or stop publishing it first (its events are then cancelled for the grace period)",
+        "schedules/t-2024.yaml:4:48: races[0].status: unknown status 'maybe'; expected one of: confirmed, tentative, withdrawn, cancelled",
+        "2 problems in 2 files",
+    ]

@@ -338,7 +338,7 @@ def build(
         owners[result.plan_id] = source.path
         compiled.append(result)
     if problems:
-        raise PlanError(problems)
+        raise _plans_refused(problems, plan_files, catalogue_files, settings, previous)
     defined = {g.id: groups.definition_digest(g) for g in settings.groups}
 
     parsed: list[dict[str, Meet]] = [meets] if meets is not None else []
@@ -958,12 +958,25 @@ def _catalogue_refused(
     """The catalogue has problems, so nothing is compiled; the plans are still checked, as
     ``racecal check`` checks them (against the meets that are valid; a race at a meet the catalogue
     could not give is told why), so that one run reports every problem. Only a refused build pays."""
-    from racecal.load import load_schedules, refused_ids
+    return _plans_refused(None, plan_files, catalogue_files, settings, previous)
 
-    problems: list[Problem] = []  # the catalogue's own among them, found again
-    loaded = load_schedules(plan_files, catalogue_files, problems)
+
+def _plans_refused(
+    found: list[Problem] | None, plan_files: Sequence[SourceFile], catalogue_files: Sequence[SourceFile], settings: Settings,
+    previous: Previous,
+) -> PlanError:  # fmt: skip
+    """A build that refuses its plans (``found``: the problems it found; None: the catalogue's, and
+    the plans' as loading them finds) reports what ``racecal check`` would besides: a group's, meet's
+    or series' calendar that is retired but has races, or whose id is taken, would otherwise be
+    found only once the plans compile, a run later. The plans are loaded again, as check loads them:
+    only a refused build pays."""
+    from racecal.load import calendar_problems, load_schedules
+
+    loading: list[Problem] = []  # the catalogue's and the plans' own, found again
+    loaded = load_schedules(plan_files, catalogue_files, loading)
     views = {plan_id: entry.view for plan_id, entry in previous.entries.items()}  # what a compiled plan would be refused for
-    return PlanError(problems + refused_ids(loaded, plan_files, settings, views))
+    problems = loading if found is None else found
+    return PlanError([*problems, *(p for p in calendar_problems(loaded, plan_files, settings, views) if p not in problems)])
 
 
 def _parse_catalogue(files: Sequence[SourceFile], digest: str, problems: list[Problem], cache_root: Path | None) -> dict[str, Meet]:

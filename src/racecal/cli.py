@@ -21,7 +21,6 @@ from racecal.errors import PlanError, Problem, RacecalError, for_terminal
 
 if TYPE_CHECKING:
     from racecal.build import BuildResult, Sink
-    from racecal.load import Schedules
     from racecal.model import Athlete, Meet
     from racecal.previous import Previous
     from racecal.settings import Settings
@@ -104,7 +103,7 @@ def cli() -> None:
 
 
 def _settings(path: Path | None, base_url: str | None, schedules: Path) -> Settings:
-    from racecal.load import load_schedules
+    from racecal.load import calendar_problems, load_schedules
     from racecal.settings import check_base_url
     from racecal.yamlsource import read_all
 
@@ -116,30 +115,9 @@ def _settings(path: Path | None, base_url: str | None, schedules: Path) -> Setti
         # Every problem in one run: the plans' too, not only the settings' (as check reports them).
         plan_files, catalogue_files, read_problems = read_all(schedules)
         problems += read_problems
-        problems += _calendar_problems(load_schedules(plan_files, catalogue_files, problems), plan_files, settings)
+        problems += calendar_problems(load_schedules(plan_files, catalogue_files, problems), plan_files, settings)
         raise PlanError(problems)
     return settings.with_base_url(base_url)
-
-
-def _calendar_problems(
-    loaded: Schedules, plan_files: Sequence[SourceFile], settings: Settings, published: dict[str, str] | None = None
-) -> list[Problem]:
-    """What check and a build whose settings failed say about the plans as the settings see them:
-    retired plan ids, and calendar ids a group, meet or series would take from a plan or another,
-    or (``published``: id → view, "" for a plan) from what the published site has."""
-    from racecal.groups import calendar_clashes
-    from racecal.load import refused_ids
-
-    sources = {source.ident: source for source in plan_files}
-    earlier = published or {}
-    problems = refused_ids(loaded, plan_files, settings, earlier)
-    meets = dict(loaded.meets) if settings.meet_calendars else None
-    shown_paths = {ident: source.path for ident, source in sources.items()}
-    series_meets = dict(loaded.meets) if settings.series_calendars else {}
-    return problems + calendar_clashes(
-        loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where,
-        earlier, settings.retired,
-    )  # fmt: skip
 
 
 def _published_ids(site: Path, problems: list[Problem]) -> tuple[dict[str, str], set[str]] | None:
@@ -450,7 +428,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
       racecal check --strict --format github
     """
     from racecal.groups import unmatched_warnings, unpublished_retired_warnings
-    from racecal.load import Lookout, load_schedules, looks_like_catalogue, parse_catalogue
+    from racecal.load import Lookout, calendar_problems, load_schedules, looks_like_catalogue, parse_catalogue
     from racecal.report import check_as_github, check_as_json
     from racecal.yamlsource import discover, in_catalogue_folder, is_catalogue_folder, read_all, read_catalogue, read_source
 
@@ -487,7 +465,7 @@ def check(paths: tuple[Path, ...], config: Path | None, strict: bool, fmt: str) 
             read_problems = []
         problems += read_problems
         loaded = load_schedules(plan_files, catalogue_files, problems, lookout)
-        problems += _calendar_problems(loaded, plan_files, settings, published)
+        problems += calendar_problems(loaded, plan_files, settings, published)
         plan_count += len(loaded.plans)
         athletes += [plan.athlete for plan in loaded.plans]
     # One plan or the catalogue checked alone says nothing of who else is in a group, nor does a run

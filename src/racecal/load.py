@@ -540,6 +540,24 @@ def refused_ids(loaded: Schedules, plan_files: Sequence[SourceFile], settings: S
     ]
 
 
+def calendar_problems(
+    loaded: Schedules, plan_files: Sequence[SourceFile], settings: Settings, published: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """What check, and a build that refuses its plans, say about the plans as the settings see them:
+    retired plan ids, and calendar ids a group, meet or series would take from a plan or another,
+    or (``published``: id → view, "" for a plan) from what the published site has."""
+    from racecal.groups import calendar_clashes
+
+    earlier = dict(published or {})
+    meets = dict(loaded.meets) if settings.meet_calendars else None
+    shown_paths = {source.ident: source.path for source in plan_files}
+    series_meets = dict(loaded.meets) if settings.series_calendars else {}
+    return refused_ids(loaded, plan_files, settings, earlier) + calendar_clashes(
+        loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where,
+        earlier, settings.retired,
+    )  # fmt: skip
+
+
 def plan_id_problem(source: SourceFile, message: str) -> Problem:
     """A problem with a plan's id (its athlete and season: a duplicate, a retired plan), reported at
     the plan's ``athlete.slug``, where an editor would change it."""
