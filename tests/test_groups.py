@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, parse_icalendar, parse_icaljs, parse_vobject
+from conftest import REPO, parse_icalendar, parse_icaljs, parse_vobject, serving
 from racecal.cli import cli
 
 if TYPE_CHECKING:
@@ -1074,3 +1074,96 @@ def test_a_retired_typo_in_a_block_list_is_located_at_its_own_line(site: Site) -
     checked = site.run("check").output
     assert f"racecal.yaml:{line}:5: retired[1]: warning: 'distance-squad-2072' was never published here" in checked, checked
     assert f"racecal.yaml:{line - 1}:5: retired[0]: warning: 'never-2020' was never published here" in checked, checked
+
+
+GALA_CATALOGUE = """meets:
+  - {id: gala-2027, name: Gala, date: 2027-06-01, venue: {city: Rome}, timezone: Europe/Rome}
+  - {id: fest-2027, name: Fest, date: 2027-07-01, venue: {city: Oslo}, timezone: Europe/Oslo}
+"""
+ADA_PLAN = """athlete: {name: Ada, slug: ada}
+season: 2027
+timezone: Europe/Oslo
+races:
+  - {id: g, meet: gala-2027, status: confirmed}
+  - {id: f, meet: fest-2027, status: confirmed}
+"""
+
+
+def _run_in(root: Path, *args: str) -> Result:
+    from click.testing import CliRunner
+
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        return CliRunner().invoke(cli, list(args))
+    finally:
+        os.chdir(cwd)
+
+
+def _emptied_meet_calendar(root: Path) -> None:
+    """A site with meet calendars whose Gala calendar nobody races in any more (Ada dropped it)."""
+    (root / "schedules" / "meets").mkdir(parents=True)
+    (root / "racecal.yaml").write_text("meet_calendars: true\n")
+    (root / "schedules" / "meets" / "m.yaml").write_text(GALA_CATALOGUE)
+    (root / "schedules" / "ada-2027.yaml").write_text(ADA_PLAN)
+    assert _run_in(root, "build", "-q", "--time", "2026-01-01T00:00:00Z").exit_code == 0
+    (root / "schedules" / "ada-2027.yaml").write_text(ADA_PLAN.replace("  - {id: g, meet: gala-2027, status: confirmed}\n", ""))
+    assert _run_in(root, "build", "-q", "--time", "2026-01-02T00:00:00Z").exit_code == 0
+
+
+def test_a_meet_calendar_nobody_races_in_follows_a_catalogue_edit_of_its_meet_locally_and_by_url(tmp_path: Path) -> None:
+    """Its inputs took the meet's digest from when it was published, so a local build and diff
+    said "No changes" and kept the old name and zone in its feeds, while a build by URL renamed it."""
+    root = tmp_path / "site"
+    _emptied_meet_calendar(root)
+    catalogue = root / "schedules" / "meets" / "m.yaml"
+    catalogue.write_text(GALA_CATALOGUE.replace("name: Gala,", "name: Gala Two,").replace("Europe/Rome", "Europe/Paris"))
+    time = ["--time", "2026-01-03T00:00:00Z"]
+    with serving(root / "dist") as url:
+        by_url = _run_in(root, "diff", "--exit-code", "--previous", url + "/", *time)
+        built_by_url = _run_in(root, "build", "-q", "--out", str(tmp_path / "by-url"), "--previous", url + "/", *time)
+    local = _run_in(root, "diff", "--exit-code", *time)
+    for diffed in (local, by_url):
+        assert diffed.exit_code == 1, diffed.output
+        assert "calendar name changed (Gala → Gala Two)" in diffed.output
+        assert "timezone changed (Europe/Rome → Europe/Paris)" in diffed.output
+    assert built_by_url.exit_code == 0, built_by_url.output
+    assert _run_in(root, "build", "-q", *time).exit_code == 0
+    for dist in (root / "dist", tmp_path / "by-url"):
+        import icalendar
+
+        feed = icalendar.Calendar.from_ical((dist / "gala-2027" / "all.ics").read_bytes())
+        assert str(feed["X-WR-CALNAME"]) == "Gala Two 2027 – all races"
+        assert str(feed["X-WR-TIMEZONE"]) == "Europe/Paris"
+    assert (root / "dist" / "gala-2027" / "all.ics").read_bytes() == (tmp_path / "by-url" / "gala-2027" / "all.ics").read_bytes()
+
+
+@pytest.mark.parametrize("by_url", [False, True])
+def test_a_meet_removed_from_the_catalogue_after_its_calendar_emptied_builds_on_without_a_traceback(tmp_path: Path, by_url: bool) -> None:
+    """A removed meet's calendar, compiled again (by URL at once, locally once its cancellations
+    expired), asserted that its meet was in the catalogue: a traceback on every later build."""
+    root = tmp_path / "site"
+    _emptied_meet_calendar(root)
+    catalogue = root / "schedules" / "meets" / "m.yaml"
+    catalogue.write_text("".join(line for line in GALA_CATALOGUE.splitlines(keepends=True) if "gala-2027" not in line))
+    for time in ("2026-01-03T00:00:00Z", "2026-02-15T00:00:00Z"):
+        if by_url:
+            with serving(root / "dist") as url:
+                diffed = _run_in(root, "diff", "--previous", url + "/", "--time", time)
+                result = _run_in(root, "build", "-q", "--previous", url + "/", "--out", str(tmp_path / "by-url"), "--time", time)
+        else:
+            diffed = _run_in(root, "diff", "--time", time)
+            result = _run_in(root, "build", "-q", "--time", time)
+        for ran in (diffed, result):
+            assert ran.exit_code == 0, ran.output
+            assert ran.exception is None or isinstance(ran.exception, SystemExit), ran.exception
+            assert "Traceback" not in ran.output
+    out = tmp_path / "by-url" if by_url else root / "dist"
+    entries = {e["id"]: e for e in json.loads((out / "index.json").read_bytes())["plans"]}
+    # The emptied calendar goes on as a removed one (docs/groups.md): listed, valid, with no event.
+    assert {k: (e.get("view", ""), e["removed"]) for k, e in entries.items()} == {
+        "ada-2027": ("", False), "fest-2027": ("meet", False), "gala-2027": ("meet", True),
+    }  # fmt: skip
+    assert parse_icalendar(out / "gala-2027" / "all.ics") == []
+    for plan in ("ada-2027", "fest-2027"):
+        assert [(e["summary"], e["status"]) for e in parse_icalendar(out / plan / "all.ics")] == [("Ada – Fest", "CONFIRMED")]

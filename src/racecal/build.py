@@ -631,8 +631,15 @@ class _Views:
             gives = entered.get(meet_id, {})
             members = sorted(gives)
             old = published.get(meet_id)
-            # Which meet the calendar is of, with its digest as its members saw it.
-            digest = next((self._entry(p).meets[meet_id] for p in members), old.meets[meet_id] if old else "0" * 32)
+            # Which meet the calendar is of, with its digest as its members saw it; a calendar nobody
+            # races in any more has no member to say, so the catalogue does: its name and zone are
+            # still in the feed's header, and the meet may have gone from the catalogue altogether.
+            if members:
+                digest = self._entry(members[0]).meets[meet_id]
+            elif (meet := meet_of(meet_id)) is not None:
+                digest = meet_digest(meet)
+            else:
+                continue  # gone from the catalogue: its calendar goes on as a removed one
             inputs = groups.inputs_digest(_meet_definition(meet_id, {meet_id: digest}), gives, self.common)
             if old is not None and old.inputs == inputs and old.plan_id not in self.owners:
                 plan_id = old.plan_id  # as published: no need to read the catalogue to name it
