@@ -932,3 +932,23 @@ def test_a_broken_plan_does_not_hide_that_a_retired_group_still_has_races(built:
         "schedules/t-2024.yaml:4:48: races[0].status: unknown status 'maybe'; expected one of: confirmed, tentative, withdrawn, cancelled",
         "2 problems in 2 files",
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "root:abJnggxhB/yWI:19700:0:99999:7:::",  # a DES crypt hash: short enough to have been quoted
+        "daemon:*:20228:0:99999:7:::",  # a locked account
+        "u:$1$saltsalt$qjXMvbEw8oaL.CzflDugX/:19700::::::",  # an MD5 crypt hash
+    ],
+)
+def test_a_password_file_line_that_parses_as_a_key_is_described_never_echoed(built: Project, line: str) -> None:
+    """A shadow line ends in ':', so YAML reads it as a key: the unknown-key message quoted keys of
+    up to 60 characters, hash and all."""
+    (built.root / "secret").write_text(line + "\n")
+    result = built.run("check", "--config", "secret")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert line.split(":")[1] not in result.output  # the hash
+    # YAML's key is the line but its last ':'; described by its length, with the keys expected.
+    assert f"secret:1:1: (a key of {len(line) - 1} characters): unknown key; expected one of: title," in result.output
