@@ -146,6 +146,40 @@ def test_tombstones_expire_after_the_grace_period(changed: Project) -> None:
     assert "eugene" not in state["races"]
 
 
+def test_diff_names_the_cancellations_that_expire_and_exits_1_for_them(changed: Project) -> None:
+    """diff said "No changes." and --exit-code 0 while the next build rewrote the feeds, dropping the
+    cancellations whose 30 days were over: a pull request's check said nothing would change."""
+    import icalendar
+
+    changed.build(time=LATER_TIME)
+    later = (datetime(2024, 4, 10, 8, tzinfo=UTC) + GRACE + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def by_uid(feed: str) -> dict[str, str]:
+        calendar = icalendar.Calendar.from_ical(changed.feed(feed))
+        return {str(e["UID"]): str(e["STATUS"]) for e in calendar.walk("VEVENT")}
+
+    before = {feed: by_uid(feed) for feed in ("all", "confirmed", "tentative")}
+    listed = changed.run("diff", "--exit-code", "--format", "json", "--time", later)
+    text = changed.run("diff", "--exit-code", "--time", later)
+    markdown = changed.run("diff", "--format", "markdown", "--time", later)
+    built = changed.build(time=later)
+    after = {feed: by_uid(feed) for feed in before}
+    # The oracle: what left each feed, read by icalendar; every one of them was a cancellation.
+    left = {feed: sorted(set(before[feed]) - set(after[feed])) for feed in before}
+    assert all(before[feed][u] == "CANCELLED" for feed, uids in left.items() for u in uids)
+    expected = {feed: len(uids) for feed, uids in left.items() if uids}
+    assert sum(expected.values()) >= 3, left  # Eugene deleted, the championships withdrawn, Monaco promoted
+    assert listed.exit_code == 1, listed.output
+    assert json.loads(listed.stdout) == {"format": 1, "changes": [], "expired": [{"plan": PLAN_ID, "feeds": expected}]}
+    assert text.exit_code == 1
+    shown = ", ".join(f"{n} in {feed}" for feed, n in expected.items())
+    assert f"  expired    cancelled events leave the feeds, their 30 days over ({shown})" in text.stdout
+    assert f"| expired | `cancelled events leave the feeds, their 30 days over ({shown})` |" in markdown.stdout
+    assert "no changes; cancelled events expired in 1 calendar" in built.output
+    again = changed.run("diff", "--exit-code", "--time", later)
+    assert (again.exit_code, again.stdout.strip()) == (0, "No changes.")
+
+
 def test_history_is_kept_across_builds_and_published_as_json_and_atom(changed: Project) -> None:
     changed.build(time=LATER_TIME)
     history = json.loads((changed.dist / PLAN_ID / "changes.json").read_text())["changes"]

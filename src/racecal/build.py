@@ -80,6 +80,7 @@ class BuildResult:
     files: dict[str, str] = field(default_factory=dict)  # every plan's and calendar's file ("id/name") → its sha256
     site_files: dict[str, str] = field(default_factory=dict)  # the landing page's, index's and static files' → sha256
     site_inputs: str = ""  # a digest of everything those site files are made from
+    expired: dict[str, dict[str, int]] = field(default_factory=dict)  # calendar → feed → cancelled events leaving it
 
 
 @dataclass
@@ -92,6 +93,7 @@ class PlanDone:
     entry: IndexEntry
     warnings: list[str]
     member: Member | None = None  # the plan as group and meet calendars need it; only when it is in one
+    expired: dict[str, int] = field(default_factory=dict)  # feed → cancelled events leaving it (PlanOutput.expired)
 
 
 def catalogue_digest(catalogue: Sequence[SourceFile]) -> str:
@@ -241,7 +243,8 @@ def _emit(
         groups=groups,
         at=at or {},
     )
-    return PlanDone(state.plan_id, state.source_path, output.changes, entry, _size_warnings(plan.id, output.feeds, view))
+    warnings = _size_warnings(plan.id, output.feeds, view)
+    return PlanDone(state.plan_id, state.source_path, output.changes, entry, warnings, expired=output.expired)
 
 
 def _size_warnings(plan_id: str, feeds: dict[str, bytes], view: str = "") -> list[str]:
@@ -396,10 +399,13 @@ def build(
     entries: dict[str, IndexEntry] = {}
     changes: list[Change] = [*retiring]
     warnings: list[str] = [*waiting]
+    expired: dict[str, dict[str, int]] = {}
     for result in compiled:
         entries[result.plan_id] = result.entry
         changes += result.changes
         warnings += result.warnings
+        if result.expired:
+            expired[result.plan_id] = result.expired
     warnings += views.warnings
     if previous.location is not None:  # a first or --fresh build has nothing to retire
         known = {*previous.entries, *previous.retired}
@@ -414,7 +420,7 @@ def build(
     if not write_reused:  # racecal diff: nothing is published, so no index or landing page is made
         return BuildResult(
             changes=changes, build_time=build_time, plan_ids=sorted(entries), plans_reused=len(reused),
-            views=sum(1 for e in entries.values() if e.view), unchanged=False, warnings=warnings, files=files,
+            views=sum(1 for e in entries.values() if e.view), unchanged=False, warnings=warnings, files=files, expired=expired,
         )  # fmt: skip
     index_json = _index_bytes(previous, ordered, retired, catalogue, defined)
     index_sha = hashlib.sha256(index_json).hexdigest()
@@ -450,6 +456,7 @@ def build(
         files=files,
         site_files=site_shas,
         site_inputs=site_inputs,
+        expired=expired,
     )
     if outcome.unchanged:
         return outcome  # nothing to stage: the caller keeps the published site as it is

@@ -559,12 +559,11 @@ def build_command(
         return
     from racecal import report
 
-    if result.changes:
-        click.echo(report.as_text(result.changes, _colour()))
+    if result.changes or result.expired:
+        click.echo(report.as_text(result.changes, _colour(), result.expired))
     state = "wrote" if written else "unchanged:"
-    click.echo(
-        for_terminal(f"{state} {out}/ ({_calendars(result)}, {result.plans_reused} reused as they were; {report.counts(result.changes)})")
-    )
+    said = report.counts(result.changes, result.expired)
+    click.echo(for_terminal(f"{state} {out}/ ({_calendars(result)}, {result.plans_reused} reused as they were; {said})"))
     if not settings.base_url:
         click.echo("note: no base URL set (--base-url or racecal.yaml); subscribe links are completed in the browser", err=True)
 
@@ -619,12 +618,12 @@ def diff(
     # On stderr, as a build prints them under -q: a retirement that waits, a feed near Google's limit.
     _print_warnings(result.warnings, count_located=True)
     if fmt == "json":
-        click.echo(report.as_json(result.changes))
+        click.echo(report.as_json(result.changes, result.expired))
     elif fmt == "markdown":
-        click.echo(report.as_markdown(result.changes))
+        click.echo(report.as_markdown(result.changes, result.expired))
     else:
-        click.echo(report.as_text(result.changes, _colour()))
-    if exit_code and result.changes:
+        click.echo(report.as_text(result.changes, _colour(), result.expired))
+    if exit_code and (result.changes or result.expired):  # cancellations that expire change the feeds too
         sys.exit(1)
 
 

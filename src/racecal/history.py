@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from racecal import ics
@@ -46,6 +46,9 @@ class PlanOutput:
     state: PlanState
     changes: list[Change]
     races: tuple[Race, ...]  # the races the site shows: the plan's own
+    # Feed → how many cancelled events leave it in this build (their grace period over, or the oldest
+    # beyond the cap): no change to any race, but the feed changes, so ``racecal diff`` says so.
+    expired: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -313,7 +316,19 @@ def compile_plan(
         newest=newest,
         race_lines=kept_lines,
     )
-    return PlanOutput(feeds, state, changes, plan.races)
+    return PlanOutput(feeds, state, changes, plan.races, _expired(old_races, states))
+
+
+def _expired(old_races: Mapping[str, RaceState], states: Mapping[str, RaceState]) -> dict[str, int]:
+    """Feed → the cancelled events it carried that it no longer does."""
+    gone: dict[str, int] = {}
+    for race_id, old in old_races.items():
+        now = states[race_id].published if race_id in states else {}
+        for feed, uids in old.published.items():
+            left = sum(1 for uid, since in uids.items() if since is not None and uid not in now.get(feed, {}))
+            if left:
+                gone[feed] = gone.get(feed, 0) + left
+    return dict(sorted(gone.items()))
 
 
 def _plan_changes(previous: PlanState, plan: Plan) -> list[Change]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from racecal.diff import TYPES, Change
 from racecal.errors import Problem, for_terminal
@@ -21,21 +21,39 @@ def _ordered(changes: Sequence[Change]) -> list[Change]:
     return sorted(changes, key=lambda c: (c.plan, TYPES.index(c.type), c.race or "", c.field or ""))
 
 
-def as_text(changes: Sequence[Change], colour: bool) -> str:
-    if not changes:
+Expired = Mapping[str, Mapping[str, int]]  # calendar → feed → cancelled events leaving it (build.BuildResult.expired)
+
+
+def as_text(changes: Sequence[Change], colour: bool, expired: Expired | None = None) -> str:
+    expiring = _expiring(expired)
+    if not changes and not expiring:
         return "No changes."
     lines: list[str] = []
     plan = None
-    for c in _ordered(changes):
-        if c.plan != plan:
-            plan = c.plan
+    rows = [(c.plan, 0, c) for c in _ordered(changes)] + [(p, 1, None) for p in expiring]
+    for row_plan, _, c in sorted(rows, key=lambda row: (row[0], row[1])):
+        if row_plan != plan:
+            plan = row_plan
             lines.append(f"{for_terminal(plan)}:")
+        if c is None:  # after the plan's changes: its cancellations that leave the feeds
+            tag = f"{'expired':<10}"
+            lines.append(f"  {tag} {expiring[row_plan]}  [{', '.join(expired[row_plan])}]")  # type: ignore[index]
+            continue
         tag = f"{c.type:<10}"
         if colour:
             tag = f"\x1b[{_COLOUR[c.type]}m{tag}\x1b[0m"
         # Summaries can come from a previous build, which is untrusted: no raw escapes reach the terminal.
         lines.append(f"  {tag} {for_terminal(c.summary + _detail(c))}  [{for_terminal(_feeds(c))}]")
     return "\n".join(lines)
+
+
+def _expiring(expired: Expired | None) -> dict[str, str]:
+    """Calendar → a line saying how many of its cancelled events leave each feed. Not a change of any
+    race, so not in the change history; but the feeds change, so the report says so."""
+    return {
+        plan: "cancelled events leave the feeds, their 30 days over (" + ", ".join(f"{n} in {feed}" for feed, n in feeds.items()) + ")"
+        for plan, feeds in sorted((expired or {}).items())
+    }
 
 
 def _detail(change: Change) -> str:
@@ -53,19 +71,24 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def as_json(changes: Sequence[Change]) -> str:
-    return json.dumps({"format": 1, "changes": [c.to_dict() for c in _ordered(changes)]}, indent=2, ensure_ascii=False)
+def as_json(changes: Sequence[Change], expired: Expired | None = None) -> str:
+    document: dict[str, object] = {"format": 1, "changes": [c.to_dict() for c in _ordered(changes)]}
+    document["expired"] = [{"plan": plan, "feeds": dict(feeds)} for plan, feeds in sorted((expired or {}).items())]
+    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-def as_markdown(changes: Sequence[Change]) -> str:
+def as_markdown(changes: Sequence[Change], expired: Expired | None = None) -> str:
     """A table for a pull-request comment. Text from plans (or from a previous build, which anyone who
     can edit the site can change) only ever appears inside code spans, where GitHub renders no link,
     image, HTML, @mention or issue reference."""
-    if not changes:
+    expiring = _expiring(expired)
+    if not changes and not expiring:
         return "**racecal:** no changes to the published calendars."
     lines = ["### racecal: calendar changes", "", "| calendar | change | what | feeds |", "|---|---|---|---|"]
     for c in _ordered(changes):
         lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary + _detail(c))} | {_words(_feeds(c))} |")
+    for plan, what in expiring.items():
+        lines.append(f"| {_code(plan)} | expired | {_code(what)} | {_words(', '.join(expired[plan]))} |")  # type: ignore[index]
     return "\n".join(lines)
 
 
@@ -84,11 +107,14 @@ def _words(text: str) -> str:
     return re.sub(r"[^a-z, ]", "", text)
 
 
-def counts(changes: Sequence[Change]) -> str:
+def counts(changes: Sequence[Change], expired: Expired | None = None) -> str:
     tally: dict[str, int] = {}
     for c in changes:
         tally[c.type] = tally.get(c.type, 0) + 1
-    return ", ".join(f"{n} {t}" for t, n in sorted(tally.items(), key=lambda kv: TYPES.index(kv[0]))) or "no changes"
+    said = ", ".join(f"{n} {t}" for t, n in sorted(tally.items(), key=lambda kv: TYPES.index(kv[0]))) or "no changes"
+    if expired:
+        said += f"; cancelled events expired in {len(expired)} calendar{'s' if len(expired) != 1 else ''}"
+    return said
 
 
 # --- racecal check --------------------------------------------------------------------------------
