@@ -1167,3 +1167,47 @@ def test_a_meet_removed_from_the_catalogue_after_its_calendar_emptied_builds_on_
     assert parse_icalendar(out / "gala-2027" / "all.ics") == []
     for plan in ("ada-2027", "fest-2027"):
         assert [(e["summary"], e["status"]) for e in parse_icalendar(out / plan / "all.ics")] == [("Ada – Fest", "CONFIRMED")]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_meet_and_series_calendars_turned_on_and_off_give_a_local_build_the_bytes_of_a_build_from_the_live_site(tmp_path: Path) -> None:
+    """A plan reused locally kept the index entry it was published with, without what it gives each
+    meet's calendar (``at``) when meet calendars were off then; a build from the live site compiles
+    every plan and wrote it. The index and the calendars' states then differed by how they were built."""
+    settings_steps = [
+        "title: T\n",
+        "title: T\nmeet_calendars: true\n",
+        "title: T\nmeet_calendars: true\nseries_calendars: true\n",
+        "title: T\nseries_calendars: true\n",
+        "title: T\n",
+        "title: T\nmeet_calendars: true\n",
+    ]
+    catalogue = GALA_CATALOGUE.replace("timezone: Europe/Rome}", "timezone: Europe/Rome, series: Tour}").replace(
+        "timezone: Europe/Oslo}", "timezone: Europe/Oslo, series: Tour}"
+    )
+    local, live = tmp_path / "local", tmp_path / "live"
+    for root in (local, live):
+        (root / "schedules" / "meets").mkdir(parents=True)
+        (root / "schedules" / "meets" / "m.yaml").write_text(catalogue)
+        (root / "schedules" / "ada-2027.yaml").write_text(ADA_PLAN)
+        (root / "schedules" / "bo-2027.yaml").write_text(
+            ADA_PLAN.replace("ada", "bo").replace("Ada", "Bo").replace("  - {id: f, meet: fest-2027, status: confirmed}\n", "")
+        )
+    published = tmp_path / "published-0"
+    for step, settings_text in enumerate(settings_steps):
+        time = ["--time", f"2026-01-{step + 1:02d}T00:00:00Z"]
+        for root in (local, live):
+            (root / "racecal.yaml").write_text(settings_text)
+        assert _run_in(local, "build", "-q", *time).exit_code == 0
+        out = tmp_path / f"published-{step + 1}"
+        if step == 0:
+            result = _run_in(live, "build", "-q", "--out", str(out), *time)
+        else:
+            with serving(published) as url:
+                result = _run_in(live, "build", "-q", "--previous", url + "/", "--out", str(out), *time)
+        assert result.exit_code == 0, result.output
+        published = out
+        assert _tree(local / "dist") == _tree(published), f"step {step + 1}: {settings_text!r}"

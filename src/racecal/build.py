@@ -298,6 +298,10 @@ def build(
 
     reused: list[str] = []
     jobs: list[SourceFile] = []
+    # A plan compiled while meet or series calendars are on records what it gives each meet's calendar
+    # (IndexEntry.at; off, nothing): one published the other way is compiled again, once, so that a
+    # local build's index says what a build from the live site (which compiles every plan) says.
+    at_meets = settings.meet_calendars or settings.series_calendars
     for source in plan_files:
         entry = by_source.get(source.ident)
         if (
@@ -305,6 +309,7 @@ def build(
             and entry.plan_id not in settings.retired
             and _reusable(entry, inputs_digest(source, entry.meets, settings), now, previous, write_reused)
             and (digests is None or all(digests.get(meet_id) == d for meet_id, d in entry.meets.items()))
+            and bool(entry.at) == (at_meets and bool(entry.meets))
         ):
             previous.verify(entry.plan_id)
             reused.append(entry.plan_id)
