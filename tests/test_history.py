@@ -438,6 +438,28 @@ def test_change_summary_of_a_race_named_with_a_leading_space_reads_back_unchange
     assert state_to_json(state_from_json(state_to_json(first.state), "state.json", plan.id)) == state_to_json(first.state)
 
 
+def test_a_plan_without_history_gives_a_build_from_the_live_site_the_atom_feed_a_local_build_gives(
+    project: Project, tmp_path: Path
+) -> None:
+    """Its changes.atom's <updated> was the build time when its history was empty: a build from the
+    live site (which compiles every plan) wrote a new one on every scheduled run, where a local build
+    kept the file; so did its state.json's and index.json's hashes of it."""
+    import xml.etree.ElementTree as ET
+
+    text = project.plan_file.read_text()
+    project.plan_file.write_text(text[: text.index("\nraces:")] + "\nraces: []\n")
+    project.build(time="2024-03-01T00:00:00Z")
+    with serving(project.dist) as url:
+        by_url = project.run("build", "-q", "--previous", url + "/", "--out", str(tmp_path / "by-url"), "--time", "2024-03-05T00:00:00Z")
+    assert by_url.exit_code == 0, by_url.output
+    project.build(time="2024-03-05T00:00:00Z")
+    atom = ET.fromstring((tmp_path / "by-url" / PLAN_ID / "changes.atom").read_bytes())
+    assert atom.findtext("{http://www.w3.org/2005/Atom}updated") == "2024-03-01T00:00:00Z"  # its first publication
+    local = {p.relative_to(project.dist): p.read_bytes() for p in project.dist.rglob("*") if p.is_file()}
+    remote = {p.relative_to(tmp_path / "by-url"): p.read_bytes() for p in (tmp_path / "by-url").rglob("*") if p.is_file()}
+    assert local == remote
+
+
 def test_a_plan_without_races_dates_its_empty_feeds_from_its_first_build(project: Project) -> None:
     """Regression (subscriber model): a plan that never had a race dated its empty-feed journal from
     1 January of its season, a time no build had; docs/history.md says the plan's latest build time."""

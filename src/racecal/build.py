@@ -221,7 +221,9 @@ def _emit(
     plan = dataclasses.replace(state.plan(output.races), view=view)
     files = {f"{feed}.ics": data for feed, data in output.feeds.items()}
     files["index.html"] = site.plan_page(plan, output.races, state.changes, settings, build_time.date(), removed=state.removed).encode()
-    files["changes.atom"] = site.atom(plan, state.changes, settings, build_time).encode()
+    # An empty history's <updated> is the plan's newest stamp (its first publication, for a plan that
+    # never had a race), kept in its state: the build time would differ by which build compiled it.
+    files["changes.atom"] = site.atom(plan, state.changes, settings, state.newest or build_time).encode()
     files["changes.json"] = site.changes_json(plan.id, state.changes).encode()
     state.files = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
     files["state.json"] = state_to_json(state)
