@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -170,7 +172,7 @@ def test_diff_names_the_cancellations_that_expire_and_exits_1_for_them(changed: 
     expected = {feed: len(uids) for feed, uids in left.items() if uids}
     assert sum(expected.values()) >= 3, left  # Eugene deleted, the championships withdrawn, Monaco promoted
     assert listed.exit_code == 1, listed.output
-    assert json.loads(listed.stdout) == {"format": 1, "changes": [], "expired": [{"plan": PLAN_ID, "feeds": expected}]}
+    assert json.loads(listed.stdout) == {"format": 1, "changes": [], "expired": [{"plan": PLAN_ID, "feeds": expected}], "rewritten": []}
     assert text.exit_code == 1
     shown = ", ".join(f"{n} in {feed}" for feed, n in expected.items())
     assert f"  expired    cancelled events leave the feeds, their 30 days over ({shown})" in text.stdout
@@ -475,3 +477,71 @@ def test_a_plan_without_races_dates_its_empty_feeds_from_its_first_build(project
         assert journal["DTSTAMP"].dt == datetime(2024, 3, 1, tzinfo=UTC), feed
     project.build(time="2024-03-09T00:00:00Z")
     assert project.tree() == first  # the stamp is kept: an unchanged plan gives the same bytes
+
+
+def _feed_bytes(dist: Path) -> dict[str, bytes]:
+    """Calendar/feed → the feed's bytes, for every feed of a site."""
+    return {f"{p.parent.name}/{p.stem}": p.read_bytes() for p in sorted(dist.glob("*/*.ics"))}
+
+
+def _named_by_diff(listed: dict[str, Any]) -> set[str]:
+    """Calendar/feed for every feed ``racecal diff --format json`` says the build changes."""
+    named = {f"{c['plan']}/{feed}" for c in listed["changes"] for feed in c["feeds"]}
+    named |= {f"{e['plan']}/{feed}" for e in listed["expired"] for feed in e["feeds"]}
+    return named | {f"{r['plan']}/{feed}" for r in listed["rewritten"] for feed in r["feeds"]}
+
+
+def _diff_then_build(p: Project, time: str) -> tuple[Result, set[str]]:
+    """diff --exit-code --format json, then the build it describes: the diff, and which feeds' bytes
+    the build changed (read from the files: the oracle)."""
+    before = _feed_bytes(p.dist)
+    listed = p.run("diff", "--exit-code", "--format", "json", "--time", time)
+    p.build(time=time)
+    after = _feed_bytes(p.dist)
+    return listed, {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def test_diff_names_a_plan_removed_with_no_race_left_and_published_again(project: Project) -> None:
+    """A deleted plan (or a calendar whose meet left the catalogue) with no race: every feed's name
+    and description changed to say "(removed)", and diff said "No changes.", exit 0."""
+    text = project.plan_file.read_text()
+    project.plan_file.write_text(text[: text.index("\nraces:")] + "\nraces: []\n")
+    project.build(time="2024-03-01T00:00:00Z")
+    kept = project.plan_file.read_text()
+    project.plan_file.unlink()
+    listed, rewritten = _diff_then_build(project, "2024-03-02T00:00:00Z")
+    assert listed.exit_code == 1, listed.output
+    (change,) = json.loads(listed.stdout)["changes"]
+    assert (change["race"], change["type"], change["field"], change["old"], change["new"]) == (None, "edited", "removed", False, True)
+    assert rewritten == {f"{PLAN_ID}/{feed}" for feed in ("all", "confirmed", "tentative")} == _named_by_diff(json.loads(listed.stdout))
+    import icalendar
+
+    assert str(icalendar.Calendar.from_ical(project.feed("all"))["X-WR-CALNAME"]).endswith("(removed)")
+    project.plan_file.write_text(kept)
+    listed, rewritten = _diff_then_build(project, "2024-03-03T00:00:00Z")
+    (change,) = json.loads(listed.stdout)["changes"]
+    assert (change["field"], change["old"], change["new"]) == ("removed", True, False)
+    assert "plan published again" in change["summary"]
+    assert rewritten == _named_by_diff(json.loads(listed.stdout))
+
+
+def test_diff_names_every_feed_a_settings_change_rewrites(built: Project) -> None:
+    """refresh_hours (or colours) rewrote every feed's header, and diff said "No changes.", exit 0:
+    a deployment that publishes only when --exit-code says so would never publish it."""
+    (built.root / "racecal.yaml").write_text("refresh_hours: 12\n")
+    listed, rewritten = _diff_then_build(built, LATER_TIME)
+    assert listed.exit_code == 1, listed.output
+    assert json.loads(listed.stdout)["rewritten"] == [{"plan": PLAN_ID, "feeds": ["all", "confirmed", "tentative"]}]
+    assert rewritten == _named_by_diff(json.loads(listed.stdout))
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT12H" in built.feed("all")
+
+
+def test_a_change_names_the_feed_where_the_race_has_a_cancellation_its_new_sequence_rewrites(built: Project) -> None:
+    """Monaco promoted leaves a cancellation in the tentative feed; an edit of Monaco after that raises
+    its SEQUENCE there too, but the change named only the feeds of its status."""
+    built.edit("    status: tentative\n", "    status: confirmed\n")  # promote Monaco
+    built.build(time=LATER_TIME)
+    built.edit("(Diamond League, 12 July).\"'", "(Diamond League, 12 July), confirmed.\"'")  # Monaco's note
+    listed, rewritten = _diff_then_build(built, "2024-04-11T08:00:00Z")
+    assert f"{PLAN_ID}/tentative" in rewritten
+    assert rewritten == _named_by_diff(json.loads(listed.stdout))

@@ -81,6 +81,9 @@ class BuildResult:
     site_files: dict[str, str] = field(default_factory=dict)  # the landing page's, index's and static files' → sha256
     site_inputs: str = ""  # a digest of everything those site files are made from
     expired: dict[str, dict[str, int]] = field(default_factory=dict)  # calendar → feed → cancelled events leaving it
+    # Calendar → its feeds whose bytes change though no change names the calendar (the settings'
+    # refresh interval or colours, say): ``racecal diff`` says so, so nothing the build changes goes unsaid.
+    rewritten: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -249,6 +252,13 @@ def _emit(
     return PlanDone(state.plan_id, state.source_path, output.changes, entry, warnings, expired=output.expired)
 
 
+def _rewritten(entry: IndexEntry, published: IndexEntry | None) -> list[str]:
+    """The feeds of a calendar compiled with no change whose bytes are not those published."""
+    if published is None:
+        return []
+    return [feed for feed in index.FEED_NAMES if entry.files.get(f"{feed}.ics") != published.files.get(f"{feed}.ics")]
+
+
 def _size_warnings(plan_id: str, feeds: dict[str, bytes], view: str = "") -> list[str]:
     out = []
     for feed, data in sorted(feeds.items()):
@@ -407,12 +417,15 @@ def build(
     changes: list[Change] = [*retiring]
     warnings: list[str] = [*waiting]
     expired: dict[str, dict[str, int]] = {}
+    rewritten: dict[str, list[str]] = {}
     for result in compiled:
         entries[result.plan_id] = result.entry
         changes += result.changes
         warnings += result.warnings
         if result.expired:
             expired[result.plan_id] = result.expired
+        if not result.changes and not result.expired and (feeds := _rewritten(result.entry, previous.entries.get(result.plan_id))):
+            rewritten[result.plan_id] = feeds
     warnings += views.warnings
     if previous.location is not None:  # a first or --fresh build has nothing to retire
         known = {*previous.entries, *previous.retired}
@@ -428,6 +441,7 @@ def build(
         return BuildResult(
             changes=changes, build_time=build_time, plan_ids=sorted(entries), plans_reused=len(reused),
             views=sum(1 for e in entries.values() if e.view), unchanged=False, warnings=warnings, files=files, expired=expired,
+            rewritten=rewritten,
         )  # fmt: skip
     index_json = _index_bytes(previous, ordered, retired, catalogue, defined)
     index_sha = hashlib.sha256(index_json).hexdigest()
@@ -464,6 +478,7 @@ def build(
         site_files=site_shas,
         site_inputs=site_inputs,
         expired=expired,
+        rewritten=rewritten,
     )
     if outcome.unchanged:
         return outcome  # nothing to stage: the caller keeps the published site as it is

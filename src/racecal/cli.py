@@ -559,10 +559,11 @@ def build_command(
         return
     from racecal import report
 
-    if result.changes or result.expired:
-        click.echo(report.as_text(result.changes, _colour(), result.expired))
+    others = report.unnamed(result.expired, result.rewritten)
+    if result.changes or others:
+        click.echo(report.as_text(result.changes, _colour(), others))
     state = "wrote" if written else "unchanged:"
-    said = report.counts(result.changes, result.expired)
+    said = report.counts(result.changes, others)
     click.echo(for_terminal(f"{state} {out}/ ({_calendars(result)}, {result.plans_reused} reused as they were; {said})"))
     if not settings.base_url:
         click.echo("note: no base URL set (--base-url or racecal.yaml); subscribe links are completed in the browser", err=True)
@@ -617,13 +618,14 @@ def diff(
         )  # fmt: skip
     # On stderr, as a build prints them under -q: a retirement that waits, a feed near Google's limit.
     _print_warnings(result.warnings, count_located=True)
+    others = report.unnamed(result.expired, result.rewritten)  # what changes feeds without changing a race
     if fmt == "json":
-        click.echo(report.as_json(result.changes, result.expired))
+        click.echo(report.as_json(result.changes, others))
     elif fmt == "markdown":
-        click.echo(report.as_markdown(result.changes, result.expired))
+        click.echo(report.as_markdown(result.changes, others))
     else:
-        click.echo(report.as_text(result.changes, _colour(), result.expired))
-    if exit_code and (result.changes or result.expired):  # cancellations that expire change the feeds too
+        click.echo(report.as_text(result.changes, _colour(), others))
+    if exit_code and (result.changes or others):
         sys.exit(1)
 
 

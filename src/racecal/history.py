@@ -191,6 +191,12 @@ def compile_plan(
     changes: list[Change] = []
     if previous:
         changes += _plan_changes(previous, plan)
+        if previous.removed != removed:  # every feed's name and description say so (feeds.calendar)
+            kind = "calendar" if plan.view else "plan"
+            words = f"{kind} removed: its feeds stay, marked removed, and are no longer updated" if removed else f"{kind} published again"
+            changes.append(
+                Change(plan.id, None, plan.title, "edited", f"{plan.title}: {words}", FEEDS, "removed", previous.removed, removed)
+            )
 
     # What a race's events are rendered from besides the race (its title names the athlete; the
     # fingerprint holds the plan's zone): the same as published, or nothing is taken from there.
@@ -277,7 +283,12 @@ def compile_plan(
         snapshot = race or old_race
         assert snapshot is not None, "a pending race is in the plan or was published"
         if p.changed:
-            changes += diff_race(plan.id, old_race if was_live else None, race, plan.view)
+            # A new SEQUENCE rewrites the race's every event, cancellations too: each feed it has one in.
+            touched = set(p.published)
+            changes += [
+                c if touched <= set(c.feeds) else replace(c, feeds=tuple(sorted({*c.feeds, *touched})))
+                for c in diff_race(plan.id, old_race if was_live else None, race, plan.view)
+            ]
         if p.copied is not None and old is not None and (old.seq, old.stamp, old.published) == (p.seq, p.stamp, p.published):
             # Taken as published, and so is its state: the same object, so its line in state.json is
             # written as it was read (PlanState.race_lines), not encoded again.

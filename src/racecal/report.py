@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from racecal.diff import TYPES, Change
 from racecal.errors import Problem, for_terminal
@@ -22,43 +23,62 @@ def _ordered(changes: Sequence[Change]) -> list[Change]:
 
 
 Expired = Mapping[str, Mapping[str, int]]  # calendar → feed → cancelled events leaving it (build.BuildResult.expired)
+Rewritten = Mapping[str, Sequence[str]]  # calendar → feeds changed with no change named (build.BuildResult.rewritten)
 
 
-def as_text(changes: Sequence[Change], colour: bool, expired: Expired | None = None) -> str:
-    expiring = _expiring(expired)
-    if not changes and not expiring:
+@dataclass(frozen=True)
+class Unnamed:
+    """What changes a calendar's feeds without being a change of any race, so not in its history:
+    cancellations that expire, or feeds rewritten whole (the settings). The reports say so, so that
+    ``racecal diff`` names everything the next build changes in the feeds."""
+
+    plan: str
+    kind: str  # "expired" or "rewritten"
+    what: str
+    feeds: tuple[str, ...]
+    events: tuple[int, ...] = ()  # "expired": how many leave each of ``feeds``
+
+
+def unnamed(expired: Expired | None = None, rewritten: Rewritten | None = None) -> list[Unnamed]:
+    rows = [
+        Unnamed(
+            plan, "expired", "cancelled events leave the feeds, their 30 days over (" + ", ".join(f"{n} in {f}" for f, n in feeds.items()) + ")",
+            tuple(feeds), tuple(feeds.values()),
+        )
+        for plan, feeds in (expired or {}).items()
+    ] + [
+        Unnamed(plan, "rewritten", "its feeds change though no race does (the settings' refresh interval or colours, say)", tuple(feeds))
+        for plan, feeds in (rewritten or {}).items()
+    ]  # fmt: skip
+    return sorted(rows, key=lambda u: (u.plan, u.kind))
+
+
+def as_text(changes: Sequence[Change], colour: bool, others: Sequence[Unnamed] = ()) -> str:
+    if not changes and not others:
         return "No changes."
     lines: list[str] = []
     plan = None
-    rows = [(c.plan, 0, c) for c in _ordered(changes)] + [(p, 1, None) for p in expiring]
-    for row_plan, _, c in sorted(rows, key=lambda row: (row[0], row[1])):
+    rows: list[tuple[str, int, Change | Unnamed]] = [(c.plan, 0, c) for c in _ordered(changes)] + [(u.plan, 1, u) for u in others]
+    for row_plan, _, row in sorted(rows, key=lambda r: (r[0], r[1])):
         if row_plan != plan:
             plan = row_plan
             lines.append(f"{for_terminal(plan)}:")
-        if c is None:  # after the plan's changes: its cancellations that leave the feeds
-            tag = f"{'expired':<10}"
-            lines.append(f"  {tag} {expiring[row_plan]}  [{', '.join(expired[row_plan])}]")  # type: ignore[index]
+        if isinstance(row, Unnamed):  # after the calendar's changes
+            lines.append(f"  {row.kind:<10} {row.what}  [{', '.join(row.feeds)}]")
             continue
-        tag = f"{c.type:<10}"
+        tag = f"{row.type:<10}"
         if colour:
-            tag = f"\x1b[{_COLOUR[c.type]}m{tag}\x1b[0m"
+            tag = f"\x1b[{_COLOUR[row.type]}m{tag}\x1b[0m"
         # Summaries can come from a previous build, which is untrusted: no raw escapes reach the terminal.
-        lines.append(f"  {tag} {for_terminal(c.summary + _detail(c))}  [{for_terminal(_feeds(c))}]")
+        lines.append(f"  {tag} {for_terminal(row.summary + _detail(row))}  [{for_terminal(_feeds(row))}]")
     return "\n".join(lines)
-
-
-def _expiring(expired: Expired | None) -> dict[str, str]:
-    """Calendar → a line saying how many of its cancelled events leave each feed. Not a change of any
-    race, so not in the change history; but the feeds change, so the report says so."""
-    return {
-        plan: "cancelled events leave the feeds, their 30 days over (" + ", ".join(f"{n} in {feed}" for feed, n in feeds.items()) + ")"
-        for plan, feeds in sorted((expired or {}).items())
-    }
 
 
 def _detail(change: Change) -> str:
     """An edit's old and new values, as the text and markdown reports show them after its summary."""
-    return f" ({_short(change.old)} → {_short(change.new)})" if change.type == "edited" and change.field else ""
+    if change.type != "edited" or not change.field or isinstance(change.new, bool):  # a flag: the summary says it
+        return ""
+    return f" ({_short(change.old)} → {_short(change.new)})"
 
 
 def _feeds(change: Change) -> str:
@@ -71,24 +91,24 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def as_json(changes: Sequence[Change], expired: Expired | None = None) -> str:
+def as_json(changes: Sequence[Change], others: Sequence[Unnamed] = ()) -> str:
     document: dict[str, object] = {"format": 1, "changes": [c.to_dict() for c in _ordered(changes)]}
-    document["expired"] = [{"plan": plan, "feeds": dict(feeds)} for plan, feeds in sorted((expired or {}).items())]
+    document["expired"] = [{"plan": u.plan, "feeds": dict(zip(u.feeds, u.events, strict=True))} for u in others if u.kind == "expired"]
+    document["rewritten"] = [{"plan": u.plan, "feeds": list(u.feeds)} for u in others if u.kind == "rewritten"]
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-def as_markdown(changes: Sequence[Change], expired: Expired | None = None) -> str:
+def as_markdown(changes: Sequence[Change], others: Sequence[Unnamed] = ()) -> str:
     """A table for a pull-request comment. Text from plans (or from a previous build, which anyone who
     can edit the site can change) only ever appears inside code spans, where GitHub renders no link,
     image, HTML, @mention or issue reference."""
-    expiring = _expiring(expired)
-    if not changes and not expiring:
+    if not changes and not others:
         return "**racecal:** no changes to the published calendars."
     lines = ["### racecal: calendar changes", "", "| calendar | change | what | feeds |", "|---|---|---|---|"]
     for c in _ordered(changes):
         lines.append(f"| {_code(c.plan)} | {_words(c.type)} | {_code(c.summary + _detail(c))} | {_words(_feeds(c))} |")
-    for plan, what in expiring.items():
-        lines.append(f"| {_code(plan)} | expired | {_code(what)} | {_words(', '.join(expired[plan]))} |")  # type: ignore[index]
+    for u in others:
+        lines.append(f"| {_code(u.plan)} | {u.kind} | {_code(u.what)} | {_words(', '.join(u.feeds))} |")
     return "\n".join(lines)
 
 
@@ -107,13 +127,14 @@ def _words(text: str) -> str:
     return re.sub(r"[^a-z, ]", "", text)
 
 
-def counts(changes: Sequence[Change], expired: Expired | None = None) -> str:
+def counts(changes: Sequence[Change], others: Sequence[Unnamed] = ()) -> str:
     tally: dict[str, int] = {}
     for c in changes:
         tally[c.type] = tally.get(c.type, 0) + 1
     said = ", ".join(f"{n} {t}" for t, n in sorted(tally.items(), key=lambda kv: TYPES.index(kv[0]))) or "no changes"
-    if expired:
-        said += f"; cancelled events expired in {len(expired)} calendar{'s' if len(expired) != 1 else ''}"
+    for kind, words in (("expired", "cancelled events expired in"), ("rewritten", "feeds rewritten in")):
+        if n := len({u.plan for u in others if u.kind == kind}):
+            said += f"; {words} {n} calendar{'s' if n != 1 else ''}"
     return said
 
 
