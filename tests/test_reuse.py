@@ -9,6 +9,7 @@ the same edits, the same clock, compared file by file after every build.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -64,7 +66,11 @@ def two_projects(root: Path, seed: int) -> tuple[Project, Project]:
 
 def build_both(kept: Project, none: Project, root: Path, when: datetime, jobs: str, mp: pytest.MonkeyPatch) -> None:
     """``kept`` with its record (events taken from its feeds) on ``jobs`` workers; ``none`` with no
-    record at all, in one process; then the two sites must be the same bytes."""
+    record at all, in one process; then the two sites must be the same bytes. Before that, ``racecal
+    diff`` must name every published feed the build then changes (the oracle: the files' bytes)."""
+    before = feed_files(none.dist)
+    mp.setenv("XDG_CACHE_HOME", str(root / "none-cache"))
+    listed = none.run("diff", "--format", "json", "--time", stamp(when)) if before else None
     mp.setenv("XDG_CACHE_HOME", str(root / "kept-cache"))
     first = kept.run("build", "--time", stamp(when), "-j", jobs)
     mp.setenv("XDG_CACHE_HOME", str(root / "none-cache"))
@@ -72,6 +78,23 @@ def build_both(kept: Project, none: Project, root: Path, when: datetime, jobs: s
     shutil.rmtree(root / "none-cache", ignore_errors=True)
     assert first.exit_code == second.exit_code == 0, first.output + second.output
     assert kept.tree() == none.tree()
+    if listed is not None:
+        assert listed.exit_code == 0, listed.output
+        after = feed_files(none.dist)
+        changed = {name for name in before if before[name] != after.get(name)}
+        assert changed <= named_feeds(json.loads(listed.stdout)), (sorted(changed - named_feeds(json.loads(listed.stdout))), listed.stdout)
+
+
+def feed_files(dist: Path) -> dict[str, bytes]:
+    """Calendar/feed → the feed's bytes, for every feed of a site (none before its first build)."""
+    return {f"{p.parent.name}/{p.stem}": p.read_bytes() for p in sorted(dist.glob("*/*.ics"))}
+
+
+def named_feeds(listed: dict[str, Any]) -> set[str]:
+    """Calendar/feed for every feed ``racecal diff --format json`` says the build changes."""
+    named = {f"{c['plan']}/{feed}" for c in listed["changes"] for feed in c["feeds"]}
+    named |= {f"{e['plan']}/{feed}" for e in listed["expired"] for feed in e["feeds"]}
+    return named | {f"{r['plan']}/{feed}" for r in listed["rewritten"] for feed in r["feeds"]}
 
 
 # --- edits an editor makes, as text -------------------------------------------------------------------

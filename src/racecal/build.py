@@ -252,11 +252,15 @@ def _emit(
     return PlanDone(state.plan_id, state.source_path, output.changes, entry, warnings, expired=output.expired)
 
 
-def _rewritten(entry: IndexEntry, published: IndexEntry | None) -> list[str]:
-    """The feeds of a calendar compiled with no change whose bytes are not those published."""
+def _rewritten(result: PlanDone, published: IndexEntry | None) -> list[str]:
+    """The feeds of a compiled calendar whose bytes are not those published though none of its changes
+    names them: the settings rewrite every feed, and an empty feed's note is dated with the calendar's
+    newest stamp (feeds.calendar), which any change of a race in another feed moves."""
     if published is None:
         return []
-    return [feed for feed in index.FEED_NAMES if entry.files.get(f"{feed}.ics") != published.files.get(f"{feed}.ics")]
+    named = {feed for change in result.changes for feed in change.feeds} | result.expired.keys()
+    files, before = result.entry.files, published.files
+    return [feed for feed in index.FEED_NAMES if feed not in named and files.get(f"{feed}.ics") != before.get(f"{feed}.ics")]
 
 
 def _size_warnings(plan_id: str, feeds: dict[str, bytes], view: str = "") -> list[str]:
@@ -424,7 +428,7 @@ def build(
         warnings += result.warnings
         if result.expired:
             expired[result.plan_id] = result.expired
-        if not result.changes and not result.expired and (feeds := _rewritten(result.entry, previous.entries.get(result.plan_id))):
+        if feeds := _rewritten(result, previous.entries.get(result.plan_id)):
             rewritten[result.plan_id] = feeds
     warnings += views.warnings
     if previous.location is not None:  # a first or --fresh build has nothing to retire
