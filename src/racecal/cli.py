@@ -201,9 +201,15 @@ def _epoch_time(value: str) -> datetime:
 def _checked_time(when: datetime, what: str) -> datetime:
     latest = _latest_build_time()
     if not EARLIEST_BUILD_TIME <= when <= latest:
+        # Each bound with its own reason (a time before 1970 is not "a future one").
+        why = (
+            "a build time is never taken back, so a future one is refused"
+            if when > latest
+            else "build times start at the Unix epoch, as SOURCE_DATE_EPOCH does"
+        )
         raise click.UsageError(
             f"{what}: {when:%Y-%m-%dT%H:%M:%SZ} is not between {EARLIEST_BUILD_TIME:%Y-%m-%d} and {latest:%Y-%m-%dT%H:%M:%SZ} "
-            "(a day after this machine's clock); a build time is never taken back, so a future one is refused"
+            f"(a day after this machine's clock); {why}"
         )
     return when
 
