@@ -231,6 +231,10 @@ def compile_plan(
         elif race is not None:
             assert drafts is not None
             fingerprint = _fingerprint(drafts, live, plan)
+        elif plan.view and old is not None and old.deleted:
+            # A calendar's cancellations name the member and the race, never the calendar: renaming the
+            # group (or the meet, the series) changes none of their bytes, so not their SEQUENCE.
+            fingerprint = old.fingerprint
         else:
             # A deleted race's only events are its cancellations, which name the athlete: renaming the
             # athlete changes them, so it must raise their SEQUENCE too.
