@@ -277,10 +277,11 @@ def test_retiring_a_calendar_that_still_has_races_is_refused_not_silently_droppe
     checked = site.run("check")  # check says so as the build does (second independent tester: check said "ok")
     assert checked.exit_code == 1, checked.output
     assert "'distance-squad-2027', is listed under 'retired' but still has races" in checked.output, checked.output
-    assert "'harbour-games-2027', is listed under 'retired' but still has races" in checked.output, checked.output
+    assert "the calendar of meet 'harbour-games-2027' is listed under 'retired' but still has races" in checked.output, checked.output
     out = site.build(expect=1)
     assert "the calendar of group 'distance-squad', 'distance-squad-2027', is listed under 'retired' but still has races" in out, out
-    assert "the calendar of meet 'harbour-games-2027', 'harbour-games-2027', is listed under 'retired'" in out, out
+    # A meet's id that is its calendar's is said once (third tester: "'harbour-games-2027', 'harbour-games-2027'").
+    assert "the calendar of meet 'harbour-games-2027' is listed under 'retired'" in out, out
     assert {name: (site.dist / name / "all.ics").read_bytes() for name in before} == before
 
 
@@ -1211,3 +1212,46 @@ def test_meet_and_series_calendars_turned_on_and_off_give_a_local_build_the_byte
         assert result.exit_code == 0, result.output
         published = out
         assert _tree(local / "dist") == _tree(published), f"step {step + 1}: {settings_text!r}"
+
+
+def _events(feed: bytes) -> dict[str, str]:
+    """UID → the event's exact text."""
+    return {m.group(1): m.group(0) for m in re.finditer(r"BEGIN:VEVENT\r\nUID:([^\r]+)\r\n.*?END:VEVENT\r\n", feed.decode(), re.S)}
+
+
+def test_renaming_a_group_leaves_the_cancellations_in_its_calendar_as_they_were(site: Site) -> None:
+    """A cancellation in a group's calendar names the member and the race, not the group; renaming
+    the group raised its SEQUENCE and DTSTAMP with not a byte of it changed (docs/history.md: nothing
+    a subscriber can see, SEQUENCE unchanged)."""
+    site.build()
+    site.edit("schedules/tomas-berg-2027.yaml", "  - id: island-relays\n", "  - id: island-relays-gone\n")
+    site.build()  # Tomas's Island Relays race leaves: cancelled in the squad's calendar
+    feed = site.dist / "distance-squad-2027" / "all.ics"
+    cancelled = {uid: text for uid, text in _events(feed.read_bytes()).items() if "STATUS:CANCELLED" in text}
+    assert cancelled, "a cancellation to watch"
+    site.edit("racecal.yaml", "name: Distance squad", "name: Distance Squad B")
+    out = site.build()
+    assert "calendar name changed" in out
+    after = _events(feed.read_bytes())
+    assert {uid: after[uid] for uid in cancelled} == cancelled  # the same bytes: SEQUENCE, DTSTAMP and all
+    import icalendar
+
+    assert str(icalendar.Calendar.from_ical(feed.read_bytes())["X-WR-CALNAME"]).startswith("Distance Squad B")  # the header is renamed
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_a_plan_with_a_problem_still_holds_its_id_against_a_group_calendar(site: Site, command: str) -> None:
+    """A group whose calendar id is a plan's was reported only once that plan had no other problem:
+    the editor fixed the status and was refused again, a run later."""
+    site.edit("racecal.yaml", "groups:\n", "groups:\n  - {id: ada-fjell, name: Ada group, country: Nordvik}\n")
+    site.edit("schedules/ada-fjell-2027.yaml", "status: confirmed", "status: confirmd")
+    result = site.run(command, *(["--time", TIMES[0]] if command == "build" else []))
+    assert result.exit_code == 1, result.output
+    problems = [line for line in result.stderr.splitlines() if ": warning: " not in line]
+    assert problems == [
+        "racecal.yaml:9:10: groups[0].id: the calendar of group 'ada-fjell' would be 'ada-fjell-2027', "
+        "which is already the plan of schedules/ada-fjell-2027.yaml; give one of them another id",
+        "schedules/ada-fjell-2027.yaml:9:13: races[0].status: unknown status 'confirmd'; did you mean 'confirmed'?",
+        "2 problems in 2 files",
+    ]
+    assert not (site.root / "dist").exists()

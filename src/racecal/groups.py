@@ -81,8 +81,11 @@ def taken_by_view_message(plan_id: str, view: str) -> str:
 
 def retired_view_message(of: str, calendar_id: str) -> str:
     """A calendar listed under 'retired' that still has races: retiring would drop its feeds unannounced."""
+    named = (
+        f"the calendar of {of}" if repr(calendar_id) in of else f"the calendar of {of}, {calendar_id!r},"
+    )  # a meet's id may be its calendar's
     return (
-        f"the calendar of {of}, {calendar_id!r}, is listed under 'retired' but still has races; remove it there, "
+        f"{named} is listed under 'retired' but still has races; remove it there, "
         f"or stop publishing it first (its events are then cancelled for the grace period)"
     )
 
@@ -90,14 +93,16 @@ def retired_view_message(of: str, calendar_id: str) -> str:
 def calendar_clashes(
     plans: Sequence[Plan], shown: dict[str, str], groups: Sequence[Group], meets: dict[str, Meet] | None, where: tuple[str, int, int, str],
     series_meets: dict[str, Meet], series_where: tuple[str, int, int, str], published: Mapping[str, str] | None = None,
-    retired: Collection[str] = (),
+    retired: Collection[str] = (), declared: Mapping[str, str] | None = None,
 ) -> list[Problem]:  # fmt: skip
     """What ``racecal check`` can say before a build: a group's, meet's or series' calendar whose id
     is a plan's or another calendar's. ``shown``: each plan's file as messages show it; ``meets``:
     the catalogue, when meet calendars are on (``series_meets`` when series calendars are); the
     wheres: those settings; ``published``: what the published site has under each id (its view,
-    "" for a plan), as the build will find it; ``retired``: the ids listed under 'retired'."""
-    taken = {plan.id: f"the plan of {shown.get(plan.source_path, plan.source_path)}" for plan in plans}
+    "" for a plan), as the build will find it; ``retired``: the ids listed under 'retired';
+    ``declared``: the ids of plans that have problems (id → file as shown), which they hold too."""
+    taken = {plan_id: f"the plan of {path}" for plan_id, path in (declared or {}).items()}
+    taken |= {plan.id: f"the plan of {shown.get(plan.source_path, plan.source_path)}" for plan in plans}
     earlier = published or {}
     problems = []
 

@@ -552,9 +552,13 @@ def calendar_problems(
     meets = dict(loaded.meets) if settings.meet_calendars else None
     shown_paths = {source.ident: source.path for source in plan_files}
     series_meets = dict(loaded.meets) if settings.series_calendars else {}
+    # A plan with problems still holds its id: a calendar that would take it is told so now, not once
+    # the plan is fixed (every problem in one run).
+    loaded_from = {plan.source_path for plan in loaded.plans}
+    declared = {i: source.path for source in plan_files if source.ident not in loaded_from and (i := declared_plan_id(source))}
     return refused_ids(loaded, plan_files, settings, earlier) + calendar_clashes(
         loaded.plans, shown_paths, settings.groups, meets, settings.meet_calendars_where, series_meets, settings.series_calendars_where,
-        earlier, settings.retired,
+        earlier, settings.retired, declared,
     )  # fmt: skip
 
 
