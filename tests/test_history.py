@@ -546,3 +546,16 @@ def test_a_change_names_the_feed_where_the_race_has_a_cancellation_its_new_seque
     listed, rewritten = _diff_then_build(built, "2024-04-11T08:00:00Z")
     assert f"{PLAN_ID}/tentative" in rewritten
     assert rewritten == _named_by_diff(json.loads(listed.stdout))
+
+
+def test_diff_names_the_empty_feeds_of_a_plan_published_for_the_first_time(built: Project) -> None:
+    """A new plan with one confirmed race: diff named its all and confirmed feeds, but the build also
+    published its tentative feed, empty (its journal only), named by nothing."""
+    (built.schedules / "new-one-2024.yaml").write_text(
+        "athlete: {name: New One, slug: new-one}\nseason: 2024\ntimezone: UTC\nraces:\n"
+        "  - {id: a, name: Solo Race, date: 2024-07-01, status: confirmed}\n"
+    )
+    listed, changed = _diff_then_build(built, LATER_TIME)
+    assert {"new-one-2024/all", "new-one-2024/confirmed", "new-one-2024/tentative"} <= changed
+    assert changed == _named_by_diff(json.loads(listed.stdout))
+    assert json.loads(listed.stdout)["rewritten"] == [{"plan": "new-one-2024", "feeds": ["tentative"]}]

@@ -81,7 +81,7 @@ def build_both(kept: Project, none: Project, root: Path, when: datetime, jobs: s
     if listed is not None:
         assert listed.exit_code == 0, listed.output
         after = feed_files(none.dist)
-        changed = {name for name in before if before[name] != after.get(name)}
+        changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}  # new feeds too
         assert changed <= named_feeds(json.loads(listed.stdout)), (sorted(changed - named_feeds(json.loads(listed.stdout))), listed.stdout)
 
 

@@ -254,12 +254,11 @@ def _emit(
 
 def _rewritten(result: PlanDone, published: IndexEntry | None) -> list[str]:
     """The feeds of a compiled calendar whose bytes are not those published though none of its changes
-    names them: the settings rewrite every feed, and an empty feed's note is dated with the calendar's
-    newest stamp (feeds.calendar), which any change of a race in another feed moves."""
-    if published is None:
-        return []
+    names them: the settings rewrite every feed; an empty feed's note is dated with the calendar's
+    newest stamp (feeds.calendar), which any change of a race in another feed moves; and a calendar
+    published for the first time (or again, after it was retired) has its empty feeds too."""
     named = {feed for change in result.changes for feed in change.feeds} | result.expired.keys()
-    files, before = result.entry.files, published.files
+    files, before = result.entry.files, published.files if published is not None else {}
     return [feed for feed in index.FEED_NAMES if feed not in named and files.get(f"{feed}.ics") != before.get(f"{feed}.ics")]
 
 

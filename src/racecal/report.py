@@ -47,7 +47,7 @@ def unnamed(expired: Expired | None = None, rewritten: Rewritten | None = None) 
         )
         for plan, feeds in (expired or {}).items()
     ] + [
-        Unnamed(plan, "rewritten", "feeds that change though no race in them does (the settings, or an empty feed's date)", tuple(feeds))
+        Unnamed(plan, "rewritten", "feeds written though no race in them changes (new and empty, the settings, an empty feed's date)", tuple(feeds))
         for plan, feeds in (rewritten or {}).items()
     ]  # fmt: skip
     return sorted(rows, key=lambda u: (u.plan, u.kind))
