@@ -181,3 +181,15 @@ def to_iso(value: date | datetime) -> str:
 
 
 EditFn = Callable[[Project], None]
+
+
+def feed_files(dist: Path) -> dict[str, bytes]:
+    """Calendar/feed → the feed's bytes, for every feed of a site (none before its first build)."""
+    return {f"{p.parent.name}/{p.stem}": p.read_bytes() for p in sorted(dist.glob("*/*.ics"))}
+
+
+def named_by_diff(listed: dict[str, Any]) -> set[str]:
+    """Calendar/feed for every feed ``racecal diff --format json`` says the next build changes."""
+    named = {f"{c['plan']}/{feed}" for c in listed["changes"] for feed in c["feeds"]}
+    named |= {f"{e['plan']}/{feed}" for e in listed["expired"] for feed in e["feeds"]}
+    return named | {f"{r['plan']}/{feed}" for r in listed["rewritten"] for feed in r["feeds"]}

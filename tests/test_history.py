@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import LATER_TIME, PLAN_ID, Project, parse_icaljs, parse_vobject, serving
+from conftest import LATER_TIME, PLAN_ID, Project, feed_files, named_by_diff, parse_icaljs, parse_vobject, serving
 from racecal.diff import diff_race
 from racecal.feeds import written_events
 from racecal.history import compile_plan
@@ -480,25 +479,13 @@ def test_a_plan_without_races_dates_its_empty_feeds_from_its_first_build(project
     assert project.tree() == first  # the stamp is kept: an unchanged plan gives the same bytes
 
 
-def _feed_bytes(dist: Path) -> dict[str, bytes]:
-    """Calendar/feed → the feed's bytes, for every feed of a site."""
-    return {f"{p.parent.name}/{p.stem}": p.read_bytes() for p in sorted(dist.glob("*/*.ics"))}
-
-
-def _named_by_diff(listed: dict[str, Any]) -> set[str]:
-    """Calendar/feed for every feed ``racecal diff --format json`` says the build changes."""
-    named = {f"{c['plan']}/{feed}" for c in listed["changes"] for feed in c["feeds"]}
-    named |= {f"{e['plan']}/{feed}" for e in listed["expired"] for feed in e["feeds"]}
-    return named | {f"{r['plan']}/{feed}" for r in listed["rewritten"] for feed in r["feeds"]}
-
-
 def _diff_then_build(p: Project, time: str) -> tuple[Result, set[str]]:
     """diff --exit-code --format json, then the build it describes: the diff, and which feeds' bytes
     the build changed (read from the files: the oracle)."""
-    before = _feed_bytes(p.dist)
+    before = feed_files(p.dist)
     listed = p.run("diff", "--exit-code", "--format", "json", "--time", time)
     p.build(time=time)
-    after = _feed_bytes(p.dist)
+    after = feed_files(p.dist)
     return listed, {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
 
 
@@ -514,7 +501,7 @@ def test_diff_names_a_plan_removed_with_no_race_left_and_published_again(project
     assert listed.exit_code == 1, listed.output
     (change,) = json.loads(listed.stdout)["changes"]
     assert (change["race"], change["type"], change["field"], change["old"], change["new"]) == (None, "edited", "removed", False, True)
-    assert rewritten == {f"{PLAN_ID}/{feed}" for feed in ("all", "confirmed", "tentative")} == _named_by_diff(json.loads(listed.stdout))
+    assert rewritten == {f"{PLAN_ID}/{feed}" for feed in ("all", "confirmed", "tentative")} == named_by_diff(json.loads(listed.stdout))
     import icalendar
 
     assert str(icalendar.Calendar.from_ical(project.feed("all"))["X-WR-CALNAME"]).endswith("(removed)")
@@ -523,7 +510,7 @@ def test_diff_names_a_plan_removed_with_no_race_left_and_published_again(project
     (change,) = json.loads(listed.stdout)["changes"]
     assert (change["field"], change["old"], change["new"]) == ("removed", True, False)
     assert "plan published again" in change["summary"]
-    assert rewritten == _named_by_diff(json.loads(listed.stdout))
+    assert rewritten == named_by_diff(json.loads(listed.stdout))
 
 
 def test_diff_names_every_feed_a_settings_change_rewrites(built: Project) -> None:
@@ -533,7 +520,7 @@ def test_diff_names_every_feed_a_settings_change_rewrites(built: Project) -> Non
     listed, rewritten = _diff_then_build(built, LATER_TIME)
     assert listed.exit_code == 1, listed.output
     assert json.loads(listed.stdout)["rewritten"] == [{"plan": PLAN_ID, "feeds": ["all", "confirmed", "tentative"]}]
-    assert rewritten == _named_by_diff(json.loads(listed.stdout))
+    assert rewritten == named_by_diff(json.loads(listed.stdout))
     assert b"REFRESH-INTERVAL;VALUE=DURATION:PT12H" in built.feed("all")
 
 
@@ -545,7 +532,7 @@ def test_a_change_names_the_feed_where_the_race_has_a_cancellation_its_new_seque
     built.edit("(Diamond League, 12 July).\"'", "(Diamond League, 12 July), confirmed.\"'")  # Monaco's note
     listed, rewritten = _diff_then_build(built, "2024-04-11T08:00:00Z")
     assert f"{PLAN_ID}/tentative" in rewritten
-    assert rewritten == _named_by_diff(json.loads(listed.stdout))
+    assert rewritten == named_by_diff(json.loads(listed.stdout))
 
 
 def test_diff_names_the_empty_feeds_of_a_plan_published_for_the_first_time(built: Project) -> None:
@@ -557,5 +544,5 @@ def test_diff_names_the_empty_feeds_of_a_plan_published_for_the_first_time(built
     )
     listed, changed = _diff_then_build(built, LATER_TIME)
     assert {"new-one-2024/all", "new-one-2024/confirmed", "new-one-2024/tentative"} <= changed
-    assert changed == _named_by_diff(json.loads(listed.stdout))
+    assert changed == named_by_diff(json.loads(listed.stdout))
     assert json.loads(listed.stdout)["rewritten"] == [{"plan": "new-one-2024", "feeds": ["tentative"]}]

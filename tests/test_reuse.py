@@ -17,13 +17,12 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, Project
+from conftest import REPO, Project, feed_files, named_by_diff
 from racecal import build, cache, feeds, groups, history, ics
 from racecal.model import Race
 
@@ -82,19 +81,10 @@ def build_both(kept: Project, none: Project, root: Path, when: datetime, jobs: s
         assert listed.exit_code == 0, listed.output
         after = feed_files(none.dist)
         changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}  # new feeds too
-        assert changed <= named_feeds(json.loads(listed.stdout)), (sorted(changed - named_feeds(json.loads(listed.stdout))), listed.stdout)
-
-
-def feed_files(dist: Path) -> dict[str, bytes]:
-    """Calendar/feed → the feed's bytes, for every feed of a site (none before its first build)."""
-    return {f"{p.parent.name}/{p.stem}": p.read_bytes() for p in sorted(dist.glob("*/*.ics"))}
-
-
-def named_feeds(listed: dict[str, Any]) -> set[str]:
-    """Calendar/feed for every feed ``racecal diff --format json`` says the build changes."""
-    named = {f"{c['plan']}/{feed}" for c in listed["changes"] for feed in c["feeds"]}
-    named |= {f"{e['plan']}/{feed}" for e in listed["expired"] for feed in e["feeds"]}
-    return named | {f"{r['plan']}/{feed}" for r in listed["rewritten"] for feed in r["feeds"]}
+        assert changed <= named_by_diff(json.loads(listed.stdout)), (
+            sorted(changed - named_by_diff(json.loads(listed.stdout))),
+            listed.stdout,
+        )
 
 
 # --- edits an editor makes, as text -------------------------------------------------------------------
