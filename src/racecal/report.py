@@ -29,8 +29,9 @@ Rewritten = Mapping[str, Sequence[str]]  # calendar → feeds changed with no ch
 @dataclass(frozen=True)
 class Unnamed:
     """What changes a calendar's feeds without being a change of any race, so not in its history:
-    cancellations that expire, or feeds rewritten whole (the settings). The reports say so, so that
-    ``racecal diff`` names everything the next build changes in the feeds."""
+    cancellations that expire, and feeds written with no race in them changed (a new calendar's empty
+    ones, the settings' refresh interval or colours, an empty feed's date). The reports say so, so
+    that ``racecal diff`` names every feed the next build changes (tests/test_reuse.py holds it)."""
 
     plan: str
     kind: str  # "expired" or "rewritten"
