@@ -101,14 +101,14 @@ class Reader:
             if k in out:
                 continue  # compose reports a key given twice and keeps its first value only
             if k not in allowed:
-                suffix = suggestion(k, allowed, f"; expected one of: {', '.join(allowed)}")
+                expected = f"; expected one of: {', '.join(allowed)}"
                 if ":" in k or "$" in k:
                     # No field is named so, and a line of a password file (user:hash:…:) reads as such
                     # a key: it is described, never shown (nor is what it resembles).
                     described = f"(a key of {len(k)} characters)"
-                    self.error(key, f"{name}.{described}" if name else described, "unknown key; expected one of: " + ", ".join(allowed))
-                    continue
-                self.error(key, field_path(name, k), "unknown key" + suffix)
+                    self.error(key, f"{name}.{described}" if name else described, "unknown key" + expected)
+                else:
+                    self.error(key, field_path(name, k), "unknown key" + suggestion(k, allowed, expected))
                 continue
             out[k] = value
         for key in required:
