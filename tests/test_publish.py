@@ -6,10 +6,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -944,3 +946,129 @@ def test_previous_still_follows_a_redirect_to_https_or_http(built: Project) -> N
             server.server_close()
     assert result.exit_code == 0, result.output
     assert "promoted   Monaco Diamond League (Herculis), 12 July: confirmed" in result.stdout  # diffed against the redirected site
+
+
+# --- the spare: the site before the published one, where the next build starts ------------------------
+
+FEDERATION = REPO / "examples" / "federation"
+
+
+def federation(root: Path) -> Project:
+    shutil.copytree(FEDERATION, root)
+    return Project(root)
+
+
+def test_a_build_from_the_spare_never_writes_into_a_file_the_published_site_shares(tmp_path: Path) -> None:
+    """The spare shares every file the last build did not change with the published site (one inode,
+    two names). A build that then changes such a file must replace it in the spare, not write into
+    it: written in place, the published site (and anyone reading it) would change before the swap."""
+    site = federation(tmp_path / "site")
+    site.build()
+    site.edit("status: tentative", "status: confirmed", site.schedules / "ada-fjell-2027.yaml")
+    site.build(time=LATER_TIME)  # the first site becomes the spare
+    spare = site.root / ".dist.spare"
+    published = site.dist / "erik-stav-2027" / "all.ics"
+    assert (spare / "erik-stav-2027" / "all.ics").stat().st_ino == published.stat().st_ino, "erik's plan did not change"
+    watcher = tmp_path / "watcher.ics"  # a reader holding the published file
+    os.link(published, watcher)
+    before = watcher.read_bytes()
+    site.edit("status: tentative", "status: confirmed", site.schedules / "erik-stav-2027.yaml")
+    site.build(time="2024-04-11T12:00:00Z")
+    assert watcher.read_bytes() == before
+    assert published.read_bytes() != before
+    assert b"STATUS:CONFIRMED" in published.read_bytes()
+
+
+def twin_builds(
+    tmp_path: Path, steps: list[tuple[str, str, str]], between: Callable[[Project], None] | None = None
+) -> tuple[Project, Project]:
+    """The federation built through ``steps`` (file, old, new) twice: ``spared`` keeps its spare,
+    ``bare`` has it removed before every build (so it links into an empty directory)."""
+    spared, bare = federation(tmp_path / "spared"), federation(tmp_path / "bare")
+    for n, (file, old, new) in enumerate([("", "", ""), *steps]):
+        when = f"2024-03-{20 + n:02d}T12:00:00Z"
+        for project in (spared, bare):
+            if file:
+                project.edit(old, new, project.root / file)
+            if project is spared and between is not None and n == len(steps):
+                between(project)
+            if project is bare:
+                shutil.rmtree(project.root / ".dist.spare", ignore_errors=True)
+            project.build(time=when)
+    return spared, bare
+
+
+STEPS = [
+    ("schedules/ada-fjell-2027.yaml", "status: tentative", "status: confirmed"),
+    ("schedules/erik-stav-2027.yaml", "status: tentative", "status: confirmed"),
+    ("racecal.yaml", "series_calendars: true", "series_calendars: false"),  # calendars removed: their folders go
+    ("schedules/tomas-berg-2027.yaml", "country: Nordvik", "country: Solmark"),
+]
+
+
+def test_a_build_from_the_spare_gives_the_site_a_build_into_an_empty_directory_gives(tmp_path: Path) -> None:
+    spared, bare = twin_builds(tmp_path, STEPS)
+    assert (spared.root / ".dist.spare" / "index.html").is_file()
+    assert spared.tree() == bare.tree()
+    assert not [p for p in spared.dist.rglob("*") if p.is_symlink()]
+
+
+def test_a_spare_tampered_with_is_not_written_through_and_the_site_is_as_it_should_be(tmp_path: Path) -> None:
+    """Whatever the spare holds, a build writes only inside its own new site: a plan folder there
+    replaced by a symlink to someone's directory, a feed by a symlink to someone's file, a stray
+    directory where a feed goes, and a file nobody published."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "all.ics").write_bytes(b"not racecal's\n")
+    (victim / "secret.txt").write_bytes(b"private\n")
+
+    def tamper(project: Project) -> None:
+        spare = project.root / ".dist.spare"
+        shutil.rmtree(spare / "erik-stav-2027")
+        (spare / "erik-stav-2027").symlink_to(victim)
+        (spare / "ada-fjell-2027" / "all.ics").unlink()
+        (spare / "ada-fjell-2027" / "all.ics").symlink_to(victim / "secret.txt")
+        (spare / "ada-fjell-2027" / "confirmed.ics").unlink()
+        (spare / "ada-fjell-2027" / "confirmed.ics").mkdir()
+        (spare / "stray.html").write_text("<p>not published</p>")
+
+    spared, bare = twin_builds(tmp_path, STEPS[:2], between=tamper)
+    assert sorted(p.name for p in victim.iterdir()) == ["all.ics", "secret.txt"]
+    assert (victim / "all.ics").read_bytes() == b"not racecal's\n" and (victim / "secret.txt").read_bytes() == b"private\n"
+    assert spared.tree() == bare.tree()
+    assert not [p for p in spared.dist.rglob("*") if p.is_symlink()]
+
+
+def test_a_directory_of_the_spares_name_that_is_not_racecals_is_left_as_it_is(built: Project) -> None:
+    theirs = built.root / ".dist.spare"
+    (theirs / "notes").mkdir(parents=True)
+    (theirs / "notes" / "plan.txt").write_text("mine\n")
+    for n, (old, new) in enumerate([("status: tentative", "status: confirmed"), ("status: confirmed", "status: tentative")]):
+        built.edit(old, new)
+        built.build(time=f"2024-04-{11 + n}T12:00:00Z")
+    assert sorted(str(p.relative_to(theirs)) for p in theirs.rglob("*")) == ["notes", "notes/plan.txt"]
+    assert (theirs / "notes" / "plan.txt").read_text() == "mine\n"
+    assert not list(built.root.glob(".dist.*-*"))
+
+
+def test_the_spare_holds_no_foreign_files_survives_failed_and_unchanged_builds_and_git_ignores_it(built: Project) -> None:
+    foreign = add_foreign_files(built.dist)
+    built.edit("status: tentative", "status: confirmed")
+    built.build(time=LATER_TIME)
+    spare = built.root / ".dist.spare"
+    assert spare.is_dir()
+    names = {str(p.relative_to(spare)) for p in spare.rglob("*")}
+    assert not {name for name in foreign if name in names}, "the user's files are in the published site only"
+    assert (built.dist / "CNAME").read_bytes() == foreign["CNAME"]
+
+    built.build(time="2024-04-11T12:00:00Z")  # unchanged: the spare is put back as it was
+    built.plan_file.write_text(built.plan_file.read_text() + "races: [\n")  # broken: the build is refused
+    assert built.run("build", "--time", "2024-04-11T13:00:00Z").exit_code == 1
+    assert {str(p.relative_to(spare)) for p in spare.rglob("*")} == names
+
+    need(shutil.which("git") is not None, "git")
+    subprocess.run(["git", "init", "-q", str(built.root)], check=True)
+    listed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=built.root, capture_output=True, text=True, check=True
+    ).stdout
+    assert "schedules/" in listed and ".dist.spare" not in listed

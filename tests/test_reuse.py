@@ -64,8 +64,8 @@ def two_projects(root: Path, seed: int) -> tuple[Project, Project]:
 
 
 def build_both(kept: Project, none: Project, root: Path, when: datetime, jobs: str, mp: pytest.MonkeyPatch) -> None:
-    """``kept`` with its record (events taken from its feeds) on ``jobs`` workers; ``none`` with no
-    record at all, in one process; then the two sites must be the same bytes. Before that, ``racecal
+    """``kept`` with its record (events taken from its feeds) and its spare on ``jobs`` workers;
+    ``none`` with no record and no spare, in one process; then the two sites must be the same bytes. Before that, ``racecal
     diff`` must name every published feed the build then changes (the oracle: the files' bytes)."""
     before = feed_files(none.dist)
     mp.setenv("XDG_CACHE_HOME", str(root / "none-cache"))
@@ -73,6 +73,7 @@ def build_both(kept: Project, none: Project, root: Path, when: datetime, jobs: s
     mp.setenv("XDG_CACHE_HOME", str(root / "kept-cache"))
     first = kept.run("build", "--time", stamp(when), "-j", jobs)
     mp.setenv("XDG_CACHE_HOME", str(root / "none-cache"))
+    shutil.rmtree(none.root / ".dist.spare", ignore_errors=True)  # ``kept`` starts from its spare, ``none`` from nothing
     second = none.run("build", "--time", stamp(when), "-j", "1")
     shutil.rmtree(root / "none-cache", ignore_errors=True)
     assert first.exit_code == second.exit_code == 0, first.output + second.output

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from racecal import __version__, groups, ics, index
-from racecal.cache import code_digest
+from racecal.cache import Seen, code_digest
 from racecal.diff import Change
 from racecal.errors import PlanError, PreviousBuildError, Problem, WorkerError
 from racecal.groups import Member, races_at
@@ -65,7 +65,7 @@ class Sink(Protocol):
 
     def link(self, name: str, source: Any) -> None: ...
 
-    def link_folder(self, folder: str, names: Iterable[str], source: str) -> None: ...
+    def link_folder(self, folder: str, names: Iterable[str], source: str, seen: Mapping[str, Seen] | None = None) -> None: ...
 
 
 @dataclass
@@ -487,7 +487,7 @@ def build(
         return outcome  # nothing to stage: the caller keeps the published site as it is
     if previous.local_dir is not None:
         for plan_id in reused:
-            sink.link_folder(plan_id, previous.entries[plan_id].files, f"{previous.local_dir}/{plan_id}")
+            sink.link_folder(plan_id, previous.entries[plan_id].files, f"{previous.local_dir}/{plan_id}", previous.checked)
         for name in kept_site_files:
             sink.link(name, f"{previous.local_dir}/{name}")
     for name, data in site_files.items():

@@ -536,7 +536,7 @@ def build_command(
     target = real_output(out)
     cache_root = _cache_root(out, previous, schedules, settings)
     with locked(target, wait, _say) as lock:
-        staging = Staging.create(target)
+        staging = Staging.create(target, use_spare=True)
         try:
             result, published = _run(
                 schedules, out, previous, fresh, settings, when, _wants_progress(quiet), staging, jobs, cache_root
@@ -551,7 +551,10 @@ def build_command(
             wrote = {name for name in result.files if name not in staging.linked}
             checked = {**staging.written({**result.files, **result.site_files}), **{n: checked[n] for n in staging.linked if n in checked}}
             # The index this build read in --out (under the lock) says what there is racecal's, not read twice.
-            staging.swap(published.files_listed() if previous is None and published.local_dir is not None else None)
+            staging.swap(
+                published.files_listed() if previous is None and published.local_dir is not None else None,
+                site=[*result.files, *result.site_files],
+            )
         else:
             staging.discard()
         record = cache.location(cache_root, target) if cache_root is not None else None
