@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+import racecal.cli
 from conftest import LATER_TIME, PLAN_ID, Project, serving
 
 STATE = f"{PLAN_ID}/state.json"
@@ -214,3 +217,45 @@ def test_a_plan_folder_replaced_by_a_symlink_in_dist_is_refused(built: Project, 
         assert result.exit_code == 1, result.output
         assert f"dist/{PLAN_ID}: is a symbolic link, which racecal never publishes" in result.output, result.output
     assert (built.dist / PLAN_ID).is_symlink() and {p.name: p.read_bytes() for p in outside.iterdir()} == before
+
+
+FEDERATION = Path(__file__).resolve().parent.parent / "examples" / "federation"
+
+
+def upcoming_ends(page: Path) -> list[str]:
+    """The last days of the races a page lists as upcoming (its markup read as text, not by racecal)."""
+    html = page.read_text()
+    start = html.index('id="upcoming-list"')
+    section = html[start : html.index('id="past"', start)]
+    return re.findall(r'data-end="([0-9-]+)"', section)
+
+
+@pytest.mark.parametrize("example", ["ingebrigtsen", "federation"])
+def test_a_page_reused_after_its_first_upcoming_race_ended_is_rendered_again_as_a_build_by_url_renders_it(
+    tmp_path: Path, example: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (independent tester): a plan's page splits its races into upcoming and past as of
+    the build time's date, but the date did not decide whether a plan was reused. A local build a
+    month later reused every page with last month's split ("unchanged"), while a build by URL
+    rendered every page again: different bytes (pages, state.json, index.json) for the same inputs."""
+    monkeypatch.setattr(racecal.cli, "_wall_clock", lambda: datetime(2027, 12, 31, tzinfo=UTC))  # --time may not be in the future
+    local = Project(tmp_path / "local")
+    if example == "federation":
+        shutil.copytree(FEDERATION, local.root)
+        first, later = "2027-01-10T12:00:00Z", "2027-07-01T12:00:00Z"
+    else:
+        shutil.copytree(Path(__file__).resolve().parent.parent / "schedules", local.schedules)
+        first, later = "2024-03-27T12:00:00Z", "2024-06-20T12:00:00Z"
+    local.build(time=first)
+    local.build(time=later)  # nothing edited: only the date moved
+    pages = sorted(local.dist.glob("*/index.html"))
+    moved = [p for p in pages if any(end < later[:10] for end in upcoming_ends(p))]
+    assert not moved, f"pages still listing as upcoming races that ended before {later[:10]}: {moved}"
+    published = tmp_path / "published"
+    shutil.copytree(local.dist, published)
+    by_url = Project(tmp_path / "by-url")
+    shutil.copytree(local.root, by_url.root, ignore=shutil.ignore_patterns("dist", ".dist.*"))
+    with serving(published) as url:
+        result = by_url.run("build", "--previous", url, "--time", later)
+    assert result.exit_code == 0, result.output
+    assert by_url.tree() == local.tree()

@@ -25,7 +25,7 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -141,8 +141,9 @@ def effective_build_time(requested: datetime, now: datetime, previous: Previous)
     return max([requested, *(e.latest for e in previous.entries.values())])
 
 
-def _reusable(entry: IndexEntry | None, inputs: str, now: datetime, previous: Previous, write_reused: bool) -> bool:
-    """A published plan whose inputs are the same and whose next tombstone expiry has not come.
+def _reusable(entry: IndexEntry | None, inputs: str, now: datetime, build_day: date, previous: Previous, write_reused: bool) -> bool:
+    """A published plan whose inputs are the same, whose next tombstone expiry has not come, and whose
+    page lists as upcoming what a page rendered on ``build_day`` (the build time's date) would.
 
     Its files are linked as they are from a local build, which the manifest vouches for (each file's
     sha256 is checked; whoever can rewrite dist/ and its index can rewrite schedules/ too). Bytes from
@@ -151,7 +152,12 @@ def _reusable(entry: IndexEntry | None, inputs: str, now: datetime, previous: Pr
     ``racecal diff`` writes nothing, so it skips such a plan without fetching anything."""
     if previous.local_dir is None and write_reused:
         return False
-    return entry is not None and entry.inputs == inputs and (entry.expires is None or now < entry.expires)
+    return (
+        entry is not None
+        and entry.inputs == inputs
+        and (entry.expires is None or now < entry.expires)
+        and (entry.upcoming_until is None or build_day <= entry.upcoming_until)
+    )
 
 
 @dataclass
@@ -223,7 +229,8 @@ def _emit(
     state = output.state
     plan = dataclasses.replace(state.plan(output.races), view=view)
     files = {f"{feed}.ics": data for feed, data in output.feeds.items()}
-    files["index.html"] = site.plan_page(plan, output.races, state.changes, settings, build_time.date(), removed=state.removed).encode()
+    as_of = build_time.date()
+    files["index.html"] = site.plan_page(plan, output.races, state.changes, settings, as_of, removed=state.removed).encode()
     # An empty history's <updated> is the plan's newest stamp (its first publication, for a plan that
     # never had a race), kept in its state: the build time would differ by which build compiled it.
     files["changes.atom"] = site.atom(plan, state.changes, settings, state.newest or build_time).encode()
@@ -247,6 +254,7 @@ def _emit(
         view=view,
         groups=groups,
         at=at or {},
+        upcoming_until=site.upcoming_until(output.races, as_of),
     )
     warnings = _size_warnings(plan.id, output.feeds, view)
     return PlanDone(state.plan_id, state.source_path, output.changes, entry, warnings, expired=output.expired)
@@ -322,7 +330,7 @@ def build(
         if (
             entry is not None
             and entry.plan_id not in settings.retired
-            and _reusable(entry, inputs_digest(source, entry.meets, settings), now, previous, write_reused)
+            and _reusable(entry, inputs_digest(source, entry.meets, settings), now, build_time.date(), previous, write_reused)
             and (digests is None or all(digests.get(meet_id) == d for meet_id, d in entry.meets.items()))
             and bool(entry.at) == (at_meets and bool(entry.meets))
         ):
@@ -396,7 +404,7 @@ def build(
         if to_retire and entry.removed and entry.expires is None:  # no event and no cancellation left
             _retire(plan_id, entry, previous, retired, retiring)
             continue
-        if entry.removed and _reusable(entry, removed_inputs, now, previous, write_reused):
+        if entry.removed and _reusable(entry, removed_inputs, now, build_time.date(), previous, write_reused):
             previous.verify(plan_id)
             reused.append(plan_id)
             if to_retire:
@@ -719,7 +727,7 @@ class _Views:
             self.problems.append(Problem(*where, groups.clash_message(of, plan_id, holder)))
             return
         self.owners[plan_id] = f"the calendar of {of}"
-        if old is not None and _reusable(old, inputs, context.now, previous, self.write_reused):
+        if old is not None and _reusable(old, inputs, context.now, context.build_time.date(), previous, self.write_reused):
             previous.verify(plan_id)
             self.reused.append(plan_id)
             return

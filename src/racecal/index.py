@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -45,6 +45,7 @@ ENTRY_KEYS = (
     "view",
     "groups",
     "at",
+    "upcoming_until",
 )
 COUNT_KEYS = ("confirmed", "tentative", "off")
 VIEWS = ("", "group", "meet", "series")
@@ -72,6 +73,10 @@ class IndexEntry:
     # Per meet, a digest of what the plan gives that meet's calendar (groups.races_at); written when
     # the plan is compiled while meet or series calendars are on, so sites without them read as before.
     at: dict[str, str] = field(default_factory=dict)
+    # The last day of the first race its page lists as upcoming (as of the build time's date): from the
+    # day after, the page splits its races otherwise, so it is rendered again. None: nothing upcoming.
+    # An index written before racecal kept it says nothing, and its pages are rendered again (UNKNOWN_DAY).
+    upcoming_until: date | None = None
 
     def to_json(self) -> dict[str, object]:
         own: dict[str, object] = {}  # written only when set, so sites without groups read as before
@@ -102,6 +107,7 @@ class IndexEntry:
             view=fields.get("view", ""),
             groups=tuple(fields.get("groups", ())),
             at=fields.get("at", {}),
+            upcoming_until=_day(fields.get("upcoming_until", UNKNOWN_DAY.isoformat())),
         )
 
     def _fields(self) -> dict[str, object]:
@@ -119,7 +125,16 @@ class IndexEntry:
             "removed": self.removed,
             "meets": self.meets,
             "files": self.files,
+            "upcoming_until": self.upcoming_until.isoformat() if self.upcoming_until else None,
         }
+
+
+# What an index written before racecal kept ``upcoming_until`` says of a page: rendered on an unknown day.
+UNKNOWN_DAY = date.min
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 @dataclass
@@ -267,12 +282,18 @@ def _entry(r: JsonReader, value: Node, name: str) -> IndexEntry | None:
         if "groups" in fields
         else ()
     )
+    upcoming_until: date | None = UNKNOWN_DAY
+    if "upcoming_until" in fields:
+        node = fields["upcoming_until"]
+        upcoming_until = None if node.tag.endswith(":null") else r.day(node, field_path(name, "upcoming_until"))
     if "files" in fields and "state.json" not in files:
         r.error(fields["files"], field_path(name, "files"), "state.json is missing")
     if len(r.problems) > before or None in (plan_id, athlete, season, source, inputs, latest) or len(counts) < len(COUNT_KEYS):
         return None
     assert plan_id and athlete and season and source is not None and inputs is not None and latest
-    return IndexEntry(plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets, view or "", groups, at)
+    return IndexEntry(
+        plan_id, athlete, season, counts, source, inputs, latest, expires, files, removed, meets, view or "", groups, at, upcoming_until
+    )
 
 
 def _meet_digests(r: JsonReader, fields: dict[str, Node], name: str, key: str) -> dict[str, str]:

@@ -400,10 +400,20 @@ def plan_page(
         removed=removed,
         facts=" · ".join(f for f in facts if f),
         feeds=[subscribe_view(plan, feed, settings) for feed in ("confirmed", "tentative", "all")],
-        upcoming=[race_view(r) for r in ordered if r.end >= as_of],
-        past=[race_view(r) for r in ordered if r.end < as_of],
+        upcoming=[race_view(r) for r in ordered if _upcoming(r, as_of)],
+        past=[race_view(r) for r in ordered if not _upcoming(r, as_of)],
         changes=[ChangeView(_iso_day(c.get("build", "")), c.get("summary", ""), c) for c in reversed(history[-10:])],
     )
+
+
+def _upcoming(race: Race, as_of: date) -> bool:
+    return race.end >= as_of
+
+
+def upcoming_until(races: tuple[Race, ...], as_of: date) -> date | None:
+    """The last day on which a page of ``races`` lists as upcoming what it lists on ``as_of`` (the
+    first upcoming race ends then); None when nothing is upcoming, so nothing moves to the past."""
+    return min((race.end for race in races if _upcoming(race, as_of)), default=None)
 
 
 def _iso_day(stamp: str) -> str:
