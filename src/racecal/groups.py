@@ -223,14 +223,15 @@ def inputs_digest(definition: str, members: dict[str, str], common: str) -> str:
 
 def races_at(member: Member) -> dict[str, str]:
     """What a member gives each meet's (and series') calendar: per catalogue meet it races at, a
-    digest of who it is and its races there, as complete as the snapshot keeps them. A meet's or
-    series' calendar depends on these, not on the member's whole plan: an edit to a race elsewhere
-    leaves it as published (docs/groups.md, "Cost")."""
+    digest of who it is there (plan, name, season, zone) and its races there, as complete as the
+    snapshot keeps them. A meet's or series' calendar depends on these, not on the member's whole
+    plan: an edit to a race elsewhere, or to the athlete's country or disciplines (which only the
+    athlete's page shows), leaves it as published (docs/groups.md, "Cost")."""
     at: dict[str, list[Race]] = {}
     for race in member.races:
         if race.meet_id:
             at.setdefault(race.meet_id, []).append(race)
-    who = [member.plan_id, encode(member.athlete), member.season, member.timezone]
+    who = [member.plan_id, member.athlete.name, member.season, member.timezone]
     return {
         meet_id: hashlib.sha256(
             json.dumps([*who, [encode(r) for r in races]], sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
