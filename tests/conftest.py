@@ -22,6 +22,7 @@ from racecal.serve import make_server
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "schedules"
+FEDERATION = REPO / "examples" / "federation"  # the fictional federation: groups, meet and series calendars
 JS_DIR = REPO / "tests" / "js"
 CLIENT_BIN = REPO / ".venv-client" / "bin"
 PLAN_ID = "jakob-ingebrigtsen-2024"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLAN_ID, REPO, Project
+from conftest import FEDERATION, PLAN_ID, REPO, Project
 from racecal import cache, index, previous
 from racecal.model import Meet
 
@@ -680,9 +680,6 @@ def test_changed_code_without_a_new_version_renders_the_landing_page_again(built
     monkeypatch.setattr(cache, "code_digest", lambda: "another checkout")
     built.build()
     assert "<!--new code-->" in (built.dist / "index.html").read_text()
-
-
-FEDERATION = REPO / "examples" / "federation"
 
 
 @pytest.mark.parametrize(

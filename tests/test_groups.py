@@ -22,13 +22,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, parse_icalendar, parse_icaljs, parse_vobject, serving
+from conftest import FEDERATION, parse_icalendar, parse_icaljs, parse_vobject, serving
 from racecal.cli import cli
 
 if TYPE_CHECKING:
     from click.testing import Result
-
-FEDERATION = REPO / "examples" / "federation"
 TIMES = [f"2026-11-{day:02d}T12:00:00Z" for day in range(1, 29)]
 TRACKS = {"confirmed": "confirmed", "tentative": "tentative"}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import racecal.cli
-from conftest import LATER_TIME, PLAN_ID, Project, serving
+from conftest import EXAMPLE, FEDERATION, LATER_TIME, PLAN_ID, Project, serving
 
 STATE = f"{PLAN_ID}/state.json"
 
@@ -219,9 +219,6 @@ def test_a_plan_folder_replaced_by_a_symlink_in_dist_is_refused(built: Project, 
     assert (built.dist / PLAN_ID).is_symlink() and {p.name: p.read_bytes() for p in outside.iterdir()} == before
 
 
-FEDERATION = Path(__file__).resolve().parent.parent / "examples" / "federation"
-
-
 def upcoming_ends(page: Path) -> list[str]:
     """The last days of the races a page lists as upcoming (its markup read as text, not by racecal)."""
     html = page.read_text()
@@ -244,7 +241,7 @@ def test_a_page_reused_after_its_first_upcoming_race_ended_is_rendered_again_as_
         shutil.copytree(FEDERATION, local.root)
         first, later = "2027-01-10T12:00:00Z", "2027-07-01T12:00:00Z"
     else:
-        shutil.copytree(Path(__file__).resolve().parent.parent / "schedules", local.schedules)
+        shutil.copytree(EXAMPLE, local.schedules)
         first, later = "2024-03-27T12:00:00Z", "2024-06-20T12:00:00Z"
     local.build(time=first)
     local.build(time=later)  # nothing edited: only the date moved

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import LATER_TIME, PLAN_ID, REPO, Project, need, parse_icalendar
+from conftest import FEDERATION, LATER_TIME, PLAN_ID, REPO, Project, need, parse_icalendar
 from racecal.cli import cli
 from racecal.errors import PublishError
 from racecal.publish import Staging
@@ -949,8 +949,6 @@ def test_previous_still_follows_a_redirect_to_https_or_http(built: Project) -> N
 
 
 # --- the spare: the site before the published one, where the next build starts ------------------------
-
-FEDERATION = REPO / "examples" / "federation"
 
 
 def federation(root: Path) -> Project:
