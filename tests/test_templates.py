@@ -4,17 +4,23 @@ expat, neither of which racecal wrote."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import PLAN_ID, Project
+from conftest import FEDERATION, LATER_TIME, PLAN_ID, Project
 from racecal.index import IndexEntry
 from racecal.model import Athlete, Plan, Race, Result, Session, Source, Status, Venue
-from racecal.settings import Settings
+from racecal.settings import PAGE_ROOTS, TEMPLATE_NAMES, Settings, page_templates
 from racecal.site import atom, index_page, plan_page, static_files
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -91,6 +97,148 @@ def test_changing_a_site_template_rebuilds_the_pages(project: Project) -> None:
     own_templates(project, OWN_PLAN.replace("own-plan", "own-plan-2"))
     project.build(time="2024-03-29T12:00:00Z")
     assert ("main", "class", "own-plan-2") in Page((project.dist / PLAN_ID / "index.html").read_text()).attributes
+
+
+# --- which own templates the plans depend on ------------------------------------------------------
+# A plan's page and Atom feed are rebuilt when a template they are rendered from changes, and only
+# then: the site files (style.css, the landing page) are made on every build.
+
+INLINE_STYLE_PAGE = """<!doctype html>
+<html><head><title>{% block title %}{% endblock %}</title><style>{% include "style.css" %}</style></head>
+<body>{% block body %}{% endblock %}</body></html>
+"""
+
+
+def federation_with_templates(root: Path, templates: dict[str, str]) -> Project:
+    shutil.copytree(FEDERATION, root)
+    folder = root / "site-templates"
+    folder.mkdir()
+    for name, text in templates.items():
+        (folder / name).write_text(text)
+    config = root / "racecal.yaml"
+    config.write_text(config.read_text() + "templates: site-templates\n")
+    return Project(root)
+
+
+def reused(result_output: str) -> tuple[int, int]:
+    """(calendars built, calendars reused as they were) from a build's summary line."""
+    found = re.search(r"\((\d+) plans, (\d+) group, meet or series calendars, (\d+) reused as they were", result_output)
+    assert found, result_output
+    return int(found[1]) + int(found[2]), int(found[3])
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "rebuilt"),
+    [
+        ({"style.css": "body{color:red}\n"}, {"style.css": "body{color:blue}\n"}, False),
+        ({"index.html": '{% extends "page.html" %}{% block body %}<p>one</p>{% endblock %}'},
+         {"index.html": '{% extends "page.html" %}{% block body %}<p>two</p>{% endblock %}'}, False),
+        ({"page.html": INLINE_STYLE_PAGE, "style.css": "p{color:red}"}, {"page.html": INLINE_STYLE_PAGE, "style.css": "p{color:blue}"}, True),
+        ({"page.html": INLINE_STYLE_PAGE, "style.css": "p{}"}, {"page.html": INLINE_STYLE_PAGE.replace("<body>", "<body class=x>"), "style.css": "p{}"}, True),
+        ({"style.css": "p{}"}, {"style.css": "p{}", "changes.atom": "<feed>{{ plan_title }}</feed>\n"}, True),
+    ],
+    ids=["own-style-sheet", "own-landing-page", "style-sheet-a-page-includes", "own-page-frame", "own-atom-feed-added"],
+)  # fmt: skip
+def test_an_own_template_no_page_is_rendered_from_edited_rebuilds_no_plan_and_the_site_is_as_if_it_had_always_been(
+    tmp_path: Path, before: dict[str, str], after: dict[str, str], rebuilt: bool
+) -> None:
+    """Independent tester, finding 3: an own style.css edited recompiled every plan. The oracle is a
+    second site that had the new templates from its first build: both must be the same bytes, so a
+    plan not rebuilt kept no stale page."""
+    edited = federation_with_templates(tmp_path / "edited", before)
+    always = federation_with_templates(tmp_path / "always", after)
+    for site in (edited, always):
+        site.build("-q")
+    folder = edited.root / "site-templates"
+    for name in before.keys() - after.keys():
+        (folder / name).unlink()
+    for name, text in after.items():
+        (folder / name).write_text(text)
+    built, kept = reused(edited.build(time=LATER_TIME).output)
+    assert kept == (0 if rebuilt else built)
+    always.build(time=LATER_TIME)
+    assert edited.tree() == always.tree()
+
+
+# Pieces of a generated own template: text, and every way a template names another (literal, list,
+# computed), so the analysis is checked against the templates Jinja2 actually loads while rendering.
+_COMPUTED = ("chosen", "~")
+_PACKAGED = Path(__file__).resolve().parent.parent / "src" / "racecal" / "templates"
+
+
+def _pieces(later: list[str]) -> st.SearchStrategy[str]:
+    """Pieces that name only templates in ``later`` (or none that exists): no include cycle."""
+    text = st.just("text ")
+    if not later:
+        return st.one_of(text, st.just('{% include "missing.html" ignore missing %}'))
+    names = st.sampled_from(later)
+    return st.one_of(
+        text,
+        st.sampled_from([*later, "missing.html"]).map(lambda n: f'{{% include "{n}" ignore missing %}}'),
+        st.lists(names, min_size=1, max_size=3).map(lambda ns: "{% include " + repr(ns) + " ignore missing %}"),
+        names.map(lambda n: f'{{% import "{n}" as m %}}'),
+        names.map(lambda n: f'{{% from "{n}" import nothing_here %}}'),
+        st.just(f"{{% include chosen if chosen in {later!r} else 'missing.html' ignore missing %}}"),
+        names.map(lambda n: f'{{% include "{n[:2]}" ~ "{n[2:]}" %}}'),
+    )
+
+
+@st.composite
+def own_template_sets(draw: st.DrawFn) -> tuple[tuple[str, str], ...]:
+    """Own templates whose references go one way only, in a drawn order (an include cycle never
+    ends rendering). A packaged template stands in where an own one is missing, and may name own
+    ones (plan.html and index.html extend page.html), so those come before page.html."""
+    order = list(draw(st.permutations(TEMPLATE_NAMES)))
+    if order.index("page.html") < max(order.index("plan.html"), order.index("index.html")):
+        order.remove("page.html")
+        order.append("page.html")
+    own = []
+    for i, name in enumerate(order):
+        if draw(st.booleans()):
+            later = order[i + 1 :]
+            extends = f'{{% extends "{draw(st.sampled_from(later))}" %}}' if later and draw(st.booleans()) else ""
+            own.append((name, extends + "".join(draw(st.lists(_pieces(later), max_size=4)))))
+    return tuple(sorted(own))
+
+
+class Recording(jinja2.BaseLoader):
+    """The site's own templates first, then racecal's packaged ones, as the real loader; each own
+    one loaded is noted."""
+
+    def __init__(self, own: dict[str, str], loaded: set[str]) -> None:
+        self.own, self.loaded = own, loaded
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, None, Callable[[], bool]]:
+        if template in self.own:
+            self.loaded.add(template)
+            return self.own[template], None, lambda: False
+        if template in TEMPLATE_NAMES:
+            return (_PACKAGED / template).read_text(), None, lambda: False
+        raise jinja2.TemplateNotFound(template)
+
+
+@settings(max_examples=300, deadline=None)
+@given(own=own_template_sets(), chosen=st.sampled_from(TEMPLATE_NAMES))
+def test_every_own_template_a_page_or_atom_feed_loads_while_rendering_is_in_the_plans_inputs(
+    own: tuple[tuple[str, str], ...], chosen: str
+) -> None:
+    """The oracle is Jinja2 rendering each root and recording every own template it loads; the
+    names given to a computed include are drawn as well, so a computed reference must widen to all."""
+    texts = dict(own)
+    loaded: set[str] = set()
+    environment = jinja2.Environment(loader=Recording(texts, loaded), undefined=jinja2.ChainableUndefined, cache_size=0)
+    environment.filters["href"] = str
+    used = page_templates(own)
+    for root in PAGE_ROOTS:
+        try:
+            environment.get_template(root).render(chosen=chosen)
+        except jinja2.TemplateSyntaxError:  # a static file included as a template: nothing to know from
+            assert used is None
+            return
+    if used is not None:
+        assert loaded <= used, (loaded - used, own)
+    if not any(c in text for name, text in own for c in _COMPUTED):  # literal references: followed exactly
+        assert used is not None
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,8 @@ class Settings:
     retired_at: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)  # each id's place in the list
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
     templates_dir: Path | None = None  # where ``templates`` were read from (serve --watch follows it)
+    # Which of ``templates`` a calendar's page and Atom feed are made from (None: not known, so all).
+    page_templates: frozenset[str] | None = None
     # Views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them.
     groups: tuple[Group, ...] = ()
     meet_calendars: bool = False  # a calendar per catalogue meet that plans race at
@@ -68,9 +70,10 @@ class Settings:
     def _fingerprint(self) -> str:  # once per settings: every plan's inputs digest includes it
         colours = ",".join(f"{k}={v.css_name}" for k, v in sorted(self.colours.items()))
         own = ""
-        if self.templates:  # pages follow the site's templates, so changing one rebuilds every plan
+        used = [(name, text) for name, text in self.templates if self.page_templates is None or name in self.page_templates]
+        if used:  # pages follow the site's templates they are made from, so changing one rebuilds every plan
             digest = hashlib.sha256()
-            for name, text in self.templates:
+            for name, text in used:
                 digest.update(name.encode() + b"\0" + text.encode() + b"\0")
             own = f"|templates={digest.hexdigest()}"
         return f"{self.title}|{self.base_url}|{self.refresh_hours}|{colours}{own}"  # retired: decided per plan, not an input
@@ -159,7 +162,7 @@ def read_settings(r: Reader, root: Node) -> Settings:
         if own is None:
             r.error(fields["templates"], "templates", f"{quoted(folder)} is not a directory (it is read relative to {Path(path).name})")
         elif len(problems) == before:
-            settings = replace(settings, templates=own, templates_dir=Path(path).parent / folder)
+            settings = replace(settings, templates=own, templates_dir=Path(path).parent / folder, page_templates=page_templates(own))
     return settings
 
 
@@ -212,6 +215,47 @@ def packaged_digest() -> str:
     for name in TEMPLATE_NAMES:
         digest.update(name.encode() + b"\0" + (resources.files("racecal") / "templates" / name).read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+# What every calendar's files that depend on templates (its page and Atom feed) are rendered from.
+PAGE_ROOTS = ("plan.html", "changes.atom")
+
+
+def page_templates(own: tuple[tuple[str, str], ...]) -> frozenset[str] | None:
+    """The site's own templates a calendar's page or Atom feed may be rendered from: the roots and
+    everything they extend, include or import, own or packaged, followed through. None when that
+    cannot be known from the text (a name computed while rendering), meaning all of them.
+
+    Only these are in the plans' inputs, so a site's own style.css or landing page edited rebuilds
+    no plan (the site files are made on every build)."""
+    from jinja2 import Environment, TemplateSyntaxError, meta  # only for a site with its own templates
+
+    texts = dict(own)
+    environment = Environment(autoescape=True)  # parsed only, never rendered
+    seen: set[str] = set()
+    todo = list(PAGE_ROOTS)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in TEMPLATE_NAMES:  # another name does not load: rendering fails
+            continue
+        seen.add(name)
+        text = texts.get(name)
+        if text is None:
+            text = (resources.files("racecal") / "templates" / name).read_bytes().decode("utf-8")
+        if any(word in text for word in _LOADS_BY_HAND):
+            return None
+        try:  # a static file included into a page is rendered as a template too
+            references = list(meta.find_referenced_templates(environment.parse(text)))
+        except TemplateSyntaxError:
+            return None
+        if None in references:
+            return None
+        todo += [r for r in references if r is not None]
+    return frozenset(seen & texts.keys())
+
+
+# A template may reach the environment through attributes and load a template the tags do not name.
+_LOADS_BY_HAND = ("environment", "get_template", "select_template")
 
 
 MAX_TEMPLATE_BYTES = 1 << 20
