@@ -546,3 +546,65 @@ def test_diff_names_the_empty_feeds_of_a_plan_published_for_the_first_time(built
     assert {"new-one-2024/all", "new-one-2024/confirmed", "new-one-2024/tentative"} <= changed
     assert changed == named_by_diff(json.loads(listed.stdout))
     assert json.loads(listed.stdout)["rewritten"] == [{"plan": "new-one-2024", "feeds": ["tentative"]}]
+
+
+# --- the plan's display zone is in every feed's header, in no event ----------------------------------
+
+
+def events_by_uid(path: Path) -> dict[str, tuple[int, str, bytes]]:
+    """UID → (SEQUENCE, DTSTAMP, the event's bytes) of a feed, read with icalendar."""
+    import icalendar
+
+    calendar = icalendar.Calendar.from_ical(path.read_bytes())
+    return {str(e["UID"]): (int(e["SEQUENCE"]), e["DTSTAMP"].to_ical().decode(), e.to_ical()) for e in calendar.walk("VEVENT")}
+
+
+def x_wr_timezone(path: Path) -> str:
+    import icalendar
+
+    return str(icalendar.Calendar.from_ical(path.read_bytes())["X-WR-TIMEZONE"])
+
+
+def test_a_plans_timezone_edited_rewrites_the_feed_headers_and_raises_no_sequence(built: Project) -> None:
+    """The zone was in every race's fingerprint, so editing it raised the SEQUENCE and DTSTAMP of every
+    event, though no event's bytes depend on it (docs/history.md: nothing a subscriber can see in an
+    event, no new SEQUENCE). The oracle is icalendar's reading of the feeds before and after."""
+    before = {feed: events_by_uid(built.dist / PLAN_ID / f"{feed}.ics") for feed in ("all", "confirmed", "tentative")}
+    built.edit("timezone: Europe/Oslo", "timezone: Europe/Berlin")
+    built.build(time=LATER_TIME)
+    for feed, events in before.items():
+        path = built.dist / PLAN_ID / f"{feed}.ics"
+        assert events_by_uid(path) == events
+        assert x_wr_timezone(path) == "Europe/Berlin"
+    changes = json.loads((built.dist / PLAN_ID / "changes.json").read_text())["changes"]
+    assert [(c["type"], c.get("field"), c["feeds"]) for c in changes if c["build"] == "20240410T080000Z"] == [
+        ("edited", "timezone", ["all", "confirmed", "tentative"])
+    ]
+
+
+ZONE_IN_FINGERPRINT = Path(__file__).parent / "fixtures" / "zone-in-fingerprint" / "dist"
+
+
+def test_a_site_whose_fingerprints_hold_the_zone_is_rebuilt_by_a_new_version_with_no_sequence_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/fixtures/zone-in-fingerprint/dist is the federation example as racecal published it on
+    2024-03-27 12:00 while each race's fingerprint still held the plan's zone. A new version compiles
+    every plan and calendar again against it (the version is in every plan's inputs), with a meet's zone
+    moved as well: no event may change, the meet calendar's header says the new zone."""
+    from conftest import FEDERATION
+
+    shutil.copytree(FEDERATION, tmp_path / "site")
+    site = Project(tmp_path / "site")
+    shutil.copytree(ZONE_IN_FINGERPRINT, site.dist)
+    site.edit("timezone: Atlantic/Canary", "timezone: Europe/Lisbon", site.schedules / "meets" / "2027.yaml")
+    monkeypatch.setattr("racecal.build.__version__", "9.9.9")
+    output = site.build(time=LATER_TIME).output
+    assert "0 reused as they were" in output
+    feeds = sorted(ZONE_IN_FINGERPRINT.glob("*/*.ics"))
+    assert len(feeds) == 33
+    for published in feeds:
+        rebuilt = site.dist / published.relative_to(ZONE_IN_FINGERPRINT)
+        assert events_by_uid(rebuilt) == events_by_uid(published), rebuilt
+    assert x_wr_timezone(site.dist / "island-relays-2027" / "all.ics") == "Europe/Lisbon"
+    assert "venue" not in output  # a zone is no venue edit of an all-day race

@@ -88,13 +88,23 @@ def _deleted_fingerprint(plan: Plan) -> str:
     return hashlib.sha256(f"deleted|{plan.athlete.name}".encode()).hexdigest()[:32]
 
 
-def _fingerprint(drafts: list[EventDraft], live: frozenset[str], plan: Plan) -> str:
+def _fingerprint(drafts: list[EventDraft], live: frozenset[str], zone: str | None = None) -> str:
+    """What a subscriber can see of a race: its events' keys, instants and bodies, and the feeds it is
+    live in. ``zone``: the plan's display zone, which a state written before it was left out holds
+    too (``_same_as_published``); no event depends on it, so changing it raised every SEQUENCE for
+    nothing but a header line."""
     digest = hashlib.sha256()
     for d in drafts:
         digest.update(d.key.encode() + b"\0" + d.instants.encode() + b"\0")
         digest.update(d.body.encode())
-    digest.update(("|" + ",".join(sorted(live)) + "|" + plan.timezone).encode())
+    digest.update(("|" + ",".join(sorted(live)) + ("" if zone is None else "|" + zone)).encode())
     return digest.hexdigest()[:32]
+
+
+def _same_as_published(published: str, fingerprint: str, drafts: list[EventDraft], live: frozenset[str], zone: str | None) -> bool:
+    """Whether a race's fingerprint in the previous state is ``fingerprint``, or the one racecal
+    computed for the same events before the plan's zone was left out (with the zone that state has)."""
+    return published == fingerprint or (zone is not None and published == _fingerprint(drafts, live, zone))
 
 
 def _published_uids(
@@ -198,8 +208,9 @@ def compile_plan(
                 Change(plan.id, None, plan.title, "edited", f"{plan.title}: {words}", FEEDS, "removed", previous.removed, removed)
             )
 
-    # What a race's events are rendered from besides the race (its title names the athlete; the
-    # fingerprint holds the plan's zone): the same as published, or nothing is taken from there.
+    # What a race's events are rendered from besides the race (its title names the athlete), and
+    # the plan's zone, which a fingerprint written before it was left out holds: the same as
+    # published, or nothing is taken from there.
     reusing = (
         published_events is not None
         and previous is not None
@@ -227,19 +238,22 @@ def compile_plan(
                 drafts = render_race(plan, race)
         if copied is not None:
             assert old is not None
-            fingerprint = old.fingerprint  # the same race, rendered from the same inputs, as published
+            fingerprint, same = old.fingerprint, True  # the same race, rendered from the same inputs, as published
         elif race is not None:
             assert drafts is not None
-            fingerprint = _fingerprint(drafts, live, plan)
+            fingerprint = _fingerprint(drafts, live)
+            zone_then = previous.timezone if previous is not None else None
+            same = old is not None and _same_as_published(old.fingerprint, fingerprint, drafts, live, zone_then)
         elif plan.view and old is not None and old.deleted:
             # A calendar's cancellations name the member and the race, never the calendar: renaming the
             # group (or the meet, the series) changes none of their bytes, so not their SEQUENCE.
-            fingerprint = old.fingerprint
+            fingerprint, same = old.fingerprint, True
         else:
             # A deleted race's only events are its cancellations, which name the athlete: renaming the
             # athlete changes them, so it must raise their SEQUENCE too.
             fingerprint = _deleted_fingerprint(plan)
-        changed = old is None or old.fingerprint != fingerprint
+            same = old is not None and old.fingerprint == fingerprint
+        changed = not same
         # A race id seen before and forgotten continues above the SEQUENCE it had: clients that
         # honour SEQUENCE would otherwise keep the old cancellation.
         first_seq = floors[race_id] + 1 if race_id in floors else 0

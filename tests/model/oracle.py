@@ -113,6 +113,7 @@ class PlanInput:
     id: str
     athlete: str
     races: dict[str, Race]
+    timezone: str = ""  # the plan's display zone: every feed's header says it, no event does
 
 
 def _span(fields: dict[str, Any]) -> tuple[date, date] | None:
@@ -166,7 +167,7 @@ def read_project(schedules: Path) -> dict[str, PlanInput]:
             races[raw["id"]] = Race(
                 raw["id"], merged["name"], span[0], span[1], raw["status"], merged.get("timezone"), raw.get("reason"), sessions, visible
             )
-        plans[plan_id] = PlanInput(plan_id, athlete, races)
+        plans[plan_id] = PlanInput(plan_id, athlete, races, doc.get("timezone", ""))
     return plans
 
 
@@ -225,6 +226,7 @@ class RaceMemory:
 @dataclass
 class PlanMemory:
     athlete: str
+    timezone: str = ""
     present: bool = True
     races: dict[str, RaceMemory] = field(default_factory=dict)
     floors: dict[str, int] = field(default_factory=dict)
@@ -247,6 +249,8 @@ class Oracle:
         for plan_id, plan in inputs.items():
             memory = self.plans.setdefault(plan_id, PlanMemory(plan.athlete))
             memory.athlete, memory.present, memory.retired = plan.athlete, True, False
+            if plan.timezone:  # a removed plan's feeds keep the zone they had
+                memory.timezone = plan.timezone
             self._plan(memory, plan_id, plan.races, at)
         for plan_id, memory in self.plans.items():
             if plan_id not in inputs:
@@ -329,6 +333,7 @@ class Oracle:
                 removed = not memory.present and not events
                 digest = (
                     memory.athlete,
+                    memory.timezone,  # X-WR-TIMEZONE
                     memory.present,
                     removed,
                     memory.retired,  # gone: no bytes at all

@@ -308,7 +308,7 @@ class Subscribers(RuleBasedStateMachine):
             name = data.draw(st.sampled_from(sorted(self.world.plans)))
             self.world.plans[name]["sources"]["report"]["title"] = title
 
-    @rule(data=st.data(), change=st.sampled_from(["name", "date", "venue"]), then=THEN)
+    @rule(data=st.data(), change=st.sampled_from(["name", "date", "venue", "timezone"]), then=THEN)
     def change_meet(self, data: st.DataObject, change: str, then: timedelta | None) -> None:
         self.after.append(then)
         meet = data.draw(st.sampled_from(self.world.meets))
@@ -317,11 +317,21 @@ class Subscribers(RuleBasedStateMachine):
         elif change == "venue":
             city, country = data.draw(st.sampled_from(CITIES))
             meet["venue"] = {"city": city, "country": country}
+        elif change == "timezone":  # its races have no sessions: all-day events, which no zone changes
+            meet["timezone"] = data.draw(st.sampled_from(ZONES))
         else:
             shift = timedelta(days=data.draw(st.sampled_from([-3, 1, 14])))
             for key in ("date", "start", "end"):
                 if key in meet:
                     meet[key] += shift
+
+    @rule(data=st.data(), zone=st.sampled_from(["Europe/Oslo", "America/New_York", "Asia/Kolkata"]), then=THEN)
+    def change_plan_zone(self, data: st.DataObject, zone: str, then: timedelta | None) -> None:
+        """The plan's display zone: every feed's header (X-WR-TIMEZONE), no event."""
+        self.after.append(then)
+        if self.world.plans:
+            name = data.draw(st.sampled_from(sorted(self.world.plans)))
+            self.world.plans[name]["timezone"] = zone
 
     @rule(data=st.data(), athlete=st.sampled_from(["Anna Kowalska-Berg", "Ben Osei Jr", "Chloé Martin-Roux"]), then=THEN)
     def rename_athlete(self, data: st.DataObject, athlete: str, then: timedelta | None) -> None:
