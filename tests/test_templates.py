@@ -256,7 +256,38 @@ def test_every_own_template_a_page_or_atom_feed_loads_while_rendering_is_in_the_
         ({"changes.atom": b"\xff"}, "nowhere/changes.atom:1:1: templates: not UTF-8 text"),
         (
             {"plan.html": '<p>\n<a class="x"\n   title={{ plan.athlete.name }}>'},
-            "nowhere/plan.html:2:1: templates: an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)",
+            "nowhere/plan.html:3:1: templates: a value from {{ … }} inside a tag must be an attribute value in quotes (escaping cannot keep an unquoted one from ending at a space)",
+        ),
+        # Independent tester: the check looked for `={{` only.
+        (
+            {"plan.html": "<p>\n<p class=x{{ plan.athlete.name }}>"},
+            "nowhere/plan.html:2:1: templates: a value from {{ … }} inside a tag must be an attribute value in quotes (escaping cannot keep an unquoted one from ending at a space)",
+        ),
+        (
+            {"plan.html": "<p class={# c #}{{ plan.athlete.name }}>"},
+            "nowhere/plan.html:1:1: templates: a value from {{ … }} inside a tag must be an attribute value in quotes (escaping cannot keep an unquoted one from ending at a space)",
+        ),
+        (
+            {"page.html": "<body {{ settings.title }}>"},
+            "nowhere/page.html:1:1: templates: a value from {{ … }} inside a tag must be an attribute value in quotes (escaping cannot keep an unquoted one from ending at a space)",
+        ),
+        (
+            {"plan.html": '<p>\n{% include "missing.html" %}'},
+            "nowhere/plan.html:2:1: templates: no template named 'missing.html'; the names are: "
+            "page.html, index.html, plan.html, changes.atom, _headers, htaccess, style.css, site.js",
+        ),
+        (
+            {"page.html": '<pre>{% include "htaccess" %}</pre>'},
+            "nowhere/page.html:1:1: templates: 'htaccess' is the host config, which a page cannot include",
+        ),
+        # style.css or site.js included into a page is rendered as a template: checked as one.
+        (
+            {"plan.html": '<style>{% include "style.css" %}</style>', "style.css": "a{}\n/* {{ plan.athlete.name|safe }} */"},
+            "nowhere/style.css:2:1: templates: |safe is not allowed: every value on a page is escaped",
+        ),
+        (
+            {"page.html": '<script>{% include "site.js" %}</script>', "site.js": "a {}\n/* {% if */"},
+            "nowhere/site.js:2:1: templates: Jinja2 syntax: unexpected '*'",
         ),
         (
             {"plan.html": "<p>\n\n{{ plan.athlete.name|safe }}</p>"},
@@ -279,6 +310,13 @@ def test_every_own_template_a_page_or_atom_feed_loads_while_rendering_is_in_the_
         "unknown-tag",
         "not-utf8",
         "unquoted-attribute",
+        "unquoted-after-text",
+        "unquoted-after-comment",
+        "value-as-attribute",
+        "missing-include",
+        "host-config-in-a-page",
+        "included-style-sheet-unescaped",
+        "included-script-syntax",
         "safe-filter",
         "safe-block",
         "autoescape-off",
@@ -301,9 +339,31 @@ def test_bad_site_templates_are_located(project: Project, files: dict[str, str |
     [
         ("{{ plan.nothing.at_all }}", "error: site template plan.html, line 4: 'racecal.model.Plan object' has no attribute 'nothing'"),
         ("{{ 1 // 0 }}", "error: site template plan.html, line 4: integer division or modulo by zero"),
-        ('{% include "missing.html" %}', "error: site template plan.html, line 4: missing.html"),
+        ('{% include "miss" ~ "ing.html" %}', "error: site template plan.html, line 4: no template named 'missing.html'"),
+        # Names a template misspells are errors (README), not empty strings.
+        ("{{ plan.athelete }}", "error: site template plan.html, line 4: 'racecal.model.Plan object' has no attribute 'athelete'"),
+        ("{{ nosuch }}", "error: site template plan.html, line 4: 'nosuch' is undefined"),
+        # A calendar's page sees only the settings in its inputs (independent tester: the groups' names
+        # read here stayed as published when a group was renamed).
+        (
+            "{{ settings.groups }}",
+            "error: site template plan.html, line 4: 'racecal.settings.PageSettings object' has no attribute 'groups'",
+        ),
+        # Sandboxed: no template reaches another but by a tag (the plans' inputs follow the tags).
+        (
+            '{{ (self|attr("_TemplateReference__context")) }}',
+            "error: site template plan.html, line 4: access to attribute '_TemplateReference__context' of 'TemplateReference' object is unsafe.",
+        ),
     ],
-    ids=["undefined", "arithmetic", "missing-include"],
+    ids=[
+        "undefined",
+        "arithmetic",
+        "computed-missing-include",
+        "misspelt-attribute",
+        "undefined-name",
+        "settings-not-in-inputs",
+        "sandboxed",
+    ],
 )
 def test_site_template_failing_while_rendering_is_an_error_not_a_traceback(project: Project, line: str, expected: str) -> None:
     own_templates(project, OWN_PLAN.replace("<main", f"{line}\n<main"))
@@ -375,8 +435,17 @@ def hostile_site() -> tuple[Plan, list[dict[str, object]], list[IndexEntry]]:
 
 
 @pytest.mark.parametrize(
-    "templates", [(), (("plan.html", RAW_PLAN), ("changes.atom", RAW_ATOM))], ids=["packaged", "overridden-with-raw-values"]
-)
+    "templates",
+    [
+        (),
+        (("plan.html", RAW_PLAN), ("changes.atom", RAW_ATOM)),
+        # Independent tester: site.js included into a page was rendered unescaped (autoescape went by
+        # the included file's extension).
+        (("plan.html", RAW_PLAN.replace("{% for c in changes %}", '<p>{% include "site.js" %}</p>{% for c in changes %}')),
+         ("changes.atom", RAW_ATOM), ("site.js", "/* {{ plan.athlete.name }} {{ plan.athlete.country }} */")),
+    ],
+    ids=["packaged", "overridden-with-raw-values", "static-file-included-into-a-page"],
+)  # fmt: skip
 @pytest.mark.parametrize("base_url", [None, "https://example.org/races"])
 def test_no_template_emits_an_unescaped_value(templates: tuple[tuple[str, str], ...], base_url: str | None) -> None:
     plan, history, entries = hostile_site()

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
@@ -31,6 +32,17 @@ class Colour:
 
 
 DEFAULT_COLOURS = {"all": Colour("steelblue"), "confirmed": Colour("seagreen"), "tentative": Colour("darkorange")}
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    """``settings`` as a calendar's page and Atom feed templates see it: the settings in every plan's
+    inputs (``Settings.fingerprint``), so that no page depends on one a rebuild does not follow."""
+
+    title: str
+    base_url: str | None
+    refresh_hours: int
+    colours: dict[str, Colour]
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,9 @@ class Settings:
 
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    def for_pages(self) -> PageSettings:
+        return PageSettings(self.title, self.base_url, self.refresh_hours, self.colours)
 
     @cached_property
     def _fingerprint(self) -> str:  # once per settings: every plan's inputs digest includes it
@@ -219,19 +234,47 @@ def packaged_digest() -> str:
 
 # What every calendar's files that depend on templates (its page and Atom feed) are rendered from.
 PAGE_ROOTS = ("plan.html", "changes.atom")
+HOST_CONFIG_NAMES = ("_headers", "htaccess")
+
+
+def _parser() -> Any:
+    from jinja2 import Environment  # only for a site with its own templates
+
+    # As site.py renders them, but parsed only, never rendered here.
+    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def _references(tree: Any) -> list[tuple[int, tuple[str, ...] | None, bool]]:
+    """Every template ``tree`` extends, includes or imports: (line, the names it may load, None when
+    computed while rendering; whether a missing one is ignored). A list is Jinja2's first found."""
+    from jinja2 import nodes
+
+    found: list[tuple[int, tuple[str, ...] | None, bool]] = []
+    for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        named = node.template
+        names: tuple[str, ...] | None = None
+        if isinstance(named, nodes.Const) and isinstance(named.value, str):
+            names = (named.value,)
+        elif isinstance(named, nodes.Tuple | nodes.List) and all(
+            isinstance(i, nodes.Const) and isinstance(i.value, str) for i in named.items
+        ):
+            names = tuple(str(i.value) for i in named.items if isinstance(i, nodes.Const))
+        found.append((node.lineno, names, bool(getattr(node, "ignore_missing", False))))
+    return found
 
 
 def page_templates(own: tuple[tuple[str, str], ...]) -> frozenset[str] | None:
     """The site's own templates a calendar's page or Atom feed may be rendered from: the roots and
     everything they extend, include or import, own or packaged, followed through. None when that
-    cannot be known from the text (a name computed while rendering), meaning all of them.
+    cannot be known from the text (a name computed while rendering), meaning all of them. Templates
+    are rendered sandboxed (site.py), so the tags are the only way one loads another.
 
     Only these are in the plans' inputs, so a site's own style.css or landing page edited rebuilds
     no plan (the site files are made on every build)."""
-    from jinja2 import Environment, TemplateSyntaxError, meta  # only for a site with its own templates
+    from jinja2 import TemplateSyntaxError
 
     texts = dict(own)
-    environment = Environment(autoescape=True)  # parsed only, never rendered
+    parser = _parser()
     seen: set[str] = set()
     todo = list(PAGE_ROOTS)
     while todo:
@@ -242,34 +285,28 @@ def page_templates(own: tuple[tuple[str, str], ...]) -> frozenset[str] | None:
         text = texts.get(name)
         if text is None:
             text = (resources.files("racecal") / "templates" / name).read_bytes().decode("utf-8")
-        if any(word in text for word in _LOADS_BY_HAND):
-            return None
         try:  # a static file included into a page is rendered as a template too
-            references = list(meta.find_referenced_templates(environment.parse(text)))
+            references = _references(parser.parse(text))
         except TemplateSyntaxError:
             return None
-        if None in references:
-            return None
-        todo += [r for r in references if r is not None]
+        for _, names, _ in references:
+            if names is None:
+                return None
+            todo += names
     return frozenset(seen & texts.keys())
 
 
-# A template may reach the environment through attributes and load a template the tags do not name.
-_LOADS_BY_HAND = ("environment", "get_template", "select_template")
-
-
 MAX_TEMPLATE_BYTES = 1 << 20
-# `<a title={{ name }}>`: escaping keeps quotes and brackets out, but a space ends an unquoted value,
-# so a name could add attributes (onerror=…). Refused rather than escaped.
-_UNQUOTED_ATTRIBUTE = re.compile(r"<[A-Za-z][^<>]*=\s*\{\{")
 
 
 def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, str], ...] | None:
-    """The site's own templates in ``folder``, checked: known names only, UTF-8, Jinja2 syntax. None
-    when ``folder`` is not a directory. Dotfiles (.DS_Store, editor swap files) are skipped."""
+    """The site's own templates in ``folder``, checked: known names only, UTF-8, Jinja2 syntax, no
+    unescaped value, and what each includes (``_check_references``). None when ``folder`` is not a
+    directory. Dotfiles (.DS_Store, editor swap files) are skipped."""
     if not folder.is_dir():
         return None
     own: list[tuple[str, str]] = []
+    parsed: dict[str, Any] = {}
     for entry in sorted(folder.iterdir()):
         shown = str(entry)
         if entry.name.startswith("."):
@@ -299,34 +336,99 @@ def read_templates(folder: Path, problems: list[Problem]) -> tuple[tuple[str, st
             line = data.count(b"\n", 0, exc.start) + 1
             problems.append(Problem(shown, line, 1, "templates", "not UTF-8 text"))
             continue
-        if entry.name not in STATIC_NAMES:
-            from jinja2 import Environment, TemplateSyntaxError, nodes  # only for a site with its own templates
-
-            try:
-                tree = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).parse(text, entry.name)  # syntax only
-            except TemplateSyntaxError as exc:
-                problems.append(Problem(shown, exc.lineno, 1, "templates", f"Jinja2 syntax: {exc.message}"))
+        if entry.name not in STATIC_NAMES:  # style.css and site.js are templates only when included (below)
+            tree = _checked_template(shown, entry.name, text, problems)
+            if tree is None:
                 continue
-            # What would turn escaping off: pages are escaped by construction, overrides included.
-            unescaped = [n for n in tree.find_all((nodes.Filter, nodes.ScopedEvalContextModifier, nodes.EvalContextModifier))
-                         if not isinstance(n, nodes.Filter) or n.name == "safe"]  # fmt: skip
-            if unescaped:
-                what = "|safe" if isinstance(unescaped[0], nodes.Filter) else "{% autoescape %}"
-                problems.append(
-                    Problem(shown, unescaped[0].lineno, 1, "templates", f"{what} is not allowed: every value on a page is escaped")
-                )
-                continue
-            if entry.name.endswith((".html", ".atom")) and (unquoted := _UNQUOTED_ATTRIBUTE.search(text)):
-                line = text.count("\n", 0, unquoted.start()) + 1
-                problems.append(
-                    Problem(
-                        shown,
-                        line,
-                        1,
-                        "templates",
-                        "an attribute value from {{ … }} must be in quotes (escaping cannot keep an unquoted one from ending at a space)",
-                    )
-                )
-                continue
+            parsed[entry.name] = tree
         own.append((entry.name, text))
+    _check_references(folder, dict(own), parsed, problems)
     return tuple(own)
+
+
+# `<a title={{ name }}>`: escaping keeps quotes and brackets out, but a space ends an unquoted value,
+# so a name could add attributes (onerror=…). Refused rather than escaped.
+_TAG_START = re.compile(r"<[A-Za-z/!?]")
+
+
+def _unquoted_output(parser: Any, text: str) -> int | None:
+    """The line of the first ``{{ … }}`` inside a tag but not inside a quoted attribute value
+    (``<p class=x{{ v }}>``, ``<p {{ v }}>``), following the template's text as Jinja2's lexer splits
+    it: comments are gone, so ``class={# #}{{ v }}`` is seen as it renders."""
+    in_tag, quote = False, ""
+    for line, kind, value in parser.lex(text):
+        if kind == "variable_begin" and in_tag and not quote:
+            return int(line)
+        if kind != "data":
+            continue
+        at = 0
+        while at < len(value):
+            char = value[at]
+            if quote:
+                quote = "" if char == quote else quote
+            elif in_tag:
+                if char in "\"'":
+                    quote = char
+                elif char == ">":
+                    in_tag = False
+            elif _TAG_START.match(value, at):
+                in_tag = True
+            at += 1
+    return None
+
+
+def _checked_template(shown: str, name: str, text: str, problems: list[Problem]) -> Any:
+    """``text`` parsed, when it is a template racecal may render: else None, with the problem."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    parser = _parser()
+    try:
+        tree = parser.parse(text, name)
+    except TemplateSyntaxError as exc:
+        problems.append(Problem(shown, exc.lineno, 1, "templates", f"Jinja2 syntax: {exc.message}"))
+        return None
+    # What would turn escaping off: pages are escaped by construction, overrides included.
+    unescaped = [n for n in tree.find_all((nodes.Filter, nodes.ScopedEvalContextModifier, nodes.EvalContextModifier))
+                 if not isinstance(n, nodes.Filter) or n.name == "safe"]  # fmt: skip
+    if unescaped:
+        what = "|safe" if isinstance(unescaped[0], nodes.Filter) else "{% autoescape %}"
+        problems.append(Problem(shown, unescaped[0].lineno, 1, "templates", f"{what} is not allowed: every value on a page is escaped"))
+        return None
+    if name not in HOST_CONFIG_NAMES and (line := _unquoted_output(parser, text)) is not None:
+        problems.append(
+            Problem(
+                shown,
+                line,
+                1,
+                "templates",
+                "a value from {{ … }} inside a tag must be an attribute value in quotes (escaping cannot keep an unquoted one from ending at a space)",
+            )
+        )
+        return None
+    return tree
+
+
+def _check_references(folder: Path, own: dict[str, str], parsed: dict[str, Any], problems: list[Problem]) -> None:
+    """What the site's templates extend, include or import: a template that exists (or is ignored
+    when missing), never the host config from a page (it is not escaped), and style.css or site.js
+    only when it is a template racecal may render, since an included one is rendered like the page."""
+    todo = list(parsed)
+    while todo:
+        name = todo.pop()
+        for line, names, ignore_missing in _references(parsed[name]):
+            shown = str(folder / name)
+            for target in names or ():
+                if target in HOST_CONFIG_NAMES and name not in HOST_CONFIG_NAMES:
+                    problems.append(
+                        Problem(shown, line, 1, "templates", f"{quoted(target)} is the host config, which a page cannot include")
+                    )
+                elif target in STATIC_NAMES and target in own and target not in parsed:
+                    tree = _checked_template(str(folder / target), target, own[target], problems)
+                    if tree is not None:
+                        parsed[target] = tree
+                        todo.append(target)
+            if names is not None and not ignore_missing and not any(n in TEMPLATE_NAMES for n in names):
+                listed = ", ".join(quoted(n) for n in names)
+                problems.append(
+                    Problem(shown, line, 1, "templates", f"no template named {listed}; the names are: {', '.join(TEMPLATE_NAMES)}")
+                )

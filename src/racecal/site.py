@@ -38,13 +38,15 @@ from jinja2 import (
     ChoiceLoader,
     Environment,
     PackageLoader,
+    StrictUndefined,
     TemplateNotFound,
+    Undefined,
     pass_eval_context,
-    select_autoescape,
 )
 from jinja2.bccache import Bucket
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import EvalContext, Expr
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from racecal import __version__
@@ -53,8 +55,8 @@ from racecal.feeds import FEED_TITLES, feed_blurb
 from racecal.files import NotRegularFileError, TooLargeError, read_bounded, replace_whole
 from racecal.index import IndexEntry
 from racecal.model import Plan, Race, Status
-from racecal.settings import STATIC_NAMES, TEMPLATE_NAMES, Settings
-from racecal.text import folded, initial
+from racecal.settings import PAGE_ROOTS, STATIC_NAMES, TEMPLATE_NAMES, Settings
+from racecal.text import folded, initial, quoted
 from racecal.words import day_words, span_words
 
 GOOGLE_ADD = "https://calendar.google.com/calendar/r?cid="
@@ -155,6 +157,12 @@ class _Environment(Environment):
     escaped_text = staticmethod(_escaped_text)
 
 
+class _OwnEnvironment(SandboxedEnvironment, _Environment):
+    """For a site with its own templates. Sandboxed, so a template reaches no ``_`` attribute (nor
+    through them the environment, to load a template no tag names: the plans' inputs follow the tags,
+    settings.page_templates); strict, so a name it misspells is an error, not an empty string."""
+
+
 MAX_COMPILED_BYTES = 16 * 1024 * 1024
 
 
@@ -207,17 +215,34 @@ def keep_compiled_templates(cache_root: Path) -> None:
     _environment.cache_clear()
 
 
+def _compiled_for(*, sandboxed: bool) -> _CompiledTemplates | None:
+    """Where compiled templates are kept, apart for the sandbox: its code calls through the sandbox's
+    checks, and a packaged template compiled without them has the same name and text."""
+    if not _compiled_templates:
+        return None
+    kept = _compiled_templates[0]
+    if not sandboxed:
+        return kept
+    try:
+        (kept.directory / "sandboxed").mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return _CompiledTemplates(kept.root, kept.directory / "sandboxed")
+
+
 @cache
 def _environment(overrides: tuple[tuple[str, str], ...]) -> Environment:
     """The Jinja2 environment: the site's own templates (name, text) first, then the packaged ones."""
     loaders: list[BaseLoader] = [PackageLoader("racecal", "templates")]
     if overrides:
         loaders.insert(0, _OwnLoader(dict(overrides)))
-    env = _Environment(
-        bytecode_cache=_compiled_templates[0] if _compiled_templates else None,
+    env = (_OwnEnvironment if overrides else _Environment)(
+        bytecode_cache=_compiled_for(sandboxed=bool(overrides)),
         loader=ChoiceLoader(loaders),
-        # Markup escaping by the template file's extension: pages and Atom; not the host config.
-        autoescape=select_autoescape(("html", "atom", "xml"), default_for_string=False, default=False),
+        # Markup escaping for everything but the host config, which no page may include (settings):
+        # style.css or site.js included into a page is escaped like the page.
+        autoescape=lambda name: name not in HOST_CONFIG.values(),
+        undefined=StrictUndefined if overrides else Undefined,
         finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -234,8 +259,11 @@ class TemplateError(RacecalError):
 
 
 def render(name: str, settings: Settings, **values: object) -> str:
+    # A calendar's page and Atom feed are given only the settings in its inputs: one that read the
+    # groups would otherwise stay as published when they change.
+    shown = settings.for_pages() if name in PAGE_ROOTS else settings
     try:
-        return _environment(settings.templates).get_template(name).render(settings=settings, **values)
+        return _environment(settings.templates).get_template(name).render(settings=shown, **values)
     except Exception as exc:
         # Jinja2 rewrites the traceback into template lines: the innermost one of the site's own
         # templates is where it failed ({{ 1/0 }} too). Without any, the fault is racecal's.
@@ -245,7 +273,8 @@ def render(name: str, settings: Settings, **values: object) -> str:
         if not settings.templates or not (where or isinstance(exc, jinja2.TemplateError)):
             raise
         place = f"{where[-1][0]}, line {where[-1][1]}" if where else name
-        raise TemplateError(f"site template {place}: {str(exc) or type(exc).__name__}") from None
+        what = f"no template named {quoted(str(exc.name))}" if isinstance(exc, TemplateNotFound) else str(exc) or type(exc).__name__
+        raise TemplateError(f"site template {place}: {what}") from None
 
 
 def static_text(name: str, settings: Settings) -> str:
