@@ -185,6 +185,34 @@ def test_a_templates_folder_made_later_and_schedules_elsewhere_are_followed(buil
         stop_preview(proc)
 
 
+def test_a_templates_folder_with_problems_or_made_later_in_a_subfolder_is_still_followed(built: Project) -> None:
+    """Regressions (third independent tester): a templates folder whose templates had a problem when
+    the settings were read was dropped from the watch, so fixing the template left the problems page
+    up; and one named in a subfolder before it existed was never noticed."""
+    own = built.root / "tpl"
+    own.mkdir()
+    page = (REPO / "src" / "racecal" / "templates" / "page.html").read_text()
+    (own / "page.html").write_text(page.replace("</footer>", "{{ x }</footer>"))  # does not parse
+    settings = built.root / "racecal.yaml"
+    settings.write_text("templates: tpl\n")
+    proc, url = start_preview(built.root)
+    try:
+        state = wait_for_version(url, 0, ok=False)
+        time.sleep(2)  # the watchers start after the first build: the fix must be seen by them, not by it
+        (own / "page.html").write_text(page.replace("</footer>", "<!-- fixed --></footer>"))
+        state = wait_for_version(url, int(state["version"]), own / "page.html", ok=True)  # type: ignore[call-overload]
+        assert b"<!-- fixed -->" in get(url)
+        (built.root / "site").mkdir()  # a folder beside the settings is noticed; one inside it was not
+        settings.write_text("templates: site/later\n")
+        state = wait_for_version(url, int(state["version"]), ok=False)  # type: ignore[call-overload]
+        time.sleep(2)
+        (built.root / "site" / "later").mkdir()
+        (built.root / "site" / "later" / "style.css").write_text("/* nested, made later */\n")
+        wait_until(lambda: b"/* nested, made later */" in get(url + "style.css"), built.root / "site" / "later" / "style.css")
+    finally:
+        stop_preview(proc)
+
+
 def test_the_preview_prints_warnings_and_counts_calendars_apart_from_plans(built: Project) -> None:
     """Regression (second independent tester): the preview printed none of the warnings a build
     prints (a group nobody is in), and counted group calendars as plans."""

@@ -1045,5 +1045,7 @@ def _watch(schedules: Path, config: Path | None, rebuild: Callable[[], None], st
         ):
             if changes:
                 rebuild_once()
-            if moved.is_set() or not all(r.is_dir() for r in roots):
+            # A templates folder named before it existed (or its parent) gives no event here: looked for.
+            appeared = templates is not None and templates.resolve() not in roots and templates.is_dir()
+            if moved.is_set() or appeared or not all(r.is_dir() for r in roots):
                 break

@@ -55,7 +55,7 @@ class Settings:
     retired_where: tuple[str, int, int, str] = ("racecal.yaml", 1, 1, "retired")  # fmt: skip
     retired_at: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)  # each id's place in the list
     templates: tuple[tuple[str, str], ...] = ()  # the site's own templates and static files: (name, text), by name
-    templates_dir: Path | None = None  # where ``templates`` were read from (serve --watch follows it)
+    templates_dir: Path | None = None  # the templates folder the settings name, if any (serve --watch follows it)
     # Which of ``templates`` a calendar's page and Atom feed are made from (None: not known, so all).
     page_templates: frozenset[str] | None = None
     # Views across athletes (docs/groups.md); not in fingerprint(): plans do not depend on them.
@@ -173,11 +173,13 @@ def read_settings(r: Reader, root: Node) -> Settings:
             settings = replace(settings, **{flag: on, f"{flag}_where": (path, mark.line + 1, mark.column + 1, flag)})
     if "templates" in fields and (folder := r.text(fields["templates"], "templates", limit=500)):
         before = len(problems)
+        # Named even while it is missing or its templates have problems: serve --watch follows it.
+        settings = replace(settings, templates_dir=Path(path).parent / folder)
         own = read_templates(Path(path).parent / folder, problems)
         if own is None:
             r.error(fields["templates"], "templates", f"{quoted(folder)} is not a directory (it is read relative to {Path(path).name})")
         elif len(problems) == before:
-            settings = replace(settings, templates=own, templates_dir=Path(path).parent / folder, page_templates=page_templates(own))
+            settings = replace(settings, templates=own, page_templates=page_templates(own))
     return settings
 
 
